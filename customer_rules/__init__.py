@@ -1,0 +1,84 @@
+"""customer_rules: classify customers by type, tier and crisis level, and
+recommend a strategy for each class.
+
+>>> import customer_rules as cr
+>>> engine = cr.Engine()
+>>> profile = engine.classify(customer, as_of=date(2026, 11, 22))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from ._api import load_policy
+from ._decision import Counterfactual, Decision, Need, Profile
+from ._engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
+from ._errors import (
+    BackendUnavailable,
+    CustomerRulesError,
+    EvaluationError,
+    NotFittedError,
+    PluginError,
+    PolicyError,
+    RecordError,
+)
+from ._features import Feature, feature
+from ._policy import FlagDef, LabelDef, Policy, RuleDef, Text
+from ._records import (
+    Behaviour,
+    Case,
+    Compliance,
+    Customer,
+    Deal,
+    Deduction,
+    Interaction,
+    Lead,
+    Satisfaction,
+    Value,
+)
+from ._sample import SAMPLE_AS_OF, sample_customers
+from ._strategy import Cadence, Strategy
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SAMPLE_AS_OF",
+    "BackendUnavailable",
+    "BatchResult",
+    "Behaviour",
+    "Cadence",
+    "Case",
+    "Compliance",
+    "Counterfactual",
+    "Customer",
+    "CustomerRulesError",
+    "Deal",
+    "Decision",
+    "Deduction",
+    "Engine",
+    "EvaluationError",
+    "Feature",
+    "FlagDef",
+    "Interaction",
+    "LabelDef",
+    "Lead",
+    "Need",
+    "NotFittedError",
+    "Override",
+    "PluginError",
+    "Policy",
+    "PolicyError",
+    "Profile",
+    "RecordError",
+    "Rejected",
+    "RuleDef",
+    "Satisfaction",
+    "Scheme",
+    "Strategy",
+    "Text",
+    "Value",
+    "feature",
+    "hookimpl",
+    "load_policy",
+    "load_scheme",
+    "sample_customers",
+]
