@@ -8,6 +8,7 @@ recommend a strategy for each class.
 
 from __future__ import annotations
 
+from ._allocate import Allocation, allocate
 from ._api import load_policy
 from ._decision import Counterfactual, Decision, Need, Profile
 from ._engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
@@ -42,6 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SAMPLE_AS_OF",
+    "Allocation",
     "BackendUnavailable",
     "BatchResult",
     "Behaviour",
@@ -76,6 +78,7 @@ __all__ = [
     "Strategy",
     "Text",
     "Value",
+    "allocate",
     "feature",
     "hookimpl",
     "load_policy",

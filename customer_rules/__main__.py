@@ -7,7 +7,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="customer-rules", description="Classify customers with explainable policies.")
+    parser = argparse.ArgumentParser(
+        prog="customer-rules", description="Classify customers with explainable policies."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="classify the built-in sample customers and explain three of them")
     demo.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the explanations")

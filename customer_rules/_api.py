@@ -22,7 +22,7 @@ def _builtin_engine() -> Engine:
 def load_policy(
     source: str | Path,
     *,
-    format: str | None = None,  # noqa: A002 - the natural name
+    format: str | None = None,
     engine: Engine | None = None,
 ) -> Policy:
     """Load a policy from a file (YAML, JSON or TOML by extension) and check it.

@@ -32,7 +32,6 @@ from ._schema import (
     STRING,
     T_BOOL,
     T_DATE,
-    T_NUMBER,
     T_STRING,
     Namespace,
     Type,
@@ -62,9 +61,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("min", ((NUMBER,), (NUMBER,)), NUMBER, "smallest argument", variadic=True),
         FunctionSpec("max", ((NUMBER,), (NUMBER,)), NUMBER, "largest argument", variadic=True),
         FunctionSpec("len", ((LIST, RECORDS),), NUMBER, "number of items in a list"),
-        FunctionSpec(
-            "count_distinct", ((LIST,),), NUMBER, "number of different items in a list"
-        ),
+        FunctionSpec("count_distinct", ((LIST,),), NUMBER, "number of different items in a list"),
         FunctionSpec(
             "has_any",
             ((LIST,), (LIST,)),
@@ -151,7 +148,7 @@ class Checker:
             )
         return t
 
-    def check(self, node: Node) -> Type:  # noqa: C901 - one branch per node kind
+    def check(self, node: Node) -> Type:
         if isinstance(node, Literal):
             v = node.value
             if isinstance(v, bool):
@@ -232,13 +229,17 @@ class Checker:
         return T_BOOL
 
     def _enum_check(self, t: Type, other: Node) -> None:
-        if t.enum and isinstance(other, Literal) and isinstance(other.value, str):
-            if other.value not in t.enum:
-                close = difflib.get_close_matches(other.value, list(t.enum), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(
-                    repr(e) for e in t.enum
-                )
-                raise _err(other, f"{other.value!r} is not an allowed value", hint)
+        if (
+            t.enum
+            and isinstance(other, Literal)
+            and isinstance(other.value, str)
+            and other.value not in t.enum
+        ):
+            close = difflib.get_close_matches(other.value, list(t.enum), n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(repr(e) for e in t.enum)
+            )
+            raise _err(other, f"{other.value!r} is not an allowed value", hint)
 
     def _in(self, node: In) -> Type:
         it = self.check(node.item)

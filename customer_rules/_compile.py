@@ -61,7 +61,7 @@ def key_of(node: Name | Call) -> str:
 def params_model(policy: Policy) -> type[BaseModel]:
     """A pydantic model (``extra="forbid"``) of a policy's parameters and defaults."""
     fields: dict[str, Any] = {name: (type(v), v) for name, v in policy.params.items()}
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(
         f"{policy.id}_params",
         __config__=ConfigDict(extra="forbid", frozen=True),
         **fields,
@@ -123,16 +123,14 @@ def check_policy(
         try:
             return parse(text)
         except PolicyError as exc:
-            pos = (exc.line, exc.column) if exc.line is not None else None
+            pos = (exc.line, exc.column or 1) if exc.line is not None else None
             raise exc.located(rule=rule, field=_field(loc), **_where(policy, loc, pos)) from None
 
-    def check_at(
-        node: Node, loc: tuple[str | int, ...], rule: str | None, condition: bool
-    ) -> Type:
+    def check_at(node: Node, loc: tuple[str | int, ...], rule: str | None, condition: bool) -> Type:
         try:
             return checker.check_condition(node) if condition else checker.check(node)
         except PolicyError as exc:
-            pos = (exc.line, exc.column) if exc.line is not None else None
+            pos = (exc.line, exc.column or 1) if exc.line is not None else None
             raise PolicyError(
                 exc.message, rule=rule, field=_field(loc), hint=exc.hint, **_where(policy, loc, pos)
             ) from None
@@ -154,9 +152,9 @@ def check_policy(
         for n in _names_in(node):
             if isinstance(n, Name) and n.dotted in derived_keys:
                 keys.extend(derived_keys[n.dotted])
-            elif isinstance(n, Name) and n.parts[0] == "params":
-                continue
-            elif isinstance(n, Call) and n.name not in ns.features:
+            elif (isinstance(n, Name) and n.parts[0] == "params") or (
+                isinstance(n, Call) and n.name not in ns.features
+            ):
                 continue
             else:
                 keys.append(key_of(n))
@@ -172,16 +170,16 @@ def check_policy(
 
     rules = []
     for i, rule in enumerate(policy.rules):
-        loc = ("rules", i, "when")
-        node = parse_at(rule.when, loc, rule.id)
-        check_at(node, loc, rule.id, condition=True)
+        rloc: tuple[str | int, ...] = ("rules", i, "when")
+        node = parse_at(rule.when, rloc, rule.id)
+        check_at(node, rloc, rule.id, condition=True)
         rules.append(CheckedRule(i, rule.id, rule.then, node, rule, expand(node)))
 
     flags = []
     for i, flag in enumerate(policy.flags):
-        loc = ("flags", i, "when")
-        node = parse_at(flag.when, loc, flag.id)
-        check_at(node, loc, flag.id, condition=True)
+        floc: tuple[str | int, ...] = ("flags", i, "when")
+        node = parse_at(flag.when, floc, flag.id)
+        check_at(node, floc, flag.id, condition=True)
         flags.append(CheckedFlag(flag.id, node, flag))
 
     return CheckedPolicy(
@@ -203,7 +201,5 @@ def _field(loc: tuple[str | int, ...]) -> str:
     return out
 
 
-def _where(
-    policy: Policy, loc: tuple[str | int, ...], pos: tuple[int, int] | None
-) -> dict[str, Any]:
+def _where(policy: Policy, loc: tuple[str | int, ...], pos: tuple[int, int] | None) -> dict[str, Any]:
     return policy.locate(loc, pos)

@@ -274,7 +274,9 @@ class Profile(Mapping[str, Decision]):
         except KeyError:
             if scheme in self.skipped:
                 raise KeyError(f"{scheme!r} was skipped: {self.skipped[scheme]}") from None
-            raise KeyError(f"no decision for scheme {scheme!r}; decided: {', '.join(self.decisions)}") from None
+            raise KeyError(
+                f"no decision for scheme {scheme!r}; decided: {', '.join(self.decisions)}"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.decisions)
@@ -294,7 +296,11 @@ class Profile(Mapping[str, Decision]):
 
     def explain(self, lang: str = "en") -> str:
         zh = lang == "zh"
-        head = f"客户 {self.customer_id}（截至 {self.as_of}）" if zh else f"Customer {self.customer_id} as of {self.as_of}"
+        head = (
+            f"客户 {self.customer_id}（截至 {self.as_of}）"
+            if zh
+            else f"Customer {self.customer_id} as of {self.as_of}"
+        )
         parts = [head] + [d.explain(lang) for d in self.decisions.values()]
         for scheme, why in self.skipped.items():
             parts.append(f"{scheme}：跳过（{why}）" if zh else f"{scheme}: skipped ({why})")

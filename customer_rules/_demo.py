@@ -26,7 +26,9 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
         print(f"\n{sid} ({scheme.kind})", file=out)
         for label in [*scheme.labels, None]:
             if counts.get(label):
-                name = scheme.policy.label(label).name(lang) if label else ("未分类" if zh else "unclassified")
+                name = (
+                    scheme.policy.label(label).name(lang) if label else ("未分类" if zh else "unclassified")
+                )
                 bar = "#" * max(1, round(40 * counts[label] / len(batch.profiles)))
                 print(f"  {label or '-':<16} {name:<22} {counts[label]:>5}  {bar}", file=out)
     if batch.rejected:

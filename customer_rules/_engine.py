@@ -94,9 +94,7 @@ def to_record(customer: Any, row: int | None = None) -> Customer:
         return Customer.model_validate(customer)
     except ValidationError as exc:
         rid = customer.get("id") if isinstance(customer, Mapping) else None
-        errors = [
-            (".".join(str(p) for p in e["loc"]) or "(record)", e["msg"]) for e in exc.errors()
-        ]
+        errors = [(".".join(str(p) for p in e["loc"]) or "(record)", e["msg"]) for e in exc.errors()]
         raise RecordError(None if rid is None else str(rid), errors, row=row) from None
 
 
@@ -251,9 +249,7 @@ class Engine:
     def _refresh_hooks(self) -> None:
         hook = self.plugin_manager.hook
         builtin = "customer_rules.builtin.strategies"
-        self._custom_strategy = any(
-            i.plugin_name != builtin for i in hook.choose_strategy.get_hookimpls()
-        )
+        self._custom_strategy = any(i.plugin_name != builtin for i in hook.choose_strategy.get_hookimpls())
         self._has_adjust = bool(hook.adjust_decision.get_hookimpls())
         self._has_observers = bool(hook.observe_profile.get_hookimpls())
 
@@ -323,9 +319,7 @@ class Engine:
             decision.strategy = scheme.strategies.get(decision.label)
         return decision
 
-    def _apply_override(
-        self, scheme: Scheme, decision: Decision, override: Any, day: dt.date
-    ) -> Decision:
+    def _apply_override(self, scheme: Scheme, decision: Decision, override: Any, day: dt.date) -> Decision:
         if not isinstance(override, Override):
             raise PluginError("adjust_decision", f"returned {type(override).__name__}, not an Override")
         if override.label not in scheme.labels:
@@ -386,7 +380,6 @@ def _as_list(result: Any) -> list[Any]:
     if isinstance(result, list | tuple):
         return list(result)
     return [result]
-
 
 
 def load_scheme(

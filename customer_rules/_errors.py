@@ -54,7 +54,7 @@ class PolicyError(CustomerRulesError):
             where.append(f"rule {self.rule!r}")
         if self.field:
             where.append(self.field)
-        text = (": ".join([", ".join(where), self.message]) if where else self.message)
+        text = ": ".join([", ".join(where), self.message]) if where else self.message
         if self.hint:
             text += f" ({self.hint})"
         return text

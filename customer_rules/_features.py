@@ -29,9 +29,7 @@ def _type_from(kind: str, enum: tuple[str, ...] | None = None) -> Type:
     try:
         return _TYPES[kind]
     except KeyError:
-        raise ValueError(
-            f"unknown feature type {kind!r}; use one of {', '.join(_TYPES)}"
-        ) from None
+        raise ValueError(f"unknown feature type {kind!r}; use one of {', '.join(_TYPES)}") from None
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class Feature:
 
 def feature(
     *,
-    type: str = "number",  # noqa: A002 - mirrors the policy vocabulary
+    type: str = "number",
     description: str,
     unit: str | None = None,
     args: tuple[tuple[str, str], ...] = (),

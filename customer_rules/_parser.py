@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import lru_cache
-from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -129,7 +128,7 @@ def _unquote(tok: Token) -> str:
             f"bad escape in string {raw}",
             line=tok.line,
             column=tok.column,
-            hint="use \\\" \\\\ \\n \\t or \\uXXXX",
+            hint='use \\" \\\\ \\n \\t or \\uXXXX',
         ) from exc
     assert isinstance(value, str)
     return value
@@ -201,7 +200,10 @@ class _Build(Transformer[Token, Node]):
         return Call(str(name), tuple(a for a in args if a is not None), pos=_tpos(name))
 
     def list_(self, *items: Node | None) -> Node:
-        return ListOf(tuple(i for i in items if i is not None), pos=_pos(next((i for i in items if i is not None), None)))
+        return ListOf(
+            tuple(i for i in items if i is not None),
+            pos=_pos(next((i for i in items if i is not None), None)),
+        )
 
 
 @lru_cache(maxsize=1)
@@ -220,7 +222,8 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     if isinstance(exc, UnexpectedEOF):
         return "the expression ends too early", "is an operand or a closing bracket missing?"
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream or 0
+        ch = text[at] if at < len(text) else ""
         if ch in "&|":
             return f"unexpected character {ch!r}", "write 'and' / 'or'"
         if ch == "_":
@@ -277,7 +280,7 @@ def parse(text: str) -> Node:
     if deepest > MAX_DEPTH // 2:
         raise PolicyError(f"brackets nest {deepest} deep; the limit is {MAX_DEPTH // 2}")
     try:
-        tree: Node = _parser().parse(text)
+        tree = _parser().parse(text)
     except PolicyError:
         raise
     except UnexpectedInput as exc:
@@ -285,6 +288,7 @@ def parse(text: str) -> Node:
         raise PolicyError(
             message, line=getattr(exc, "line", None), column=getattr(exc, "column", None), hint=hint
         ) from None
+    assert isinstance(tree, Node)  # the inline transformer builds our nodes
     count, depth = _measure(tree)
     if count > MAX_NODES:
         raise PolicyError(f"expression has {count} parts; the limit is {MAX_NODES}")

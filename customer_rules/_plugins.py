@@ -67,7 +67,7 @@ def build_manager(
             continue
         try:
             module = importlib.import_module(modname)
-        except Exception as exc:  # noqa: BLE001 - reported, never skipped
+        except Exception as exc:
             raise PluginError(modname, f"cannot import: {type(exc).__name__}: {exc}") from exc
         _register(pm, module, modname)
     if load_entry_points:
@@ -80,8 +80,10 @@ def build_manager(
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - reported, never skipped
-                raise PluginError(ep.name, f"cannot load entry point {ep.value!r}: {type(exc).__name__}: {exc}") from exc
+            except Exception as exc:
+                raise PluginError(
+                    ep.name, f"cannot load entry point {ep.value!r}: {type(exc).__name__}: {exc}"
+                ) from exc
             _register(pm, plugin, ep.name)
     for plugin in plugins:
         _register(pm, plugin, plugin_name(plugin))
@@ -92,9 +94,7 @@ def build_manager(
     return pm
 
 
-def call_each(
-    pm: pluggy.PluginManager, hook: str, **kwargs: Any
-) -> list[tuple[str, Any]]:
+def call_each(pm: pluggy.PluginManager, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
     """Call every implementation of ``hook`` in registration order, keeping
     which plugin gave which result (pluggy's own call does not say)."""
     caller = getattr(pm.hook, hook)
@@ -103,7 +103,7 @@ def call_each(
         args = {a: kwargs[a] for a in impl.argnames}
         try:
             result = impl.function(**args)
-        except Exception as exc:  # noqa: BLE001 - reported with the plugin name
+        except Exception as exc:
             raise PluginError(impl.plugin_name, f"{hook} failed: {type(exc).__name__}: {exc}") from exc
         if result is None:
             continue

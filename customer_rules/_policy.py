@@ -327,7 +327,9 @@ def _read(text: str, fmt: str, file: str | None) -> tuple[Any, dict[Loc, tuple[i
     except yaml.YAMLError as exc:
         raise PolicyError(f"not valid YAML: {exc}", file=file) from None
     except json.JSONDecodeError as exc:
-        raise PolicyError(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno) from None
+        raise PolicyError(
+            f"not valid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"at line (\d+), column (\d+)", str(exc))
         raise PolicyError(
@@ -418,13 +420,13 @@ def _hint_key(key: str, allowed: list[str]) -> str:
     return "allowed keys: " + ", ".join(allowed)
 
 
-def parse_policy(text: str, format: str = "yaml", *, file: str | None = None) -> Policy:  # noqa: A002
+def parse_policy(text: str, format: str = "yaml", *, file: str | None = None) -> Policy:
     """Read a policy from text in ``yaml``, ``json`` or ``toml``."""
     data, positions = _read(text, format, file)
     return policy_from_data(data, file=file, positions=positions)
 
 
-def read_policy_file(path: str | Path, format: str | None = None) -> Policy:  # noqa: A002
+def read_policy_file(path: str | Path, format: str | None = None) -> Policy:
     """Read a policy file (format from the extension unless given)."""
     p = Path(path)
     fmt = format or _format_of(p)

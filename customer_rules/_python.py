@@ -96,8 +96,10 @@ def _div(a: Any, b: Any) -> Any:
 
 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: _date_shift(a, b) if isinstance(a, dt.date) else (
-        _date_shift(b, a) if isinstance(b, dt.date) else a + b
+    "+": lambda a, b: (
+        _date_shift(a, b)
+        if isinstance(a, dt.date)
+        else (_date_shift(b, a) if isinstance(b, dt.date) else a + b)
     ),
     "-": _sub,
     "*": operator.mul,
@@ -124,7 +126,7 @@ class Compiler:
             return -self.constant(node.operand)
         raise TypeError(node)
 
-    def compile(self, node: Node) -> Fn:  # noqa: C901 - one branch per node kind
+    def compile(self, node: Node) -> Fn:
         if isinstance(node, Literal):
             v = node.value
             return lambda ctx: v
@@ -279,7 +281,7 @@ class Compiler:
     def _call(self, node: Call) -> Fn:
         name = node.name
         feat = self.ns.features.get(name)
-        if feat is not None and name not in _BUILTINS:
+        if feat is not None and name not in _BUILTINS and name not in _SPECIAL:
             args = tuple(self.constant(a) for a in node.args)
             func = feat.func
             return _cached(key_of(node), lambda ctx: func(ctx.record, ctx.as_of, *args))
@@ -289,7 +291,6 @@ class Compiler:
             wanted = frozenset(self.constant(i) for i in node.args[1].items)
             return lambda ctx: not wanted.isdisjoint(fl(ctx))
         fs = [self.compile(a) for a in node.args]
-        impl = _BUILTINS[name]
         if name == "coalesce":
 
             def coalesce(ctx: Context) -> Any:
@@ -300,6 +301,7 @@ class Compiler:
                 return None
 
             return coalesce
+        impl = _BUILTINS[name]
 
         def call(ctx: Context) -> Any:
             vals = [f(ctx) for f in fs]
@@ -318,9 +320,9 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "count_distinct": lambda ctx, xs: len(set(xs)),
     "days_since": lambda ctx, d: (ctx.as_of - d).days,
     "days_until": lambda ctx, d: (d - ctx.as_of).days,
-    "has_any": None,
-    "coalesce": None,
 }
+# has_any and coalesce are compiled specially (they do not propagate missing)
+_SPECIAL = frozenset({"has_any", "coalesce"})
 
 
 class PythonPolicy:
@@ -359,6 +361,7 @@ class PythonPolicy:
             f(ctx)
         hit = self.hit
         chosen = None
+        label: str | None
         labels: tuple[str, ...] = ()
         if matched:
             if hit == "first" or len(matched) == 1:
@@ -427,14 +430,15 @@ class PythonPolicy:
         """
         if self._conjuncts is None:
             self._conjuncts = {
-                r.id: [(c, self._compiler.compile(c)) for c in conjuncts(r.node)]
-                for r in self.checked.rules
+                r.id: [(c, self._compiler.compile(c)) for c in conjuncts(r.node)] for r in self.checked.rules
             }
         ctx = Context(decision.record, decision.as_of)
         ctx.values = dict(decision.evidence)
-        decided = self.checked.rules[[r.id for r in self.checked.rules].index(decision.rule)] if (
-            decision.rule
-        ) else None
+        decided = (
+            self.checked.rules[[r.id for r in self.checked.rules].index(decision.rule)]
+            if (decision.rule)
+            else None
+        )
         out: list[Counterfactual] = []
         for rule in self.checked.rules:
             if decision.rule is not None and rule.id == decision.rule:
@@ -443,8 +447,10 @@ class PythonPolicy:
                 continue
             if rule.id in decision.also_matched or rule.label == decision.label:
                 continue
-            if decided is not None and self.hit == "priority" and (
-                self.rank[rule.label] > self.rank[decided.label]
+            if (
+                decided is not None
+                and self.hit == "priority"
+                and (self.rank[rule.label] > self.rank[decided.label])
             ):
                 continue
             needs: list[Need] = []
@@ -467,7 +473,7 @@ class PythonPolicy:
             return None
         left, right, op = node.left, node.right, node.op
         comp = self._compiler
-        if not isinstance(left, Name | Call) or isinstance(left, Call) and left.name in _BUILTINS:
+        if not isinstance(left, Name | Call) or (isinstance(left, Call) and left.name in _BUILTINS):
             if isinstance(right, Name | Call):
                 left, right, op = right, left, _FLIP[op]
             else:

@@ -76,9 +76,9 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
             metadata.extend(args[1:])
             continue
         if origin is Union or origin is types.UnionType:
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            if len(args) == 1:
-                annotation = args[0]
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
                 continue
         return annotation, metadata
 

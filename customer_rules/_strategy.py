@@ -59,9 +59,13 @@ class Strategy(BaseModel):
         zh = lang == "zh"
         lines = [self.summary.get(lang)]
         if self.actions:
-            lines.append(("做：" if zh else "Do: ") + ("；" if zh else "; ").join(a.get(lang) for a in self.actions))
+            lines.append(
+                ("做：" if zh else "Do: ") + ("；" if zh else "; ").join(a.get(lang) for a in self.actions)
+            )
         if self.avoid:
-            lines.append(("避免：" if zh else "Avoid: ") + ("；" if zh else "; ").join(a.get(lang) for a in self.avoid))
+            lines.append(
+                ("避免：" if zh else "Avoid: ") + ("；" if zh else "; ").join(a.get(lang) for a in self.avoid)
+            )
         if self.cadence:
             lines.append(("联系频率：" if zh else "Contact: ") + self.cadence.describe(lang))
         if self.escalation:

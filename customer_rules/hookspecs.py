@@ -57,9 +57,7 @@ def register_features(engine: Engine) -> list[Feature] | Feature | None:
 
 
 @hookspec(firstresult=True)
-def choose_strategy(
-    decision: Decision, scheme: Scheme, customer: Any, engine: Engine
-) -> Strategy | None:
+def choose_strategy(decision: Decision, scheme: Scheme, customer: Any, engine: Engine) -> Strategy | None:
     """Choose the strategy for a decision.
 
     Called once per decision. The first implementation that returns a

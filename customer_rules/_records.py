@@ -1,0 +1,828 @@
+"""Customer records: frozen pydantic v2 models.
+
+A record is what a firm knows about one customer.  Every leaf is optional
+(``None`` = not observed / unknown, never a silent 0 or ``False``) except the
+customer ``id`` and the few fields that identify an event (a case's id and
+opening date, a deduction's date and points, an interaction's date).
+
+Leaf types are deliberately limited to what the expression type-checker
+understands: ``int``, ``float``, ``bool``, ``str``, ``datetime.date``,
+``Literal`` enums of strings and the ordinal :data:`Level` (0 none, 1 low,
+2 medium, 3 high), each wrapped in ``X | None``; collections are tuples of
+those or of sub-models.  Each field carries an English description and,
+where it has one, a unit in its JSON-schema extras (``"unit"``).  Behaviour
+signals also list the labels they point to (``"indicates"``, e.g.
+``"nine_types:rational"``) so schemes and docs can discover them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Behaviour",
+    "BudgetStatus",
+    "Case",
+    "Compliance",
+    "Customer",
+    "CustomerKind",
+    "Deal",
+    "Deduction",
+    "Identity",
+    "Interaction",
+    "InteractionKind",
+    "Lead",
+    "Level",
+    "Satisfaction",
+    "Severity",
+    "Sociability",
+    "SpeechPace",
+    "Value",
+]
+
+# --------------------------------------------------------------------------
+# Leaf aliases
+# --------------------------------------------------------------------------
+
+Level = Annotated[int, Field(ge=0, le=3)]
+"""Ordinal signal strength: 0 none, 1 low, 2 medium, 3 high."""
+
+Identity = Literal[
+    "media",
+    "journalist",
+    "lawyer",
+    "regulator",
+    "government",
+    "police",
+    "consumer_association",
+    "celebrity",
+    "official",
+    "taxi_driver",
+    "fleet",
+]
+"""Sensitive identities that escalate a complaint (satisfaction overlay F)."""
+
+CustomerKind = Literal["person", "company", "retailer", "terminal"]
+SpeechPace = Literal["fast", "slow"]
+Sociability = Literal["strong", "weak"]
+BudgetStatus = Literal["approved", "pending", "none"]
+Severity = Literal["minor", "major", "key_part"]
+InteractionKind = Literal["visit", "call", "message", "greeting"]
+
+# Every model uses the same configuration: immutable, no unknown keys, and no
+# NaN/inf floats (a NaN would make every comparison in a rule silently false).
+_CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+_LEVEL = "level 0-3"
+
+
+def _opt(
+    description: str,
+    unit: str | None = None,
+    indicates: tuple[str, ...] = (),
+    **constraints: Any,
+) -> Any:
+    """An optional field: default ``None``, a description, unit and extras."""
+    extra: dict[str, Any] = {}
+    if unit is not None:
+        extra["unit"] = unit
+    if indicates:
+        extra["indicates"] = list(indicates)
+    return Field(
+        default=None,
+        description=description,
+        json_schema_extra=extra or None,
+        **constraints,
+    )
+
+
+def _signal(description: str, *indicates: str) -> Any:
+    """An optional ordinal behaviour signal pointing at one or more labels."""
+    labels = ", ".join(indicates)
+    return _opt(f"{description} Indicates {labels}.", unit=_LEVEL, indicates=indicates)
+
+
+# --------------------------------------------------------------------------
+# Value
+# --------------------------------------------------------------------------
+
+
+class Value(BaseModel):
+    """What the customer is worth, how they pay and how risky they are."""
+
+    model_config = _CONFIG
+
+    # Size and profitability
+    revenue_12m: float | None = _opt(
+        "Revenue from this customer over the last 12 months.", "CNY", ge=0
+    )
+    profit_12m: float | None = _opt(
+        "Profit contribution over the last 12 months; negative when the "
+        "customer costs more than they bring.",
+        "CNY",
+    )
+    orders_12m: int | None = _opt(
+        "Number of orders placed over the last 12 months.", "count", ge=0
+    )
+    service_cost_12m: float | None = _opt(
+        "Cost of serving the customer over the last 12 months (support, "
+        "visits, free services, logistics).",
+        "CNY",
+        ge=0,
+    )
+    lifetime_value: float | None = _opt(
+        "Estimated customer lifetime value (expected future profit).", "CNY", ge=0
+    )
+    growth_rate: float | None = _opt(
+        "Year-over-year revenue growth as a ratio (0.1 = +10%, -0.2 = -20%).",
+        "ratio",
+    )
+    share_of_wallet: float | None = _opt(
+        "Share of the customer's total spend in our category that goes to us.",
+        "share 0-1",
+        ge=0,
+        le=1,
+    )
+    # Payment and credit
+    overdue_amount: float | None = _opt(
+        "Amount currently past its due date.", "CNY", ge=0
+    )
+    overdue_days: int | None = _opt("Age of the oldest overdue amount.", "days", ge=0)
+    bad_debt: bool | None = _opt("A debt of this customer has been written off.")
+    litigation: bool | None = _opt(
+        "A lawsuit or arbitration with this customer is pending or happened."
+    )
+    credit_rating: Level | None = _opt(
+        "Creditworthiness as judged by finance (3 = excellent).", _LEVEL
+    )
+    credit_terms_days: int | None = _opt(
+        "Payment terms granted to the customer.", "days", ge=0
+    )
+    receivables: float | None = _opt(
+        "Total outstanding receivables (due or not yet due).", "CNY", ge=0
+    )
+    # Quality of the relationship (customer_quality)
+    price_sensitivity: Level | None = _opt(
+        "How strongly price drives the customer's buying decisions.", _LEVEL
+    )
+    buying_desire: Level | None = _opt(
+        "Strength of the customer's desire to buy from us.", _LEVEL
+    )
+    loyalty: Level | None = _opt(
+        "Loyalty shown to us (repeat buying, resisting competitors).", _LEVEL
+    )
+    business_risk: Level | None = _opt(
+        "Risk in the customer's own business (instability, shrinking market).",
+        _LEVEL,
+    )
+    prospects: Level | None = _opt(
+        "Development prospects of the customer's business.", _LEVEL
+    )
+    constructive_requests: bool | None = _opt(
+        "The customer brings new, constructive requirements that push us to improve."
+    )
+    demands_outside_strengths: bool | None = _opt(
+        "The customer asks us to do work we are not good at."
+    )
+    # Big-customer risk inputs
+    discount_demands: Level | None = _opt(
+        "Pressure for discounts, rebates or free services.", _LEVEL
+    )
+    disrupts_market: bool | None = _opt(
+        "The customer disrupts market order or harms smaller customers "
+        "(e.g. dumping, cross-region selling)."
+    )
+    competitor_courting: Level | None = _opt(
+        "How actively competitors are courting this customer.", _LEVEL
+    )
+    switching_cost: Level | None = _opt(
+        "The customer's cost of switching to another supplier.", _LEVEL
+    )
+    could_integrate: bool | None = _opt(
+        "The customer could integrate vertically and make our product themselves."
+    )
+    # Retail terminal strength (terminal_priority)
+    turnover: float | None = _opt(
+        "Terminal turnover (sales of the shop) over the last 12 months.",
+        "CNY",
+        ge=0,
+    )
+    consumer_resources: Level | None = _opt(
+        "Consumer resources of the terminal (foot traffic, customer base).",
+        _LEVEL,
+    )
+    economic_strength: Level | None = _opt(
+        "Economic strength of the customer (capital, ability to stock).", _LEVEL
+    )
+    operating_level: Level | None = _opt(
+        "Quality of the customer's operation (display, management, service).",
+        _LEVEL,
+    )
+
+
+# --------------------------------------------------------------------------
+# Behaviour
+# --------------------------------------------------------------------------
+
+_RATIONAL = "nine_types:rational"
+_TASK = "nine_types:task"
+_GREEDY = "nine_types:greedy"
+_OWNER = "nine_types:owner"
+_CREDIT = "nine_types:credit_seeking"
+_STINGY = "nine_types:stingy"
+_TRICKY = "nine_types:tricky"
+_REL9 = "nine_types:relationship"
+_COMPOSITE = "nine_types:composite"
+_ANALYTICAL = "social_style:analytical"
+_REL5 = "social_style:relationship"
+_DOMINANT = "social_style:dominant"
+_AMIABLE = "social_style:amiable"
+_CRITICAL = "social_style:critical"
+
+
+class Behaviour(BaseModel):
+    """How the customer (or the contact person) behaves in dealings with us.
+
+    Signals are salesperson observations on the 0-3 ordinal scale; each one
+    documents the type (``nine_types``) or style (``social_style``) it points
+    to.  ``speech_pace`` and ``sociability`` are the two ``bird_style`` axes.
+    """
+
+    model_config = _CONFIG
+
+    # bird_style axes
+    speech_pace: SpeechPace | None = _opt(
+        "Pace of speech: fast = loud, high-pitched, quick; slow = quiet, low, "
+        "unhurried. Axis of bird_style."
+    )
+    sociability: Sociability | None = _opt(
+        "Sociability: strong = warm and engaging on meeting; weak = reserved, "
+        "few words. Axis of bird_style."
+    )
+
+    # Role facts
+    is_owner: bool | None = _opt(
+        "The contact owns the business or is a shareholder. True supports "
+        "nine_types:owner; False supports nine_types:task.",
+        indicates=(_OWNER, _TASK),
+    )
+    seniority: Level | None = _opt(
+        "Rank of the contact in their organisation (3 = top management). Low "
+        "rank with a rising career supports nine_types:credit_seeking.",
+        _LEVEL,
+        indicates=(_CREDIT,),
+    )
+
+    # nine_types: rational
+    compares_on_merit: Level | None = _signal(
+        "Weighs suppliers against each other on capability and product "
+        "merits before choosing.",
+        _RATIONAL,
+    )
+    principled: Level | None = _signal(
+        "Works by rules and procedure; careful and responsible in their work.",
+        _RATIONAL,
+    )
+    unswayed_by_favours: Level | None = _signal(
+        "Choice is not moved by relationships, gifts or flattery.",
+        _RATIONAL,
+    )
+    # nine_types: task
+    delegated_task: Level | None = _signal(
+        "Handles a purchase assigned by superiors rather than their own initiative.",
+        _TASK,
+    )
+    outside_own_duties: Level | None = _signal(
+        "The assignment lies outside the contact's normal responsibilities.",
+        _TASK,
+    )
+    good_enough_goal: Level | None = _signal(
+        "Aims for an acceptable result rather than the best one; few demands.",
+        _TASK,
+    )
+    # nine_types: greedy
+    asks_personal_benefit: Level | None = _signal(
+        "Hints at or asks for personal benefits (a compliance risk: never offered).",
+        _GREEDY,
+    )
+    complex_position: Level | None = _signal(
+        "Sits in a complicated web of internal relations at their company.",
+        _GREEDY,
+    )
+    presses_price_hard: Level | None = _signal(
+        "Pushes hard on price while also demanding high quality and service.",
+        _GREEDY,
+    )
+    # nine_types: owner
+    price_first: Level | None = _signal(
+        "Price is the first and foremost concern.",
+        _OWNER,
+    )
+    seeks_best_combination: Level | None = _signal(
+        "Looks for the best overall combination of price, quality and service.",
+        _OWNER,
+    )
+    owner_mindset: Level | None = _signal(
+        "Spends as if it were their own money (owner or very upright employee).",
+        _OWNER,
+    )
+    # nine_types: credit_seeking
+    rising_career: Level | None = _signal(
+        "Junior with limited authority but clearly on the way up.",
+        _CREDIT,
+    )
+    quality_first: Level | None = _signal(
+        "Cares mainly about quality; price only needs to be reasonable.",
+        _CREDIT,
+    )
+    pays_out_of_pocket: Level | None = _signal(
+        "Sometimes pays personally or absorbs losses to get things done for "
+        "the company and to be noticed.",
+        _CREDIT,
+    )
+    # nine_types: stingy
+    squeezes_margin: Level | None = _signal(
+        "Compares prices until no margin is left, then demands quality too.",
+        _STINGY,
+    )
+    hides_facts: Level | None = _signal(
+        "Conceals facts or exaggerates their own position in negotiations.",
+        _STINGY,
+    )
+    sham_tenders: Level | None = _signal(
+        "Stages tenders or side-by-side comparisons that are not needed, only "
+        "to drive the price down.",
+        _STINGY,
+    )
+    # nine_types: tricky
+    generous_opening: Level | None = _signal(
+        "Appears ideal at first contact, may even offer more than our price, "
+        "and does not haggle.",
+        _TRICKY,
+    )
+    leaves_paperwork_to_us: Level | None = _signal(
+        "Never prepares documents or specifications; expects us to do it all.",
+        _TRICKY,
+    )
+    false_urgency: Level | None = _signal(
+        "Claims an urgent deadline that turns out not to matter once the work is done.",
+        _TRICKY,
+    )
+    # nine_types: relationship
+    prior_friendship: Level | None = _signal(
+        "A personal friendship existed before the business relationship.",
+        _REL9,
+    )
+    expects_favours: Level | None = _signal(
+        "Expects work for free or at a discount because of the friendship.",
+        _REL9,
+    )
+    # nine_types: composite (mostly derived)
+    shifts_with_situation: Level | None = _signal(
+        "Shows no fixed pattern: behaves like a different type depending on "
+        "the situation (seasoned, complex network). Composite is mainly "
+        "derived from several strong types or a changed type_history.",
+        _COMPOSITE,
+    )
+    type_history: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "nine_types label ids recorded at earlier observations, oldest "
+            "first. A change between observations points to "
+            "nine_types:composite."
+        ),
+        json_schema_extra={"indicates": [_COMPOSITE]},
+    )
+    observed_at: date | None = _opt("Date of the most recent behaviour observation.")
+
+    # social_style: analytical
+    wants_data: Level | None = _signal(
+        "Decides cautiously and needs facts, figures and evidence.",
+        _ANALYTICAL,
+    )
+    digs_into_details: Level | None = _signal(
+        "Probes specifications, technical parameters and contract terms.",
+        _ANALYTICAL,
+    )
+    challenging_questions: Level | None = _signal(
+        "Asks many probing questions to verify claims; unmoved by enthusiasm.",
+        _ANALYTICAL,
+    )
+    # social_style: relationship
+    values_personal_trust: Level | None = _signal(
+        "Puts trust and personal connection before other factors.",
+        _REL5,
+    )
+    wants_attention: Level | None = _signal(
+        "Wants to be noticed, respected and treated personally.",
+        _REL5,
+    )
+    refers_others: Level | None = _signal(
+        "Recommends us to others; spreads word of mouth once satisfied.",
+        _REL5,
+    )
+    # social_style: dominant
+    decides_fast: Level | None = _signal(
+        "Knows what they want and decides quickly.",
+        _DOMINANT,
+    )
+    dislikes_small_talk: Level | None = _signal(
+        "Impatient with small talk and long procedures; wants to get to the point.",
+        _DOMINANT,
+    )
+    wants_control: Level | None = _signal(
+        "Wants to control pace, terms and details; judges by results.",
+        _DOMINANT,
+    )
+    # social_style: amiable
+    avoids_conflict: Level | None = _signal(
+        "Friendly and polite; avoids disagreement and confrontation.",
+        _AMIABLE,
+    )
+    passive: Level | None = _signal(
+        "Rarely takes the lead; needs to be guided to state real needs.",
+        _AMIABLE,
+    )
+    hides_complaints: Level | None = _signal(
+        "Keeps dissatisfaction to themselves rather than voicing it.",
+        _AMIABLE,
+    )
+    # social_style: critical
+    high_standards: Level | None = _signal(
+        "Holds very high, sometimes exacting standards and expectations.",
+        _CRITICAL,
+    )
+    spots_flaws: Level | None = _signal(
+        "Quickly finds defects and shortcomings.",
+        _CRITICAL,
+    )
+    criticises_bluntly: Level | None = _signal(
+        "States criticism directly, sometimes sharply.",
+        _CRITICAL,
+    )
+
+
+# --------------------------------------------------------------------------
+# Deal
+# --------------------------------------------------------------------------
+
+
+class Deal(BaseModel):
+    """Milestones of the sales process (deal_stage)."""
+
+    model_config = _CONFIG
+
+    first_contact_at: date | None = _opt("Date of the first contact with us.")
+    last_contact_at: date | None = _opt("Date of the most recent contact.")
+    trial_started_at: date | None = _opt(
+        "Date the customer started a trial of our product or service."
+    )
+    trial_ended_at: date | None = _opt("Date the trial ended.")
+    needs_confirmed: bool | None = _opt(
+        "The customer clearly confirmed their needs (product, scope)."
+    )
+    price_confirmed: bool | None = _opt("The customer clearly confirmed the price.")
+    terms_agreed: bool | None = _opt(
+        "Price and service content are agreed by both sides."
+    )
+    contract_sent_at: date | None = _opt("Date the contract was sent to the customer.")
+    contract_returned_at: date | None = _opt(
+        "Date the signed contract came back from the customer."
+    )
+    first_payment_at: date | None = _opt("Date of the customer's first payment.")
+    accepted_at: date | None = _opt(
+        "Date the customer accepted our delivered service (cooperation succeeded)."
+    )
+    lost_at: date | None = _opt("Date the deal was lost or abandoned.")
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Deal:
+        pairs = (
+            ("first_contact_at", "last_contact_at"),
+            ("trial_started_at", "trial_ended_at"),
+            ("contract_sent_at", "contract_returned_at"),
+        )
+        for earlier, later in pairs:
+            a: date | None = getattr(self, earlier)
+            b: date | None = getattr(self, later)
+            if a is not None and b is not None and b < a:
+                raise ValueError(
+                    f"deal.{later} ({b.isoformat()}) is before "
+                    f"deal.{earlier} ({a.isoformat()})"
+                )
+        return self
+
+
+# --------------------------------------------------------------------------
+# Lead
+# --------------------------------------------------------------------------
+
+
+class Lead(BaseModel):
+    """Sales-lead signals (lead_grade A / B1 / B2 / B3 / C / D)."""
+
+    model_config = _CONFIG
+
+    has_need: bool | None = _opt(
+        "The prospect has a real need for our product. False points to D."
+    )
+    asks_details: Level | None = _opt(
+        "How actively the prospect asks about functions, after-sales and "
+        "implementation. Points to A together with known needs and contacts.",
+        _LEVEL,
+    )
+    urgency: Level | None = _opt(
+        "Urgency the prospect shows (alone it does not make an A lead).", _LEVEL
+    )
+    needs_known: bool | None = _opt("We know the prospect's business needs.")
+    contacts_known: bool | None = _opt(
+        "We know the prospect's business and technical contact persons."
+    )
+    concerns_known: bool | None = _opt("We know the prospect's main concerns.")
+    budget_status: BudgetStatus | None = _opt(
+        "Budget state: approved, pending (not decided yet) or none. Pending or "
+        "none with a clear need points to B1."
+    )
+    comparing_vendors: bool | None = _opt(
+        "The prospect is comparing several vendors. Points to B1."
+    )
+    meticulous: Level | None = _opt(
+        "How meticulous and calculating the prospect is. Points to B2.", _LEVEL
+    )
+    decision_factors: Level | None = _opt(
+        "Number and weight of factors influencing the purchase. Points to B2.",
+        _LEVEL,
+    )
+    raises_substitutes: bool | None = _opt(
+        "Raises substitute products late in the process. Points to B2."
+    )
+    haggling: Level | None = _opt(
+        "How hard the prospect haggles and nitpicks. Points to B3.", _LEVEL
+    )
+    knows_margins: bool | None = _opt(
+        "Knows the trade's inside margins and cost base. Points to B3."
+    )
+    throwaway_contact: bool | None = _opt(
+        "Asks through a throwaway or anonymous account. Points to C."
+    )
+    fishing_for_quote: bool | None = _opt(
+        "Only fishing for prices or market information. Points to C."
+    )
+
+
+# --------------------------------------------------------------------------
+# Compliance
+# --------------------------------------------------------------------------
+
+
+class Deduction(BaseModel):
+    """One recorded compliance deduction with its reason."""
+
+    model_config = _CONFIG
+
+    at: date = Field(description="Date the violation was recorded.")
+    points: float = Field(
+        ge=0,
+        description="Points deducted from the compliance score.",
+        json_schema_extra={"unit": "points"},
+    )
+    reason: str = Field(description="Why the points were deducted.")
+    serious: bool = Field(
+        default=False,
+        description=(
+            "A serious violation: supply is suspended until enforcement concludes."
+        ),
+    )
+    resolved_at: date | None = _opt(
+        "Date enforcement on this violation concluded; None = still open or "
+        "not recorded."
+    )
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> Deduction:
+        if self.resolved_at is not None and self.resolved_at < self.at:
+            raise ValueError(
+                f"resolved_at ({self.resolved_at.isoformat()}) is before "
+                f"at ({self.at.isoformat()})"
+            )
+        return self
+
+
+class Compliance(BaseModel):
+    """Periodic compliance and business assessment (retail_license_grade)."""
+
+    model_config = _CONFIG
+
+    score: float | None = _opt(
+        "Compliance score from market inspectors, 100 minus deductions in the period.",
+        "points 0-100",
+        ge=0,
+        le=100,
+    )
+    business_score: float | None = _opt(
+        "Business assessment score (operating + cooperation) from account "
+        "managers; used to rank compliance-A retailers for stars.",
+        "points",
+        ge=0,
+    )
+    operating_score: float | None = _opt(
+        "Operating-level part of the business score.", "points", ge=0
+    )
+    cooperation_score: float | None = _opt(
+        "Cooperation-level part of the business score.", "points", ge=0
+    )
+    assessed_at: date | None = _opt("Date of the latest assessment.")
+    deductions: tuple[Deduction, ...] = Field(
+        default=(),
+        description="Recorded deductions, each with date, points and reason.",
+    )
+
+
+# --------------------------------------------------------------------------
+# Cases (complaints)
+# --------------------------------------------------------------------------
+
+
+class Case(BaseModel):
+    """One complaint or service case (satisfaction, crisis)."""
+
+    model_config = _CONFIG
+
+    id: str = Field(min_length=1, description="Case identifier, unique per customer.")
+    opened_at: date = Field(description="Date the case was opened.")
+    closed_at: date | None = _opt("Date the case was closed; None while open.")
+    summary: str | None = _opt("Short free-text summary of the complaint.")
+    severity: Severity | None = _opt(
+        "Severity of the underlying quality problem: minor, major, or a "
+        "key-part failure."
+    )
+    quality_issue: bool | None = _opt("The complaint is about product quality.")
+    repeat_complaint: bool | None = _opt(
+        "The same problem was complained about before within a month."
+    )
+    safety_related: bool | None = _opt("The problem affects safety.")
+    injury: bool | None = _opt("Someone was injured.")
+    property_loss: bool | None = _opt("Major property loss occurred.")
+    batch_issue: bool | None = _opt(
+        "A batch problem affecting many units (typically raised by a group or "
+        "fleet customer)."
+    )
+    damage_amount: float | None = _opt(
+        "Monetary damage claimed or assessed.", "CNY", ge=0
+    )
+    price_opaque: bool | None = _opt(
+        "Labour, parts or repair prices were not shown transparently."
+    )
+    parts_wait_days: int | None = _opt(
+        "Days the customer waited for spare parts.", "days", ge=0
+    )
+    repair_days: int | None = _opt("Days the repair took in total.", "days", ge=0)
+    technician_skill_issue: bool | None = _opt(
+        "Delays or failures were caused by technician skill."
+    )
+    repair_visits: tuple[date, ...] = Field(
+        default=(),
+        description="Dates the customer came in for a repair of this problem.",
+    )
+    customer_accepts_repairs: bool | None = _opt(
+        "The customer accepts further repairs (False = refuses more repairs)."
+    )
+    solution_offered: bool | None = _opt(
+        "A satisfactory solution has been proposed to the customer."
+    )
+    hostile_tone: bool | None = _opt("The customer's tone is hostile.")
+    calmed: bool | None = _opt("The customer was calmed down by our staff.")
+    media_threat: bool | None = _opt("The customer threatens media or online exposure.")
+    legal_threat: bool | None = _opt("The customer threatens legal action.")
+    extreme_behaviour_risk: bool | None = _opt(
+        "The customer may resort to extreme behaviour."
+    )
+    exposed: bool | None = _opt(
+        "The case has already been made public (media or online)."
+    )
+    media_involved: bool | None = _opt("Media or journalists are involved.")
+    lawyer_involved: bool | None = _opt("A lawyer is involved.")
+    police_involved: bool | None = _opt("The police are involved.")
+    regulator_involved: bool | None = _opt(
+        "A regulator (market regulation, quality supervision) is involved."
+    )
+    consumer_association_involved: bool | None = _opt(
+        "A consumer association is involved."
+    )
+    government_involved: bool | None = _opt("A government office is involved.")
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> Case:
+        if self.closed_at is not None and self.closed_at < self.opened_at:
+            raise ValueError(
+                f"case {self.id!r}: closed_at ({self.closed_at.isoformat()}) is "
+                f"before opened_at ({self.opened_at.isoformat()})"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------
+# Interactions and satisfaction
+# --------------------------------------------------------------------------
+
+
+class Interaction(BaseModel):
+    """One contact with the customer (agenda, upkeep)."""
+
+    model_config = _CONFIG
+
+    at: date = Field(description="Date of the contact.")
+    kind: InteractionKind | None = _opt(
+        "Kind of contact: visit, call, message or greeting."
+    )
+    note: str | None = _opt("Free-text note about the contact.")
+
+
+class Satisfaction(BaseModel):
+    """Satisfaction evidence from calls and surveys (grades A-E)."""
+
+    model_config = _CONFIG
+
+    survey_score: int | None = _opt(
+        "Latest survey score (5 = very satisfied).", "points 1-5", ge=1, le=5
+    )
+    surveyed_at: date | None = _opt("Date of the latest survey.")
+    loyal_evidence: bool | None = _opt(
+        "The customer shows clear attachment to the brand."
+    )
+    exceeded_expectations: bool | None = _opt(
+        "Service exceeded expectations, with a concrete example given."
+    )
+    expectations_met: bool | None = _opt("Service met the customer's expectations.")
+    details_neglected: bool | None = _opt(
+        "The customer reports neglected details or flat, perfunctory service."
+    )
+    states_displeasure: bool | None = _opt(
+        "The customer states a concrete reason for displeasure."
+    )
+
+
+# --------------------------------------------------------------------------
+# Customer
+# --------------------------------------------------------------------------
+
+
+class Customer(BaseModel):
+    """One customer record: identity plus everything observed about them."""
+
+    model_config = _CONFIG
+
+    id: str = Field(min_length=1, description="Stable customer identifier.")
+    name: str | None = _opt("Display name of the customer.")
+    kind: CustomerKind | None = _opt(
+        "Kind of customer: person, company, retailer (licensed shop) or "
+        "terminal (retail outlet)."
+    )
+    segment: str | None = _opt("Market segment or industry.")
+    region: str | None = _opt("Sales region.")
+    owner: str | None = _opt("Responsible account manager.")
+    birthday: date | None = _opt(
+        "Birthday of the customer or main contact (for greetings)."
+    )
+    identity: tuple[Identity, ...] = Field(
+        default=(),
+        description=(
+            "Sensitive identities of the customer (media, lawyer, police, "
+            "fleet...), which escalate complaints."
+        ),
+    )
+    is_large_account: bool | None = _opt(
+        "Managed as a large (key) account; big-customer risk flags apply."
+    )
+    value: Value = Field(
+        default_factory=Value, description="Value, payment and risk figures."
+    )
+    behaviour: Behaviour = Field(
+        default_factory=Behaviour, description="Observed behaviour signals."
+    )
+    deal: Deal = Field(default_factory=Deal, description="Sales milestones.")
+    lead: Lead = Field(default_factory=Lead, description="Sales-lead signals.")
+    compliance: Compliance = Field(
+        default_factory=Compliance, description="Compliance and business assessment."
+    )
+    cases: tuple[Case, ...] = Field(
+        default=(), description="Complaint and service cases."
+    )
+    interactions: tuple[Interaction, ...] = Field(
+        default=(), description="Contact log."
+    )
+    satisfaction: Satisfaction = Field(
+        default_factory=Satisfaction, description="Satisfaction evidence."
+    )
+
+    @model_validator(mode="after")
+    def _check_case_ids(self) -> Customer:
+        seen: set[str] = set()
+        for case in self.cases:
+            if case.id in seen:
+                raise ValueError(f"duplicate case id {case.id!r}")
+            seen.add(case.id)
+        return self
