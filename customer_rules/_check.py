@@ -21,6 +21,7 @@ from ._ast import (
     Name,
     Node,
     Unary,
+    walk,
 )
 from ._errors import PolicyError
 from ._schema import (
@@ -71,6 +72,36 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("days_since", ((DATE,),), NUMBER, "whole days from the date to as_of"),
         FunctionSpec("days_until", ((DATE,),), NUMBER, "whole days from as_of to the date"),
         FunctionSpec(
+            "top",
+            ((NUMBER,), (NUMBER,)),
+            BOOL,
+            "population-relative: among the N highest values of the measure (fitted)",
+        ),
+        FunctionSpec(
+            "top_pct",
+            ((NUMBER,), (NUMBER,)),
+            BOOL,
+            "population-relative: among the highest P percent of the measure (fitted)",
+        ),
+        FunctionSpec(
+            "top_within",
+            ((NUMBER,), (NUMBER,), (BOOL,)),
+            BOOL,
+            "population-relative: among the N highest of the records where the condition holds",
+        ),
+        FunctionSpec(
+            "top_pct_within",
+            ((NUMBER,), (NUMBER,), (BOOL,)),
+            BOOL,
+            "population-relative: among the highest P percent of the records where the condition holds",
+        ),
+        FunctionSpec(
+            "percentile",
+            ((NUMBER,),),
+            NUMBER,
+            "population-relative: share (0-1) of the fitted population with a value at or below this one",
+        ),
+        FunctionSpec(
             "coalesce",
             ((NUMBER, STRING, BOOL, DATE), (NUMBER, STRING, BOOL, DATE)),
             "same",
@@ -108,11 +139,31 @@ def is_constant(node: Node) -> bool:
     return False
 
 
+#: Functions whose value depends on the whole population: they need ``fit``.
+POPULATION_FUNCTIONS = frozenset({"top", "top_pct", "top_within", "top_pct_within", "percentile"})
+
+
+def constant_value(node: Node, params: dict[str, object]) -> object:
+    """The value of a constant node (see :func:`is_constant`)."""
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Duration):
+        return node.days
+    if isinstance(node, Name):
+        return params[node.parts[1]]
+    if isinstance(node, Unary):
+        v = constant_value(node.operand, params)
+        assert isinstance(v, int | float)
+        return -v
+    raise TypeError(node)
+
+
 class Checker:
     """Type-checks expressions against a :class:`Namespace`."""
 
-    def __init__(self, ns: Namespace) -> None:
+    def __init__(self, ns: Namespace, params_values: dict[str, object] | None = None) -> None:
         self.ns = ns
+        self.params_values = params_values or {}
 
     # -- names -----------------------------------------------------------
     def name_type(self, node: Name) -> Type:
@@ -263,6 +314,19 @@ class Checker:
             self._enum_check(ct.item, node.item)
         return T_BOOL
 
+    def _check_share(self, node: Call) -> None:
+        amount = node.args[1]
+        if not is_constant(amount):
+            raise _err(amount, f"the size in {node.name}() must be a constant or a parameter")
+        value = constant_value(amount, dict(self.params_values))
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise _err(amount, f"the size in {node.name}() must be a number")
+        if node.name.startswith("top_pct"):
+            if not 0 <= value <= 100:
+                raise _err(amount, f"{node.name}() takes a percentage from 0 to 100, got {value}")
+        elif value < 0 or int(value) != value:
+            raise _err(amount, f"{node.name}() takes a whole count of at least 0, got {value}")
+
     def _call(self, node: Call) -> Type:
         spec = FUNCTIONS.get(node.name)
         if spec is None:
@@ -280,14 +344,23 @@ class Checker:
                 if not is_constant(arg):
                     raise _err(arg, f"argument {aname!r} of {node.name} must be a constant")
                 t = self.check(arg)
-                if t.kind != atype.kind:
-                    raise _err(arg, f"argument {aname!r} of {node.name} must be a {atype.kind}")
+                if t.kind != atype.kind or (atype.integer and not t.integer):
+                    what = "whole number" if atype.integer else atype.kind
+                    raise _err(arg, f"argument {aname!r} of {node.name} must be a {what}")
             ft: Type = feature.type
             return ft
         n = len(node.args)
         if n < len(spec.args) or (n > len(spec.args) and not spec.variadic):
             raise _err(node, f"{spec.name}() takes {len(spec.args)} argument(s), got {n}")
+        if spec.name in POPULATION_FUNCTIONS:
+            for arg in node.args:
+                inner = next((x for x in walk(arg) if isinstance(x, Call) and x.name in POPULATION_FUNCTIONS), None)
+                if inner is not None:
+                    raise _err(inner, f"{inner.name}() cannot be used inside {spec.name}()")
+            if spec.name != "percentile":
+                self._check_share(node)
         first: Type | None = None
+        seen: list[Type] = []
         for i, arg in enumerate(node.args):
             kinds = spec.args[min(i, len(spec.args) - 1)]
             if spec.name == "has_any" and i == 1:
@@ -302,11 +375,19 @@ class Checker:
             t = self.check(arg)
             if t.kind not in kinds:
                 raise _err(arg, f"{spec.name}() argument {i + 1} must be a {' or '.join(kinds)}")
+            seen.append(t)
             if first is None:
                 first = t
             elif spec.returns == "same" and t.kind != first.kind:
                 raise _err(arg, f"{spec.name}() arguments must all be {first.kind}s")
+        whole = all(t.integer for t in seen)
         if spec.returns == "same":
             assert first is not None
-            return first
+            # coalesce gives any of its arguments: the allowed strings are those
+            # of all of them (none when one is free text), whole only if all are
+            enums = [t.enum for t in seen]
+            enum = tuple(dict.fromkeys(e for es in enums if es for e in es)) if all(enums) else None
+            return Type(first.kind, enum=enum or None, integer=whole)
+        if spec.name in ("abs", "min", "max"):
+            return Type(NUMBER, integer=whole)
         return Type(spec.returns, integer=spec.name in ("len", "count_distinct", "days_since", "days_until"))

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ._ast import Call, Name, Node, walk
-from ._check import Checker
+from ._check import POPULATION_FUNCTIONS, Checker
 from ._errors import PolicyError
 from ._parser import parse
 from ._policy import FlagDef, Policy, RuleDef, Scalar
@@ -49,6 +49,11 @@ class CheckedPolicy:
     flags: tuple[CheckedFlag, ...]
     label_rank: Mapping[str, int]  # 0 = listed first = highest priority
     derived_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    population: tuple[Call, ...] = ()  # population-relative calls; they need fitting
+
+    @property
+    def population_relative(self) -> bool:
+        return bool(self.population)
 
 
 def key_of(node: Name | Call) -> str:
@@ -117,14 +122,17 @@ def check_policy(
         features=base.features,
         params={k: type_of_value(v) for k, v in values.items()},
     )
-    checker = Checker(ns)
+    checker = Checker(ns, dict(values))
 
     def parse_at(text: str, loc: tuple[str | int, ...], rule: str | None) -> Node:
         try:
             return parse(text)
         except PolicyError as exc:
             pos = (exc.line, exc.column or 1) if exc.line is not None else None
-            raise exc.located(rule=rule, field=_field(loc), **_where(policy, loc, pos)) from None
+            # the parser's position is inside the expression: translate it to the file
+            raise PolicyError(
+                exc.message, rule=rule, field=_field(loc), hint=exc.hint, **_where(policy, loc, pos)
+            ) from None
 
     def check_at(node: Node, loc: tuple[str | int, ...], rule: str | None, condition: bool) -> Type:
         try:
@@ -182,6 +190,11 @@ def check_policy(
         check_at(node, floc, flag.id, condition=True)
         flags.append(CheckedFlag(flag.id, node, flag))
 
+    population: dict[str, Call] = {}
+    for node in [*(d[1] for d in derived), *(r.node for r in rules), *(f.node for f in flags)]:
+        for n in walk(node):
+            if isinstance(n, Call) and n.name in POPULATION_FUNCTIONS:
+                population.setdefault(key_of(n), n)
     return CheckedPolicy(
         policy=policy,
         namespace=ns,
@@ -191,6 +204,7 @@ def check_policy(
         flags=tuple(flags),
         label_rank={lab.id: i for i, lab in enumerate(policy.labels)},
         derived_keys=derived_keys,
+        population=tuple(population.values()),
     )
 
 

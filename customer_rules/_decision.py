@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._ast import Name, quote, walk
+from ._ast import Call, Name, quote, to_text, walk
 
 if TYPE_CHECKING:
     from ._strategy import Strategy
@@ -27,7 +27,10 @@ def show(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):
-        return f"{value:g}" if abs(value) < 1e15 else repr(value)
+        # whole amounts in full (1234567, not 1.23457e+06); others to 12 digits
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.12g}"
     if isinstance(value, tuple | list):
         return "[" + ", ".join(show(v) for v in value) + "]"
     return str(value)
@@ -140,6 +143,8 @@ class Decision:
                     for n in walk(r.node)
                     if isinstance(n, Name) and (n.parts[0] == "params" or n.dotted in derived)
                 }
+                calls = {to_text(n) for n in walk(r.node) if isinstance(n, Call)}
+                keys |= calls | {f"cutoff({c})" for c in calls}
                 return {k: v for k, v in self.evidence.items() if k in keys}
         return dict(self.evidence)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,16 +12,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._compile import CheckedPolicy, check_policy, resolve_params
+from ._ast import to_text
+from ._compile import CheckedPolicy, check_policy, key_of, resolve_params
 from ._decision import Decision, Profile
 from ._errors import (
     CustomerRulesError,
+    NotFittedError,
     PluginError,
     PolicyError,
     RecordError,
 )
 from ._features import Feature
-from ._plugins import build_manager, call_each
+from ._plugins import build_manager, call_each, call_first, call_hook
 from ._policy import Policy, Text, read_policy_file
 from ._python import PythonPolicy
 from ._records import Customer
@@ -164,6 +167,7 @@ class Engine:
                 self._add_feature(feat, owner)
         self._schemes: dict[str, Scheme] = {}
         self._compiled: dict[str, PythonPolicy] = {}
+        self._fit_info: dict[str, dict[str, Any]] = {}
         for owner, result in call_each(self.plugin_manager, "register_schemes", engine=self):
             for scheme in _as_list(result):
                 self._add_scheme(scheme, owner)
@@ -206,6 +210,10 @@ class Engine:
         try:
             self._compile(scheme)
         except PolicyError as exc:
+            if owner == "<engine>" or (exc.field or "").startswith("params."):
+                # the caller's own policy, or the caller's parameter overrides:
+                # their error, with its file, line and rule kept
+                raise
             raise PluginError(owner, f"scheme {sid!r} does not load: {exc}") from None
         self._schemes[sid] = scheme
 
@@ -245,6 +253,118 @@ class Engine:
         compiled = PythonPolicy(checked, scheme.id)
         self._compiled[scheme.id] = compiled
         return compiled
+
+    # -- population-relative schemes -------------------------------------------
+    def population_schemes(self) -> list[str]:
+        """Ids of the schemes whose rules rank customers against a population."""
+        return [sid for sid, c in self._compiled.items() if c.checked.population_relative]
+
+    def is_fitted(self, scheme: str) -> bool:
+        compiled = self._compiled[self._scheme(scheme).id]
+        return not compiled.checked.population_relative or compiled.cuts is not None
+
+    def fit(
+        self, population: Iterable[Any], *, as_of: Any = None, schemes: Iterable[str] | None = None
+    ) -> Engine:
+        """Learn the cut-offs of population-relative schemes from ``population``.
+
+        ``population`` is an iterable of customers (records or dicts); rows
+        that fail validation are left out and listed in ``fit_rejected_``.
+        ``as_of`` is needed when a ranked measure reads a dated feature.
+        Returns the engine (scikit-learn convention); the learned cut-offs
+        are in ``fitted_`` and can be saved with :meth:`save_fitted`.
+        """
+        from ._population import learn
+        from ._python import Compiler, Context
+
+        day = normalise_as_of(as_of) if as_of is not None else None
+        records: list[Customer] = []
+        rejected: list[Rejected] = []
+        for i, c in enumerate(population):
+            try:
+                records.append(to_record(c, row=i))
+            except RecordError as exc:
+                rejected.append(Rejected(i, exc.record_id, exc))
+        wanted = [self._scheme(s).id for s in schemes] if schemes is not None else self.population_schemes()
+        for sid in wanted:
+            checked = self._compiled[sid].checked
+            if not checked.population_relative:
+                continue
+            comp = Compiler(checked)
+            for name, node, _ in checked.derived:
+                comp.derived[name] = comp.compile(node)
+            cuts = {}
+            for call in checked.population:
+                measure = comp.compile(call.args[0])
+                cond = comp.compile(call.args[2]) if call.name.endswith("_within") else None
+                values = []
+                for rec in records:
+                    ctx = Context(rec, day)  # type: ignore[arg-type]
+                    try:
+                        if cond is not None and cond(ctx) is not True:
+                            continue
+                        values.append(measure(ctx))
+                    except TypeError as exc:
+                        if day is None:
+                            raise ValueError(
+                                f"fitting {sid!r} needs as_of: its measure {to_text(call.args[0])} reads a dated value"
+                            ) from exc
+                        raise
+                cuts[key_of(call)] = learn(call, values, dict(checked.params))
+            self._compiled[sid] = PythonPolicy(checked, sid, cuts=cuts)
+            self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
+        self.fit_rejected_ = rejected
+        return self
+
+    @property
+    def fitted_(self) -> dict[str, dict[str, Any]]:
+        """The learned cut-offs per scheme, JSON-ready (raises NotFittedError before ``fit``)."""
+        out = {}
+        for sid, compiled in self._compiled.items():
+            if compiled.cuts is None:
+                continue
+            policy = compiled.checked.policy
+            out[sid] = {
+                "policy": policy.id,
+                "version": policy.version,
+                "params": {k: _json_scalar(v) for k, v in compiled.checked.params.items()},
+                **self._fit_info.get(sid, {}),
+                "cuts": {k: c.to_json() for k, c in compiled.cuts.items()},
+            }
+        if not out:
+            raise NotFittedError("nothing is fitted yet: call engine.fit(customers) first")
+        return out
+
+    def save_fitted(self, path: str | Path) -> None:
+        """Write the learned cut-offs to a JSON file (see :meth:`load_fitted`)."""
+        Path(path).write_text(json.dumps(self.fitted_, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    def load_fitted(self, source: str | Path | Mapping[str, Any]) -> Engine:
+        """Use cut-offs saved by :meth:`save_fitted` (a path or the loaded mapping).
+
+        The policy id, version and parameters must match the engine's, so an
+        app never applies last quarter's cut-offs to a changed policy silently.
+        """
+        from ._population import Cut
+
+        data = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
+        for sid, entry in data.items():
+            compiled = self._compiled[self._scheme(sid).id]
+            checked = compiled.checked
+            policy = checked.policy
+            params = {k: _json_scalar(v) for k, v in checked.params.items()}
+            if entry.get("version") != policy.version or entry.get("params") != params:
+                raise NotFittedError(
+                    f"saved cut-offs for {sid!r} were fitted with version {entry.get('version')!r} and "
+                    f"params {entry.get('params')}; this engine runs version {policy.version!r} with {params}: refit"
+                )
+            cuts = {k: Cut.from_json(v) for k, v in entry["cuts"].items()}
+            expected = {key_of(c) for c in checked.population}
+            if set(cuts) != expected:
+                raise NotFittedError(f"saved cut-offs for {sid!r} do not match its rules: refit")
+            self._compiled[sid] = PythonPolicy(checked, sid, cuts=cuts)
+            self._fit_info[sid] = {k: entry[k] for k in ("as_of", "population") if k in entry}
+        return self
 
     def _refresh_hooks(self) -> None:
         hook = self.plugin_manager.hook
@@ -306,34 +426,59 @@ class Engine:
     def _decide(self, scheme: Scheme, record: Customer, day: dt.date) -> Decision:
         decision = self._compiled[scheme.id].decide(record, day, record.id)
         if self._has_adjust:
-            override = self.plugin_manager.hook.adjust_decision(
-                decision=decision, customer=record, as_of=day, scheme=scheme, engine=self
+            owner, override = call_first(
+                self.plugin_manager,
+                "adjust_decision",
+                accept=lambda o: not (isinstance(o, Override) and o.expires is not None and day > o.expires),
+                decision=decision,
+                customer=record,
+                as_of=day,
+                scheme=scheme,
+                engine=self,
             )
             if override is not None:
-                decision = self._apply_override(scheme, decision, override, day)
+                decision = self._apply_override(scheme, decision, override, day, owner)
         if self._custom_strategy:
-            decision.strategy = self.plugin_manager.hook.choose_strategy(
-                decision=decision, scheme=scheme, customer=record, engine=self
+            owner, strategy = call_first(
+                self.plugin_manager,
+                "choose_strategy",
+                decision=decision,
+                scheme=scheme,
+                customer=record,
+                engine=self,
             )
+            if strategy is not None and not isinstance(strategy, Strategy):
+                raise PluginError(
+                    owner or "<choose_strategy hook>",
+                    f"choose_strategy returned {type(strategy).__name__}, not a Strategy",
+                )
+            decision.strategy = strategy
         elif decision.label is not None:
             decision.strategy = scheme.strategies.get(decision.label)
         return decision
 
-    def _apply_override(self, scheme: Scheme, decision: Decision, override: Any, day: dt.date) -> Decision:
+    def _apply_override(
+        self, scheme: Scheme, decision: Decision, override: Any, day: dt.date, owner: str | None = None
+    ) -> Decision:
+        who = owner or "<adjust_decision hook>"
         if not isinstance(override, Override):
-            raise PluginError("adjust_decision", f"returned {type(override).__name__}, not an Override")
+            raise PluginError(who, f"adjust_decision returned {type(override).__name__}, not an Override")
         if override.label not in scheme.labels:
             raise PluginError(
-                "adjust_decision", f"override label {override.label!r} is not a label of {scheme.id!r}"
+                who,
+                f"adjust_decision: override label {override.label!r} is not a label of {scheme.id!r}"
+                f" (labels: {', '.join(scheme.labels)})",
             )
         if override.expires is not None and day > override.expires:
             return decision
+        old_flags = scheme.policy.label(decision.label).flags if decision.label is not None else ()
+        flags = (*scheme.policy.label(override.label).flags, *decision.flags[len(old_flags) :])
         until = f" until {override.expires}" if override.expires else ""
         note = (
             f"manual override by {override.author}{until}: {override.reason}"
             f" (rules said {decision.label or 'unclassified'})"
         )
-        return replace(decision, label=override.label, labels=(override.label,), note=note)
+        return replace(decision, label=override.label, labels=(override.label,), flags=flags, note=note)
 
     def classify(self, customer: Any, *, as_of: Any, schemes: Iterable[str] | None = None) -> Profile:
         """Classify one customer under every scheme (or the ones named).
@@ -344,11 +489,21 @@ class Engine:
         """
         record = to_record(customer)
         day = normalise_as_of(as_of)
-        wanted = [self._scheme(s) for s in schemes] if schemes is not None else list(self._schemes.values())
+        skipped: dict[str, str] = {}
+        if schemes is not None:
+            wanted = [self._scheme(s) for s in schemes]
+        else:
+            wanted = []
+            for s in self._schemes.values():
+                compiled = self._compiled[s.id]
+                if compiled.cuts is None and compiled.checked.population_relative:
+                    skipped[s.id] = "not fitted: population-relative, call engine.fit(customers) first"
+                else:
+                    wanted.append(s)
         decisions = {s.id: self._decide(s, record, day) for s in wanted}
-        profile = Profile(record.id, day, decisions, customer=record)
+        profile = Profile(record.id, day, decisions, skipped=skipped, customer=record)
         if self._has_observers:
-            self.plugin_manager.hook.observe_profile(profile=profile, engine=self)
+            call_hook(self.plugin_manager, "observe_profile", profile=profile, engine=self)
         return profile
 
     def classify_many(
@@ -374,6 +529,10 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine(schemes={list(self._schemes)}, backend={self.backend!r})"
+
+
+def _json_scalar(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, dt.date) else v
 
 
 def _as_list(result: Any) -> list[Any]:

@@ -5,7 +5,8 @@ This is the reference semantics every other backend must reproduce:
 * a missing value (``None``) propagates through arithmetic, comparisons,
   ``in`` and ``between``; ``and``/``or``/``not`` follow three-valued
   (Kleene) logic; a rule matches only when its condition is ``True``;
-* ``x / 0`` is missing;
+* ``x / 0`` is missing, and so is a result out of range (a date outside
+  years 1-9999, an integer too large to turn into a float);
 * ``date - date`` is whole days; ``date ± n`` moves by ``n`` days;
 * every value read is cached per record and becomes the decision's evidence.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._ast import (
@@ -31,9 +32,11 @@ from ._ast import (
     Unary,
     conjuncts,
 )
+from ._check import POPULATION_FUNCTIONS
 from ._compile import CheckedPolicy, key_of
 from ._decision import Counterfactual, Decision, Need
-from ._errors import EvaluationError
+from ._errors import EvaluationError, NotFittedError
+from ._population import Cut
 
 Fn = Callable[["Context"], Any]
 
@@ -110,8 +113,9 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
 class Compiler:
     """Compiles the nodes of one checked policy to closures."""
 
-    def __init__(self, checked: CheckedPolicy) -> None:
+    def __init__(self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None) -> None:
         self.checked = checked
+        self.cuts = cuts
         self.ns = checked.namespace
         self.derived: dict[str, Fn] = {}
 
@@ -231,6 +235,15 @@ class Compiler:
                 isinstance(node.right, Name) and node.right.parts[0] == "params"
             ):
                 c = self.constant(node.right)
+                if isinstance(node.right, Name):  # a parameter: it is evidence too
+                    pkey = node.right.dotted
+
+                    def cmp_param(ctx: Context) -> Any:
+                        ctx.values[pkey] = c
+                        a = fl(ctx)
+                        return None if a is None else cmp(a, c)
+
+                    return cmp_param
 
                 def cmp_const(ctx: Context) -> Any:
                     a = fl(ctx)
@@ -253,7 +266,12 @@ class Compiler:
             if a is None:
                 return None
             b = fr(ctx)
-            return None if b is None else arith(a, b)
+            if b is None:
+                return None
+            try:
+                return arith(a, b)
+            except OverflowError:  # undefined like x / 0: missing, not a crash
+                return None
 
         return arith_
 
@@ -278,8 +296,42 @@ class Compiler:
 
         return in_field
 
+    def _population(self, node: Call) -> Fn:
+        key = key_of(node)
+        cut = self.cuts.get(key) if self.cuts is not None else None
+        if cut is None:
+            scheme = self.checked.policy.id
+
+            def not_fitted(ctx: Context) -> Any:
+                raise NotFittedError(
+                    f"scheme {scheme!r} compares customers with a population ({key}): "
+                    "call engine.fit(customers) first"
+                )
+
+            return not_fitted
+        measure = self.compile(node.args[0])
+        if node.name == "percentile":
+            return _cached(key, lambda ctx: None if (m := measure(ctx)) is None else cut.percentile(m))
+        cond = self.compile(node.args[2]) if node.name.endswith("_within") else None
+        cutoff_key = f"cutoff({key})"
+
+        def top(ctx: Context) -> Any:
+            ctx.values[cutoff_key] = cut.cutoff
+            m = measure(ctx)
+            if m is None:
+                return None
+            if cond is not None:
+                c = cond(ctx)
+                if c is not True:
+                    return c
+            return cut.contains(m)
+
+        return _cached(key, top)
+
     def _call(self, node: Call) -> Fn:
         name = node.name
+        if name in POPULATION_FUNCTIONS:
+            return self._population(node)
         feat = self.ns.features.get(name)
         if feat is not None and name not in _BUILTINS and name not in _SPECIAL:
             args = tuple(self.constant(a) for a in node.args)
@@ -328,11 +380,14 @@ _SPECIAL = frozenset({"has_any", "coalesce"})
 class PythonPolicy:
     """One checked policy compiled to closures; decides single records."""
 
-    def __init__(self, checked: CheckedPolicy, scheme: str | None = None) -> None:
+    def __init__(
+        self, checked: CheckedPolicy, scheme: str | None = None, cuts: Mapping[str, Cut] | None = None
+    ) -> None:
         self.checked = checked
         self.scheme = scheme or checked.policy.id
+        self.cuts = cuts
         policy = checked.policy
-        comp = Compiler(checked)
+        comp = Compiler(checked, cuts)
         for name, node, _ in checked.derived:
             comp.derived[name] = _cached(name, comp.compile(node))
         self._compiler = comp
@@ -469,6 +524,12 @@ class PythonPolicy:
         return out[:limit]
 
     def _need(self, node: Node, ctx: Context) -> Need | None:
+        if isinstance(node, Call) and node.name in ("top", "top_pct") and self.cuts:
+            cut = self.cuts.get(key_of(node))
+            measure = node.args[0]
+            if cut is None or cut.cutoff is None or not isinstance(measure, Name | Call):
+                return None
+            return Need(key_of(measure), ">=", cut.cutoff, ctx.values.get(key_of(measure)))
         if not isinstance(node, Binary) or node.op not in _CMP:
             return None
         left, right, op = node.left, node.right, node.op
