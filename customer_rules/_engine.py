@@ -424,7 +424,10 @@ class Engine:
         return self._decide(self._scheme(scheme), record, day)
 
     def _decide(self, scheme: Scheme, record: Customer, day: dt.date) -> Decision:
-        decision = self._compiled[scheme.id].decide(record, day, record.id)
+        compiled = self._compiled[scheme.id]
+        decision = compiled.decide(record, day, record.id)
+        if (compiled.min_days or compiled.margin) and record.grades:
+            decision = self._stabilise(compiled, decision, record, day)
         if self._has_adjust:
             owner, override = call_first(
                 self.plugin_manager,
@@ -455,6 +458,28 @@ class Engine:
             decision.strategy = strategy
         elif decision.label is not None:
             decision.strategy = scheme.strategies.get(decision.label)
+        return decision
+
+    def _stabilise(self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date) -> Decision:
+        """Hysteresis: keep the previous label unless the change is clear enough."""
+        previous = record.previous_grade(compiled.scheme, day)
+        if previous is None or previous.label == decision.label or previous.label not in compiled.rank:
+            return decision
+        held = (day - previous.since).days
+        if held < compiled.min_days:
+            note = (
+                f"hysteresis: kept {previous.label}, held {held} of the {compiled.min_days} days required"
+                f" before a change (rules said {decision.label or 'unclassified'})"
+            )
+            return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note)
+        if compiled.margin:
+            sticky = compiled.decide(record, day, record.id, rules=compiled.sticky_rules(previous.label))
+            if sticky.label == previous.label:
+                note = (
+                    f"hysteresis: kept {previous.label}; the change to {decision.label or 'unclassified'} is"
+                    f" within the {compiled.margin:.0%} margin of its thresholds"
+                )
+                return replace(sticky, note=note)
         return decision
 
     def _apply_override(

@@ -81,6 +81,22 @@ class FlagDef(BaseModel):
     zh: str | None = None
 
 
+class Stability(BaseModel):
+    """Hysteresis: when a customer with a previous label may change label.
+
+    ``min_days``: a label held for fewer days than this is kept.
+    ``margin``: a change happens only if it still happens with every numeric
+    threshold (and population cut-off) moved by this fraction of its value
+    against the change — the previous label's rules relaxed, the others
+    tightened. Thresholds at zero do not move.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_days: int = Field(default=0, ge=0)
+    margin: float = Field(default=0.0, ge=0, lt=1)
+
+
 class Policy(BaseModel):
     """One scheme's decision table.
 
@@ -107,6 +123,7 @@ class Policy(BaseModel):
     derive: dict[str, str] = Field(default_factory=dict)
     flags: tuple[FlagDef, ...] = ()
     scores: tuple[str, ...] = ()
+    stability: Stability | None = None
     description: Text | None = None
     source: str | None = None
 
@@ -233,8 +250,8 @@ class _Origin:
                 eline, ecol = expr_pos
                 if inline:
                     line, col = line + eline - 1, (col + ecol - 1 if eline == 1 else ecol)
-                else:
-                    line, col = line + eline, ecol
+                else:  # a block of lines starting below the key, indented by col - 1
+                    line, col = line + eline, col + ecol - 1
             out["line"], out["column"] = line, col
         elif expr_pos is not None:
             out["line"], out["column"] = expr_pos
@@ -248,11 +265,17 @@ def _yaml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
     except yaml.YAMLError:
         return positions
 
+    lines = text.splitlines()
+
     def visit(node: yaml.Node, loc: Loc) -> None:
         inline = not (isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"))
         col = node.start_mark.column + 1
         if isinstance(node, yaml.ScalarNode) and node.style in ('"', "'"):
             col += 1
+        if not inline:
+            # a block scalar: its text starts on the next line, after the indentation
+            body = [ln for ln in lines[node.start_mark.line + 1 :] if ln.strip()][:1]
+            col = len(body[0]) - len(body[0].lstrip(" ")) + 1 if body else 1
         positions[loc] = (node.start_mark.line + 1, col, inline)
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
@@ -286,10 +309,15 @@ def _toml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
             table = tuple(m.group(1).split("."))
             positions[table] = (n, 1, True)
             continue
-        m = re.match(r'^([A-Za-z0-9_]+)\s*=\s*(["\']?)', raw)
+        m = re.match(r'^\s*([A-Za-z0-9_]+)\s*=\s*("""|\'\'\'|["\']?)', raw)
         if m:
-            col = m.end() + (0 if m.group(2) else 1)
-            positions[(*table, m.group(1))] = (n, col, True)
+            # 1-based column of the value's first character (after any opening quote)
+            col = m.end() + 1
+            if len(m.group(2)) == 3 and not raw[m.end() :].strip():
+                # a multi-line string starting on the next line
+                positions[(*table, m.group(1))] = (n, 1, False)
+            else:
+                positions[(*table, m.group(1))] = (n, col, True)
     return positions
 
 
@@ -375,7 +403,10 @@ def policy_from_data(
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # a misspelt key ('wen') also makes the right one ('when') missing:
+        # report the misspelling, which says what to fix
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         ctx_err = err.get("ctx", {}).get("error")
         loc: Loc = tuple(err["loc"])
         hint = None

@@ -33,7 +33,7 @@ from ._ast import (
     conjuncts,
 )
 from ._check import POPULATION_FUNCTIONS
-from ._compile import CheckedPolicy, key_of
+from ._compile import CheckedPolicy, CheckedRule, key_of
 from ._decision import Counterfactual, Decision, Need
 from ._errors import EvaluationError, NotFittedError
 from ._population import Cut
@@ -113,9 +113,13 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
 class Compiler:
     """Compiles the nodes of one checked policy to closures."""
 
-    def __init__(self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None) -> None:
+    def __init__(
+        self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None, shift: float = 0.0
+    ) -> None:
         self.checked = checked
         self.cuts = cuts
+        # hysteresis: >0 makes every numeric threshold harder to pass, <0 easier
+        self.shift = shift
         self.ns = checked.namespace
         self.derived: dict[str, Fn] = {}
 
@@ -197,6 +201,14 @@ class Compiler:
         func = feat.func
         return _cached(key, lambda ctx: func(ctx.record, ctx.as_of))
 
+    def _shifted(self, op: str, c: Any) -> Any:
+        if not self.shift or op not in ("<", "<=", ">", ">=") or isinstance(c, bool):
+            return c
+        if not isinstance(c, int | float):
+            return c
+        delta = self.shift * abs(c)
+        return c + delta if op in (">", ">=") else c - delta
+
     def _binary(self, node: Binary) -> Fn:
         op = node.op
         fl = self.compile(node.left)
@@ -234,12 +246,13 @@ class Compiler:
             if isinstance(node.right, Literal | Duration) or (
                 isinstance(node.right, Name) and node.right.parts[0] == "params"
             ):
-                c = self.constant(node.right)
+                raw = self.constant(node.right)
+                c = self._shifted(op, raw)
                 if isinstance(node.right, Name):  # a parameter: it is evidence too
                     pkey = node.right.dotted
 
                     def cmp_param(ctx: Context) -> Any:
-                        ctx.values[pkey] = c
+                        ctx.values[pkey] = raw
                         a = fl(ctx)
                         return None if a is None else cmp(a, c)
 
@@ -314,9 +327,12 @@ class Compiler:
             return _cached(key, lambda ctx: None if (m := measure(ctx)) is None else cut.percentile(m))
         cond = self.compile(node.args[2]) if node.name.endswith("_within") else None
         cutoff_key = f"cutoff({key})"
+        cutoff = cut.cutoff
+        if self.shift and cutoff is not None:
+            cutoff = self._shifted(">=", cutoff)
 
         def top(ctx: Context) -> Any:
-            ctx.values[cutoff_key] = cut.cutoff
+            ctx.values[cutoff_key] = cutoff
             m = measure(ctx)
             if m is None:
                 return None
@@ -324,7 +340,7 @@ class Compiler:
                 c = cond(ctx)
                 if c is not True:
                     return c
-            return cut.contains(m)
+            return cutoff is not None and m >= cutoff
 
         return _cached(key, top)
 
@@ -336,13 +352,22 @@ class Compiler:
         if feat is not None and name not in _BUILTINS and name not in _SPECIAL:
             args = tuple(self.constant(a) for a in node.args)
             func = feat.func
-            return _cached(key_of(node), lambda ctx: func(ctx.record, ctx.as_of, *args))
+            # parameters passed as arguments (a window length...) are evidence too
+            read = {a.dotted: self.constant(a) for a in node.args if isinstance(a, Name)}
+
+            def call_feature(ctx: Context) -> Any:
+                ctx.values.update(read)
+                return func(ctx.record, ctx.as_of, *args)
+
+            return _cached(key_of(node), call_feature)
         if name == "has_any":
             fl = self.compile(node.args[0])
             assert isinstance(node.args[1], ListOf)
             wanted = frozenset(self.constant(i) for i in node.args[1].items)
             return lambda ctx: not wanted.isdisjoint(fl(ctx))
         fs = [self.compile(a) for a in node.args]
+        if name == "count_true":
+            return lambda ctx: sum(1 for f in [f(ctx) for f in fs] if f is True)
         if name == "coalesce":
 
             def coalesce(ctx: Context) -> Any:
@@ -373,8 +398,8 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "days_since": lambda ctx, d: (ctx.as_of - d).days,
     "days_until": lambda ctx, d: (d - ctx.as_of).days,
 }
-# has_any and coalesce are compiled specially (they do not propagate missing)
-_SPECIAL = frozenset({"has_any", "coalesce"})
+# has_any, coalesce and count_true are compiled specially (they do not propagate missing)
+_SPECIAL = frozenset({"has_any", "coalesce", "count_true"})
 
 
 class PythonPolicy:
@@ -401,12 +426,37 @@ class PythonPolicy:
         self.label_flags = {lab.id: lab.flags for lab in policy.labels}
         self.score_keys = policy.scores
         self._conjuncts: dict[str, list[tuple[Node, Fn]]] | None = None
+        self._sticky: dict[str, list[tuple[CheckedRule, Fn]]] = {}
+        stability = policy.stability
+        self.margin = stability.margin if stability is not None else 0.0
+        self.min_days = stability.min_days if stability is not None else 0
 
-    def decide(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Decision:
+    def sticky_rules(self, previous: str) -> list[tuple[CheckedRule, Fn]]:
+        """The rules with thresholds moved by the margin in favour of ``previous``."""
+        rules = self._sticky.get(previous)
+        if rules is None:
+            relaxed = Compiler(self.checked, self.cuts, shift=-self.margin)
+            tightened = Compiler(self.checked, self.cuts, shift=self.margin)
+            for comp in (relaxed, tightened):
+                for name, node, _ in self.checked.derived:
+                    comp.derived[name] = _cached(name, comp.compile(node))
+            rules = [
+                (r, (relaxed if r.label == previous else tightened).compile(r.node)) for r in self.checked.rules
+            ]
+            self._sticky[previous] = rules
+        return rules
+
+    def decide(
+        self,
+        record: Any,
+        as_of: dt.date,
+        record_id: str | None = None,
+        rules: list[tuple[CheckedRule, Fn]] | None = None,
+    ) -> Decision:
         ctx = Context(record, as_of)
         matched = []
         unknown = []
-        for rule, fn in self.rules:
+        for rule, fn in rules or self.rules:
             r = fn(ctx)
             if r is True:
                 matched.append(rule)

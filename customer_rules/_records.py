@@ -31,6 +31,7 @@ __all__ = [
     "CustomerKind",
     "Deal",
     "Deduction",
+    "Grade",
     "Identity",
     "Interaction",
     "InteractionKind",
@@ -741,6 +742,21 @@ class Interaction(BaseModel):
     note: str | None = _opt("Free-text note about the contact.")
 
 
+class Grade(BaseModel):
+    """A label a customer held under one scheme, from a date on (grade history).
+
+    The engine reads the latest grade of a scheme dated on or before
+    ``as_of`` as the customer's previous label, for schemes with stability
+    rules (hysteresis).
+    """
+
+    model_config = _CONFIG
+
+    scheme: str = Field(min_length=1, description="Scheme id, e.g. 'value_pyramid'.")
+    label: str = Field(min_length=1, description="Label id held under that scheme.")
+    since: date = Field(description="Date the customer was given this label.")
+
+
 class Satisfaction(BaseModel):
     """Satisfaction evidence from calls and surveys (grades A-E)."""
 
@@ -817,6 +833,15 @@ class Customer(BaseModel):
     satisfaction: Satisfaction = Field(
         default_factory=Satisfaction, description="Satisfaction evidence."
     )
+    grades: tuple[Grade, ...] = Field(
+        default=(),
+        description="Grade history: labels held under each scheme and since when (for hysteresis).",
+    )
+
+    def previous_grade(self, scheme: str, as_of: date) -> Grade | None:
+        """The latest grade of ``scheme`` dated on or before ``as_of``, if any."""
+        held = [g for g in self.grades if g.scheme == scheme and g.since <= as_of]
+        return max(held, key=lambda g: g.since) if held else None
 
     @model_validator(mode="after")
     def _check_case_ids(self) -> Customer:
