@@ -9,6 +9,7 @@ recommend a strategy for each class.
 from __future__ import annotations
 
 from ._allocate import Allocation, allocate
+from ._agenda import Agenda, AgendaItem
 from ._api import load_policy
 from ._decision import Counterfactual, Decision, Need, Profile
 from ._engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
@@ -42,6 +43,8 @@ from .hookspecs import hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agenda",
+    "AgendaItem",
     "SAMPLE_AS_OF",
     "Allocation",
     "BackendUnavailable",

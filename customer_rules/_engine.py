@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._agenda import Agenda
 from ._ast import to_text
 from ._compile import CheckedPolicy, check_policy, key_of, resolve_params
 from ._decision import Decision, Profile
@@ -274,7 +275,7 @@ class Engine:
         Returns the engine (scikit-learn convention); the learned cut-offs
         are in ``fitted_`` and can be saved with :meth:`save_fitted`.
         """
-        from ._population import learn
+        from ._population import Cut, fit_order, learn
         from ._python import Compiler, Context
 
         day = normalise_as_of(as_of) if as_of is not None else None
@@ -290,27 +291,31 @@ class Engine:
             checked = self._compiled[sid].checked
             if not checked.population_relative:
                 continue
-            comp = Compiler(checked)
-            for name, node, _ in checked.derived:
-                comp.derived[name] = comp.compile(node)
-            cuts = {}
-            for call in checked.population:
-                measure = comp.compile(call.args[0])
-                cond = comp.compile(call.args[2]) if call.name.endswith("_within") else None
-                values = []
-                for rec in records:
-                    ctx = Context(rec, day)  # type: ignore[arg-type]
-                    try:
-                        if cond is not None and cond(ctx) is not True:
-                            continue
-                        values.append(measure(ctx))
-                    except TypeError as exc:
-                        if day is None:
-                            raise ValueError(
-                                f"fitting {sid!r} needs as_of: its measure {to_text(call.args[0])} reads a dated value"
-                            ) from exc
-                        raise
-                cuts[key_of(call)] = learn(call, values, dict(checked.params))
+            cuts: dict[str, Cut] = {}
+            # a measure may read another population value through a derived
+            # value: fit the inner cuts first and compute the outer measures with them
+            for stage in fit_order(checked.population, checked.derived):
+                comp = Compiler(checked, dict(cuts))
+                for name, node, _ in checked.derived:
+                    comp.derived[name] = comp.compile(node)
+                for call in stage:
+                    measure = comp.compile(call.args[0])
+                    cond = comp.compile(call.args[2]) if call.name.endswith("_within") else None
+                    values = []
+                    for rec in records:
+                        ctx = Context(rec, day)  # type: ignore[arg-type]
+                        try:
+                            if cond is not None and cond(ctx) is not True:
+                                continue
+                            values.append(measure(ctx))
+                        except TypeError as exc:
+                            if day is None:
+                                raise ValueError(
+                                    f"fitting {sid!r} needs as_of: its measure {to_text(call.args[0])}"
+                                    " reads a dated value"
+                                ) from exc
+                            raise
+                    cuts[key_of(call)] = learn(call, values, dict(checked.params))
             self._compiled[sid] = PythonPolicy(checked, sid, cuts=cuts)
             self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
         self.fit_rejected_ = rejected
@@ -551,6 +556,35 @@ class Engine:
                     rid = c.get("id")
                 rejected.append(Rejected(i, None if rid is None else str(rid), exc))
         return BatchResult(profiles, rejected)
+
+    def agenda(
+        self,
+        customers: Iterable[Any],
+        *,
+        as_of: Any,
+        owner: str | None = None,
+        horizon_days: int = 7,
+        greeting_days: int = 3,
+    ) -> Agenda:
+        """Due and overdue actions for ``customers`` by the cadence of their classes.
+
+        Every strategy with a contact cadence yields a contact action (due
+        from ``last contact + min_days``, overdue after ``+ max_days``, due
+        at once if never contacted); birthdays and holidays within
+        ``greeting_days`` add greetings. Items due within ``horizon_days``
+        are listed, sorted for a sales rep's day. ``owner`` keeps one
+        account manager's customers.
+        """
+        from ._agenda import build_agenda
+
+        return build_agenda(
+            self,
+            customers,
+            normalise_as_of(as_of),
+            owner=owner,
+            horizon_days=horizon_days,
+            greeting_days=greeting_days,
+        )
 
     def __repr__(self) -> str:
         return f"Engine(schemes={list(self._schemes)}, backend={self.backend!r})"

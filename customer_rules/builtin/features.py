@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from customer_rules._features import Feature, feature
-from customer_rules._records import Customer
+from customer_rules._records import Case, Customer
 from customer_rules.hookspecs import hookimpl
 
 
-def _last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
+def last_contact_date(c: Customer, as_of: dt.date) -> dt.date | None:
+    """Most recent contact on or before as_of: interactions and the deal record."""
     dates = [i.at for i in c.interactions if i.at <= as_of]
     if c.deal.last_contact_at is not None and c.deal.last_contact_at <= as_of:
         dates.append(c.deal.last_contact_at)
@@ -18,7 +19,7 @@ def _last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
 
 @feature(type="date", description="Most recent contact on or before as_of (interactions or deal record).")
 def last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
-    return _last_contact(c, as_of)
+    return last_contact_date(c, as_of)
 
 
 @feature(
@@ -27,15 +28,13 @@ def last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
     description="Days from the most recent contact to as_of; missing if never contacted.",
 )
 def days_since_contact(c: Customer, as_of: dt.date) -> int | None:
-    last = _last_contact(c, as_of)
+    last = last_contact_date(c, as_of)
     return None if last is None else (as_of - last).days
 
 
 @feature(type="integer", unit="count", description="Service cases open at as_of.")
 def open_cases(c: Customer, as_of: dt.date) -> int:
-    return sum(
-        1 for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of)
-    )
+    return sum(1 for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of))
 
 
 @feature(
@@ -45,7 +44,10 @@ def open_cases(c: Customer, as_of: dt.date) -> int:
     args=(("days", "integer"),),
 )
 def repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
-    start = as_of - dt.timedelta(days=days)
+    try:
+        start = as_of - dt.timedelta(days=days)
+    except OverflowError:  # a window reaching past the calendar: every visit up to as_of
+        start = dt.date.min if days > 0 else dt.date.max
     return sum(1 for k in c.cases for v in k.repair_visits if start < v <= as_of)
 
 
@@ -71,15 +73,118 @@ def days_unresolved(c: Customer, as_of: dt.date) -> int:
 def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
     if c.birthday is None:
         return None
-    b = c.birthday
+    return (next_anniversary(c.birthday.month, c.birthday.day, as_of) - as_of).days
+
+
+def next_anniversary(month: int, day: int, as_of: dt.date) -> dt.date:
+    """The next date (on or after as_of) with this month and day; 29 February
+    falls on 28 February in common years."""
     for year in (as_of.year, as_of.year + 1):
         try:
-            nxt = b.replace(year=year)
-        except ValueError:  # 29 February in a common year: celebrate on 28 February
+            nxt = dt.date(year, month, day)
+        except ValueError:
             nxt = dt.date(year, 2, 28)
         if nxt >= as_of:
-            return (nxt - as_of).days
-    return None  # pragma: no cover - one of the two years is always ahead
+            return nxt
+    raise AssertionError("unreachable: one of the two years is always ahead")  # pragma: no cover
+
+
+# -- complaint cases -------------------------------------------------------
+# Complaint schemes (satisfaction, crisis) look at the *active* cases at
+# as_of: opened on or before as_of and still open then, or closed less than
+# ``days`` days before it. A settled complaint so stops counting once the
+# window has passed, and the same record read at another as_of can differ.
+
+
+def _days_before(as_of: dt.date, days: int) -> dt.date:
+    try:
+        return as_of - dt.timedelta(days=max(days, 0))
+    except OverflowError:  # a window reaching past the calendar
+        return dt.date.min
+
+
+def active_case_list(c: Customer, as_of: dt.date, days: int) -> list[Case]:
+    """The cases active at ``as_of``: open then, or closed within the last ``days`` days."""
+    since = _days_before(as_of, days)
+    return [k for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > since)]
+
+
+_WINDOW = (("days", "integer"),)
+_ACTIVE = "active cases (open at as_of, or closed less than `days` days before it)"
+
+
+@feature(type="integer", unit="count", description=f"Number of {_ACTIVE}.", args=_WINDOW)
+def active_cases(c: Customer, as_of: dt.date, days: int) -> int:
+    return len(active_case_list(c, as_of, days))
+
+
+@feature(
+    type="number",
+    unit="CNY",
+    description=f"Largest damage amount recorded on the {_ACTIVE}; 0 when none is recorded.",
+    args=_WINDOW,
+)
+def max_case_damage(c: Customer, as_of: dt.date, days: int) -> float:
+    amounts = [k.damage_amount for k in active_case_list(c, as_of, days) if k.damage_amount is not None]
+    return max(amounts, default=0.0)
+
+
+@feature(
+    type="integer",
+    unit="days",
+    description=f"Longest wait for spare parts recorded on the {_ACTIVE}; 0 when none is recorded.",
+    args=_WINDOW,
+)
+def max_parts_wait_days(c: Customer, as_of: dt.date, days: int) -> int:
+    waits = [k.parts_wait_days for k in active_case_list(c, as_of, days) if k.parts_wait_days is not None]
+    return max(waits, default=0)
+
+
+#: Yes/no facts of a case; each gets a feature ``cases_<name>(days)`` counting
+#: the active cases where it is recorded as true.
+CASE_FACTS: tuple[str, ...] = (
+    "quality_issue",
+    "repeat_complaint",
+    "safety_related",
+    "injury",
+    "property_loss",
+    "batch_issue",
+    "price_opaque",
+    "technician_skill_issue",
+    "hostile_tone",
+    "media_threat",
+    "legal_threat",
+    "extreme_behaviour_risk",
+    "exposed",
+    "media_involved",
+    "lawyer_involved",
+    "police_involved",
+    "regulator_involved",
+    "consumer_association_involved",
+    "government_involved",
+)
+
+
+def _case_fact_feature(fact: str) -> Feature:
+    def count(c: Customer, as_of: dt.date, days: int) -> int:
+        return sum(1 for k in active_case_list(c, as_of, days) if getattr(k, fact) is True)
+
+    described = fact.replace("_", " ")
+    return feature(
+        type="integer",
+        unit="count",
+        description=f"Number of {_ACTIVE} with `{fact}` ({described}) recorded as true.",
+        args=_WINDOW,
+        name=f"cases_{fact}",
+    )(count)
+
+
+CASE_FEATURES: list[Feature] = [
+    active_cases,
+    max_case_damage,
+    max_parts_wait_days,
+    *(_case_fact_feature(f) for f in CASE_FACTS),
+]
 
 
 FEATURES: list[Feature] = [
@@ -89,6 +194,7 @@ FEATURES: list[Feature] = [
     repair_visits_within,
     days_unresolved,
     days_to_birthday,
+    *CASE_FEATURES,
 ]
 
 
