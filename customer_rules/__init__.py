@@ -8,8 +8,8 @@ recommend a strategy for each class.
 
 from __future__ import annotations
 
-from ._allocate import Allocation, allocate
 from ._agenda import Agenda, AgendaItem
+from ._allocate import Allocation, allocate
 from ._api import load_policy
 from ._decision import Counterfactual, Decision, Need, Profile
 from ._engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
@@ -31,6 +31,7 @@ from ._records import (
     Customer,
     Deal,
     Deduction,
+    Grade,
     Interaction,
     Lead,
     Satisfaction,
@@ -43,9 +44,9 @@ from .hookspecs import hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
+    "SAMPLE_AS_OF",
     "Agenda",
     "AgendaItem",
-    "SAMPLE_AS_OF",
     "Allocation",
     "BackendUnavailable",
     "BatchResult",
@@ -63,6 +64,7 @@ __all__ = [
     "EvaluationError",
     "Feature",
     "FlagDef",
+    "Grade",
     "Interaction",
     "LabelDef",
     "Lead",

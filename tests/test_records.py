@@ -22,6 +22,7 @@ from customer_rules._records import (
     Customer,
     Deal,
     Deduction,
+    Grade,
     Interaction,
     Lead,
     Satisfaction,
@@ -40,6 +41,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Case,
     Interaction,
     Satisfaction,
+    Grade,
 )
 
 FULL: dict[str, Any] = {
