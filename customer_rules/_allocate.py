@@ -10,15 +10,15 @@ How (see ``docs/allocation.md``):
 
 1. Every customer's *exact quota* is ``supply × weight / total weight``,
    computed with exact fractions (no floating-point drift).
-2. Caps: a customer whose exact quota exceeds its cap gets its cap; what it
-   cannot take is shared among the uncapped customers, again by weight, and
-   so on until no cap is exceeded (water-filling).
+2. Caps: a customer whose exact quota exceeds its cap is held at its cap;
+   what it cannot take is shared among the customers not held, again by
+   weight, and so on until no cap is exceeded (water-filling).
 3. Rounding (largest remainder, Hamilton): everyone gets the whole part of
    their exact quota; the units left over go one each to the customers with
    the largest fractional remainders.
-4. Ties for a leftover unit are broken by the larger remainder, then the
-   higher weight, then the customer id ascending (ints before strings, each
-   in natural order) — never by input order.
+4. The queue for leftover units runs by larger remainder, then (on equal
+   remainders) higher weight, then customer id ascending (ints before
+   strings, each in natural order) — never by input order.
 
 Labels in ``exclude`` (default ``suspended``) and labels with weight 0 get
 nothing.
@@ -26,12 +26,16 @@ nothing.
 
 from __future__ import annotations
 
+import bisect
+import difflib
 import html
+import itertools
 import math
 import numbers
 import operator
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Allocation", "Share", "allocate"]
 
 CustomerId = Hashable
+Number = int | float | Fraction | Decimal
 
 
 # ---------------------------------------------------------------------------
@@ -55,12 +60,14 @@ class Share:
 
     ``weight`` is the weight used (0 for excluded labels); ``cap`` is
     ``None`` when uncapped; ``proportional`` is the customer's share of the
-    supply before any cap (``supply × weight / total weight``); ``quota`` the
-    exact (fractional) quota after caps were applied and the surplus
-    redistributed; ``base`` its whole part; ``extra`` whether a leftover
+    supply before any cap (``supply × weight / total weight``);
+    ``uncapped_quota`` its share by weight once the units other customers'
+    caps kept from them were redistributed (before its own cap); ``quota``
+    the exact (fractional) quota it was given: the smaller of that and its
+    cap; ``base`` its whole part; ``extra`` whether a leftover
     unit was added; ``rank`` the position in the queue for leftover units
     (1-based; ``None`` when the remainder is 0); ``capped`` whether the cap
-    decided the quantity.
+    decided the quantity; ``excluded`` whether the label is in ``exclude``.
     """
 
     customer_id: CustomerId
@@ -68,6 +75,7 @@ class Share:
     weight: Fraction
     cap: int | None
     proportional: Fraction
+    uncapped_quota: Fraction
     quota: Fraction
     base: int
     extra: bool
@@ -227,13 +235,13 @@ class Allocation(Mapping[CustomerId, int]):
 def allocate(
     supply: int,
     decisions: Any,
-    weights: Mapping[str, float | int | Fraction],
-    caps: Mapping[CustomerId, int] | int | None = None,
+    weights: Mapping[str, Number],
+    caps: Mapping[Any, int | None] | int | None = None,
     *,
     scheme: str | None = None,
     id_column: str = "id",
     label_column: str | None = None,
-    missing_weight: float | int | Fraction | None = None,
+    missing_weight: Number | None = None,
     exclude: Iterable[str] = ("suspended",),
 ) -> Allocation:
     """Divide ``supply`` integer units among customers by the weight of their label.
@@ -253,8 +261,9 @@ def allocate(
             customer counts as the label ``None``) raises ``ValueError``
             unless ``missing_weight`` gives the weight to use for it.
         caps: most units a customer may take: a mapping customer id →
-            non-negative int (customers absent are uncapped; an id that is
-            not among the customers raises ``ValueError``), or one int for
+            non-negative int (customers absent or mapped to ``None`` are
+            uncapped; an id that is not among the customers raises
+            ``ValueError``), or one int for
             every customer, or ``None`` (no caps).
         scheme: the scheme whose label to read from profiles; when given
             with decisions, each decision must belong to it.
@@ -277,89 +286,142 @@ def allocate(
     entries = _entries(decisions, scheme=scheme, id_column=id_column, label_column=label_column)
     cap_of = _as_caps(caps, [cid for cid, _ in entries])
 
-    # weights per customer
-    people: list[tuple[CustomerId, str | None, Fraction, bool]] = []
+    # the weight of each label met, then of each customer
+    label_weight: dict[str | None, tuple[Fraction, bool]] = {}
     for cid, label in entries:
+        if label in label_weight:
+            continue
         if label is not None and label in excluded:
-            people.append((cid, label, Fraction(0), True))
+            label_weight[label] = (Fraction(0), True)
             continue
         w = weight_of.get(label) if label is not None else None
         if w is None:
             if fallback is None:
-                what = f"customer {cid!r} is unclassified" if label is None else f"label {label!r}"
+                what = (
+                    f"customer {cid!r}, which is unclassified (label None)"
+                    if label is None
+                    else f"label {label!r} (customer {cid!r})"
+                )
                 known = ", ".join(repr(k) for k in weight_of) or "none"
+                close = _close(label, list(weight_of)) if label is not None else []
+                hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ValueError(
-                    f"no weight for {what} (weights given for: {known}); "
-                    "add it to weights or pass missing_weight=0"
+                    f"no weight for {what}; weights are given for {known}{hint} "
+                    "(add it to weights, or pass missing_weight=0 to give unknown labels nothing)"
                 )
             w = fallback
-        people.append((cid, label, w, False))
-    people.sort(key=lambda p: _id_key(p[0]))
+        label_weight[label] = (w, False)
+    entries.sort(key=lambda e: _id_key(e[0]))
+    return _solve(supply_n, entries, label_weight, cap_of)
 
-    # water-filling on exact quotas: fix customers whose cap is below their
-    # share, redistribute the rest by weight among the others, repeat.
-    positive = [(cid, w) for cid, _, w, _ in people if w > 0]
-    total_weight = sum((w for _, w in positive), Fraction(0))
-    if any(cap_of.get(cid) is None for cid, _ in positive):
-        target = supply_n
-    else:
-        target = min(supply_n, sum(cap_of[cid] or 0 for cid, _ in positive))
-    remaining = Fraction(target)
-    weight_left = total_weight
-    capped: set[CustomerId] = set()
-    by_ratio = sorted(
-        ((cid, w) for cid, w in positive if cap_of.get(cid) is not None),
-        key=lambda p: (Fraction(cap_of[p[0]] or 0) / p[1], _id_key(p[0])),
-    )
-    for cid, w in by_ratio:
-        cap = cap_of[cid] or 0
-        # cap / w <= remaining / weight_left, without dividing
-        if weight_left > 0 and cap * weight_left <= remaining * w:
-            capped.add(cid)
-            remaining -= cap
-            weight_left -= w
-        else:
+
+def _solve(
+    supply: int,
+    entries: list[tuple[CustomerId, str | None]],
+    label_weight: Mapping[str | None, tuple[Fraction, bool]],
+    cap_of: Mapping[CustomerId, int | None],
+) -> Allocation:
+    """The arithmetic, on customers already sorted by id.
+
+    Customers with the same weight share everything but their cap, so the
+    work is done per weight group (``g``, numbered by weight, highest
+    first): exact fractions stay cheap for large populations.
+    """
+    weights = sorted({w for w, _ in label_weight.values() if w > 0}, reverse=True)
+    index = {w: g for g, w in enumerate(weights)}
+    group_of = {lab: index.get(w, -1) for lab, (w, _) in label_weight.items()}  # -1: gets nothing
+    k = len(weights)
+
+    size = [0] * k  # customers per group
+    free = [0] * k  # uncapped customers per group
+    caps: list[list[int]] = [[] for _ in range(k)]  # caps of the capped ones
+    for cid, label in entries:
+        g = group_of[label]
+        if g >= 0:
+            size[g] += 1
+            cap = cap_of.get(cid)
+            if cap is None:
+                free[g] += 1
+            else:
+                caps[g].append(cap)
+    prefix = []
+    for c in caps:
+        c.sort()
+        prefix.append([0, *itertools.accumulate(c)])
+    total_weight = sum((weights[g] * size[g] for g in range(k)), Fraction(0))
+    target = supply if any(free) else min(supply, sum(p[-1] for p in prefix))
+
+    # Water-filling: at level λ a customer's exact quota is λ × weight. Fix
+    # every capped customer whose cap ≤ λ × weight at its cap, share what is
+    # left among the others by weight (a new, higher λ), and repeat until no
+    # one else reaches their cap. λ only grows, so the fixed set only grows.
+    fixed = [0] * k  # per group: how many (those with the smallest caps) are fixed
+    level = Fraction(0)
+    while True:
+        fixed_units = sum(prefix[g][fixed[g]] for g in range(k))
+        weight_left = total_weight - sum(weights[g] * fixed[g] for g in range(k))
+        if weight_left <= 0:
             break
-    level = remaining / weight_left if weight_left > 0 else Fraction(0)
+        level = (target - fixed_units) / weight_left
+        now = [bisect.bisect_right(caps[g], math.floor(level * weights[g])) for g in range(k)]
+        if now == fixed:
+            break
+        fixed = now
+    limit = [caps[g][fixed[g] - 1] if fixed[g] else -1 for g in range(k)]  # largest fixed cap
 
-    quotas: dict[CustomerId, Fraction] = {}
-    for cid, _, w, _ in people:
-        if w <= 0:
-            quotas[cid] = Fraction(0)
-        elif cid in capped:
-            quotas[cid] = Fraction(cap_of[cid] or 0)
-        else:
-            quotas[cid] = level * w
+    # exact quotas and whole parts of the customers not held at their cap
+    quota = [level * w for w in weights]
+    base = [math.floor(q) for q in quota]
+    whole = sum(prefix[g][fixed[g]] + base[g] * (size[g] - fixed[g]) for g in range(k))
+    leftover = target - whole
+    proportional = [supply * w / total_weight for w in weights]
 
-    # largest remainder: whole parts first, then one unit each down the queue
-    bases = {cid: math.floor(q) for cid, q in quotas.items()}
-    leftover = target - sum(bases.values())
-    weights_by_id = {cid: w for cid, _, w, _ in people}
-    queue = sorted(
-        (cid for cid, q in quotas.items() if q != bases[cid]),
-        key=lambda c: (-(quotas[c] - bases[c]), -weights_by_id[c], _id_key(c)),
-    )
+    # Largest remainder: the queue for leftover units runs by larger
+    # remainder, then higher weight (both per group), then id ascending
+    # (entries are in id order).
+    members: list[list[CustomerId]] = [[] for _ in range(k)]
+    held: set[CustomerId] = set()
+    for cid, label in entries:
+        g = group_of[label]
+        if g >= 0:
+            cap = cap_of.get(cid)
+            if cap is not None and cap <= limit[g]:
+                held.add(cid)
+            elif quota[g] != base[g]:
+                members[g].append(cid)
+    order = sorted(range(k), key=lambda g: (-(quota[g] - base[g]), g))
+    queue = [cid for g in order for cid in members[g]]
     rank = {cid: i + 1 for i, cid in enumerate(queue)}
     lucky = set(queue[:leftover])
 
     shares: dict[CustomerId, Share] = {}
-    for cid, label, w, is_excluded in people:
+    zero = Fraction(0)
+    for cid, label in entries:
+        g = group_of[label]
         cap = cap_of.get(cid)
+        w, is_excluded = label_weight[label]
+        if g < 0:
+            q, b, p, u = zero, 0, zero, zero
+        elif cid in held:
+            q, b, p, u = Fraction(cap or 0), cap or 0, proportional[g], quota[g]
+        else:
+            q, b, p, u = quota[g], base[g], proportional[g], quota[g]
         shares[cid] = Share(
             customer_id=cid,
             label=label,
             weight=w,
             cap=cap,
-            proportional=supply_n * w / total_weight if w > 0 else Fraction(0),
-            quota=quotas[cid],
-            base=bases[cid],
+            proportional=p,
+            uncapped_quota=u,
+            quota=q,
+            base=b,
             extra=cid in lucky,
             rank=rank.get(cid),
-            capped=cid in capped,
+            capped=cid in held,
             excluded=is_excluded,
         )
     quantities = {cid: s.quantity for cid, s in shares.items()}
-    return Allocation(supply=supply_n, quantities=quantities, shares=shares, leftover=leftover)
+    return Allocation(supply=supply, quantities=quantities, shares=shares, leftover=leftover)
 
 
 # ---------------------------------------------------------------------------
@@ -380,10 +442,17 @@ def _as_count(value: Any, what: str) -> int:
 
 def _as_weight(value: Any, what: str) -> Fraction:
     bad = ValueError(f"{what} must be a non-negative finite number, got {value!r}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise bad
     try:
-        w = Fraction(value)  # type: ignore[arg-type]
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, numbers.Rational):
+            w = Fraction(int(value.numerator), int(value.denominator))
+        elif isinstance(value, float | Decimal):
+            w = Fraction(value)
+        elif isinstance(value, numbers.Real):
+            w = Fraction(float(value))
+        else:
+            raise bad
     except (TypeError, ValueError, OverflowError):
         raise bad from None
     if w < 0:
@@ -423,8 +492,14 @@ def _as_caps(caps: Any, ids: list[CustomerId]) -> dict[CustomerId, int | None]:
     for cid, value in caps.items():
         if cid not in known:
             raise ValueError(f"caps names customer {cid!r}, which is not among the customers to allocate to")
-        out[cid] = _as_count(value, f"cap for customer {cid!r}")
+        if value is not None:
+            out[cid] = _as_count(value, f"cap for customer {cid!r}")
     return out
+
+
+def _close(word: str, options: list[str]) -> list[str]:
+    same = [o for o in options if o.casefold() == word.casefold()]
+    return same or difflib.get_close_matches(word, options, n=1)
 
 
 def _id_key(cid: CustomerId) -> tuple[int, Any]:
@@ -444,6 +519,8 @@ def _entries(
     decisions: Any, *, scheme: str | None, id_column: str, label_column: str | None
 ) -> list[tuple[CustomerId, str | None]]:
     module = type(decisions).__module__ or ""
+    if module.startswith("polars") and type(decisions).__name__ == "LazyFrame":
+        decisions = decisions.collect()
     if module.startswith(("polars", "pandas")) and hasattr(decisions, "columns"):
         return _from_frame(decisions, module, id_column, label_column or scheme or "label")
     if isinstance(decisions, Mapping):
@@ -496,14 +573,10 @@ def _label_of(value: Any, scheme: str | None, cid: CustomerId) -> str | None:
 def _from_frame(
     frame: Any, module: str, id_column: str, label_column: str
 ) -> list[tuple[CustomerId, str | None]]:
-    if module.startswith("polars") and hasattr(frame, "collect") and not hasattr(frame, "get_column"):
-        frame = frame.collect()  # a LazyFrame
     columns = [str(c) for c in frame.columns]
     for col, arg in ((id_column, "id_column"), (label_column, "label_column")):
         if col not in columns:
-            raise ValueError(
-                f"the frame has no column {col!r} (set {arg}=); columns: {', '.join(columns)}"
-            )
+            raise ValueError(f"the frame has no column {col!r} (set {arg}=); columns: {', '.join(columns)}")
     if module.startswith("polars"):
         ids = frame.get_column(id_column).to_list()
         labels = frame.get_column(label_column).to_list()
@@ -574,12 +647,29 @@ def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
     if s.cap is not None:
         cap = str(s.cap)
     if s.capped:
-        lost = s.proportional - s.quota
-        if zh:
-            lines.append(f"  上限 {cap} 生效：得到上限；超出的 {_num(lost)} 按权重分给其他客户")
+        if s.proportional >= s.quota:
+            lost = s.proportional - s.quota
+            if lost == 0:
+                lines.append(
+                    f"  上限 {cap} 恰好等于应得：得到 {cap}"
+                    if zh
+                    else f"  cap {cap} equals its share: gets {cap}"
+                )
+            elif zh:
+                lines.append(f"  上限 {cap} 生效：得到 {cap}；放不下的 {_num(lost)} 按权重分给其他客户")
+            else:
+                lines.append(
+                    f"  cap {cap} binds: gets {cap}; the {_num(lost)} it cannot take went to the others by weight"
+                )
+        elif zh:
+            lines.append(
+                f"  上限 {cap} 在重新分配后生效：加上其他客户因上限放不下的部分，"
+                f"按权重应得 {_num(s.uncapped_quota)}，得到 {cap}"
+            )
         else:
             lines.append(
-                f"  cap {cap} binds: gets its cap; the {_num(lost)} above it went to the others by weight"
+                f"  cap {cap} binds after redistribution: with the units capped customers could not take, "
+                f"its share by weight would be {_num(s.uncapped_quota)}; gets {cap}"
             )
         return "\n".join(lines)
     gain = s.quota - s.proportional
@@ -598,7 +688,9 @@ def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
         )
     else:
         ties = sum(
-            1 for x in alloc.shares.values() if x is not s and x.rank is not None and x.remainder == s.remainder
+            1
+            for x in alloc.shares.values()
+            if x is not s and x.rank is not None and x.remainder == s.remainder
         )
         if zh:
             got = "加 1" if s.extra else "不加"
