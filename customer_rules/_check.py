@@ -72,6 +72,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("days_since", ((DATE,),), NUMBER, "whole days from the date to as_of"),
         FunctionSpec("days_until", ((DATE,),), NUMBER, "whole days from as_of to the date"),
         FunctionSpec(
+            "count_true",
+            ((BOOL,),),
+            NUMBER,
+            "how many of the conditions are true (false and missing count 0; never missing)",
+            variadic=True,
+        ),
+        FunctionSpec(
             "top",
             ((NUMBER,), (NUMBER,)),
             BOOL,
@@ -100,6 +107,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             ((NUMBER,),),
             NUMBER,
             "population-relative: share (0-1) of the fitted population with a value at or below this one",
+        ),
+        FunctionSpec(
+            "if",
+            ((BOOL,), (NUMBER, STRING, BOOL, DATE), (NUMBER, STRING, BOOL, DATE)),
+            "branch",
+            "if(condition, a, b): a when the condition is true, b when it is false, missing when it is"
+            " missing (only the chosen branch is evaluated)",
         ),
         FunctionSpec(
             "coalesce",
@@ -359,6 +373,8 @@ class Checker:
                     raise _err(inner, f"{inner.name}() cannot be used inside {spec.name}()")
             if spec.name != "percentile":
                 self._check_share(node)
+        if spec.name == "if":
+            return self._if(node)
         first: Type | None = None
         seen: list[Type] = []
         for i, arg in enumerate(node.args):
@@ -390,4 +406,20 @@ class Checker:
             return Type(first.kind, enum=enum or None, integer=whole)
         if spec.name in ("abs", "min", "max"):
             return Type(NUMBER, integer=whole)
-        return Type(spec.returns, integer=spec.name in ("len", "count_distinct", "days_since", "days_until"))
+        whole_kinds = ("len", "count_distinct", "count_true", "days_since", "days_until")
+        return Type(spec.returns, integer=spec.name in whole_kinds)
+
+    def _if(self, node: Call) -> Type:
+        cond, then, other = node.args
+        if self.check(cond).kind != BOOL:
+            raise _err(cond, "if() needs a condition (true/false) as its first argument")
+        ta = self.check(then)
+        tb = self.check(other)
+        for arg, t in ((then, ta), (other, tb)):
+            if t.kind in (LIST, RECORDS):
+                raise _err(arg, f"if() gives a single value, not a {t.kind}")
+        if ta.kind != tb.kind:
+            raise _err(other, f"if() branches must be of one type: a {ta.kind} and a {tb.kind}")
+        # either branch may be the result: strings allowed by both, whole only if both are
+        enum = tuple(dict.fromkeys([*ta.enum, *tb.enum])) if ta.enum and tb.enum else None
+        return Type(ta.kind, enum=enum, integer=ta.integer and tb.integer)

@@ -138,15 +138,43 @@ class Decision:
         for r in self.source.checked.rules:
             if r.id == self.rule:
                 derived = self.source.checked.derived_keys
+                # the rule's own expression plus those of the derived values it
+                # reads (transitively), so parameters used there show up too
+                nodes = {name: node for name, node, _ in self.source.checked.derived}
+                todo, seen, read = [r.node], set(), []
+                while todo:
+                    for n in walk(todo.pop()):
+                        read.append(n)
+                        if isinstance(n, Name) and n.dotted in nodes and n.dotted not in seen:
+                            seen.add(n.dotted)
+                            todo.append(nodes[n.dotted])
                 keys = set(r.keys) | {
                     n.dotted
-                    for n in walk(r.node)
+                    for n in read
                     if isinstance(n, Name) and (n.parts[0] == "params" or n.dotted in derived)
                 }
-                calls = {to_text(n) for n in walk(r.node) if isinstance(n, Call)}
+                calls = {to_text(n) for n in read if isinstance(n, Call)}
                 keys |= calls | {f"cutoff({c})" for c in calls}
                 return {k: v for k, v in self.evidence.items() if k in keys}
         return dict(self.evidence)
+
+    def details(self, lang: str = "en") -> dict[str, str]:
+        """The policy's ``details`` as caption → text, for the explanation
+        (text values unquoted, an empty text as a dash)."""
+        policy = self._policy()
+        if policy is None or not policy.details:
+            return {}
+        out = {}
+        for name, caption in policy.details.items():
+            v = self.evidence.get(name)
+            if v is None:
+                text = "缺失" if lang == "zh" else "missing"
+            elif isinstance(v, str):
+                text = v or "—"
+            else:
+                text = show(v)
+            out[caption.get(lang)] = text
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly summary (for logs, CRM sync, audit)."""
@@ -203,6 +231,8 @@ class Decision:
             lines.append(("  标记：" if zh else "  flags: ") + ", ".join(self.flags))
         if self.scores:
             lines.append(("  得分：" if zh else "  scores: ") + _pairs(self.scores))
+        for caption, text in self.details(lang).items():
+            lines.append(f"  {caption}：{text}" if zh else f"  {caption}: {text}")
         for cf in self.counterfactuals:
             needs = ("；" if zh else "; ").join(n.render(lang) for n in cf.needs)
             lines.append(
@@ -247,8 +277,11 @@ def _pairs(values: Mapping[str, Any]) -> str:
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dt.date):
         return v.isoformat()
-    if isinstance(v, tuple):
+    if isinstance(v, tuple | list):
         return [_jsonable(x) for x in v]
+    dump = getattr(v, "model_dump", None)
+    if callable(dump):  # a nested record read whole, e.g. the cases behind len(cases)
+        return dump(mode="json")
     return v
 
 

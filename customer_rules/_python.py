@@ -252,8 +252,8 @@ class Compiler:
                     pkey = node.right.dotted
 
                     def cmp_param(ctx: Context) -> Any:
-                        ctx.values[pkey] = raw
                         a = fl(ctx)
+                        ctx.values[pkey] = raw
                         return None if a is None else cmp(a, c)
 
                     return cmp_param
@@ -342,7 +342,8 @@ class Compiler:
                     return c
             return cutoff is not None and m >= cutoff
 
-        return _cached(key, top)
+        # shifted (hysteresis) cut-offs are not cached by key, for the same reason
+        return top if self.shift else _cached(key, top)
 
     def _call(self, node: Call) -> Fn:
         name = node.name
@@ -368,6 +369,16 @@ class Compiler:
         fs = [self.compile(a) for a in node.args]
         if name == "count_true":
             return lambda ctx: sum(1 for f in [f(ctx) for f in fs] if f is True)
+        if name == "if":
+            fc, fa, fb = fs
+
+            def if_(ctx: Context) -> Any:
+                c = fc(ctx)
+                if c is None:
+                    return None
+                return fa(ctx) if c else fb(ctx)
+
+            return if_
         if name == "coalesce":
 
             def coalesce(ctx: Context) -> Any:
@@ -398,8 +409,9 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "days_since": lambda ctx, d: (ctx.as_of - d).days,
     "days_until": lambda ctx, d: (d - ctx.as_of).days,
 }
-# has_any, coalesce and count_true are compiled specially (they do not propagate missing)
-_SPECIAL = frozenset({"has_any", "coalesce", "count_true"})
+# has_any, coalesce, count_true and if are compiled specially (they do not propagate
+# missing: if() evaluates only the branch its condition chooses)
+_SPECIAL = frozenset({"has_any", "coalesce", "count_true", "if"})
 
 
 class PythonPolicy:
@@ -439,7 +451,9 @@ class PythonPolicy:
             tightened = Compiler(self.checked, self.cuts, shift=self.margin)
             for comp in (relaxed, tightened):
                 for name, node, _ in self.checked.derived:
-                    comp.derived[name] = _cached(name, comp.compile(node))
+                    # not cached by name: the relaxed and the tightened value differ, and a
+                    # shared cache would let whichever rule ran first decide for both
+                    comp.derived[name] = comp.compile(node)
             rules = [
                 (r, (relaxed if r.label == previous else tightened).compile(r.node)) for r in self.checked.rules
             ]

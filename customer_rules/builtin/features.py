@@ -2,11 +2,86 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from customer_rules._features import Feature, feature
 from customer_rules._records import Case, Customer
 from customer_rules.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# Each feature also has a ``frame`` version: a polars expression computing the
+# same value for a whole table (see docs/frames.md). Nested lists are
+# list-of-struct columns (``cases``, ``interactions``); polars is imported
+# inside them so that importing this plugin does not import polars.
+
+
+def _last_contact_frame(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    at = pl.element().struct.field("at")
+    logged = pl.col("interactions").list.agg(at.filter(at <= as_of).max())
+    deal = pl.col("deal.last_contact_at")
+    return pl.max_horizontal(logged, pl.when(deal <= as_of).then(deal))
+
+
+def _days_since_contact_frame(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    return (pl.lit(as_of) - _last_contact_frame(as_of)).dt.total_days()
+
+
+def _open_mask(as_of: dt.date, closed_after: dt.date | None = None) -> pl.Expr:
+    """Per case (inside ``list.agg``): opened by as_of and not closed by ``closed_after``."""
+    import polars as pl
+
+    e = pl.element()
+    opened, closed = e.struct.field("opened_at"), e.struct.field("closed_at")
+    return (opened <= as_of) & (closed.is_null() | (closed > (closed_after or as_of)))
+
+
+def _open_cases_frame(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    return pl.col("cases").list.agg(_open_mask(as_of).sum())
+
+
+def _repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
+    import polars as pl
+
+    try:
+        start = as_of - dt.timedelta(days=days)
+    except OverflowError:
+        start = dt.date.min if days > 0 else dt.date.max
+    visits = pl.element().struct.field("repair_visits").list.explode(keep_nulls=False, empty_as_null=False)
+    return pl.col("cases").list.agg(((visits > start) & (visits <= as_of)).sum())
+
+
+def _days_unresolved_frame(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    age = (pl.lit(as_of) - pl.element().struct.field("opened_at")).dt.total_days()
+    return pl.col("cases").list.agg(pl.when(_open_mask(as_of)).then(age).max()).fill_null(0)
+
+
+def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    born = pl.col("birthday")
+    month, day = born.dt.month(), born.dt.day()
+
+    def anniversary(year: int) -> pl.Expr:
+        if calendar.isleap(year):
+            return pl.date(year, month, day)
+        return pl.date(year, month, pl.when((month == 2) & (day == 29)).then(28).otherwise(day))
+
+    this_year = anniversary(as_of.year)
+    nxt = pl.when(this_year >= as_of).then(this_year).otherwise(anniversary(as_of.year + 1))
+    return (nxt - pl.lit(as_of)).dt.total_days()
 
 
 def last_contact_date(c: Customer, as_of: dt.date) -> dt.date | None:
@@ -17,7 +92,11 @@ def last_contact_date(c: Customer, as_of: dt.date) -> dt.date | None:
     return max(dates) if dates else None
 
 
-@feature(type="date", description="Most recent contact on or before as_of (interactions or deal record).")
+@feature(
+    type="date",
+    description="Most recent contact on or before as_of (interactions or deal record).",
+    frame=_last_contact_frame,
+)
 def last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
     return last_contact_date(c, as_of)
 
@@ -26,13 +105,14 @@ def last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
     type="integer",
     unit="days",
     description="Days from the most recent contact to as_of; missing if never contacted.",
+    frame=_days_since_contact_frame,
 )
 def days_since_contact(c: Customer, as_of: dt.date) -> int | None:
     last = last_contact_date(c, as_of)
     return None if last is None else (as_of - last).days
 
 
-@feature(type="integer", unit="count", description="Service cases open at as_of.")
+@feature(type="integer", unit="count", description="Service cases open at as_of.", frame=_open_cases_frame)
 def open_cases(c: Customer, as_of: dt.date) -> int:
     return sum(1 for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of))
 
@@ -42,6 +122,7 @@ def open_cases(c: Customer, as_of: dt.date) -> int:
     unit="count",
     description="Repair visits (over all cases) in the given number of days up to and including as_of.",
     args=(("days", "integer"),),
+    frame=_repair_visits_within_frame,
 )
 def repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
     try:
@@ -55,6 +136,7 @@ def repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
     type="integer",
     unit="days",
     description="Longest time any case open at as_of has been unresolved; 0 when none is open.",
+    frame=_days_unresolved_frame,
 )
 def days_unresolved(c: Customer, as_of: dt.date) -> int:
     ages = [
@@ -69,6 +151,7 @@ def days_unresolved(c: Customer, as_of: dt.date) -> int:
     type="integer",
     unit="days",
     description="Days until the customer's next birthday (0 on the day); missing without a birthday.",
+    frame=_days_to_birthday_frame,
 )
 def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
     if c.birthday is None:
@@ -113,7 +196,30 @@ _WINDOW = (("days", "integer"),)
 _ACTIVE = "active cases (open at as_of, or closed less than `days` days before it)"
 
 
-@feature(type="integer", unit="count", description=f"Number of {_ACTIVE}.", args=_WINDOW)
+def active_mask(as_of: dt.date, days: int) -> pl.Expr:
+    """Frame version of :func:`active_case_list`: per case, inside ``pl.col("cases").list.agg``."""
+    return _open_mask(as_of, _days_before(as_of, days))
+
+
+def _active_cases_frame(as_of: dt.date, days: int) -> pl.Expr:
+    import polars as pl
+
+    return pl.col("cases").list.agg(active_mask(as_of, days).sum())
+
+
+def _max_active(name: str, zero: float) -> Callable[[dt.date, int], pl.Expr]:
+    def frame(as_of: dt.date, days: int) -> pl.Expr:
+        import polars as pl
+
+        value = pl.element().struct.field(name)
+        return pl.col("cases").list.agg(pl.when(active_mask(as_of, days)).then(value).max()).fill_null(zero)
+
+    return frame
+
+
+@feature(
+    type="integer", unit="count", description=f"Number of {_ACTIVE}.", args=_WINDOW, frame=_active_cases_frame
+)
 def active_cases(c: Customer, as_of: dt.date, days: int) -> int:
     return len(active_case_list(c, as_of, days))
 
@@ -123,6 +229,7 @@ def active_cases(c: Customer, as_of: dt.date, days: int) -> int:
     unit="CNY",
     description=f"Largest damage amount recorded on the {_ACTIVE}; 0 when none is recorded.",
     args=_WINDOW,
+    frame=_max_active("damage_amount", 0.0),
 )
 def max_case_damage(c: Customer, as_of: dt.date, days: int) -> float:
     amounts = [k.damage_amount for k in active_case_list(c, as_of, days) if k.damage_amount is not None]
@@ -134,6 +241,7 @@ def max_case_damage(c: Customer, as_of: dt.date, days: int) -> float:
     unit="days",
     description=f"Longest wait for spare parts recorded on the {_ACTIVE}; 0 when none is recorded.",
     args=_WINDOW,
+    frame=_max_active("parts_wait_days", 0),
 )
 def max_parts_wait_days(c: Customer, as_of: dt.date, days: int) -> int:
     waits = [k.parts_wait_days for k in active_case_list(c, as_of, days) if k.parts_wait_days is not None]
@@ -169,6 +277,12 @@ def _case_fact_feature(fact: str) -> Feature:
     def count(c: Customer, as_of: dt.date, days: int) -> int:
         return sum(1 for k in active_case_list(c, as_of, days) if getattr(k, fact) is True)
 
+    def frame(as_of: dt.date, days: int) -> pl.Expr:
+        import polars as pl
+
+        true = pl.element().struct.field(fact).fill_null(False)
+        return pl.col("cases").list.agg((active_mask(as_of, days) & true).sum())
+
     described = fact.replace("_", " ")
     return feature(
         type="integer",
@@ -176,6 +290,7 @@ def _case_fact_feature(fact: str) -> Feature:
         description=f"Number of {_ACTIVE} with `{fact}` ({described}) recorded as true.",
         args=_WINDOW,
         name=f"cases_{fact}",
+        frame=frame,
     )(count)
 
 

@@ -1,0 +1,1 @@
+"""Built-in classification schemes, one plugin package per scheme."""

@@ -1,0 +1,192 @@
+"""Built-in plugin: the ``satisfaction`` scheme (complaint grades A–E).
+
+The rules, parameters and labels are in ``policy.yaml`` next to this file,
+the strategies in ``strategies.yaml``. This module registers them and the
+case features only this scheme reads; each one just measures the cases (as
+of a date, over a window given by a policy parameter) — which grade a
+measurement leads to is decided by the policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from customer_rules._engine import Scheme, load_scheme
+from customer_rules._features import Feature, feature
+from customer_rules._records import Case, Customer
+from customer_rules.builtin.features import active_case_list, active_mask
+from customer_rules.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_WINDOW = (("days", "integer"),)
+_ACTIVE = "active cases (open at as_of, or closed less than `days` days before it)"
+
+
+def _is_quality_case(k: Case) -> bool:
+    return k.quality_issue is True or k.severity is not None
+
+
+# Frame versions of the features (polars expressions over a whole table, see
+# docs/frames.md): per case inside ``pl.col("cases").list.agg``.
+
+
+def _field(name: str) -> pl.Expr:
+    import polars as pl
+
+    return pl.element().struct.field(name)
+
+
+def _count_active(which: Callable[[], pl.Expr]) -> Callable[[dt.date, int], pl.Expr]:
+    def frame(as_of: dt.date, days: int) -> pl.Expr:
+        import polars as pl
+
+        return pl.col("cases").list.agg((active_mask(as_of, days) & which().fill_null(False)).sum())
+
+    return frame
+
+
+def _hostile_threatening() -> pl.Expr:
+    return (
+        (_field("hostile_tone") == True)  # noqa: E712 - null is not true
+        & (_field("calmed") != True).fill_null(True)  # noqa: E712
+        & (_field("media_threat") == True)  # noqa: E712
+    )
+
+
+def _serious_quality() -> pl.Expr:
+    return _field("severity").is_in(["major", "key_part"])
+
+
+def _max_skill_repair_days_frame(as_of: dt.date, days: int) -> pl.Expr:
+    import polars as pl
+
+    skill = (_field("technician_skill_issue") == True).fill_null(False)  # noqa: E712
+    take = active_mask(as_of, days) & skill
+    return pl.col("cases").list.agg(pl.when(take).then(_field("repair_days")).max()).fill_null(0)
+
+
+def _quality_repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
+    import polars as pl
+
+    try:
+        start = as_of - dt.timedelta(days=max(days, 0))
+    except OverflowError:
+        start = dt.date.min
+    visit = pl.element()
+    visits = _field("repair_visits").list.agg(((visit > start) & (visit <= as_of)).sum())
+    quality = (_field("quality_issue") == True).fill_null(False) | _field("severity").is_not_null()  # noqa: E712
+    return pl.col("cases").list.agg(pl.when(quality).then(visits).otherwise(0).sum())
+
+
+def _days_unresolved_without_solution_frame(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    age = (pl.lit(as_of) - _field("opened_at")).dt.total_days()
+    take = active_mask(as_of, 0) & (_field("solution_offered") != True).fill_null(True)  # noqa: E712
+    return pl.col("cases").list.agg(pl.when(take).then(age).max()).fill_null(0)
+
+
+@feature(
+    type="integer",
+    unit="count",
+    description=(
+        f"Number of {_ACTIVE} where the customer's tone is hostile, was not calmed "
+        "(calmed is not recorded as true) and they threaten media or online exposure."
+    ),
+    args=_WINDOW,
+    frame=_count_active(_hostile_threatening),
+)
+def cases_hostile_threatening(c: Customer, as_of: dt.date, days: int) -> int:
+    return sum(
+        1
+        for k in active_case_list(c, as_of, days)
+        if k.hostile_tone is True and k.calmed is not True and k.media_threat is True
+    )
+
+
+@feature(
+    type="integer",
+    unit="count",
+    description=f"Number of {_ACTIVE} about a major or key-part quality problem (severity major or key_part).",
+    args=_WINDOW,
+    frame=_count_active(_serious_quality),
+)
+def serious_quality_cases(c: Customer, as_of: dt.date, days: int) -> int:
+    return sum(1 for k in active_case_list(c, as_of, days) if k.severity in ("major", "key_part"))
+
+
+@feature(
+    type="integer",
+    unit="days",
+    description=(
+        f"Longest repair time recorded on the {_ACTIVE} whose delay was caused by "
+        "technician skill; 0 when there is none."
+    ),
+    args=_WINDOW,
+    frame=_max_skill_repair_days_frame,
+)
+def max_skill_repair_days(c: Customer, as_of: dt.date, days: int) -> int:
+    times = [
+        k.repair_days
+        for k in active_case_list(c, as_of, days)
+        if k.technician_skill_issue is True and k.repair_days is not None
+    ]
+    return max(times, default=0)
+
+
+@feature(
+    type="integer",
+    unit="count",
+    description=(
+        "Repair visits in the given number of days up to and including as_of, on cases "
+        "about product quality (quality_issue true, or a severity recorded)."
+    ),
+    args=_WINDOW,
+    frame=_quality_repair_visits_within_frame,
+)
+def quality_repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
+    try:
+        start = as_of - dt.timedelta(days=max(days, 0))
+    except OverflowError:  # a window reaching past the calendar
+        start = dt.date.min
+    return sum(1 for k in c.cases if _is_quality_case(k) for v in k.repair_visits if start < v <= as_of)
+
+
+@feature(
+    type="integer",
+    unit="days",
+    description=(
+        "Longest time a case open at as_of has gone without a satisfactory solution "
+        "(solution_offered not recorded as true); 0 when there is none."
+    ),
+    frame=_days_unresolved_without_solution_frame,
+)
+def days_unresolved_without_solution(c: Customer, as_of: dt.date) -> int:
+    ages = [
+        (as_of - k.opened_at).days for k in active_case_list(c, as_of, 0) if k.solution_offered is not True
+    ]
+    return max(ages, default=0)
+
+
+FEATURES: list[Feature] = [
+    cases_hostile_threatening,
+    serious_quality_cases,
+    max_skill_repair_days,
+    quality_repair_visits_within,
+    days_unresolved_without_solution,
+]
+
+
+@hookimpl
+def register_features() -> list[Feature]:
+    return FEATURES
+
+
+@hookimpl
+def register_schemes() -> Scheme:
+    return load_scheme(Path(__file__).parent, kind="crisis")
