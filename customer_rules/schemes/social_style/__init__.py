@@ -1,0 +1,17 @@
+"""Built-in plugin: the ``social_style`` scheme (five behavioural styles).
+
+The rules, parameters and labels are in ``policy.yaml`` next to this file,
+the strategies in ``strategies.yaml``; this module only registers them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from customer_rules._engine import Scheme, load_scheme
+from customer_rules.hookspecs import hookimpl
+
+
+@hookimpl
+def register_schemes() -> Scheme:
+    return load_scheme(Path(__file__).parent, kind="type")
