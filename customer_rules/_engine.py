@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from ._ast import to_text
 from ._compile import CheckedPolicy, check_policy, key_of, resolve_params
 from ._decision import Decision, Profile
 from ._errors import (
+    BackendUnavailable,
     CustomerRulesError,
     NotFittedError,
     PluginError,
@@ -30,6 +32,7 @@ from ._python import PythonPolicy
 from ._records import Customer
 from ._schema import Namespace, record_fields
 from ._strategy import Strategy
+from ._tables import FrameResult
 
 BACKENDS = ("python", "frame", "durable")
 
@@ -152,6 +155,11 @@ class Engine:
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend == "frame":  # tables run on polars; single records still use python
+            try:
+                import polars  # noqa: F401
+            except ImportError as exc:
+                raise BackendUnavailable("the frame backend needs polars: pip install polars") from exc
         self.backend = backend
         self._plugins = list(plugins)
         self._load_entry_points = load_entry_points
@@ -557,6 +565,125 @@ class Engine:
                 rejected.append(Rejected(i, None if rid is None else str(rid), exc))
         return BatchResult(profiles, rejected)
 
+    # -- tables (the frame backend) ------------------------------------------------
+    def classify_frame(
+        self,
+        data: Any,
+        *,
+        as_of: Any,
+        schemes: Iterable[str] | None = None,
+        reasons: bool = False,
+        flags: bool = False,
+        labels: bool = False,
+        scores: bool = False,
+        cases: Any = None,
+        interactions: Any = None,
+        deductions: Any = None,
+        grades: Any = None,
+        tables: Mapping[str, Any] | None = None,
+        rejected: Literal["warn", "raise", "ignore"] = "warn",
+        backend: Literal["frame", "python"] = "frame",
+        lang: str = "en",
+    ) -> Any:
+        """Classify a whole table: the input columns plus, per scheme, ``<scheme>``
+        (the label; null = unclassified) and ``<scheme>__rule`` (the deciding rule).
+
+        ``data`` is a polars DataFrame or LazyFrame or a pandas DataFrame; the
+        result is of the same kind, with the rows that could be classified in
+        input order. Columns are record paths (``value.revenue_12m`` or
+        ``value__revenue_12m``); nested lists are list-of-struct columns or
+        separate tables keyed by ``customer_id`` (``cases=``, ``interactions=``,
+        ``deductions=``, ``grades=``). Opt-in columns: ``<scheme>__reason``
+        (``reasons``), ``<scheme>__flags`` (``flags``), ``<scheme>__labels``
+        (``labels``), ``<scheme>__score__<name>`` (``scores``).
+
+        Rows that fail validation, or that two rules match under hit policy
+        ``unique``, are left out: ``rejected="warn"`` (default) warns with a
+        :class:`RejectedRowsWarning`, ``"raise"`` raises the first row's
+        :class:`RecordError` / :class:`EvaluationError`, ``"ignore"`` is
+        silent; :meth:`classify_frame_with_rejects` returns them as a table.
+        ``backend="python"`` runs the python backend row by row on the same
+        validated table (slow; applies manual overrides). See ``docs/frames.md``.
+        """
+        if rejected not in ("warn", "raise", "ignore"):
+            raise ValueError(f"rejected must be 'warn', 'raise' or 'ignore', not {rejected!r}")
+        result = self.classify_frame_with_rejects(
+            data,
+            as_of=as_of,
+            schemes=schemes,
+            reasons=reasons,
+            flags=flags,
+            labels=labels,
+            scores=scores,
+            cases=cases,
+            interactions=interactions,
+            deductions=deductions,
+            grades=grades,
+            tables=tables,
+            backend=backend,
+            lang=lang,
+        )
+        if result.errors and rejected != "ignore":
+            first = result.errors[0]
+            n = result.n_rejected
+            if rejected == "raise":
+                raise first
+            import warnings
+
+            from ._tables import RejectedRowsWarning
+
+            warnings.warn(
+                f"{n} of {result.n_rows} rows rejected and left out; first: {first}"
+                " (engine.classify_frame_with_rejects returns them)",
+                RejectedRowsWarning,
+                stacklevel=2,
+            )
+        return result.frame
+
+    def classify_frame_with_rejects(
+        self,
+        data: Any,
+        *,
+        as_of: Any,
+        schemes: Iterable[str] | None = None,
+        reasons: bool = False,
+        flags: bool = False,
+        labels: bool = False,
+        scores: bool = False,
+        cases: Any = None,
+        interactions: Any = None,
+        deductions: Any = None,
+        grades: Any = None,
+        tables: Mapping[str, Any] | None = None,
+        backend: Literal["frame", "python"] = "frame",
+        lang: str = "en",
+    ) -> FrameResult:
+        """Like :meth:`classify_frame`, returning ``FrameResult(frame, rejected)``.
+
+        ``rejected`` is a table (same kind as ``data``) with the columns
+        ``row`` (0-based position in ``data``), ``id`` and ``reason``;
+        rows in = rows in ``frame`` + rows in ``rejected``.
+        """
+        from ._frame import classify_frame
+        from ._tables import nested_tables
+
+        nested = nested_tables(
+            tables, cases=cases, interactions=interactions, deductions=deductions, grades=grades
+        )
+        return classify_frame(
+            self,
+            data,
+            as_of=normalise_as_of(as_of),
+            schemes=schemes,
+            reasons=reasons,
+            flags=flags,
+            labels=labels,
+            scores=scores,
+            tables=nested,
+            backend=backend,
+            lang=lang,
+        )
+
     def agenda(
         self,
         customers: Iterable[Any],
@@ -600,35 +727,25 @@ def _as_list(result: Any) -> list[Any]:
     return [result]
 
 
-def load_scheme(
-    source: str | Path,
-    *,
-    kind: Literal["type", "tier", "crisis", "other"] = "other",
-    unreachable: tuple[str, ...] = (),
-    params_model: type[BaseModel] | None = None,
-) -> Scheme:
-    """Read a scheme from files: a policy and its strategies.
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
-    ``source`` is a directory holding ``policy.yaml`` (or ``.json``/``.toml``)
-    and, optionally, ``strategies.yaml`` — a mapping from label id to a
-    :class:`Strategy` — or the policy file itself, with the strategies file
-    beside it. This is how built-in schemes and plugin schemes are packaged.
-    """
+
+@lru_cache(maxsize=256)
+def _read_scheme_files(
+    policy_file: Path, sfile: Path, policy_stamp: Any, strategies_stamp: Any
+) -> tuple[Policy, tuple[tuple[str, Strategy], ...]]:
+    """Parse a scheme's files, once per file version (every engine loads the
+    built-in schemes again; policies and strategies are immutable)."""
     import yaml
 
-    path = Path(source)
-    if path.is_dir():
-        candidates = [path / f"policy.{ext}" for ext in ("yaml", "yml", "json", "toml")]
-        found = [c for c in candidates if c.exists()]
-        if not found:
-            raise PolicyError(f"no policy.yaml (or .json/.toml) in {path}", file=str(path))
-        policy_file, folder = found[0], path
-    else:
-        policy_file, folder = path, path.parent
     policy = read_policy_file(policy_file)
     strategies: dict[str, Strategy] = {}
-    sfile = folder / "strategies.yaml"
-    if sfile.exists():
+    if strategies_stamp is not None:
         try:
             data = yaml.safe_load(sfile.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
@@ -645,6 +762,36 @@ def load_scheme(
                     file=str(sfile),
                     field=".".join(str(x) for x in (label, *err["loc"])),
                 ) from None
+    return policy, tuple(strategies.items())
+
+
+def load_scheme(
+    source: str | Path,
+    *,
+    kind: Literal["type", "tier", "crisis", "other"] = "other",
+    unreachable: tuple[str, ...] = (),
+    params_model: type[BaseModel] | None = None,
+) -> Scheme:
+    """Read a scheme from files: a policy and its strategies.
+
+    ``source`` is a directory holding ``policy.yaml`` (or ``.json``/``.toml``)
+    and, optionally, ``strategies.yaml`` — a mapping from label id to a
+    :class:`Strategy` — or the policy file itself, with the strategies file
+    beside it. This is how built-in schemes and plugin schemes are packaged.
+    Files are parsed once per version (modification time and size).
+    """
+    path = Path(source)
+    if path.is_dir():
+        candidates = [path / f"policy.{ext}" for ext in ("yaml", "yml", "json", "toml")]
+        found = [c for c in candidates if c.exists()]
+        if not found:
+            raise PolicyError(f"no policy.yaml (or .json/.toml) in {path}", file=str(path))
+        policy_file, folder = found[0], path
+    else:
+        policy_file, folder = path, path.parent
+    sfile = folder / "strategies.yaml"
+    policy, pairs = _read_scheme_files(policy_file, sfile, _stamp(policy_file), _stamp(sfile))
+    strategies = dict(pairs)
     return Scheme(
         policy,
         strategies=strategies,

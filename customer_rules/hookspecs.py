@@ -10,6 +10,10 @@ entry-point group, or passed to ``Engine(plugins=[...])``.
 Built-in plugins are registered first; pluggy calls the most recently
 registered implementation first, so for the ``firstresult`` hooks a
 third-party plugin's answer wins over the built-in one.
+
+An implementation that raises, returns the wrong type, or does not match a
+hook here is reported as a :class:`~customer_rules.PluginError` naming the
+plugin and the cause; nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -35,12 +39,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_schemes(engine: Engine) -> list[Scheme] | Scheme | None:
     """Contribute classification schemes.
 
-    :param engine: the engine being built (read its ``features`` or
-        parameters if a scheme depends on them).
+    Called once per engine, in registration order (built-in plugins first),
+    after every plugin's features are registered. The usual implementation
+    reads a folder with :func:`customer_rules.load_scheme`.
+
+    :param engine: the engine being built (read its ``features`` if a
+        scheme depends on them).
     :returns: a :class:`~customer_rules.Scheme` or a list of them (a policy
-        with its labels, parameters and strategies). A scheme id that another
-        plugin already registered is a :class:`~customer_rules.PluginError`;
-        block the other plugin to replace its scheme.
+        with its labels, parameters and strategies), or ``None``. A scheme
+        id that another plugin already registered, a policy that does not
+        type-check, or an exception raised here is a
+        :class:`~customer_rules.PluginError`; block the other plugin to
+        replace its scheme.
     """
 
 
@@ -48,10 +58,13 @@ def register_schemes(engine: Engine) -> list[Scheme] | Scheme | None:
 def register_features(engine: Engine) -> list[Feature] | Feature | None:
     """Contribute features rules can read by name.
 
+    Called once per engine, in registration order, before any scheme is
+    registered, so every scheme can read every feature.
+
     :param engine: the engine being built.
     :returns: a :class:`~customer_rules.Feature` or a list of them (see
-        :func:`customer_rules.feature`). A feature name that is already
-        taken, by a record field or another feature, is a
+        :func:`customer_rules.feature`), or ``None``. A feature name that is
+        already taken, by a record field or another plugin's feature, is a
         :class:`~customer_rules.PluginError`.
     """
 
@@ -60,17 +73,23 @@ def register_features(engine: Engine) -> list[Feature] | Feature | None:
 def choose_strategy(decision: Decision, scheme: Scheme, customer: Any, engine: Engine) -> Strategy | None:
     """Choose the strategy for a decision.
 
-    Called once per decision. The first implementation that returns a
-    :class:`~customer_rules.Strategy` wins (``firstresult``); return
-    ``None`` to leave the choice to others. The built-in implementation,
-    called last, returns the scheme's own strategy for the label, so a
-    plugin can replace the strategy of one label of one scheme and leave
-    everything else alone.
+    Called once per decision, after any override. The built-in
+    implementation runs last (``trylast``) and returns the scheme's own
+    strategy for the label, so a plugin can replace the strategy of one
+    label of one scheme and leave everything else alone: return a strategy
+    for the decisions it cares about and ``None`` for the rest.
 
-    :param decision: the decision (label may be ``None`` = unclassified).
-    :param scheme: the scheme that decided it.
-    :param customer: the validated customer record.
-    :param engine: the engine.
+    Stops at the first non-``None`` result (``firstresult``).
+
+    :param decision: the decision (``decision.label`` may be ``None`` =
+        unclassified).
+    :param scheme: the :class:`~customer_rules.Scheme` that decided it
+        (``scheme.strategies`` holds the scheme's own strategies).
+    :param customer: the validated :class:`~customer_rules.Customer` record.
+    :param engine: the engine (e.g. ``engine.params(scheme.id)``).
+    :returns: a :class:`~customer_rules.Strategy`, or ``None`` to leave the
+        choice to the next implementation. Any other value is a
+        :class:`~customer_rules.PluginError`.
     """
 
 
@@ -80,17 +99,25 @@ def adjust_decision(
 ) -> Override | None:
     """Override a decision by hand (a manual grade with a reason).
 
-    The first implementation that returns an
-    :class:`~customer_rules.Override` wins (``firstresult``). The override
-    applies while ``as_of`` is on or before its ``expires`` date; the
-    decision then carries the override's label and a note naming the
-    author and the reason, and keeps the rule's evidence.
+    Called once per decision, before the strategy is chosen. While
+    ``as_of`` is on or before the override's ``expires`` date (or always,
+    without one) the decision carries the override's label and a ``note``
+    naming the author, the expiry, the reason and what the rules said; the
+    rule's evidence is kept. An expired override counts as no answer, so
+    the next implementation is asked.
+
+    Stops at the first non-``None`` result that is in force
+    (``firstresult``).
 
     :param decision: the decision the rules made.
-    :param customer: the validated customer record.
+    :param customer: the validated :class:`~customer_rules.Customer` record.
     :param as_of: the date of the classification.
-    :param scheme: the scheme that decided it.
+    :param scheme: the :class:`~customer_rules.Scheme` that decided it.
     :param engine: the engine.
+    :returns: an :class:`~customer_rules.Override` (label, reason, author,
+        expires), or ``None`` to keep the decision. An override whose label
+        is not a label of ``scheme``, or any other value, is a
+        :class:`~customer_rules.PluginError`.
     """
 
 
@@ -98,11 +125,14 @@ def adjust_decision(
 def observe_profile(profile: Profile, engine: Engine) -> None:
     """Observe every classified profile (audit log, CRM sync, metrics).
 
-    Called after all decisions and strategies of one customer are final.
-    Return values are ignored; an exception propagates to the caller.
+    Called once per classified customer (``classify`` and every row of
+    ``classify_many``), after all decisions, overrides and strategies of
+    that customer are final. Every implementation is called.
 
     :param profile: the customer's :class:`~customer_rules.Profile`.
     :param engine: the engine.
+    :returns: nothing; return values are ignored. An exception is raised to
+        the caller as a :class:`~customer_rules.PluginError`.
     """
 
 
@@ -112,12 +142,14 @@ def escalate(case: Any, decision: Decision, plan: list[str], customer: Any, engi
 
     Called for each customer whose crisis decision requires escalation
     (strategy escalation level above zero), once per open case that caused
-    it, with the steps of the procedure.
+    it, with the steps of the procedure. Every implementation is called.
 
-    :param case: the service case (``None`` when the trigger is not a case,
-        e.g. a sensitive identity).
+    :param case: the service :class:`~customer_rules.Case` (``None`` when
+        the trigger is not a case, e.g. a sensitive identity).
     :param decision: the crisis decision.
     :param plan: the procedure steps to carry out, in order.
-    :param customer: the validated customer record.
+    :param customer: the validated :class:`~customer_rules.Customer` record.
     :param engine: the engine.
+    :returns: nothing; return values are ignored. An exception is raised to
+        the caller as a :class:`~customer_rules.PluginError`.
     """

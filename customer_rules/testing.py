@@ -1,0 +1,507 @@
+"""Conformance checks and pytest fixtures for plugin authors.
+
+Run the conformance kit in your plugin's own tests::
+
+    import my_plugin
+    from customer_rules.testing import check_plugin
+
+    def test_my_plugin_conforms():
+        check_plugin(my_plugin)
+
+:func:`check_plugin` builds a fresh engine with the plugin, then checks
+every scheme and feature the plugin contributes:
+
+- every label is reachable (some rule gives it, or it is the default or the
+  ``on_many`` label) or declared in ``Scheme.unreachable``;
+- every label has display names and a strategy, and every text of every
+  strategy (and every rule's ``because``) is written in English and Chinese;
+- the policy type-checks against the engine (``engine.check``);
+- every feature is typed and described, accepts ``(customer, as_of, *args)``
+  and returns its declared type (or ``None``) on a sample population;
+- deciding the sample population raises nothing, and every strategy the
+  engine's plugins choose is bilingual.
+
+All problems are collected; a :class:`ConformanceError` (an
+``AssertionError``, so pytest shows it as a test failure) lists every one.
+
+When pytest is installed, this module is also a pytest plugin (entry point
+``pytest11``) that provides two fixtures: ``engine``, a fresh
+``Engine(load_entry_points=False)``, and ``engine_factory``, which makes
+more engines (``engine_factory(plugins=[my_plugin])``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import inspect
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ._engine import Engine, Scheme
+from ._errors import CustomerRulesError, PolicyError
+from ._features import Feature
+from ._plugins import DEFAULT_PLUGINS, plugin_name
+from ._policy import Text
+from ._records import Customer
+from ._sample import SAMPLE_AS_OF, sample_customers
+from ._schema import BOOL, DATE, NUMBER, STRING, Type
+from ._strategy import Strategy
+from .hookspecs import hookimpl
+
+__all__ = [
+    "ConformanceError",
+    "ConformanceReport",
+    "check_feature",
+    "check_plugin",
+    "check_scheme",
+    "sample_records",
+]
+
+#: How many records of :func:`customer_rules.sample_customers` the checks run over.
+SAMPLE_SIZE = 50
+
+_KINDS = ("type", "tier", "crisis", "other")
+_SCALAR_KINDS = (NUMBER, STRING, BOOL, DATE)
+
+
+class ConformanceError(AssertionError):
+    """A plugin, scheme or feature does not conform; ``problems`` lists every problem."""
+
+    def __init__(self, problems: Sequence[str], subject: str = "plugin") -> None:
+        self.problems = tuple(problems)
+        self.subject = subject
+        lines = [f"{subject} does not conform ({len(self.problems)} problem(s)):"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class ConformanceReport:
+    """What was checked and every problem found (empty = conforms)."""
+
+    subject: str
+    schemes: tuple[str, ...]
+    features: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`ConformanceError` listing every problem, if there is any."""
+        if self.problems:
+            raise ConformanceError(self.problems, self.subject)
+
+    def __str__(self) -> str:
+        head = f"{self.subject}: {len(self.schemes)} scheme(s), {len(self.features)} feature(s) checked, " + (
+            "conforms" if self.ok else f"{len(self.problems)} problem(s)"
+        )
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+def sample_records(n: int = SAMPLE_SIZE) -> list[Customer]:
+    """The records the checks run over: ``n`` sample customers and one empty record."""
+    return [*sample_customers(n), Customer(id="conformance-empty")]
+
+
+# -- texts ---------------------------------------------------------------------
+
+
+def _text_problems(text: Text | None, where: str) -> list[str]:
+    if text is None:
+        return []
+    out = []
+    if not text.en.strip():
+        out.append(f"{where} has no English (en) text")
+    if not (text.zh or "").strip():
+        out.append(f"{where} has no Chinese (zh) text")
+    return out
+
+
+def _strategy_problems(strategy: Strategy, where: str) -> list[str]:
+    out = _text_problems(strategy.summary, f"{where} summary")
+    for i, t in enumerate(strategy.actions):
+        out += _text_problems(t, f"{where} actions[{i}]")
+    for i, t in enumerate(strategy.avoid):
+        out += _text_problems(t, f"{where} avoid[{i}]")
+    return out
+
+
+# -- schemes -------------------------------------------------------------------
+
+
+def _scheme_problems(
+    scheme: Scheme, engine: Engine, records: Sequence[Customer], as_of: dt.date, decide: bool = True
+) -> list[str]:
+    sid = scheme.id
+    pre = f"scheme {sid!r}"
+    policy = scheme.policy
+    labels = policy.label_ids
+    out: list[str] = []
+    if scheme.kind not in _KINDS:
+        out.append(f"{pre}: kind {scheme.kind!r} is not one of {', '.join(_KINDS)}")
+
+    # every label reachable or declared unreachable
+    given: dict[str, str] = {}
+    for rule in policy.rules:
+        given.setdefault(rule.then, f"rule {rule.id!r}")
+    if policy.default is not None:
+        given.setdefault(policy.default, "the default")
+    if policy.on_many is not None:
+        given.setdefault(policy.on_many, "on_many")
+    for label in scheme.unreachable:
+        if label not in labels:
+            out.append(f"{pre}: declares unknown label {label!r} unreachable")
+        elif label in given:
+            out.append(f"{pre}: label {label!r} is declared unreachable but {given[label]} gives it")
+    for label in labels:
+        if label not in given and label not in scheme.unreachable:
+            out.append(
+                f"{pre}: label {label!r} is unreachable (no rule, default or on_many gives it);"
+                " add a rule or declare it in Scheme.unreachable"
+            )
+
+    # names and strategies, in both languages
+    for lab in policy.labels:
+        if not lab.en.strip():
+            out.append(f"{pre}: label {lab.id!r} has no English name")
+        if not lab.zh.strip():
+            out.append(f"{pre}: label {lab.id!r} has no Chinese name")
+        strategy = scheme.strategies.get(lab.id)
+        if strategy is None:
+            out.append(f"{pre}: label {lab.id!r} has no strategy")
+        else:
+            out += _strategy_problems(strategy, f"{pre}: strategy of {lab.id!r}")
+    for label in scheme.strategies:
+        if label not in labels:
+            out.append(f"{pre}: strategy for unknown label {label!r}")
+    for rule in policy.rules:
+        out += _text_problems(rule.because, f"{pre}: rule {rule.id!r} because")
+
+    # the policy type-checks against the engine, and decides the sample
+    registered = engine.schemes.get(sid) is scheme
+    params = engine.params(sid) if registered else None
+    try:
+        engine.check(policy, params)
+    except PolicyError as exc:
+        out.append(f"{pre}: policy does not type-check: {exc}")
+        return out
+    if not decide:
+        return out
+    try:
+        alone = _scheme_engine(scheme, engine, params)
+    except CustomerRulesError as exc:
+        out.append(f"{pre}: does not load: {exc}")
+        return out
+    out += _decision_problems(alone, [sid], records, as_of, strategies=False)
+    return out
+
+
+class _FeaturesOf:
+    """A plugin lending one engine's features to another."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.features = list(engine.features.values())
+
+    @hookimpl
+    def register_features(self) -> list[Feature]:
+        return self.features
+
+
+def _scheme_engine(scheme: Scheme, engine: Engine, params: Mapping[str, Any] | None) -> Engine:
+    """An engine holding only ``scheme`` (with ``engine``'s features and the
+    scheme's parameters in ``engine``), and no other plugin hooks."""
+    return Engine(
+        [scheme],
+        plugins=[_FeaturesOf(engine)],
+        load_entry_points=False,
+        block=DEFAULT_PLUGINS,
+        params={scheme.id: dict(params)} if params else None,
+    )
+
+
+def _fitted(engine: Engine, records: Sequence[Customer], as_of: dt.date, own: bool) -> Engine:
+    """``engine`` with its population-relative schemes fitted on the sample
+    (a fresh copy when the engine is not ours and needs fitting)."""
+    unfitted = [sid for sid in engine.population_schemes() if not engine.is_fitted(sid)]
+    if not unfitted:
+        return engine
+    if not own:
+        engine = engine.with_params(unfitted[0])
+    return engine.fit(records, as_of=as_of, schemes=unfitted)
+
+
+# -- features ------------------------------------------------------------------
+
+
+def _sample_arg(t: Type, as_of: dt.date) -> Any:
+    if t.enum:
+        return t.enum[0]
+    return {NUMBER: 30, STRING: "x", BOOL: True, DATE: as_of}.get(t.kind, 30)
+
+
+def _value_problem(value: Any, t: Type) -> str | None:
+    """Why ``value`` is not of type ``t`` (``None`` always fits)."""
+    if value is None:
+        return None
+    if t.kind == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"returned {value!r} ({type(value).__name__}), not a number"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"returned {value!r}; return None for an unknown value"
+        if t.integer and not isinstance(value, int):
+            return f"returned {value!r} ({type(value).__name__}), declared integer"
+        return None
+    if t.kind == STRING:
+        if not isinstance(value, str):
+            return f"returned {value!r} ({type(value).__name__}), not a string"
+        if t.enum and value not in t.enum:
+            return f"returned {value!r}, not one of {', '.join(t.enum)}"
+        return None
+    if t.kind == BOOL:
+        return None if isinstance(value, bool) else f"returned {value!r} ({type(value).__name__}), not a bool"
+    if t.kind == DATE:
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            return f"returned {value!r} ({type(value).__name__}), not a date"
+        return None
+    return f"has type {t.kind!r}; features must be one of {', '.join(_SCALAR_KINDS)}"
+
+
+def _feature_problems(
+    feat: Feature, records: Sequence[Customer], as_of: dt.date, args: Sequence[Any] | None
+) -> list[str]:
+    pre = f"feature {feat.name!r}"
+    out: list[str] = []
+    if not isinstance(feat.type, Type) or feat.type.kind not in _SCALAR_KINDS:
+        out.append(f"{pre}: type must be one of {', '.join(_SCALAR_KINDS)}, got {feat.type!r}")
+        return out
+    if not isinstance(feat.description, str) or not feat.description.strip():
+        out.append(f"{pre}: has no description")
+    for name, t in feat.args:
+        if not isinstance(t, Type) or t.kind not in _SCALAR_KINDS:
+            out.append(f"{pre}: argument {name!r} has no scalar type")
+    if not callable(feat.func):
+        out.append(f"{pre}: func is not callable")
+        return out
+    call_args = tuple(args) if args is not None else tuple(_sample_arg(t, as_of) for _, t in feat.args)
+    if len(call_args) != len(feat.args):
+        out.append(f"{pre}: {len(call_args)} sample argument(s) given, it declares {len(feat.args)}")
+        return out
+    try:
+        inspect.signature(feat.func).bind(records[0], as_of, *call_args)
+    except TypeError as exc:
+        out.append(
+            f"{pre}: func cannot be called as (customer, as_of{', *args' if feat.args else ''}): {exc}"
+        )
+        return out
+    except ValueError:  # no signature (a builtin): calling it below tells
+        pass
+    raised: list[str] = []
+    wrong: list[str] = []
+    for record in records:
+        try:
+            value = feat.func(record, as_of, *call_args)
+        except Exception as exc:
+            raised.append(f"{record.id}: {type(exc).__name__}: {exc}")
+            continue
+        why = _value_problem(value, feat.type)
+        if why is not None:
+            wrong.append(f"{record.id}: {why}")
+    if raised:
+        out.append(f"{pre}: raised on {len(raised)} of {len(records)} sample record(s), e.g. {raised[0]}")
+    if wrong:
+        out.append(
+            f"{pre}: wrong type on {len(wrong)} of {len(records)} sample record(s)"
+            f" (declared {feat.type}), e.g. {wrong[0]}"
+        )
+    return out
+
+
+# -- decisions through the engine's hooks --------------------------------------
+
+
+def _decision_problems(
+    engine: Engine,
+    schemes: Iterable[str],
+    records: Sequence[Customer],
+    as_of: dt.date,
+    *,
+    strategies: bool = True,
+    own: bool = True,
+) -> list[str]:
+    """Decide every record under every scheme through ``engine`` (fitted on
+    the records first where a scheme ranks customers against a population)."""
+    schemes = list(schemes)
+    try:
+        engine = _fitted(engine, records, as_of, own)
+    except Exception as exc:
+        return [f"fitting {', '.join(schemes)} on the sample raised {type(exc).__name__}: {exc}"]
+    out: list[str] = []
+    seen: set[tuple[str, str | None]] = set()
+    for sid in schemes:
+        failures = []
+        for record in records:
+            try:
+                decision = engine.decide(sid, record, as_of=as_of)
+            except Exception as exc:
+                failures.append(f"{record.id}: {type(exc).__name__}: {exc}")
+                continue
+            strategy = decision.strategy
+            if not strategies or strategy is None or (sid, decision.label) in seen:
+                continue
+            seen.add((sid, decision.label))
+            out += _strategy_problems(strategy, f"scheme {sid!r}: strategy chosen for {decision.label!r}")
+        if failures:
+            out.append(
+                f"scheme {sid!r}: deciding {len(failures)} of {len(records)} sample record(s) raised,"
+                f" e.g. {failures[0]}"
+            )
+    return out
+
+
+# -- public checks --------------------------------------------------------------
+
+
+def _finish(report: ConformanceReport, raise_errors: bool) -> ConformanceReport:
+    if raise_errors:
+        report.raise_for_problems()
+    return report
+
+
+def check_scheme(
+    scheme: Scheme | str,
+    engine: Engine | None = None,
+    *,
+    records: Sequence[Customer] | None = None,
+    as_of: dt.date = SAMPLE_AS_OF,
+    raise_errors: bool = True,
+) -> ConformanceReport:
+    """Check one scheme (a :class:`Scheme`, or the id of one of ``engine``'s).
+
+    ``engine`` supplies the record fields and features the policy is
+    checked against (default: a fresh ``Engine(load_entry_points=False)``).
+    ``records`` default to :func:`sample_records`. Raises
+    :class:`ConformanceError` listing every problem unless ``raise_errors``
+    is false; returns the :class:`ConformanceReport`.
+    """
+    engine = engine if engine is not None else Engine(load_entry_points=False)
+    if isinstance(scheme, str):
+        scheme = engine.schemes[scheme]
+    records = list(records) if records is not None else sample_records()
+    problems = _scheme_problems(scheme, engine, records, as_of)
+    report = ConformanceReport(f"scheme {scheme.id!r}", (scheme.id,), (), tuple(problems))
+    return _finish(report, raise_errors)
+
+
+def check_feature(
+    feature: Feature,
+    *,
+    args: Sequence[Any] | None = None,
+    records: Sequence[Customer] | None = None,
+    as_of: dt.date = SAMPLE_AS_OF,
+    raise_errors: bool = True,
+) -> ConformanceReport:
+    """Check one feature: typed, described, callable as ``(customer, as_of,
+    *args)`` and returning its declared type or ``None`` on every record.
+    ``args`` are the constant arguments to call it with (defaults by type)."""
+    records = list(records) if records is not None else sample_records()
+    problems = _feature_problems(feature, records, as_of, args)
+    report = ConformanceReport(f"feature {feature.name!r}", (), (feature.name,), tuple(problems))
+    return _finish(report, raise_errors)
+
+
+def _resolve(plugin: Any) -> Any:
+    if isinstance(plugin, str):
+        return importlib.import_module(plugin)
+    return plugin
+
+
+def check_plugin(
+    plugin_or_engine: Any,
+    *,
+    records: Sequence[Customer] | None = None,
+    as_of: dt.date = SAMPLE_AS_OF,
+    feature_args: Mapping[str, Sequence[Any]] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    raise_errors: bool = True,
+) -> ConformanceReport:
+    """Check a plugin (a module, an object with hook implementations, or a
+    module name), or every scheme and feature of an :class:`Engine`.
+
+    A plugin is loaded into a fresh ``Engine(plugins=[plugin],
+    load_entry_points=False, params=params)`` (a built-in plugin is checked
+    in the built-in engine); a plugin that fails to load raises its
+    :class:`~customer_rules.PluginError`. Then every scheme and feature the
+    plugin contributes is checked (see the module docs), and the sample
+    records are decided through the engine, so strategies chosen by the
+    plugin's ``choose_strategy`` are checked too. ``feature_args`` gives the
+    constant arguments to call a feature with, by feature name.
+
+    Raises :class:`ConformanceError` listing every problem unless
+    ``raise_errors`` is false; returns the :class:`ConformanceReport`.
+    """
+    records = list(records) if records is not None else sample_records()
+    feature_args = feature_args or {}
+    own = not isinstance(plugin_or_engine, Engine)
+    if isinstance(plugin_or_engine, Engine):
+        engine = plugin_or_engine
+        subject = repr(engine)
+        schemes = list(engine.schemes.values())
+        features = list(engine.features.values())
+        hooks_only = False
+    else:
+        plugin = _resolve(plugin_or_engine)
+        name = plugin_name(plugin)
+        subject = f"plugin {name!r}"
+        if isinstance(plugin, ModuleType) and name in DEFAULT_PLUGINS:
+            engine = Engine(load_entry_points=False, params=params)
+        else:
+            engine = Engine(plugins=[plugin], load_entry_points=False, params=params)
+        schemes = [s for s in engine.schemes.values() if s.plugin == name]
+        owners = getattr(engine, "_feature_owner", {})
+        features = [f for f in engine.features.values() if owners.get(f.name) == name]
+        hooks_only = not schemes and not features
+    problems: list[str] = []
+    for scheme in schemes:
+        problems += _scheme_problems(scheme, engine, records, as_of, decide=False)
+    for feat in features:
+        problems += _feature_problems(feat, records, as_of, feature_args.get(feat.name))
+    # a plugin that only implements hooks (e.g. choose_strategy) is checked
+    # through every scheme's decisions
+    decided = list(engine.schemes) if hooks_only else [s.id for s in schemes]
+    problems += _decision_problems(engine, decided, records, as_of, own=own)
+    report = ConformanceReport(
+        subject,
+        tuple(s.id for s in schemes),
+        tuple(f.name for f in features),
+        tuple(dict.fromkeys(problems)),
+    )
+    return _finish(report, raise_errors)
+
+
+# -- pytest fixtures (only when pytest is installed) ------------------------------
+
+if importlib.util.find_spec("pytest") is not None:
+    import pytest
+
+    @pytest.fixture
+    def engine() -> Engine:
+        """A fresh engine with the built-in plugins only (no entry points)."""
+        return Engine(load_entry_points=False)
+
+    @pytest.fixture
+    def engine_factory() -> Callable[..., Engine]:
+        """Make engines: ``engine_factory(*policies, plugins=[...], params=...)``;
+        entry-point plugins are not loaded unless ``load_entry_points=True``."""
+
+        def make(*policies: Any, **kwargs: Any) -> Engine:
+            kwargs.setdefault("load_entry_points", False)
+            return Engine(policies, **kwargs)
+
+        return make

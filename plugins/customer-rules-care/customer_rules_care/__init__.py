@@ -1,0 +1,158 @@
+"""Hospital care levels (分级护理) as a customer_rules plugin.
+
+Installed, this module is found through the ``customer_rules`` entry-point
+group under the name ``care_level``; ``Engine()`` then has a ``care_level``
+scheme. It implements three hooks:
+
+- ``register_features``: ``care_condition`` and ``patient_age``, the inputs
+  of the scheme (the core record has no patient fields; see the README);
+- ``register_schemes``: the ``care_level`` scheme read from the
+  ``care_level/`` folder (policy, strategies, colour markers);
+- ``choose_strategy``: the scheme's strategy with the colour marker of the
+  convention the engine is set to (parameter ``colour_convention``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from customer_rules import Customer, Feature, RecordError, Scheme, Strategy, feature, hookimpl, load_scheme
+
+__all__ = [
+    "CONDITIONS",
+    "SCHEME_ID",
+    "SEGMENT_PREFIX",
+    "CareParams",
+    "care_condition",
+    "choose_strategy",
+    "marker_conventions",
+    "patient_age",
+    "register_features",
+    "register_schemes",
+    "with_marker",
+]
+
+__version__ = "0.1.0"
+
+SCHEME_ID = "care_level"
+FOLDER = Path(__file__).parent / "care_level"
+
+#: A patient's condition is recorded in ``Customer.segment`` as ``"care:<condition>"``.
+SEGMENT_PREFIX = "care:"
+
+#: The conditions a doctor's assessment can record, most severe first.
+CONDITIONS: tuple[str, ...] = ("critical", "major_surgery", "serious", "recovering", "frail", "self_care")
+
+
+@cache
+def marker_conventions() -> dict[str, dict[str, Any]]:
+    """The colour-marker conventions of ``markers.yaml``: name → {en, zh, colours}."""
+    data = yaml.safe_load((FOLDER / "markers.yaml").read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("markers.yaml must map convention names to {en, zh, colours}")
+    return data
+
+
+class CareParams(BaseModel):
+    """The scheme's parameters (override with ``Engine(params={"care_level": {...}})``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    elderly_age: int = Field(80, ge=0, le=150, description="age from which a self-caring patient is level 2")
+    colour_convention: str = Field("bedside_card", description="a convention of markers.yaml")
+
+    @field_validator("colour_convention")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        known = marker_conventions()
+        if value not in known:
+            raise ValueError(f"unknown colour convention {value!r}; use one of {', '.join(known)}")
+        return value
+
+
+# -- features ------------------------------------------------------------------
+
+
+@feature(
+    type="string",
+    enum=CONDITIONS,
+    description=(
+        "The patient's condition as assessed by the doctor, recorded in the record's segment as"
+        " 'care:<condition>'; missing when the segment is not a care segment (not a patient)."
+    ),
+)
+def care_condition(customer: Customer, as_of: dt.date) -> str | None:
+    segment = customer.segment
+    if segment is None or not segment.startswith(SEGMENT_PREFIX):
+        return None
+    condition = segment[len(SEGMENT_PREFIX) :].strip()
+    if condition not in CONDITIONS:
+        raise RecordError(
+            customer.id,
+            [("segment", f"unknown care condition {condition!r}; use one of {', '.join(CONDITIONS)}")],
+        )
+    return condition
+
+
+@feature(
+    type="integer",
+    unit="years",
+    description="The patient's age in whole years at as_of, from the birthday; missing without one.",
+)
+def patient_age(customer: Customer, as_of: dt.date) -> int | None:
+    born = customer.birthday
+    if born is None or born > as_of:
+        return None
+    return as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
+
+
+# -- strategies ----------------------------------------------------------------
+
+
+def with_marker(strategy: Strategy, label: str, convention: str) -> Strategy:
+    """``strategy`` with the colour marker of ``label`` under ``convention`` in ``extra``."""
+    colours = marker_conventions()[convention]["colours"]
+    extra = {**strategy.extra, "colour": str(colours[label]), "colour_convention": convention}
+    return strategy.model_copy(update={"extra": extra})
+
+
+# -- hooks ---------------------------------------------------------------------
+
+
+@hookimpl
+def register_features() -> list[Feature]:
+    return [care_condition, patient_age]
+
+
+@hookimpl
+def register_schemes() -> Scheme:
+    scheme = load_scheme(FOLDER, kind="tier", params_model=CareParams)
+    default = CareParams().colour_convention
+    strategies = {label: with_marker(s, label, default) for label, s in scheme.strategies.items()}
+    return Scheme(
+        scheme.policy,
+        strategies=strategies,
+        kind=scheme.kind,
+        params_model=scheme.params_model,
+        description=scheme.description,
+    )
+
+
+@hookimpl
+def choose_strategy(decision: Any, scheme: Scheme, engine: Any) -> Strategy | None:
+    """The care strategy with the marker of the engine's colour convention."""
+    if scheme.id != SCHEME_ID or decision.label is None:
+        return None
+    strategy = scheme.strategies.get(decision.label)
+    if strategy is None:
+        return None
+    convention = str(engine.params(SCHEME_ID)["colour_convention"])
+    if strategy.extra.get("colour_convention") == convention:
+        return strategy
+    return with_marker(strategy, decision.label, convention)

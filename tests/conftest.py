@@ -1,0 +1,47 @@
+"""Test-suite setup shared by every test module."""
+
+from __future__ import annotations
+
+import os
+
+# Keep the suite hermetic: entry-point plugins installed in this environment
+# (the care-level example plugin, the throwaway strategy-override plugin, or a
+# developer's own) must not change what a plain ``Engine()`` does in tests
+# that did not ask for them. tests/test_plugins.py sets or removes the
+# variable per test to exercise discovery. An explicit value is respected.
+os.environ.setdefault("CUSTOMER_RULES_PLUGINS", "")
+
+
+import importlib.metadata  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+OVERRIDE_PLUGIN = Path(__file__).parent / "plugins" / "strategy_override"
+
+
+@pytest.fixture(scope="session")
+def strategy_override_installed(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Install the throwaway strategy-override plugin the way pip installs any
+    plugin, into a private site directory for this test session only, so a
+    user's own environment (and the README demo) never sees it. Skipped when
+    it is already installed in the environment."""
+    names = {ep.name for ep in importlib.metadata.entry_points(group="customer_rules")}
+    if "test_strategy_override" in names:
+        return
+    site = tmp_path_factory.mktemp("site")
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-deps", "--no-build-isolation", "--target", str(site), str(OVERRIDE_PLUGIN),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        pytest.fail(f"could not install {OVERRIDE_PLUGIN}: {out.stderr[-2000:]}")
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
