@@ -13,6 +13,8 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
     zh = lang == "zh"
     engine = Engine()
     customers = sample_customers(n)
+    # population-relative schemes (pyramid, terminal ranking, stars) learn their cut-offs here
+    engine.fit(customers, as_of=SAMPLE_AS_OF)
     batch = engine.classify_many(customers, as_of=SAMPLE_AS_OF)
     title = (
         f"customer_rules 演示：{len(customers)} 位样本客户，截至 {SAMPLE_AS_OF}"

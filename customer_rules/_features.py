@@ -53,7 +53,8 @@ class Feature:
     def signature(self) -> str:
         if not self.args:
             return self.name
-        return f"{self.name}(" + ", ".join(f"{n}: {t.kind}" for n, t in self.args) + ")"
+        args = ", ".join(f"{n}: {'integer' if t.integer else t.kind}" for n, t in self.args)
+        return f"{self.name}({args})"
 
 
 def feature(
@@ -64,11 +65,16 @@ def feature(
     args: tuple[tuple[str, str], ...] = (),
     enum: tuple[str, ...] | None = None,
     name: str | None = None,
+    frame: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Feature]:
     """Decorate ``func(customer, as_of, *args)`` to make it a :class:`Feature`.
 
     ``type`` is one of ``number``, ``integer``, ``string``, ``bool``,
     ``date``; ``args`` names and types the constant arguments a rule passes.
+    ``frame(as_of, *args)`` returns a polars expression computing the same
+    value over a whole table (columns named by record path, nested lists as
+    list-of-struct columns; see ``docs/frames.md``). Without it the frame
+    backend computes the feature row by row (slow).
     """
 
     def wrap(func: Callable[..., Any]) -> Feature:
@@ -79,6 +85,7 @@ def feature(
             description=description,
             unit=unit,
             args=tuple((n, _type_from(k)) for n, k in args),
+            frame=frame,
         )
 
     return wrap

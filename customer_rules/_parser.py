@@ -218,6 +218,32 @@ def _parser() -> Lark:
     )
 
 
+_TERMINALS = {
+    "$END": "the end",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "DATE": "a date",
+    "DURATION": "a duration",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'*' or '/'",
+    "TRUE": "true",
+    "FALSE": "false",
+}
+
+
+def _readable(terminal: str) -> str:
+    """A grammar terminal as a reader would name it ('or', ')', a name)."""
+    if terminal in _TERMINALS:
+        return _TERMINALS[terminal]
+    try:
+        pattern = _parser().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal.lower()
+    return repr(pattern.value) if pattern.type == "str" else terminal.lower()
+
+
 def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     if isinstance(exc, UnexpectedEOF):
         return "the expression ends too early", "is an operand or a closing bracket missing?"
@@ -235,7 +261,7 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
         tok = exc.token
         if tok.type == "$END":
             return "the expression ends too early", "is an operand or a closing bracket missing?"
-        expected = sorted(e for e in exc.expected if not e.startswith("__"))
+        expected = sorted({_readable(e) for e in exc.expected if not e.startswith("__")})
         hint = None
         if len(expected) <= 6 and expected:
             hint = "expected " + ", ".join(expected)
@@ -270,9 +296,21 @@ def parse(text: str) -> Node:
     if not text.strip():
         raise PolicyError("the expression is empty")
     # bracket nesting is checked before parsing so that absurd input is cheap to refuse
+    # (brackets inside string literals do not count)
     level = deepest = 0
+    quote: str | None = None
+    escaped = False
     for ch in text:
-        if ch in "([":
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote or ch == "\n":
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
             level += 1
             deepest = max(deepest, level)
         elif ch in ")]":

@@ -107,7 +107,9 @@ class Policy(BaseModel):
     rules read as ``params.NAME``; ``derive`` names intermediate values
     (evaluated in order, readable by later ones and by rules); ``flags`` are
     conditions reported alongside the label; ``scores`` names derived values
-    the decision reports as its scores.
+    the decision reports as its scores; ``details`` maps derived values the
+    explanation always shows (whatever rule decided) to their captions, e.g.
+    the list of deductions behind a licence grade.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -123,6 +125,7 @@ class Policy(BaseModel):
     derive: dict[str, str] = Field(default_factory=dict)
     flags: tuple[FlagDef, ...] = ()
     scores: tuple[str, ...] = ()
+    details: dict[str, Text] = Field(default_factory=dict)
     stability: Stability | None = None
     description: Text | None = None
     source: str | None = None
@@ -164,6 +167,9 @@ class Policy(BaseModel):
         for name in self.scores:
             if name not in self.derive:
                 raise _LocatedValueError(("scores",), f"score {name!r} is not a derived value", None)
+        for name in self.details:
+            if name not in self.derive:
+                raise _LocatedValueError(("details", name), f"detail {name!r} is not a derived value", None)
         for name in [*self.params, *self.derive]:
             if not re.match(_ID, name):
                 raise _LocatedValueError(("params",), f"{name!r} is not a valid name", None)
@@ -258,6 +264,10 @@ class _Origin:
         return out
 
 
+#: First element of a position entry for a mapping key itself (not its value).
+KEY = "#key"
+
+
 def _yaml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
     positions: dict[Loc, tuple[int, int, bool]] = {}
     try:
@@ -280,6 +290,7 @@ def _yaml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 if isinstance(k, yaml.ScalarNode):
+                    positions[(KEY, *loc, k.value)] = (k.start_mark.line + 1, k.start_mark.column + 1, True)
                     visit(v, (*loc, k.value))
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
@@ -313,6 +324,7 @@ def _toml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
         if m:
             # 1-based column of the value's first character (after any opening quote)
             col = m.end() + 1
+            positions[(KEY, *table, m.group(1))] = (n, m.start(1) + 1, True)
             if len(m.group(2)) == 3 and not raw[m.end() :].strip():
                 # a multi-line string starting on the next line
                 positions[(*table, m.group(1))] = (n, 1, False)
@@ -398,7 +410,7 @@ def policy_from_data(
         raise PolicyError(
             f"a policy must be a mapping of keys (id, labels, rules, ...), got {type(data).__name__}",
             file=file,
-            line=1 if file else None,
+            line=1 if file or positions else None,  # read from text: it starts there
         )
     try:
         policy = Policy.model_validate(data)
@@ -422,6 +434,9 @@ def policy_from_data(
         else:
             message = f"{message} (got {err.get('input')!r})" if "input" in err else message
         where = origin.locate(loc)
+        key_pos = origin.positions.get((KEY, *loc))
+        if err["type"] == "extra_forbidden" and key_pos is not None:
+            where["line"], where["column"] = key_pos[:2]  # the unknown key itself
         raise PolicyError(
             message,
             rule=_rule_id_at(data, loc),

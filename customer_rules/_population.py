@@ -12,18 +12,24 @@ below ``m``.
 
 A record whose measure is missing is never in a top group (the condition
 is unknown, like any comparison with a missing value).
+
+A measure may itself read a population-relative value through a derived
+value (``score: 3 * percentile(value.turnover) + ...`` ranked with
+``top(score, 20)``): ``fit`` learns the cuts in stages, the inner ones
+first (:func:`fit_order`), so the outer measure is computed with the inner
+cuts already fitted on the same population.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._ast import Call
-from ._check import constant_value
+from ._ast import Call, Name, Node, to_text, walk
+from ._check import POPULATION_FUNCTIONS, constant_value
 
 
 def round_half_up(x: float) -> int:
@@ -96,3 +102,41 @@ def learn(call: Call, measures: Iterable[Any], params: dict[str, object]) -> Cut
         return Cut(name, None, size, len(known))
     cutoff = known[min(size, len(known)) - 1]
     return Cut(name, cutoff, size, len(known))
+
+
+def fit_order(calls: Sequence[Call], derived: Sequence[tuple[str, Node, Any]]) -> list[list[Call]]:
+    """The population calls grouped into stages that can be fitted in order.
+
+    A call whose measure or group condition reads another population call
+    (through derived values) comes in a later stage than that call. Derived
+    values only read earlier ones, so there is no cycle.
+    """
+    reads: dict[str, set[str]] = {}  # derived name -> population calls it reads
+
+    def needs(node: Node) -> set[str]:
+        out: set[str] = set()
+        for n in walk(node):
+            if isinstance(n, Call) and n.name in POPULATION_FUNCTIONS:
+                out.add(to_text(n))
+            elif isinstance(n, Name) and n.dotted in reads:
+                out |= reads[n.dotted]
+        return out
+
+    for name, node, *_ in derived:
+        reads[name] = needs(node)
+    pending = {to_text(c): c for c in calls}
+    deps = {}
+    for key, call in pending.items():
+        inner: set[str] = set()
+        for arg in call.args:
+            inner |= needs(arg)
+        deps[key] = (inner - {key}) & set(pending)
+    stages: list[list[Call]] = []
+    done: set[str] = set()
+    while pending:
+        ready = [k for k in pending if deps[k] <= done]
+        if not ready:  # cannot happen for a checked policy; refuse rather than loop
+            raise ValueError("population-relative values depend on each other in a cycle")
+        stages.append([pending.pop(k) for k in ready])
+        done.update(ready)
+    return stages

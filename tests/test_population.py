@@ -55,7 +55,7 @@ def engine() -> cr.Engine:
 
 
 def test_not_fitted_by_name_raises(engine: cr.Engine) -> None:
-    with pytest.raises(cr.NotFittedError, match="engine.fit"):
+    with pytest.raises(cr.NotFittedError, match=r"engine\.fit"):
         engine.classify({"id": "A"}, as_of=AS_OF, schemes=["pyr"])
 
 

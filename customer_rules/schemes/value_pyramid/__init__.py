@@ -1,0 +1,49 @@
+"""Built-in plugin: the ``value_pyramid`` scheme (customer pyramid, 客户金字塔).
+
+Population-relative: the customers are ranked by a value measure (profit by
+default) and split into VIP / major / ordinary / small by cumulative shares
+from the top. The rules, parameters and labels are in ``policy.yaml`` next
+to this file, the strategies in ``strategies.yaml``; this module registers
+them with a parameter model that checks the measure name and the order of
+the shares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from customer_rules._engine import Scheme, load_scheme
+from customer_rules.hookspecs import hookimpl
+
+
+class ValuePyramidParams(BaseModel):
+    """Parameters of ``value_pyramid`` (shares are cumulative, from the top)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    measure: Literal["profit", "lifetime_value", "revenue"] = Field(
+        "profit",
+        description="value measure: profit (value.profit_12m), lifetime_value or revenue (value.revenue_12m)",
+    )
+    vip_top_pct: float = Field(1, ge=0, le=100, description="VIP: the top this-many percent")
+    major_top_pct: float = Field(5, ge=0, le=100, description="VIP + major: the top this-many percent")
+    ordinary_top_pct: float = Field(
+        20, ge=0, le=100, description="VIP + major + ordinary: the top this-many percent"
+    )
+
+    @model_validator(mode="after")
+    def _cumulative(self) -> ValuePyramidParams:
+        if not self.vip_top_pct <= self.major_top_pct <= self.ordinary_top_pct:
+            raise ValueError(
+                "the shares are cumulative from the top: need vip_top_pct <= major_top_pct <= ordinary_top_pct,"
+                f" got {self.vip_top_pct}, {self.major_top_pct}, {self.ordinary_top_pct}"
+            )
+        return self
+
+
+@hookimpl
+def register_schemes() -> Scheme:
+    return load_scheme(Path(__file__).parent, kind="tier", params_model=ValuePyramidParams)
