@@ -1,9 +1,12 @@
 """The contact agenda: which customers are due or overdue for which action.
 
 Each decision whose strategy has a contact cadence (every ``min_days`` to
-``max_days`` days) yields an action: not due before ``last contact +
+``max_days`` days) asks for a contact: not due before ``last contact +
 min_days``, due from then on, overdue after ``last contact + max_days``.
-A customer never contacted is due at once. Birthdays and fixed-date holidays
+One visit serves all of a customer's classes, so a customer gets one
+contact item: due at the earliest ``min_days`` of their cadences, overdue
+after the earliest ``max_days``, listing every class it serves. A customer
+never contacted is due at once. Birthdays and fixed-date holidays
 add greetings. Items are sorted for a sales rep's day: overdue first (most
 overdue first), then due, then upcoming by date; ties by escalation level
 (highest first), then customer id.
@@ -45,6 +48,7 @@ class AgendaItem:
     escalation: int
     reason_en: str
     reason_zh: str
+    schemes: tuple[str, ...] = ()  # every scheme whose cadence the action serves, most urgent first
 
     def reason(self, lang: str = "en") -> str:
         return self.reason_zh if lang == "zh" else self.reason_en
@@ -125,39 +129,55 @@ def build_agenda(
             continue
         profile = engine.classify(record, as_of=as_of)
         last = last_contact_date(record, as_of)
+        # one visit serves every class of the customer: merge their cadences,
+        # the most demanding one setting the dates
+        reasons: list[tuple[dt.date, dt.date, int, str, str, str, str]] = []
         for scheme, d in profile.decisions.items():
             s = d.strategy
             if s is None or s.cadence is None or d.label is None:
                 continue
             cad = s.cadence
-            name_en, name_zh = d.label_name("en"), d.label_name("zh")
             if last is None:
                 due = late = as_of
-                why_en, why_zh = "never contacted", "从未联系"
             else:
                 due = last + dt.timedelta(days=int(cad.min_days))
                 late = last + dt.timedelta(days=int(cad.max_days))
-                why_en, why_zh = f"last contact {last}", f"上次联系 {last}"
-            if due > limit:
-                continue
-            status, overdue = _status(due, late, as_of)
-            items.append(
-                AgendaItem(
-                    record.id,
-                    record.name,
-                    record.owner,
-                    "contact",
+            reasons.append(
+                (
+                    late,
+                    due,
+                    s.escalation,
                     scheme,
                     d.label,
-                    due,
-                    status,
-                    overdue,
-                    last,
-                    s.escalation,
-                    f"{scheme} {d.label} ({name_en}): contact {cad.describe('en')}, {why_en} — {s.summary.en}",
-                    f"{scheme} {d.label}（{name_zh}）：{cad.describe('zh')}联系，{why_zh} — {s.summary.get('zh')}",
+                    f"{scheme} {d.label} ({d.label_name('en')}) {cad.describe('en')}",
+                    f"{scheme} {d.label}（{d.label_name('zh')}）{cad.describe('zh')}",
                 )
             )
+        if reasons:
+            reasons.sort(key=lambda r: (r[0], r[1], -r[2], r[3]))
+            late, due = reasons[0][0], min(r[1] for r in reasons)
+            if due <= limit:
+                status, overdue = _status(due, late, as_of)
+                seen_en = "never contacted" if last is None else f"last contact {last}"
+                seen_zh = "从未联系" if last is None else f"上次联系 {last}"
+                items.append(
+                    AgendaItem(
+                        record.id,
+                        record.name,
+                        record.owner,
+                        "contact",
+                        reasons[0][3],
+                        reasons[0][4],
+                        due,
+                        status,
+                        overdue,
+                        last,
+                        max(r[2] for r in reasons),
+                        f"contact ({seen_en}): " + "; ".join(r[5] for r in reasons),
+                        f"联系（{seen_zh}）：" + "；".join(r[6] for r in reasons),
+                        tuple(r[3] for r in reasons),
+                    )
+                )
         if record.birthday is not None:
             bday = next_anniversary(record.birthday.month, record.birthday.day, as_of)
             if (bday - as_of).days <= greeting_days:

@@ -216,11 +216,11 @@ class Decision:
             )
             inputs = self.rule_inputs()
             if inputs:
-                lines.append(("  读取：" if zh else "  read: ") + _pairs(inputs))
+                lines.append(("  读取：" if zh else "  read: ") + _pairs(_known(inputs)))
         elif self.label is not None:
             lines.append("  没有规则匹配，采用默认标签" if zh else "  no rule matched; default label")
             if self.evidence:
-                lines.append(("  读取：" if zh else "  read: ") + _pairs(self.evidence))
+                lines.append(("  读取：" if zh else "  read: ") + _pairs(_known(self.evidence)))
         else:
             lines.append("  没有规则匹配" if zh else "  no rule matched")
         if self.also_matched:
@@ -268,6 +268,11 @@ class Decision:
             parts.append(f"<div>flags: {e(', '.join(self.flags))}</div>")
         parts.append(f"<table><tr><th>read</th><th>value</th></tr>{rows}</table></div>")
         return "".join(parts)
+
+
+def _known(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that are present: absent ones are listed under 'missing inputs'."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _pairs(values: Mapping[str, Any]) -> str:

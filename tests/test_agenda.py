@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 import customer_rules as cr
+from customer_rules._plugins import DEFAULT_PLUGINS
 
 AS_OF = dt.date(2026, 11, 22)
 
@@ -33,7 +34,9 @@ def engine() -> cr.Engine:
             summary=cr.Text(en="Visit monthly", zh="每月拜访"), cadence=cr.Cadence(min_days=30, max_days=30)
         ),
     }
-    e = cr.Engine(load_entry_points=False)
+    # only this scheme: built-in schemes would add their own cadences
+    builtin_schemes = [p for p in DEFAULT_PLUGINS if p.startswith("customer_rules.schemes.")]
+    e = cr.Engine(load_entry_points=False, block=builtin_schemes)
     e.add_policy(cr.load_policy(POLICY, format="yaml"), strategies)
     return e
 
@@ -108,3 +111,26 @@ def test_render_and_html(engine: cr.Engine) -> None:
     assert "overdue 7d" in agenda.render()
     assert "逾期 7天" in agenda.render("zh")
     assert "<table>" in agenda._repr_html_()
+
+
+def test_one_contact_per_customer_serving_every_class(engine: cr.Engine) -> None:
+    second = cr.load_policy(POLICY.replace("id: visits", "id: calls"), format="yaml")
+    strategies = {
+        label: cr.Strategy(
+            summary=cr.Text(en="Call", zh="电话"), cadence=cr.Cadence(min_days=10, max_days=20)
+        )
+        for label in ("key", "regular")
+    }
+    e = cr.Engine([], load_entry_points=False, block=[p for p in DEFAULT_PLUGINS if ".schemes." in p])
+    e.add_policy(cr.load_policy(POLICY, format="yaml"), engine.schemes["visits"].strategies)
+    e.add_policy(second, strategies)
+    items = list(e.agenda([shop("K", 5000, "2026-11-10")], as_of=AS_OF))
+    contact = [i for i in items if i.action == "contact"]
+    assert len(contact) == 1
+    # the visits cadence (3-5 days) is the most demanding: it sets the dates
+    assert (contact[0].status, contact[0].overdue_days, contact[0].schemes) == (
+        "overdue",
+        7,
+        ("visits", "calls"),
+    )
+    assert "calls key" in contact[0].reason_en
