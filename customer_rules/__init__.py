@@ -39,6 +39,13 @@ from ._records import (
 )
 from ._sample import SAMPLE_AS_OF, sample_customers
 from ._strategy import Cadence, Strategy
+from ._tables import (
+    FrameResult,
+    RejectedRowsWarning,
+    frame_from_records,
+    records_from_frame,
+    tables_from_records,
+)
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -64,6 +71,7 @@ __all__ = [
     "EvaluationError",
     "Feature",
     "FlagDef",
+    "FrameResult",
     "Grade",
     "Interaction",
     "LabelDef",
@@ -77,6 +85,7 @@ __all__ = [
     "Profile",
     "RecordError",
     "Rejected",
+    "RejectedRowsWarning",
     "RuleDef",
     "Satisfaction",
     "Scheme",
@@ -85,8 +94,11 @@ __all__ = [
     "Value",
     "allocate",
     "feature",
+    "frame_from_records",
     "hookimpl",
     "load_policy",
     "load_scheme",
+    "records_from_frame",
     "sample_customers",
+    "tables_from_records",
 ]
