@@ -258,6 +258,22 @@ class Compiler:
 
                     return cmp_param
 
+                left = node.left
+                if isinstance(left, Name) and left.dotted in self.ns.fields and left.dotted not in self.derived:
+                    # the hot path of decision tables: a record field against a
+                    # constant, read through the cache without extra calls
+                    key = left.dotted
+                    field_of = operator.attrgetter(key)
+
+                    def cmp_field(ctx: Context) -> Any:
+                        values = ctx.values
+                        a = values.get(key, _MISS)
+                        if a is _MISS:
+                            a = values[key] = field_of(ctx.record)
+                        return None if a is None else cmp(a, c)
+
+                    return cmp_field
+
                 def cmp_const(ctx: Context) -> Any:
                     a = fl(ctx)
                     return None if a is None else cmp(a, c)
