@@ -103,7 +103,7 @@ def resolve_params(
 
 
 def _names_in(node: Node) -> list[Name | Call]:
-    return [n for n in walk(node) if isinstance(n, Name) or (isinstance(n, Call) and n.args is not None)]
+    return [n for n in walk(node) if isinstance(n, Name | Call)]
 
 
 def check_policy(

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class CustomerRulesError(Exception):
     """Base class of every error raised by customer_rules."""
@@ -58,16 +56,6 @@ class PolicyError(CustomerRulesError):
         if self.hint:
             text += f" ({self.hint})"
         return text
-
-    def located(self, **where: Any) -> PolicyError:
-        """Return a copy with missing location parts filled from ``where``."""
-        kw: dict[str, Any] = {
-            k: getattr(self, k) for k in ("file", "line", "column", "rule", "field", "hint")
-        }
-        for k, v in where.items():
-            if kw.get(k) is None:
-                kw[k] = v
-        return PolicyError(self.message, **kw)
 
 
 class RecordError(CustomerRulesError, ValueError):

@@ -54,9 +54,6 @@ class Cut:
     count: int
     values: tuple[float, ...] | None = None
 
-    def contains(self, value: float) -> bool:
-        return self.cutoff is not None and value >= self.cutoff
-
     def percentile(self, value: float) -> float | None:
         if not self.values:
             return None

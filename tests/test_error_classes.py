@@ -59,14 +59,12 @@ def test_policy_error_attributes_from_a_file(tmp_path: Path) -> None:
     assert str(err) == f"{path}:6:11, rule 'big', rules[0].when: {err.message} ({err.hint})"
 
 
-def test_policy_error_defaults_and_located() -> None:
+def test_policy_error_defaults_and_rendering() -> None:
     err = cr.PolicyError("bad")
     assert (err.file, err.line, err.column, err.rule, err.field, err.hint) == (None,) * 6
     assert str(err) == "bad"
-    moved = err.located(file="p.yaml", line=3, column=2, rule="r")
-    assert str(moved) == "p.yaml:3:2, rule 'r': bad"
-    # located fills only what is missing
-    assert moved.located(line=9).line == 3
+    placed = cr.PolicyError("bad", file="p.yaml", line=3, column=2, rule="r")
+    assert str(placed) == "p.yaml:3:2, rule 'r': bad"
 
 
 # -- RecordError ---------------------------------------------------------------------
