@@ -1,0 +1,238 @@
+"""The policy lab beyond verify: property checks (cr.check), comparing two
+engines on the same customers (cr.compare), parameter sweeps (cr.sweep) and
+the pictures."""
+
+from __future__ import annotations
+
+import os
+
+import polars as pl
+import pytest
+
+import customer_rules as cr
+
+AS_OF = cr.SAMPLE_AS_OF
+
+
+@pytest.fixture(scope="module")
+def engine() -> cr.Engine:
+    return cr.Engine()
+
+
+@pytest.fixture(scope="module")
+def customers() -> list[cr.Customer]:
+    return cr.sample_customers()
+
+
+# -- cr.check on the built-in schemes: declared properties hold ---------------------
+
+PROPERTIES: dict[str, list[cr.Property]] = {
+    "bird_style": [cr.exactly_one_label(known_inputs=True)],
+    "lead_grade": [
+        cr.implies("lead.has_need == false", "D"),
+        cr.implies(
+            "lead.has_need == true and lead.asks_details >= 3 and lead.needs_known == true"
+            " and lead.contacts_known == true and lead.concerns_known == true",
+            "A",
+        ),
+    ],
+    "value_pyramid": [cr.monotone("value.profit_12m"), cr.label_order("value.profit_12m")],
+    "retail_license_grade": [
+        cr.monotone("compliance.score"),
+        cr.monotone("compliance.business_score"),
+        cr.implies('serious_violation_open and kind == "retailer"', "suspended"),
+    ],
+    "terminal_priority": [cr.monotone("value.consumer_resources"), cr.monotone("value.operating_level")],
+    "customer_quality": [cr.implies("value.bad_debt == true", "poor")],
+    "deal_stage": [cr.exactly_one_label()],
+    "crisis": [cr.exactly_one_label(), cr.implies("safety", "G")],
+    "satisfaction": [cr.implies("satisfaction.states_displeasure == true", ["E", "D"])],
+    "nine_types": [cr.implies("behaviour.shifts_with_situation >= 2", "composite")],
+    "social_style": [cr.implies("analytical_score >= params.score_threshold and analytical_score >= top_score",
+                                "analytical")],
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(PROPERTIES))
+def test_built_in_schemes_have_their_declared_properties(scheme: str, engine: cr.Engine) -> None:
+    report = cr.check(scheme, PROPERTIES[scheme], engine, max_examples=60)
+    assert report.ok, report.explain()
+    assert all(r.examples > 0 for r in report)
+
+
+def test_a_failing_property_returns_a_shrunk_counterexample_and_its_explanation(engine: cr.Engine) -> None:
+    report = cr.check("lead_grade", cr.exactly_one_label(), engine, max_examples=100)
+    (result,) = report
+    assert not result.passed and not report.ok
+    assert result.record is not None
+    # shrunk: nothing recorded at all is the smallest unclassified lead
+    assert result.record == {"id": "generated"}
+    assert "lead_grade: unclassified" in result.explanation
+    assert result.decisions[0] is not None and result.decisions[0].label is None
+    assert "FAIL" in report.explain() and "✗" in report._repr_html_()
+
+
+def test_monotone_catches_a_policy_that_demotes_bigger_customers(engine: cr.Engine) -> None:
+    policy = cr.Policy.model_validate(
+        {
+            "id": "upside_down",
+            "labels": [{"id": "key", "zh": "重点", "en": "key"}, {"id": "small", "zh": "小", "en": "small"}],
+            "rules": [
+                {"id": "odd", "when": "value.revenue_12m >= 1000000", "then": "small"},
+                {"id": "key", "when": "value.revenue_12m >= 100000", "then": "key"},
+            ],
+            "default": "small",
+        }
+    )
+    (result,) = cr.check(policy, cr.monotone("value.revenue_12m"), engine, max_examples=200)
+    assert not result.passed
+    assert result.record is not None and result.other is not None
+    low, high = result.record["value"]["revenue_12m"], result.other["value"]["revenue_12m"]
+    assert low < high
+    assert [d.label for d in result.decisions if d is not None] == ["key", "small"]
+
+
+def test_label_order_catches_labels_out_of_step_with_a_measure(engine: cr.Engine) -> None:
+    policy = cr.Policy.model_validate(
+        {
+            "id": "loyalty_first",
+            "labels": [{"id": "key", "zh": "重点", "en": "key"}, {"id": "small", "zh": "小", "en": "small"}],
+            "rules": [{"id": "loyal", "when": "value.loyalty == 3", "then": "key"}],
+            "default": "small",
+        }
+    )
+    (result,) = cr.check(policy, cr.label_order("value.revenue_12m"), engine, max_examples=200)
+    assert not result.passed  # a loyal small spender outranks a disloyal big one
+
+
+# -- cr.compare -----------------------------------------------------------------------
+
+
+def test_compare_tighter_licence_grades(engine: cr.Engine, customers: list[cr.Customer]) -> None:
+    tight = engine.with_params("retail_license_grade", star5_top=4, star4_top=8, star3_top=12, star2_top=16,
+                               star1_top=20)
+    comp = cr.compare(engine, tight, customers, as_of=AS_OF)
+    assert comp.scheme_a == comp.scheme_b == "retail_license_grade"  # the one scheme that differs
+    assert comp.n == len(customers)
+    m = comp.matrix
+    assert isinstance(m, pl.DataFrame)
+    assert m.columns[0] == "label_a" and m["total"].sum() == comp.n
+    # counts add up per row and column; shares sum to 1
+    assert sum(comp.counts.values()) == comp.n
+    assert abs(comp.shares.drop("label_a", "total").sum_horizontal().sum() - 1.0) < 1e-9
+    # fewer stars: nobody moves up, 20 of the 40 starred lose a band or their star
+    ranks = engine.schemes["retail_license_grade"].labels
+    assert comp.moves and all(ranks.index(x.label_b) > ranks.index(x.label_a) for x in comp.moves if x.label_b)
+    totals_a, totals_b = comp.totals()
+    assert sum(totals_a[lab] for lab in ("A5", "A4", "A3", "A2", "A1")) == 41  # ties at the cut-offs
+    assert sum(totals_b[lab] for lab in ("A5", "A4", "A3", "A2", "A1")) == 20
+    move = comp.moves[0]
+    text = move.explain()
+    assert " A:" in text and " B:" in text and move.decision_a.rule != move.decision_b.rule
+    frame = comp.moved_frame()
+    assert frame.height == comp.moved and set(frame.columns) == {"id", "label_a", "label_b", "rule_a", "rule_b"}
+    assert "moved" in str(comp) and "<table>" in comp._repr_html_()
+
+
+def test_compare_workload_follows_the_cadences(customers: list[cr.Customer]) -> None:
+    # VIPs get a contact every 7-14 days, major customers every 14-30: a wider VIP band costs contacts
+    base = cr.Engine()
+    wider = base.with_params("value_pyramid", vip_top_pct=3)
+    comp = cr.compare(base, wider, customers, as_of=AS_OF)
+    vip = base.schemes["value_pyramid"].strategies["vip"].cadence
+    major = base.schemes["value_pyramid"].strategies["major"].cadence
+    assert vip is not None and major is not None
+    expected_a = sum(
+        cr._compare.contacts_per_week(base.decide("value_pyramid", c, as_of=AS_OF)) for c in customers
+    )
+    assert comp.workload_a == pytest.approx(expected_a)
+    per_vip = 7 / ((vip.min_days + vip.max_days) / 2)
+    per_major = 7 / ((major.min_days + major.max_days) / 2)
+    promoted = len(comp.moves_between("major", "vip"))
+    assert promoted == comp.moved > 0
+    assert comp.workload_b - comp.workload_a == pytest.approx(promoted * (per_vip - per_major))
+    wl = comp.workload
+    row = wl.filter(pl.col("label") == "vip")
+    assert row["contacts_per_week_a"][0] == pytest.approx(comp.totals()[0]["vip"] * per_vip, abs=1e-3)
+
+
+def test_compare_fits_population_schemes_first(customers: list[cr.Customer]) -> None:
+    a, b = cr.Engine(), cr.Engine().with_params("value_pyramid", vip_top_pct=2)
+    assert not a.is_fitted("value_pyramid")
+    comp = cr.compare(a, b, customers, as_of=AS_OF, scheme="value_pyramid")
+    assert a.is_fitted("value_pyramid") and b.is_fitted("value_pyramid")
+    assert all(x.label_a == "major" and x.label_b == "vip" for x in comp.moves)
+    assert comp.moved > 0
+
+
+def test_compare_needs_a_scheme_when_nothing_or_several_differ(engine: cr.Engine, customers: list) -> None:
+    with pytest.raises(ValueError, match="no scheme differs"):
+        cr.compare(engine, cr.Engine(), customers[:5], as_of=AS_OF)
+
+
+# -- what-if: with_params and sweep -------------------------------------------------
+
+
+def test_with_params_gives_a_new_engine_and_leaves_the_old_one(
+    engine: cr.Engine, customers: list[cr.Customer]
+) -> None:
+    strict = engine.with_params("retail_license_grade", a_min=95)
+    assert strict is not engine
+    assert strict.params("retail_license_grade")["a_min"] == 95
+    assert engine.params("retail_license_grade")["a_min"] == 90
+    # the stars rank retailers: a new engine with new parameters is fitted anew
+    assert not strict.is_fitted("retail_license_grade")
+    strict.fit(customers, as_of=AS_OF, schemes=["retail_license_grade"])
+    record = {"id": "r", "kind": "retailer", "compliance": {"score": 92}}
+    assert strict.decide("retail_license_grade", record, as_of=AS_OF).label == "B"
+
+
+def test_sweep_gives_label_shares_per_value(engine: cr.Engine, customers: list[cr.Customer]) -> None:
+    retailers = [c for c in customers if c.kind == "retailer"]
+    frame = cr.sweep(engine, "retail_license_grade", "a_min", [80, 90, 95], retailers, as_of=AS_OF)
+    assert frame.columns[:2] == ["a_min", "n"]
+    assert frame["a_min"].to_list() == [80, 90, 95]
+    labels = [c for c in frame.columns if c not in ("a_min", "n", "contacts_per_week")]
+    assert labels[:9] == list(engine.schemes["retail_license_grade"].labels)
+    for row in frame.iter_rows(named=True):
+        assert sum(row[lab] for lab in labels) == pytest.approx(1.0)
+    # a higher bar for class A moves retailers from A to B
+    assert frame["B"].to_list() == sorted(frame["B"].to_list())
+    assert frame["B"][0] < frame["B"][2]
+
+
+# -- pictures ----------------------------------------------------------------------------
+
+
+def test_pictures(engine: cr.Engine, customers: list[cr.Customer], tmp_path: os.PathLike[str]) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    batch = engine.classify_many(customers[:80], as_of=AS_OF, schemes=["lead_grade", "bird_style"])
+    fig = cr.plot_labels(batch, share=True)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    tight = engine.with_params("lead_grade", a_min_asks_details=1)
+    comp = cr.compare(engine, tight, customers[:80], as_of=AS_OF)
+    heat = comp.plot()
+    assert isinstance(heat, Figure)
+    sweep = cr.sweep(engine, "lead_grade", "a_min_asks_details", [1, 2, 3], customers[:80], as_of=AS_OF)
+    chart = cr.plot_sweep(sweep)
+    for i, f in enumerate((fig, heat, chart)):
+        path = os.path.join(tmp_path, f"{i}.png")
+        f.savefig(path)
+        assert os.path.getsize(path) > 1000
+
+
+def test_pictures_name_the_extra_when_matplotlib_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real = builtins.__import__
+
+    def no_matplotlib(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match=r"customer-rules\[plot\]"):
+        cr.plot_sweep(pl.DataFrame({"x": [1], "a": [1.0]}))
