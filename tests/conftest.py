@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 # Keep the suite hermetic: entry-point plugins installed in this environment
 # (the care-level example plugin, the throwaway strategy-override plugin, or a
@@ -10,14 +16,6 @@ import os
 # that did not ask for them. tests/test_plugins.py sets or removes the
 # variable per test to exercise discovery. An explicit value is respected.
 os.environ.setdefault("CUSTOMER_RULES_PLUGINS", "")
-
-
-import importlib.metadata  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
 
 OVERRIDE_PLUGIN = Path(__file__).parent / "plugins" / "strategy_override"
 
@@ -34,8 +32,17 @@ def strategy_override_installed(tmp_path_factory: pytest.TempPathFactory) -> Non
     site = tmp_path_factory.mktemp("site")
     out = subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-deps", "--no-build-isolation", "--target", str(site), str(OVERRIDE_PLUGIN),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(OVERRIDE_PLUGIN),
         ],
         capture_output=True,
         text=True,
