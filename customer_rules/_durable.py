@@ -133,6 +133,7 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 _RUNTIME_IDS = itertools.count(1)
 _KEYS = frozenset({"sid", "id", DISCRIMINATOR})
 _MISS = object()
+_ANSWERS = 4096  # look-up answers kept per policy (label_of)
 
 
 # ---------------------------------------------------------------------------
@@ -903,6 +904,8 @@ class DurablePolicy(PythonPolicy):
         self._winners: list[Partition] | None = None
         self._winner_meaning: dict[str, tuple[str, int]] = {}
         self._winner_atoms: list[Atom] = []
+        #: look-up answers by message (see label_of), at most _ANSWERS of them
+        self._answers: dict[tuple[Any, ...], tuple[str | None, str | None]] = {}
 
     # -- registration ----------------------------------------------------
     def _register(self, rules: list[_Rule], hint: str, *, done_pri: int) -> list[Partition]:
@@ -1122,7 +1125,7 @@ class DurablePolicy(PythonPolicy):
         if self._winners is None:
             self._prepare_winners()
         ctx = Context(record, as_of)
-        fact: dict[str, Any] = {"sid": "0", "id": f"w{next(self._requests)}", DISCRIMINATOR: 1}
+        fact: dict[str, Any] = {"sid": "0", DISCRIMINATOR: 1}
         try:
             for atom in self._winner_atoms:
                 feature = atom.feature
@@ -1142,8 +1145,22 @@ class DurablePolicy(PythonPolicy):
             # the reference may never read the atom that failed: decide exactly
             d = self.decide(record, as_of)
             return d.label, d.rule
+        # the look-up rulesets keep nothing between posts, so the winner is a function
+        # of the message alone: a message already posted gets the answer durable gave
+        key = tuple((k, v.__class__, v) for k, v in fact.items())
+        known = self._answers.get(key)
+        if known is not None:
+            return known
+        fact["id"] = f"w{next(self._requests)}"
+        answer = self._winner_of(self._fire(self._winners or [], fact, post=True))
+        if len(self._answers) >= _ANSWERS:
+            self._answers.clear()
+        self._answers[key] = answer
+        return answer
+
+    def _winner_of(self, fired: list[str]) -> tuple[str | None, str | None]:
         best: tuple[int, int] | None = None
-        for name in self._fire(self._winners or [], fact, post=True):
+        for name in fired:
             meaning = self._winner_meaning.get(name)
             if meaning is None:
                 continue
@@ -1350,6 +1367,8 @@ class Chart:
         self.states = {state: tuple(trs) for state, trs in states.items()}
         self.state: dict[Hashable, str] = {}
         self._taken: list[tuple[str, str, Any]] = []
+        #: transitions by (state, message), at most _ANSWERS of them (see step)
+        self._answers: dict[tuple[Any, ...], tuple[str, Any]] = {}
         # one ruleset per state: a message meets only the transitions of its state
         self.definitions: dict[str, dict[str, Any]] = {}
         self.names: dict[str, str] = {}
@@ -1384,15 +1403,26 @@ class Chart:
     def step(self, key: Hashable, fields: Mapping[str, Any]) -> tuple[str, str, Any]:
         """Post one message for instance ``key``: (state before, state after, tag)."""
         before = self.state.get(key, self.start)
-        runtime = self.runtime
-        name = self.names[before]
-        with runtime.lock:
-            self._taken.clear()
-            handled = runtime.post(name, {**fields, "sid": "0", DISCRIMINATOR: 1})
-            taken = list(self._taken)
-        if not handled or len(taken) != 1:
-            raise EvaluationError(f"statechart {name!r}: the message for {key!r} was not consumed ({taken})")
-        _source, target, tag = taken[0]
+        # the rulesets keep nothing between posts: the transition is a function of the
+        # state and the message, so a pair already posted gets the transition durable took
+        memo = (before, *((k, v.__class__, v) for k, v in fields.items()))
+        known = self._answers.get(memo)
+        if known is None:
+            runtime = self.runtime
+            name = self.names[before]
+            with runtime.lock:
+                self._taken.clear()
+                handled = runtime.post(name, {**fields, "sid": "0", DISCRIMINATOR: 1})
+                taken = list(self._taken)
+            if not handled or len(taken) != 1:
+                raise EvaluationError(
+                    f"statechart {name!r}: the message for {key!r} was not consumed ({taken})"
+                )
+            known = taken[0][1:]
+            if len(self._answers) >= _ANSWERS:
+                self._answers.clear()
+            self._answers[memo] = known
+        target, tag = known
         if target != self.start or key in self.state:
             self.state[key] = target
         return before, target, tag

@@ -187,9 +187,29 @@ def _days_before(as_of: dt.date, days: int) -> dt.date:
 
 
 def active_case_list(c: Customer, as_of: dt.date, days: int) -> list[Case]:
-    """The cases active at ``as_of``: open then, or closed within the last ``days`` days."""
+    """The cases active at ``as_of``: open then, or closed within the last ``days`` days.
+
+    Some twenty features read the same list for one decision: the last few
+    lists are kept (records are frozen; the record itself is kept with its
+    list, so its ``id`` cannot be reused while the entry lives). Callers
+    must not change the list.
+    """
+    cases = c.cases
+    if not cases:
+        return []
+    key = (id(c), as_of, days)
+    hit = _ACTIVE_LISTS.get(key)
+    if hit is not None and hit[0] is c:
+        return hit[1]
     since = _days_before(as_of, days)
-    return [k for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > since)]
+    found = [k for k in cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > since)]
+    if len(_ACTIVE_LISTS) >= 32:
+        _ACTIVE_LISTS.clear()
+    _ACTIVE_LISTS[key] = (c, found)
+    return found
+
+
+_ACTIVE_LISTS: dict[tuple[int, dt.date, int], tuple[Customer, list[Case]]] = {}
 
 
 _WINDOW = (("days", "integer"),)
