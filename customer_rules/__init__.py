@@ -11,6 +11,17 @@ from __future__ import annotations
 from ._agenda import Agenda, AgendaItem
 from ._allocate import Allocation, allocate
 from ._api import load_policy
+from ._check_props import (
+    CheckReport,
+    Property,
+    PropertyResult,
+    check,
+    exactly_one_label,
+    implies,
+    label_order,
+    monotone,
+)
+from ._compare import Comparison, Move, compare, sweep
 from ._decision import Counterfactual, Decision, Need, Profile
 from ._engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
 from ._errors import (
@@ -22,7 +33,9 @@ from ._errors import (
     PolicyError,
     RecordError,
 )
+from ._events import Change, EventError, EventStream
 from ._features import Feature, feature
+from ._plots import plot_labels, plot_migration, plot_sweep
 from ._policy import FlagDef, LabelDef, Policy, RuleDef, Text
 from ._records import (
     Behaviour,
@@ -46,6 +59,7 @@ from ._tables import (
     records_from_frame,
     tables_from_records,
 )
+from ._verify import Finding, Findings, verify
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -60,6 +74,9 @@ __all__ = [
     "Behaviour",
     "Cadence",
     "Case",
+    "Change",
+    "CheckReport",
+    "Comparison",
     "Compliance",
     "Counterfactual",
     "Customer",
@@ -69,13 +86,18 @@ __all__ = [
     "Deduction",
     "Engine",
     "EvaluationError",
+    "EventError",
+    "EventStream",
     "Feature",
+    "Finding",
+    "Findings",
     "FlagDef",
     "FrameResult",
     "Grade",
     "Interaction",
     "LabelDef",
     "Lead",
+    "Move",
     "Need",
     "NotFittedError",
     "Override",
@@ -83,6 +105,8 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Profile",
+    "Property",
+    "PropertyResult",
     "RecordError",
     "Rejected",
     "RejectedRowsWarning",
@@ -93,12 +117,23 @@ __all__ = [
     "Text",
     "Value",
     "allocate",
+    "check",
+    "compare",
+    "exactly_one_label",
     "feature",
     "frame_from_records",
     "hookimpl",
+    "implies",
+    "label_order",
     "load_policy",
     "load_scheme",
+    "monotone",
+    "plot_labels",
+    "plot_migration",
+    "plot_sweep",
     "records_from_frame",
     "sample_customers",
+    "sweep",
     "tables_from_records",
+    "verify",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,6 +33,9 @@ from ._records import Customer
 from ._schema import Namespace, record_fields
 from ._strategy import Strategy
 from ._tables import FrameResult
+
+if TYPE_CHECKING:
+    from ._events import EventStream
 
 BACKENDS = ("python", "frame", "durable")
 
@@ -160,6 +163,11 @@ class Engine:
                 import polars  # noqa: F401
             except ImportError as exc:
                 raise BackendUnavailable("the frame backend needs polars: pip install polars") from exc
+        self._durable: Any = None
+        if backend == "durable":  # decisions run on durable_rules rulesets (see _durable.py)
+            from ._durable import Runtime
+
+            self._durable = Runtime()  # BackendUnavailable where durable_rules cannot run
         self.backend = backend
         self._plugins = list(plugins)
         self._load_entry_points = load_entry_points
@@ -259,9 +267,17 @@ class Engine:
     def _compile(self, scheme: Scheme) -> PythonPolicy:
         values = resolve_params(scheme.policy, self._params.get(scheme.id), scheme.params_model)
         checked = check_policy(scheme.policy, self.namespace, values)
-        compiled = PythonPolicy(checked, scheme.id)
+        compiled = self._backend_policy(checked, scheme.id)
         self._compiled[scheme.id] = compiled
         return compiled
+
+    def _backend_policy(self, checked: CheckedPolicy, sid: str, cuts: Any = None) -> PythonPolicy:
+        """The compiled form of a checked policy for this engine's backend."""
+        if self._durable is not None:
+            from ._durable import DurablePolicy
+
+            return DurablePolicy(checked, sid, cuts=cuts, runtime=self._durable)
+        return PythonPolicy(checked, sid, cuts=cuts)
 
     # -- population-relative schemes -------------------------------------------
     def population_schemes(self) -> list[str]:
@@ -277,12 +293,20 @@ class Engine:
     ) -> Engine:
         """Learn the cut-offs of population-relative schemes from ``population``.
 
-        ``population`` is an iterable of customers (records or dicts); rows
-        that fail validation are left out and listed in ``fit_rejected_``.
+        ``population`` is an iterable of customers (records or dicts), or a
+        polars or pandas table named as for :meth:`classify_frame` (fitted
+        column-wise, much faster; ``as_of`` is then required); rows that
+        fail validation are left out and listed in ``fit_rejected_``.
         ``as_of`` is needed when a ranked measure reads a dated feature.
         Returns the engine (scikit-learn convention); the learned cut-offs
         are in ``fitted_`` and can be saved with :meth:`save_fitted`.
         """
+        if type(population).__module__.split(".")[0] in ("polars", "pandas"):
+            from ._frame_fit import fit_frame
+
+            if as_of is None:
+                raise ValueError("fitting a table needs as_of (the date its dated features are computed to)")
+            return fit_frame(self, population, as_of=normalise_as_of(as_of), schemes=schemes)
         from ._population import Cut, fit_order, learn
         from ._python import Compiler, Context
 
@@ -324,7 +348,7 @@ class Engine:
                                 ) from exc
                             raise
                     cuts[key_of(call)] = learn(call, values, dict(checked.params))
-            self._compiled[sid] = PythonPolicy(checked, sid, cuts=cuts)
+            self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
             self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
         self.fit_rejected_ = rejected
         return self
@@ -375,7 +399,7 @@ class Engine:
             expected = {key_of(c) for c in checked.population}
             if set(cuts) != expected:
                 raise NotFittedError(f"saved cut-offs for {sid!r} do not match its rules: refit")
-            self._compiled[sid] = PythonPolicy(checked, sid, cuts=cuts)
+            self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
             self._fit_info[sid] = {k: entry[k] for k in ("as_of", "population") if k in entry}
         return self
 
@@ -683,6 +707,14 @@ class Engine:
             backend=backend,
             lang=lang,
         )
+
+    def stream(self, **options: Any) -> EventStream:
+        """A stream of customer events: deal-stage and crisis statecharts run
+        on durable_rules, in event time (see :class:`EventStream` for the
+        ``options``). Needs durable_rules (:class:`BackendUnavailable` otherwise)."""
+        from ._events import EventStream
+
+        return EventStream(self, **options)
 
     def agenda(
         self,
