@@ -1058,36 +1058,7 @@ class DurablePolicy(PythonPolicy):
         flags_held: list[int],
         evidence: dict[str, Any],
     ) -> Decision:
-        hit = self.hit
-        chosen = None
-        label: str | None
-        labels: tuple[str, ...] = ()
-        if matched:
-            if hit == "first" or len(matched) == 1:
-                chosen = matched[0]
-            elif hit == "unique":
-                raise EvaluationError(
-                    f"rules {matched[0].id!r} and {matched[1].id!r} both match under hit policy 'unique'",
-                    scheme=self.scheme,
-                    rules=(matched[0].id, matched[1].id),
-                    record_id=record_id,
-                )
-            elif hit == "priority":
-                rank = self.rank
-                chosen = min(matched, key=lambda r: (rank[r.label], r.index))
-            else:
-                chosen = matched[0]
-            if hit == "collect":
-                labels = tuple(dict.fromkeys(r.label for r in matched))
-                label = (
-                    (self.on_many or min(labels, key=self.rank.__getitem__)) if len(labels) > 1 else labels[0]
-                )
-            else:
-                label = chosen.label
-                labels = (label,)
-        else:
-            label = self.default
-            labels = (label,) if label is not None else ()
+        chosen, label, labels = self.resolve(matched, record_id)
         flags = list(self.label_flags.get(label, ())) if label is not None else []
         flags.extend(self.checked.flags[j].id for j in flags_held)
         return Decision(

@@ -476,6 +476,38 @@ class PythonPolicy:
             self._sticky[previous] = rules
         return rules
 
+    def resolve(
+        self, matched: list[CheckedRule], record_id: str | None
+    ) -> tuple[CheckedRule | None, str | None, tuple[str, ...]]:
+        """Apply the hit policy to the matched rules (in rule order).
+
+        Returns the deciding rule (None for the default or unclassified),
+        the label and every label matched. Under ``unique`` two matches are
+        an :class:`EvaluationError` naming both rules.
+        """
+        if not matched:
+            label = self.default
+            return None, label, (label,) if label is not None else ()
+        hit = self.hit
+        if hit == "unique" and len(matched) > 1:
+            raise EvaluationError(
+                f"rules {matched[0].id!r} and {matched[1].id!r} both match under hit policy 'unique'",
+                scheme=self.scheme,
+                rules=(matched[0].id, matched[1].id),
+                record_id=record_id,
+            )
+        if hit == "priority" and len(matched) > 1:
+            rank = self.rank
+            chosen = min(matched, key=lambda r: (rank[r.label], r.index))
+        else:
+            chosen = matched[0]
+        if hit != "collect":
+            return chosen, chosen.label, (chosen.label,)
+        labels = tuple(dict.fromkeys(r.label for r in matched))
+        if len(labels) == 1:
+            return chosen, labels[0], labels
+        return chosen, self.on_many or min(labels, key=self.rank.__getitem__), labels
+
     def decide(
         self,
         record: Any,
@@ -494,37 +526,7 @@ class PythonPolicy:
                 unknown.append(rule)
         for f in self.derived_fns:  # derived values are always part of the evidence
             f(ctx)
-        hit = self.hit
-        chosen = None
-        label: str | None
-        labels: tuple[str, ...] = ()
-        if matched:
-            if hit == "first" or len(matched) == 1:
-                chosen = matched[0]
-            elif hit == "unique":
-                raise EvaluationError(
-                    f"rules {matched[0].id!r} and {matched[1].id!r} both match under hit policy 'unique'",
-                    scheme=self.scheme,
-                    rules=(matched[0].id, matched[1].id),
-                    record_id=record_id,
-                )
-            elif hit == "priority":
-                rank = self.rank
-                chosen = min(matched, key=lambda r: (rank[r.label], r.index))
-            else:  # collect
-                chosen = matched[0]
-            if hit == "collect":
-                labels = tuple(dict.fromkeys(r.label for r in matched))
-                if len(labels) > 1:
-                    label = self.on_many or min(labels, key=self.rank.__getitem__)
-                else:
-                    label = labels[0]
-            else:
-                label = chosen.label
-                labels = (label,)
-        else:
-            label = self.default
-            labels = (label,) if label is not None else ()
+        chosen, label, labels = self.resolve(matched, record_id)
         values = ctx.values
         missing: list[str] = []
         for rule in unknown:
