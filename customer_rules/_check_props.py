@@ -263,12 +263,10 @@ def _bump(path: str, value: Any, delta: int) -> Any:
 def _with(data: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
     import copy
 
+    from ._generate import _set
+
     out = copy.deepcopy(dict(data))
-    node = out
-    parts = path.split(".")
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = value
+    _set(out, path, value)
     return out
 
 

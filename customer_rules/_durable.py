@@ -324,36 +324,29 @@ class Runtime:
 Form = Any
 
 
-def f_and(*parts: Form) -> Form:
+def _join(op: str, absorbing: bool, parts: tuple[Form, ...]) -> Form:
+    """``op`` ("$and" | "$or") of ``parts``, flattened and with constants folded."""
     out: list[Form] = []
     for p in parts:
-        if p is False:
-            return False
-        if p is True:
+        if p is absorbing:
+            return absorbing
+        if p is (not absorbing):
             continue
-        if isinstance(p, tuple) and p[0] == "$and":
+        if isinstance(p, tuple) and p[0] == op:
             out.extend(p[1])
         else:
             out.append(p)
     if not out:
-        return True
-    return out[0] if len(out) == 1 else ("$and", tuple(out))
+        return not absorbing
+    return out[0] if len(out) == 1 else (op, tuple(out))
+
+
+def f_and(*parts: Form) -> Form:
+    return _join("$and", False, parts)
 
 
 def f_or(*parts: Form) -> Form:
-    out: list[Form] = []
-    for p in parts:
-        if p is True:
-            return True
-        if p is False:
-            continue
-        if isinstance(p, tuple) and p[0] == "$or":
-            out.extend(p[1])
-        else:
-            out.append(p)
-    if not out:
-        return False
-    return out[0] if len(out) == 1 else ("$or", tuple(out))
+    return _join("$or", True, parts)
 
 
 def cost(form: Form) -> tuple[int, int, int]:
@@ -1130,20 +1123,9 @@ class DurablePolicy(PythonPolicy):
         return answer
 
     def _winner_of(self, fired: list[str]) -> tuple[str | None, str | None]:
-        best: tuple[int, int] | None = None
-        for name in fired:
-            meaning = self._winner_meaning.get(name)
-            if meaning is None:
-                continue
-            i = meaning[1]
-            rule = self.checked.rules[i]
-            key = (i, i) if self.hit == "first" else (self.rank[rule.label], i)
-            if best is None or key < best:
-                best = key
-        if best is None:
-            return self.default, None
-        rule = self.checked.rules[best[1]]
-        return rule.label, rule.id
+        won = sorted({self._winner_meaning[name][1] for name in fired if name in self._winner_meaning})
+        rule, label, _ = self.resolve([self.checked.rules[i] for i in won], None)
+        return label, rule.id if rule is not None else None
 
     def _prepare_winners(self) -> None:
         # derived values inlined (more of the logic in durable) when the rules then

@@ -167,12 +167,17 @@ def _with_ids(items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     return tuple({**x, "id": f"n{i}"} for i, x in enumerate(items))
 
 
-def _repair_nested(d: dict[str, Any]) -> dict[str, Any]:
-    for earlier, later in (("opened_at", "closed_at"), ("at", "resolved_at")):
+def _in_order(d: dict[str, Any], pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Move each ``later`` date up to its ``earlier`` one when it came first."""
+    for earlier, later in pairs:
         a, b = d.get(earlier), d.get(later)
         if a is not None and b is not None and b < a:
             d[later] = a
     return d
+
+
+def _repair_nested(d: dict[str, Any]) -> dict[str, Any]:
+    return _in_order(d, (("opened_at", "closed_at"), ("at", "resolved_at")))
 
 
 def _set(out: dict[str, Any], path: str, value: Any) -> None:
@@ -194,11 +199,7 @@ def nest(flat: Mapping[str, Any], record_id: str = "generated") -> dict[str, Any
 
 
 def _repair(flat: dict[str, Any]) -> dict[str, Any]:
-    for earlier, later in _ORDERED:
-        a, b = flat.get(earlier), flat.get(later)
-        if a is not None and b is not None and b < a:
-            flat[later] = a
-    return flat
+    return _in_order(flat, _ORDERED)
 
 
 def to_customer(data: Mapping[str, Any]) -> Customer | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 INF = math.inf
@@ -190,9 +190,6 @@ class Space:
                 return Dom(missing, strs=frozenset(var.enum))
             return Dom(missing, co=True)
         return Dom(missing, bools=frozenset((True, False)))
-
-    def nothing_but_missing(self, var: Var) -> Dom:
-        return Dom(var.nullable)
 
     def nums(self, var: Var, ivs: Iterable[Iv]) -> Dom:
         return Dom(False, ivs=self._clip(var, ivs))
@@ -451,12 +448,3 @@ def _date_iv(iv: Iv) -> str:
         return show(iv.lo)
     return f"{'[' if iv.lo_in else '('}{show(iv.lo)}, {show(iv.hi)}{']' if iv.hi_in else ')'}"
 
-
-@dataclass
-class Terms:
-    """Collected constants per record field, used as hints for witnesses and search."""
-
-    hints: dict[str, set[Any]] = field(default_factory=dict)
-
-    def add(self, path: str, value: Any) -> None:
-        self.hints.setdefault(path, set()).add(value)
