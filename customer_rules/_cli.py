@@ -20,9 +20,9 @@ import os
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from ._files import BadRow
     from ._files import Table as FileTable
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 CHUNK = 50_000
 """Rows classified per call of the frame backend (the progress bar's step)."""
@@ -162,15 +161,14 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
     return value
 
 
-def debug_option(f: F) -> F:
-    return click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_set_debug,
-        help="Show the full traceback of an error.",
-    )(f)
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
+    help="Show the full traceback of an error.",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -241,52 +239,47 @@ def need_as_of(value: str | None) -> dt.date:
     return _parse_date(value)
 
 
-def as_of_option(f: F) -> F:
-    return click.option(
-        "--as-of",
-        "as_of",
-        metavar="DATE",
-        help="Classify as of this date (YYYY-MM-DD, or 'today'). Required.",
-    )(f)
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Classify as of this date (YYYY-MM-DD, or 'today'). Required.",
+)
 
 
-def lang_option(f: F) -> F:
-    return click.option(
-        "--lang",
-        type=click.Choice(["en", "zh"]),
-        default="en",
-        show_default=True,
-        help="Language of names and explanations.",
-    )(f)
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Language of names and explanations.",
+)
 
 
-def policy_option(f: F) -> F:
-    return click.option(
-        "--policy",
-        "policies",
-        multiple=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Add a policy file (YAML, JSON or TOML) as a scheme; repeatable.",
-    )(f)
+policy_option = click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Add a policy file (YAML, JSON or TOML) as a scheme; repeatable.",
+)
 
 
-def encoding_option(f: F) -> F:
-    return click.option(
-        "--encoding",
-        default="utf-8-sig",
-        show_default=True,
-        help="Text encoding of a CSV or JSON Lines input (e.g. gbk).",
-    )(f)
+encoding_option = click.option(
+    "--encoding",
+    default="utf-8-sig",
+    show_default=True,
+    help="Text encoding of a CSV or JSON Lines input (e.g. gbk).",
+)
 
 
-def fitted_option(f: F) -> F:
-    return click.option(
-        "--fitted",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Use population cut-offs saved by engine.save_fitted() instead of fitting on the input.",
-    )(f)
+fitted_option = click.option(
+    "--fitted",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Use population cut-offs saved by engine.save_fitted() instead of fitting on the input.",
+)
 
 
 def build_engine(policies: Sequence[Path] = ()) -> Engine:
@@ -639,7 +632,7 @@ def classify(
         bad = [*table_.bad, *bad]
         task = steps.task("writing")
         if out is not None:
-            _write_output(table_, results, out, stdout)
+            _write_output(table_, results, out)
         if rejected_path is not None:
             from ._files import write_table
 
@@ -741,7 +734,7 @@ def _classify_python(
     return pl.DataFrame(columns, schema=schema), bad
 
 
-def _write_output(table_: FileTable, results: pl.DataFrame, out: str, stdout: Console) -> None:
+def _write_output(table_: FileTable, results: pl.DataFrame, out: str) -> None:
     """The input's columns (as written) plus the result columns, classified rows only."""
     from ._files import ROW, file_format, write_jsonl, write_table
 

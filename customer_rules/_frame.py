@@ -850,6 +850,14 @@ def _wanted(engine: Engine, schemes: Iterable[str] | None) -> list[str]:
 
 
 _REJECTED_SCHEMA = {"row": pl.Int64(), "id": pl.String(), "reason": pl.String()}
+# the rejected rows inside: the details of a RecordError, or an EvaluationError's parts
+_ERROR_SCHEMA = {
+    **_REJECTED_SCHEMA,
+    "details": _STR_LIST,
+    "scheme": pl.String(),
+    "message": pl.String(),
+    "rules": _STR_LIST,
+}
 
 
 def classify_frame(
@@ -871,32 +879,19 @@ def classify_frame(
         raise ValueError(f"classify_frame runs the 'frame' or the 'python' backend, not {backend!r}")
     kind, source = to_polars(data)
     child_tables = {k: to_polars(v, k)[1] for k, v in (tables or {}).items() if v is not None}
-    wanted = _wanted(engine, schemes)
-    if backend == "python":
-        result, rejected = _run_python(
-            engine,
-            source,
-            child_tables,
-            as_of,
-            wanted,
-            reasons=reasons,
-            flags=flags,
-            labels=labels,
-            scores=scores,
-        )
-    else:
-        result, rejected = _run_frame(
-            engine,
-            source,
-            child_tables,
-            as_of,
-            wanted,
-            reasons=reasons,
-            flags=flags,
-            labels=labels,
-            scores=scores,
-            lang=lang,
-        )
+    run = _run_python if backend == "python" else _run_frame
+    result, rejected = run(
+        engine,
+        source,
+        child_tables,
+        as_of,
+        _wanted(engine, schemes),
+        reasons=reasons,
+        flags=flags,
+        labels=labels,
+        scores=scores,
+        lang=lang,
+    )
     frame = _assemble(data, kind, source, result)
     rejected = rejected.sort("row")
     return FrameResult(
@@ -1041,18 +1036,7 @@ def _conflicts(
                     }
                 )
                 break
-    rej = pl.DataFrame(
-        rows,
-        schema={
-            "row": pl.Int64(),
-            "id": pl.String(),
-            "reason": pl.String(),
-            "details": _STR_LIST,
-            "scheme": pl.String(),
-            "message": pl.String(),
-            "rules": _STR_LIST,
-        },
-    )
+    rej = pl.DataFrame(rows, schema=_ERROR_SCHEMA)
     return result.filter(~any_bad).drop(names), rej
 
 
@@ -1072,19 +1056,18 @@ def _fallback_features(
         values = [func(rec, as_of, *use.args) for _, rec in ok]
         columns.append(pl.Series(use.column, values, dtype=dtype_of(use.feature.type)))
     frame = frame.with_columns(columns)
-    rejected = pl.DataFrame(
-        [
-            {
-                "row": row,
-                "id": err.record_id,
-                "reason": str(err),
-                "details": [f"{p}: {m}" for p, m in err.errors],
-            }
-            for row, err in bad
-        ],
-        schema={"row": pl.Int64(), "id": pl.String(), "reason": pl.String(), "details": _STR_LIST},
-    )
+    rejected = pl.DataFrame([_record_error_row(row, err) for row, err in bad], schema=_ERROR_SCHEMA)
     return frame, rejected
+
+
+def _record_error_row(row: int, err: RecordError) -> dict[str, Any]:
+    """A rejected row for a record the model refused."""
+    return {
+        "row": row,
+        "id": err.record_id,
+        "reason": str(err),
+        "details": [f"{p}: {m}" for p, m in err.errors],
+    }
 
 
 def reason_of(decision: Decision, lang: str = "en") -> str:
@@ -1114,6 +1097,7 @@ def _run_python(
     flags: bool,
     labels: bool,
     scores: bool,
+    lang: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The same table through the python backend, record by record (reference, slow)."""
     prepared = prepare(source, tables)
@@ -1136,7 +1120,7 @@ def _run_python(
     rejected: list[dict[str, Any]] = []
     for row, rec in records_from_canonical(prepared.valid):
         if isinstance(rec, RecordError):
-            rejected.append({"row": row, "id": rec.record_id, "reason": str(rec), "details": []})
+            rejected.append(_record_error_row(row, rec))
             continue
         try:
             profile = engine.classify(rec, as_of=as_of, schemes=wanted)
@@ -1152,7 +1136,7 @@ def _run_python(
             cols.setdefault(sid, []).append(d.label)
             cols.setdefault(f"{sid}__rule", []).append(d.rule)
             if reasons:
-                cols.setdefault(f"{sid}__reason", []).append(reason_of(d))
+                cols.setdefault(f"{sid}__reason", []).append(reason_of(d, lang))
             if flags:
                 cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
             if labels:
@@ -1164,18 +1148,7 @@ def _run_python(
         [pl.Series(ROW, rows, dtype=prepared.valid.schema[ROW])]
         + [pl.Series(c, values, dtype=dtypes[c]) for c, values in cols.items()]
     )
-    bad = pl.DataFrame(
-        rejected,
-        schema={
-            "row": pl.Int64(),
-            "id": pl.String(),
-            "reason": pl.String(),
-            "details": _STR_LIST,
-            "scheme": pl.String(),
-            "message": pl.String(),
-            "rules": _STR_LIST,
-        },
-    )
+    bad = pl.DataFrame(rejected, schema=_ERROR_SCHEMA)
     return result, pl.concat([prepared.rejected, bad], how="diagonal_relaxed")
 
 

@@ -525,9 +525,8 @@ def _validate_slots(
         value, cks = coerce(src.expr, src.dtype, slot.type)
         if slot.required:
             checks.append((src.expr.is_null(), pl.format("{}: Field required", where(path))))
-        elif not slot.optional and slot.default is not None:
-            default = list(slot.default) if isinstance(slot.default, tuple) else slot.default
-            value = value.fill_null(pl.lit(default, dtype=dtype_of(slot.type)))
+        else:
+            value = _fill_default(value, slot)
         if slot.min_length:
             s = "" if slot.min_length == 1 else "s"
             size = (
@@ -543,6 +542,14 @@ def _validate_slots(
             checks.append((bad, pl.format("{}: " + msg.replace("{", "{{").replace("}", "}}"), where(path))))
         values[path] = value
     return values, checks
+
+
+def _fill_default(value: pl.Expr, slot: Slot) -> pl.Expr:
+    """``value`` with null cells set to the slot's default, where None is not allowed."""
+    if slot.optional or slot.default is None:
+        return value
+    default = list(slot.default) if isinstance(slot.default, tuple) else slot.default
+    return value.fill_null(pl.lit(default, dtype=dtype_of(slot.type)))
 
 
 def _explode(lists: pl.Expr) -> pl.Expr:
@@ -583,9 +590,7 @@ def _bad_rows(frame: pl.LazyFrame, checks: Sequence[Check]) -> pl.LazyFrame:
 def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
     """The canonical ``List(Struct)`` column of a nested list given as a list column."""
     target = child_dtype(spec)
-    if src.dtype == target and all(
-        s.default is None or isinstance(s.default, tuple) for s in spec.slots.values()
-    ):
+    if src.dtype == target and all(s.optional or s.default is None for s in spec.slots.values()):
         return src.expr.fill_null(pl.lit([], dtype=target))  # already canonical
     inner = src.dtype.inner if isinstance(src.dtype, pl.List) else None
     present = {f.name: _dtype(f.dtype) for f in inner.fields} if isinstance(inner, pl.Struct) else {}
@@ -596,9 +601,7 @@ def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
             value, _ = coerce(pl.element().struct.field(name), present[name], slot.type)
         else:
             value = pl.lit(None, dtype=dtype)
-        if not slot.optional and slot.default is not None and not isinstance(slot.default, tuple):
-            value = value.fill_null(pl.lit(slot.default, dtype=dtype))
-        fields.append(value.cast(dtype).alias(name))
+        fields.append(_fill_default(value.cast(dtype), slot).alias(name))
     return src.expr.list.eval(pl.struct(fields)).cast(target).fill_null(pl.lit([], dtype=target))
 
 
@@ -801,7 +804,7 @@ def prepare(
             continue
         items = found
         absent = [
-            pl.lit(None, dtype=dtype_of(s.type)).alias(name)
+            _fill_default(pl.lit(None, dtype=dtype_of(s.type)), s).alias(name)
             for name, s in cspec.slots.items()
             if name not in items.columns
         ]

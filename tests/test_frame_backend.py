@@ -344,6 +344,22 @@ def test_separate_nested_tables_equal_list_columns() -> None:
         e.classify_frame(cr.frame_from_records(records), cases=t["cases"], as_of=cr.SAMPLE_AS_OF)
 
 
+def test_a_case_without_repair_visits_has_none() -> None:
+    """A nested item that leaves out (or nulls) a list field gets its empty default."""
+    case = {"id": "k1", "opened_at": "2026-11-01"}
+    as_list = pl.DataFrame([{"id": "a", "cases": [{**case, "repair_visits": None}]}, {"id": "b"}])
+    split = {"cases": pl.DataFrame([{"customer_id": "a", **case}])}
+    for table, tables in [(as_list, None), (pl.DataFrame({"id": ["a", "b"]}), split)]:
+        records = cr.records_from_frame(table, **(tables or {}))
+        assert [len(r.cases) for r in records] == [1, 0]
+        assert records[0].cases[0].repair_visits == ()
+    p = policy([{"id": "r", "when": "repair_visits_within(30d) == 0", "then": "yes"}], default="no")
+    e = engine(p)
+    for backend in ("frame", "python"):
+        out = e.classify_frame(as_list, as_of=AS_OF, backend=backend, rejected="raise")
+        assert out["t"].to_list() == ["yes", "yes"]
+
+
 def test_records_round_trip_through_tables() -> None:
     records = cr.sample_customers(30)
     assert cr.records_from_frame(cr.frame_from_records(records)) == records
