@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import copy
 import datetime as dt
 import importlib
 import itertools
@@ -431,6 +432,7 @@ class Atom:
     may_nan: bool = False
     name: str = ""
     nan_name: str | None = None
+    #: the constants compared with the atom, sorted (day numbers for dates)
     numbers: list[Any] = field(default_factory=list)
     codes: dict[str, int] = field(default_factory=dict)
     in_durable: bool = False
@@ -448,7 +450,13 @@ class Atom:
                 self.numbers.insert(i, value)
             return value
         if self.kind == "date":
-            return value.toordinal() if isinstance(value, dt.date) else None
+            if not isinstance(value, dt.date):
+                return None
+            day = value.toordinal()
+            i = bisect.bisect_left(self.numbers, day)
+            if i == len(self.numbers) or self.numbers[i] != day:
+                self.numbers.insert(i, day)
+            return day
         if self.kind == "string":
             if not isinstance(value, str):
                 return None
@@ -487,6 +495,48 @@ class Atom:
         if kind == "bool":
             return bool(value), False
         return 1, False
+
+    def klass(self, encoded: Any) -> Hashable:
+        """What durable can tell of an encoded value: durable compares this
+        atom's field with the constants of :meth:`constant` only (a value
+        against another value is computed in Python), so two values equal to
+        the same constant, or strictly between the same two neighbouring
+        constants, satisfy the same conditions. Look-up answers are
+        remembered by these classes, not by the values (a date or a number of
+        days seldom repeats; its place among the constants does)."""
+        if self.kind in ("number", "date"):
+            nums = self.numbers
+            i = bisect.bisect_left(nums, encoded)
+            if i < len(nums) and nums[i] == encoded:
+                return (encoded.__class__, encoded)
+            return (encoded.__class__, None, i)
+        return (encoded.__class__, encoded)
+
+    def encode_class(self, value: Any) -> tuple[Any, Hashable]:
+        """:meth:`encode` and :meth:`klass` at once (the look-ups' hot path):
+        (field value or None, its class); a missing value's class is None,
+        a NaN's ``_NAN_CLASS``."""
+        if value is None:
+            return None, None
+        kind = self.kind
+        if kind == "bool":
+            v = bool(value)
+            return v, (bool, v)
+        if kind == "date" or (kind == "number" and value.__class__ is int and -_EXACT <= value <= _EXACT):
+            if kind == "date":
+                value = value.toordinal()
+            nums = self.numbers
+            i = bisect.bisect_left(nums, value)
+            if i < len(nums) and nums[i] == value:
+                return value, (int, value)
+            return value, (int, None, i)
+        v, nan = self.encode(value)
+        if v is None:
+            return None, _NAN_CLASS if nan else None
+        return v, self.klass(v)
+
+
+_NAN_CLASS = ("nan",)
 
 
 class Tracked(dict[str, Any]):
@@ -899,6 +949,7 @@ class DurablePolicy(PythonPolicy):
         self._winner_atoms: list[Atom] = []
         #: look-up answers by message (see label_of), at most _ANSWERS of them
         self._answers: dict[tuple[Any, ...], tuple[str | None, str | None]] = {}
+        self._origin: DurablePolicy | None = None  # the policy a fresh() view shares rulesets with
 
     # -- registration ----------------------------------------------------
     def _register(self, rules: list[_Rule], hint: str, *, done_pri: int) -> list[Partition]:
@@ -1090,6 +1141,7 @@ class DurablePolicy(PythonPolicy):
             self._prepare_winners()
         ctx = Context(record, as_of)
         fact: dict[str, Any] = {"sid": "0", DISCRIMINATOR: 1}
+        classes: list[Hashable] = []
         try:
             for atom in self._winner_atoms:
                 feature = atom.feature
@@ -1100,18 +1152,20 @@ class DurablePolicy(PythonPolicy):
                         value = memo[mkey] = feature[0](record, as_of, *feature[1])
                 else:
                     value = atom.fn(ctx)
-                v, nan = atom.encode(value)
+                v, c = atom.encode_class(value)
+                classes.append(c)
                 if v is not None:
                     fact[atom.name] = v
-                elif nan and atom.nan_name:
+                elif c is _NAN_CLASS and atom.nan_name:
                     fact[atom.nan_name] = True
         except Exception:
             # the reference may never read the atom that failed: decide exactly
             d = self.decide(record, as_of)
             return d.label, d.rule
         # the look-up rulesets keep nothing between posts, so the winner is a function
-        # of the message alone: a message already posted gets the answer durable gave
-        key = tuple((k, v.__class__, v) for k, v in fact.items())
+        # of the message alone, and of it only what the conditions can tell (Atom.klass):
+        # a message like one already posted gets the answer durable gave
+        key = tuple(classes)
         known = self._answers.get(key)
         if known is not None:
             return known
@@ -1121,6 +1175,16 @@ class DurablePolicy(PythonPolicy):
             self._answers.clear()
         self._answers[key] = answer
         return answer
+
+    def fresh(self) -> DurablePolicy:
+        """The same compiled policy (rulesets shared) with no remembered look-up
+        answers, for a new stream; it keeps this policy, and so the rulesets, alive."""
+        if self._winners is None and self.hit in ("first", "priority"):
+            self._prepare_winners()
+        view = copy.copy(self)
+        view._answers = {}
+        view._origin = self
+        return view
 
     def _winner_of(self, fired: list[str]) -> tuple[str | None, str | None]:
         won = sorted({self._winner_meaning[name][1] for name in fired if name in self._winner_meaning})
@@ -1353,12 +1417,23 @@ class Chart:
 
         return record
 
-    def step(self, key: Hashable, fields: Mapping[str, Any]) -> tuple[str, str, Any]:
-        """Post one message for instance ``key``: (state before, state after, tag)."""
+    def step(
+        self, key: Hashable, fields: Mapping[str, Any], classes: Hashable = None
+    ) -> tuple[str, str, Any]:
+        """Post one message for instance ``key``: (state before, state after, tag).
+
+        ``classes``: what the guards can tell of the message (messages with
+        the same classes take the same transition), when the caller knows it
+        (see :meth:`Atom.klass`); by default the message itself.
+        """
         before = self.state.get(key, self.start)
         # the rulesets keep nothing between posts: the transition is a function of the
         # state and the message, so a pair already posted gets the transition durable took
-        memo = (before, *((k, v.__class__, v) for k, v in fields.items()))
+        memo = (
+            (before, classes)
+            if classes is not None
+            else (before, *((k, v.__class__, v) for k, v in fields.items()))
+        )
         known = self._answers.get(memo)
         if known is None:
             runtime = self.runtime
@@ -1383,6 +1458,14 @@ class Chart:
     def forget(self, key: Hashable) -> None:
         """Forget an instance (it starts over in the start state)."""
         self.state.pop(key, None)
+
+    def fresh(self) -> Chart:
+        """The same chart with no instances: its rulesets and the transitions
+        it remembers are shared (they are functions of state and message)."""
+        view = copy.copy(self)
+        view.state = {}
+        view._answers = {}  # each stream learns its own answers (they could be shared)
+        return view
 
     @property
     def instances(self) -> int:
@@ -1528,13 +1611,15 @@ class PolicyChart:
         """Decide ``record`` and move instance ``key``: (before, after, deciding rule id, refused)."""
         ctx = Context(record, as_of)
         message: dict[str, Any] = {"ev": event}
+        classes: list[Hashable] = [event]
         for atom in self.atoms:
-            v, nan = atom.encode(atom.fn(ctx))
+            v, c = atom.encode_class(atom.fn(ctx))
+            classes.append(c)
             if v is not None:
                 message[atom.name] = v
-            elif nan and atom.nan_name:
+            elif c is _NAN_CLASS and atom.nan_name:
                 message[atom.nan_name] = True
-        source, target, tag = self.chart.step(key, message)
+        source, target, tag = self.chart.step(key, message, tuple(classes))
         if tag is None:  # pragma: no cover - the default transition always matches
             raise EvaluationError(f"statechart {self.name!r}: no transition for {key!r}")
         index, refused = tag
@@ -1543,3 +1628,9 @@ class PolicyChart:
 
     def forget(self, key: Hashable) -> None:
         self.chart.forget(key)
+
+    def fresh(self) -> PolicyChart:
+        """The same chart with no instances (see :meth:`Chart.fresh`)."""
+        view = copy.copy(self)
+        view.chart = self.chart.fresh()
+        return view

@@ -46,6 +46,7 @@ import datetime as dt
 import functools
 import itertools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -661,6 +662,24 @@ def _facts(event: _CaseFacts) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
+class _Compiled:
+    """What ``engine.stream()`` compiled for an engine, shared by its streams."""
+
+    __slots__ = ("charts", "phases", "policies", "runtime")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        #: scheme id -> (the engine's compiled policy it was made from, the durable policy)
+        self.policies: dict[str, tuple[Any, DurablePolicy]] = {}
+        #: stage scheme id -> its statechart
+        self.charts: dict[str, PolicyChart] = {}
+        self.phases: Chart | None = None
+
+
+_COMPILED: weakref.WeakKeyDictionary[Engine, _Compiled] = weakref.WeakKeyDictionary()
+_COMPILED_LOCK = threading.Lock()
+
+
 def _stage_moves(order: Sequence[str], lost: str | None) -> Any:
     """Which events may move the deal stage from ``source`` to ``target``."""
     rank = {label: i for i, label in enumerate(order)}
@@ -709,44 +728,62 @@ class EventStream:
         self.horizon_days = horizon_days
         self.idle_days = idle_days
         self.phase_plans = {**PHASE_PLANS, **{k: tuple(v) for k, v in (phase_plans or {}).items()}}
-        runtime: Runtime = engine._durable if engine._durable is not None else Runtime()
-        self.runtime = runtime
+        # compiling the rulesets and charts takes a while (about 0.1 s for the built-in
+        # schemes): it is done once per engine and its later streams share the result
+        with _COMPILED_LOCK:
+            cache = _COMPILED.get(engine)
+            if cache is None:
+                runtime: Runtime = engine._durable if engine._durable is not None else Runtime()
+                cache = _COMPILED[engine] = _Compiled(runtime)
+            runtime = cache.runtime
+            self.runtime = runtime
 
-        def policy(sid: str | None) -> DurablePolicy | None:
-            if sid is None or sid not in engine.schemes:
-                return None
-            compiled = engine._compiled[sid]
-            if isinstance(compiled, DurablePolicy) and compiled.runtime is runtime:
-                return compiled
-            return DurablePolicy(compiled.checked, sid, cuts=compiled.cuts, runtime=runtime)
+            def policy(sid: str | None) -> DurablePolicy | None:
+                if sid is None or sid not in engine.schemes:
+                    return None
+                compiled = engine._compiled[sid]
+                if isinstance(compiled, DurablePolicy) and compiled.runtime is runtime:
+                    return compiled
+                held = cache.policies.get(sid)
+                if held is None or held[0] is not compiled:  # new, or the engine's policy changed
+                    made = DurablePolicy(compiled.checked, sid, cuts=compiled.cuts, runtime=runtime)
+                    held = cache.policies[sid] = (compiled, made)
+                return held[1].fresh()
 
-        self._stage = policy(stage_scheme)
-        self._crisis = policy(crisis_scheme)
-        self._satisfaction = policy(satisfaction_scheme)
-        self.stage_chart: PolicyChart | None = None
-        if self._stage is not None:
-            labels = self._stage.checked.policy.label_ids
-            lost = "lost" if "lost" in labels else None
-            order = [lab for lab in reversed(labels) if lab != lost]  # lowest stage first
-            self.stage_chart = PolicyChart(
-                self._stage, "deal_stage_chart", _stage_moves(order, lost), DEAL_EVENTS.values()
-            )
-        # one crisis phase chart per case: g = the case is a crisis (G), closed = the case is closed
-        self.phase_chart: Chart = Chart(
-            runtime,
-            "crisis_phase_chart",
-            {
-                "latent": [
-                    Transition("outbreak", {"g": 1}),
-                    Transition("ended", ("$and", ({"closed": 1}, {"$neq": {"g": 1}}))),
-                ],
-                "outbreak": [Transition("aftermath", {"closed": 1})],
-                "aftermath": [Transition("recovery", {"$neq": {"g": 1}})],
-                "recovery": [],
-                "ended": [],
-            },
-            start="latent",
-        )
+            self._stage = policy(stage_scheme)
+            self._crisis = policy(crisis_scheme)
+            self._satisfaction = policy(satisfaction_scheme)
+            self.stage_chart: PolicyChart | None = None
+            if self._stage is not None:
+                assert stage_scheme is not None
+                shared = self._stage._origin or self._stage
+                chart = cache.charts.get(stage_scheme)
+                if chart is None or chart.policy is not shared:
+                    labels = shared.checked.policy.label_ids
+                    lost = "lost" if "lost" in labels else None
+                    order = [lab for lab in reversed(labels) if lab != lost]  # lowest stage first
+                    chart = cache.charts[stage_scheme] = PolicyChart(
+                        shared, "deal_stage_chart", _stage_moves(order, lost), DEAL_EVENTS.values()
+                    )
+                self.stage_chart = chart.fresh()
+            # one crisis phase chart per case: g = the case is a crisis (G), closed = the case is closed
+            if cache.phases is None:
+                cache.phases = Chart(
+                    runtime,
+                    "crisis_phase_chart",
+                    {
+                        "latent": [
+                            Transition("outbreak", {"g": 1}),
+                            Transition("ended", ("$and", ({"closed": 1}, {"$neq": {"g": 1}}))),
+                        ],
+                        "outbreak": [Transition("aftermath", {"closed": 1})],
+                        "aftermath": [Transition("recovery", {"$neq": {"g": 1}})],
+                        "recovery": [],
+                        "ended": [],
+                    },
+                    start="latent",
+                )
+            self.phase_chart: Chart = cache.phases.fresh()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._watermark: dt.date | None = None
         self._lock = threading.RLock()  # posts from several threads apply one at a time

@@ -220,3 +220,27 @@ def test_hysteresis_and_population_schemes_work_on_the_durable_backend() -> None
                 rules.decide(scheme, c, as_of=cr.SAMPLE_AS_OF).label
                 == reference.decide(scheme, c, as_of=cr.SAMPLE_AS_OF).label
             )
+
+
+def test_look_up_answers_are_reused_only_for_values_every_condition_treats_alike() -> None:
+    # look-ups remember durable's answer by where each value falls among the constants it is
+    # compared with: values on either side of a threshold, or equal to one, must not share it
+    p = policy(
+        [
+            {"id": "big", "when": "value.revenue_12m >= 1000", "then": "yes"},
+            {"id": "mid", "when": "value.revenue_12m > 10 and value.revenue_12m != 500", "then": "no"},
+            {"id": "late", "when": "deal.lost_at >= 2026-01-31", "then": "yes"},
+        ],
+        hit="first",
+    )
+    reference, rules = engines(p)
+    compiled = rules._compiled[p.id]
+    assert isinstance(compiled, durable.DurablePolicy)
+    revenues = [5, 10, 10.5, 11, 499, 500, 501, 999.5, 1000, 1001, 5, 500, 10, 1e6, None]
+    lost = [None, "2026-01-30", "2026-01-31", "2026-02-01", "2025-01-01"]
+    for revenue in revenues:
+        for day in lost:
+            data: dict[str, Any] = {"id": "a", "value": {"revenue_12m": revenue}, "deal": {"lost_at": day}}
+            expected = reference.decide(p.id, data, as_of=AS_OF)
+            got = compiled.label_of(cr.Customer.model_validate(data), AS_OF)
+            assert got == (expected.label, expected.rule), (revenue, day)

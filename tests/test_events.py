@@ -545,6 +545,35 @@ def test_replaying_the_same_events_gives_the_same_changes(events: list[dict[str,
     assert first == second
 
 
+def test_streams_of_one_engine_share_rulesets_but_not_customers() -> None:
+    engine = cr.Engine(load_entry_points=False)
+    first = engine.stream()
+    run(
+        first,
+        ev("contact", 0),
+        ev("trial_started", 2),
+        ev("case_opened", 3, case_id="K1", safety_related=True),
+    )
+    assert first.snapshot("c1")["deal_stage"] == "trial"
+    assert first.phases("c1") == {"K1": "outbreak"}
+    second = engine.stream()
+    assert "c1" not in second
+    assert second.stats() == {"customers": 0, "stage_instances": 0, "phase_instances": 0}
+    # the same customer starts afresh in the new stream, while the first stream keeps its state
+    assert kinds(run(second, ev("contact", 5), ev("trial_started", 6)), "stage") == [
+        ("potential", "trial", "trial_started")
+    ]
+    assert second.phases("c1") == {}
+    assert first.phases("c1") == {"K1": "outbreak"}
+    agrees_with_classify(second)
+    # an engine with other parameters decides with them
+    strict = engine.with_params("deal_stage", intent_requires_trial=False)
+    s = strict.stream()
+    stages = kinds(run(s, ev("contact", 0), ev("terms_agreed", 1)), "stage")
+    assert stages and stages[-1][1] == "intent"
+    assert kinds(run(engine.stream(), ev("contact", 0), ev("terms_agreed", 1)), "stage") == []
+
+
 def test_the_record_is_a_valid_customer_built_from_the_events() -> None:
     s = ENGINE.stream()
     run(
