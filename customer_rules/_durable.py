@@ -280,23 +280,16 @@ class Runtime:
 
     def assert_fact(self, name: str, fact: dict[str, Any]) -> bool:
         """Assert a fact (every matching rule fires); False if no rule took it."""
-        with self.lock:
-            try:
-                state = self._host.assert_fact(name, fact)
-            except self._not_handled:
-                self._check(name, None)
-                return False
-            except self._core.error as exc:
-                self._errors.clear()
-                raise EvaluationError(f"durable_rules ruleset {name!r} failed: {exc}") from None
-            self._check(name, state)
-            return True
+        return self._send(self._host.assert_fact, name, fact)
 
     def post(self, name: str, message: dict[str, Any]) -> bool:
         """Post an event (only the highest-priority matching rule fires); False if none took it."""
+        return self._send(self._host.post, name, message)
+
+    def _send(self, call: Any, name: str, payload: dict[str, Any]) -> bool:
         with self.lock:
             try:
-                state = self._host.post(name, message)
+                state = call(name, payload)
             except self._not_handled:
                 self._check(name, None)
                 return False
