@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import customer_rules as cr
-from customer_rules._events import DEAL_EVENTS, parse_event, sample_events
+from customer_rules.streams.events import DEAL_EVENTS, parse_event, sample_events
 
 
 def rss_mb() -> float:

@@ -40,7 +40,7 @@ import polars as pl
 from common import POLICY_YAML, zen_jdm
 
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
 AS_OF = dt.date(2026, 11, 22)
 SCHEME = "bench_tier"
@@ -285,7 +285,7 @@ _MEMORY_CHILD = """
 import datetime as dt, json, sys
 import polars as pl
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 sys.path.insert(0, {bench!r})
 from common import POLICY_YAML
 

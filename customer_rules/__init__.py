@@ -8,10 +8,21 @@ recommend a strategy for each class.
 
 from __future__ import annotations
 
-from ._agenda import Agenda, AgendaItem
-from ._allocate import Allocation, allocate
-from ._api import load_policy
-from ._check_props import (
+from customer_rules.apps.agenda import Agenda, AgendaItem
+from customer_rules.apps.allocate import Allocation, allocate
+from customer_rules.engine.api import load_policy
+from customer_rules.engine.engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
+from customer_rules.errors import (
+    BackendUnavailable,
+    CustomerRulesError,
+    EvaluationError,
+    NotFittedError,
+    PluginError,
+    PolicyError,
+    RecordError,
+)
+from customer_rules.hookspecs import hookimpl
+from customer_rules.lab.check import (
     CheckReport,
     Property,
     PropertyResult,
@@ -21,23 +32,21 @@ from ._check_props import (
     label_order,
     monotone,
 )
-from ._compare import Comparison, Move, compare, sweep
-from ._decision import Counterfactual, Decision, Need, Profile
-from ._engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
-from ._errors import (
-    BackendUnavailable,
-    CustomerRulesError,
-    EvaluationError,
-    NotFittedError,
-    PluginError,
-    PolicyError,
-    RecordError,
+from customer_rules.lab.compare import Comparison, Move, compare, sweep
+from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+from customer_rules.lab.verify import Finding, Findings, verify
+from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
+from customer_rules.model.decision import Counterfactual, Decision, Need, Profile
+from customer_rules.model.features import Feature, feature
+from customer_rules.model.frames import (
+    FrameResult,
+    RejectedRowsWarning,
+    frame_from_records,
+    records_from_frame,
+    tables_from_records,
 )
-from ._events import Change, EventError, EventStream
-from ._features import Feature, feature
-from ._plots import plot_labels, plot_migration, plot_sweep
-from ._policy import FlagDef, LabelDef, Policy, RuleDef, Text
-from ._records import (
+from customer_rules.model.records import (
     Behaviour,
     Case,
     Compliance,
@@ -50,17 +59,8 @@ from ._records import (
     Satisfaction,
     Value,
 )
-from ._sample import SAMPLE_AS_OF, sample_customers
-from ._strategy import Cadence, Strategy
-from ._tables import (
-    FrameResult,
-    RejectedRowsWarning,
-    frame_from_records,
-    records_from_frame,
-    tables_from_records,
-)
-from ._verify import Finding, Findings, verify
-from .hookspecs import hookimpl
+from customer_rules.model.strategy import Cadence, Strategy
+from customer_rules.streams.events import Change, EventError, EventStream
 
 __version__ = "0.1.0"
 

@@ -1,11 +1,11 @@
 """Command line entry point: ``customer-rules`` / ``python -m customer_rules``.
 
-The commands live in :mod:`customer_rules._cli`; see ``customer-rules --help``.
+The commands live in :mod:`customer_rules.cli.main`; see ``customer-rules --help``.
 """
 
 from __future__ import annotations
 
-from ._cli import main
+from customer_rules.cli.main import main
 
 __all__ = ["main"]
 

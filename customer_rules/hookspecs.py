@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ._decision import Decision, Profile
-    from ._engine import Engine, Override, Scheme
-    from ._features import Feature
-    from ._strategy import Strategy
+    from customer_rules.engine.engine import Engine, Override, Scheme
+    from customer_rules.model.decision import Decision, Profile
+    from customer_rules.model.features import Feature
+    from customer_rules.model.strategy import Strategy
 
 PROJECT = "customer_rules"
 

@@ -42,16 +42,16 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ._engine import Engine, Scheme
-from ._errors import CustomerRulesError, PolicyError
-from ._features import Feature
-from ._plugins import DEFAULT_PLUGINS, plugin_name
-from ._policy import Text
-from ._records import Customer
-from ._sample import SAMPLE_AS_OF, sample_customers
-from ._schema import BOOL, DATE, NUMBER, STRING, Type
-from ._strategy import Strategy
-from .hookspecs import hookimpl
+from customer_rules.engine.engine import Engine, Scheme
+from customer_rules.engine.plugins import DEFAULT_PLUGINS, plugin_name
+from customer_rules.errors import CustomerRulesError, PolicyError
+from customer_rules.hookspecs import hookimpl
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+from customer_rules.lang.policy import Text
+from customer_rules.lang.types import BOOL, DATE, NUMBER, STRING, Type
+from customer_rules.model.features import Feature
+from customer_rules.model.records import Customer
+from customer_rules.model.strategy import Strategy
 
 __all__ = [
     "ConformanceError",

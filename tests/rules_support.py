@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
 AS_OF = dt.date(2026, 11, 22)
 

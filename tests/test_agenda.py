@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
 AS_OF = dt.date(2026, 11, 22)
 

@@ -1,5 +1,5 @@
 """The ``customer-rules`` command line, driven through its real entry point
-(click's runner on ``customer_rules._cli.cli``, and ``python -m
+(click's runner on ``customer_rules.cli.main.cli``, and ``python -m
 customer_rules`` in a subprocess) on real files."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import customer_rules as cr
-from customer_rules._cli import cli
-from customer_rules._files import write_table
+from customer_rules.cli.main import cli
+from customer_rules.io.files import write_table
 
 AS_OF = "2026-11-22"
 N = 120
@@ -876,7 +876,7 @@ def test_output_is_plain_when_not_a_terminal(files: dict[str, Path], policies: d
 def test_progress_and_colour_on_a_terminal_only(
     files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import customer_rules._cli as cli_module
+    import customer_rules.cli.main as cli_module
 
     monkeypatch.setattr(cli_module, "PROGRESS_MIN_BYTES", 0)  # as if the file were large
     args = ("classify", files["csv"], "--as-of", AS_OF, "--schemes", "crisis")

@@ -36,7 +36,7 @@ import yaml
 from click.testing import CliRunner
 
 import customer_rules as cr
-from customer_rules._cli import cli
+from customer_rules.cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])

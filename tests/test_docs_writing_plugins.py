@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 from customer_rules.testing import check_plugin
 
 ROOT = Path(__file__).resolve().parent.parent

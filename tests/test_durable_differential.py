@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import customer_rules as cr
 
-durable = pytest.importorskip("customer_rules._durable")
+durable = pytest.importorskip("customer_rules.backends.durable")
 if not durable.available():  # pragma: no cover - CPython 3.13+ or no durable_rules
     pytest.skip("durable_rules is not installed here", allow_module_level=True)
 

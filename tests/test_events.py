@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 import customer_rules as cr
 
-durable = pytest.importorskip("customer_rules._durable")
+durable = pytest.importorskip("customer_rules.backends.durable")
 if not durable.available():  # pragma: no cover - CPython 3.13+ or no durable_rules
     pytest.skip("durable_rules is not installed here", allow_module_level=True)
 
-from customer_rules._events import (  # noqa: E402
+from customer_rules.streams.events import (  # noqa: E402
     DEAL_EVENTS,
     Change,
     EscalationError,

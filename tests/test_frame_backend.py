@@ -20,8 +20,8 @@ import pytest
 from rules_support import AS_OF, engine, policy
 
 import customer_rules as cr
-from customer_rules._frame import FeatureUse
-from customer_rules._frame_tables import prepare
+from customer_rules.backends.frame import FeatureUse
+from customer_rules.model.tables import prepare
 
 # Records with something missing in each place the expressions below read.
 RECORDS: list[dict[str, Any]] = [
@@ -421,7 +421,7 @@ BAD_ROWS: list[tuple[dict[str, Any], str]] = [
 
 def _raw_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """A table straight from dicts, without the record model's validation."""
-    from customer_rules._frame_tables import _flatten, canonical_schema, customer_spec
+    from customer_rules.model.tables import _flatten, canonical_schema, customer_spec
 
     def text_dates(dtype: pl.DataType) -> pl.DataType:  # dates stay ISO strings, as in a CSV
         if isinstance(dtype, pl.Date):

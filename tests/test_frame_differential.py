@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from rules_support import AS_OF, engine
 
 import customer_rules as cr
-from customer_rules._frame_tables import prepare
+from customer_rules.model.tables import prepare
 
 LABELS = ["L0", "L1", "L2", "L3"]
 FLOATS = {"value.revenue_12m": (0, 1e6), "value.profit_12m": (-1e5, 1e5), "value.growth_rate": (-1, 1)}

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules._frame_fit import fit_frame
+from customer_rules.engine.frame_fit import fit_frame
 
 AS_OF = dt.date(2026, 11, 22)
 

@@ -27,7 +27,7 @@ import pytest
 
 import customer_rules as cr
 from customer_rules import hookspecs
-from customer_rules._plugins import DEFAULT_PLUGINS, ENTRY_POINT_GROUP, ENV_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS, ENTRY_POINT_GROUP, ENV_PLUGINS
 from customer_rules.testing import ConformanceError, check_feature, check_plugin, check_scheme
 
 AS_OF = dt.date(2026, 11, 22)

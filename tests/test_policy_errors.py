@@ -12,8 +12,8 @@ import yaml
 from rules_support import engine, policy
 
 import customer_rules as cr
-from customer_rules._parser import parse
-from customer_rules._policy import parse_policy
+from customer_rules.lang.parser import parse
+from customer_rules.lang.policy import parse_policy
 
 BROKEN = Path(__file__).parent / "policies" / "broken"
 EXPECTATIONS: dict[str, dict[str, Any]] = yaml.safe_load((BROKEN / "expectations.yaml").read_text("utf-8"))

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 import customer_rules as cr
+from customer_rules.lab.compare import contacts_per_week
 
 AS_OF = cr.SAMPLE_AS_OF
 
@@ -143,7 +144,7 @@ def test_compare_workload_follows_the_cadences(customers: list[cr.Customer]) -> 
     major = base.schemes["value_pyramid"].strategies["major"].cadence
     assert vip is not None and major is not None
     expected_a = sum(
-        cr._compare.contacts_per_week(base.decide("value_pyramid", c, as_of=AS_OF)) for c in customers
+        contacts_per_week(base.decide("value_pyramid", c, as_of=AS_OF)) for c in customers
     )
     assert comp.workload_a == pytest.approx(expected_a)
     per_vip = 7 / ((vip.min_days + vip.max_days) / 2)

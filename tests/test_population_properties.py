@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
 AS_OF = dt.date(2026, 11, 22)
 SCHEME_PLUGINS = tuple(p for p in DEFAULT_PLUGINS if p.startswith("customer_rules.schemes."))

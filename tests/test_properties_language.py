@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from rules_support import AS_OF, engine, policy
 
 import customer_rules as cr
-from customer_rules._ast import (
+from customer_rules.lang.ast import (
     ARITH,
     COMPARE,
     LOGIC,
@@ -39,8 +39,8 @@ from customer_rules._ast import (
     to_text,
     walk,
 )
-from customer_rules._check import FUNCTIONS
-from customer_rules._parser import KEYWORDS, MAX_DEPTH, MAX_NODES, MAX_TEXT, parse
+from customer_rules.lang.check import FUNCTIONS
+from customer_rules.lang.parser import KEYWORDS, MAX_DEPTH, MAX_NODES, MAX_TEXT, parse
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from customer_rules import _records
-from customer_rules._records import (
+import customer_rules.model.records as _records
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers, sample_records
+from customer_rules.model.records import (
     Behaviour,
     Case,
     Compliance,
@@ -28,7 +29,6 @@ from customer_rules._records import (
     Satisfaction,
     Value,
 )
-from customer_rules._sample import SAMPLE_AS_OF, sample_customers, sample_records
 
 MODELS: tuple[type[BaseModel], ...] = (
     Customer,

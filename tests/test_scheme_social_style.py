@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from customer_rules import SAMPLE_AS_OF, Decision, Engine
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
 SCHEME = "social_style"
 LABELS = ("analytical", "relationship", "dominant", "amiable", "critical")

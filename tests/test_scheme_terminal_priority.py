@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import customer_rules as cr
-from customer_rules._plugins import DEFAULT_PLUGINS
+from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
 SCHEME = "terminal_priority"
 PLUGIN = f"customer_rules.schemes.{SCHEME}"

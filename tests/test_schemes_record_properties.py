@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from customer_rules import SAMPLE_AS_OF, Engine
-from customer_rules._records import Case, Lead, Satisfaction, Value
-from customer_rules._schema import Type, record_fields
+from customer_rules.lang.types import Type, record_fields
+from customer_rules.model.records import Case, Lead, Satisfaction, Value
 
 SCHEMES = ("lead_grade", "customer_quality", "deal_stage", "satisfaction", "crisis")
 IDENTITIES = (

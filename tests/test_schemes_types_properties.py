@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customer_rules import SAMPLE_AS_OF, Engine
-from customer_rules._records import Behaviour
+from customer_rules.model.records import Behaviour
 
 SCHEMES = ("nine_types", "social_style", "bird_style")
 NINE_LABELS = ("rational", "task", "greedy", "owner", "credit_seeking", "stingy", "tricky", "relationship")

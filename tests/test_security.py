@@ -12,7 +12,7 @@ import pytest
 from rules_support import engine, policy
 
 import customer_rules as cr
-from customer_rules._parser import MAX_DEPTH, MAX_NODES, MAX_TEXT, parse
+from customer_rules.lang.parser import MAX_DEPTH, MAX_NODES, MAX_TEXT, parse
 
 PACKAGE = Path(cr.__file__).parent
 

@@ -1,3 +1,3 @@
 """Built-in plugins. Each module here is a plugin registered through the same
 plugin manager as third-party plugins; the default-plugins list in
-``customer_rules._plugins`` is the one place that names them."""
+``customer_rules.engine.plugins`` is the one place that names them."""

@@ -7,9 +7,9 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from customer_rules._features import Feature, feature
-from customer_rules._records import Case, Customer
 from customer_rules.hookspecs import hookimpl
+from customer_rules.model.features import Feature, feature
+from customer_rules.model.records import Case, Customer
 
 if TYPE_CHECKING:
     import polars as pl

@@ -13,10 +13,10 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from customer_rules._engine import Scheme, load_scheme
-from customer_rules._features import Feature, feature
-from customer_rules._records import Customer
+from customer_rules.engine.engine import Scheme, load_scheme
 from customer_rules.hookspecs import hookimpl
+from customer_rules.model.features import Feature, feature
+from customer_rules.model.records import Customer
 
 if TYPE_CHECKING:
     import polars as pl

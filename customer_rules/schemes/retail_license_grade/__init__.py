@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from customer_rules._engine import Scheme, load_scheme
-from customer_rules._features import Feature, feature
-from customer_rules._records import Customer, Deduction
+from customer_rules.engine.engine import Scheme, load_scheme
 from customer_rules.hookspecs import hookimpl
+from customer_rules.model.features import Feature, feature
+from customer_rules.model.records import Customer, Deduction
 
 if TYPE_CHECKING:
     import polars as pl

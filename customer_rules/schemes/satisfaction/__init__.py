@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from customer_rules._engine import Scheme, load_scheme
-from customer_rules._features import Feature, feature
-from customer_rules._records import Case, Customer
 from customer_rules.builtin.features import active_case_list, active_mask
+from customer_rules.engine.engine import Scheme, load_scheme
 from customer_rules.hookspecs import hookimpl
+from customer_rules.model.features import Feature, feature
+from customer_rules.model.records import Case, Customer
 
 if TYPE_CHECKING:
     import polars as pl

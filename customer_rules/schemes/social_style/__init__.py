@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from customer_rules._engine import Scheme, load_scheme
+from customer_rules.engine.engine import Scheme, load_scheme
 from customer_rules.hookspecs import hookimpl
 
 

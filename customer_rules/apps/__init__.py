@@ -1,0 +1,1 @@
+"""Applications on top of the engine: agenda and allocation. Internal."""

@@ -1,0 +1,715 @@
+"""Allocate a scarce product among customers by the weight of their grade.
+
+``allocate(supply, decisions, weights, caps=None)`` splits an integer supply
+into integer quantities, one per customer, in proportion to the weight of
+each customer's label (e.g. the ``retail_license_grade`` grades ``A5`` …
+``C``). The quantities sum exactly to the supply, or to what the caps allow
+when that is less.
+
+How (see ``docs/allocation.md``):
+
+1. Every customer's *exact quota* is ``supply × weight / total weight``,
+   computed with exact fractions (no floating-point drift).
+2. Caps: a customer whose exact quota exceeds its cap is held at its cap;
+   what it cannot take is shared among the customers not held, again by
+   weight, and so on until no cap is exceeded (water-filling).
+3. Rounding (largest remainder, Hamilton): everyone gets the whole part of
+   their exact quota; the units left over go one each to the customers with
+   the largest fractional remainders.
+4. The queue for leftover units runs by larger remainder, then (on equal
+   remainders) higher weight, then customer id ascending (ints before
+   strings, each in natural order) — never by input order.
+
+Labels in ``exclude`` (default ``suspended``) and labels with weight 0 get
+nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import html
+import itertools
+import math
+import numbers
+import operator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from customer_rules.model.decision import Decision, Profile
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["Allocation", "Share", "allocate"]
+
+CustomerId = Hashable
+Number = int | float | Fraction | Decimal
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class Share:
+    """How one customer's quantity came about.
+
+    ``weight`` is the weight used (0 for excluded labels); ``cap`` is
+    ``None`` when uncapped; ``proportional`` is the customer's share of the
+    supply before any cap (``supply × weight / total weight``);
+    ``uncapped_quota`` its share by weight once the units other customers'
+    caps kept from them were redistributed (before its own cap); ``quota``
+    the exact (fractional) quota it was given: the smaller of that and its
+    cap; ``base`` its whole part; ``extra`` whether a leftover
+    unit was added; ``rank`` the position in the queue for leftover units
+    (1-based; ``None`` when the remainder is 0); ``capped`` whether the cap
+    decided the quantity; ``excluded`` whether the label is in ``exclude``.
+    """
+
+    customer_id: CustomerId
+    label: str | None
+    weight: Fraction
+    cap: int | None
+    proportional: Fraction
+    uncapped_quota: Fraction
+    quota: Fraction
+    base: int
+    extra: bool
+    rank: int | None
+    capped: bool
+    excluded: bool
+
+    @property
+    def quantity(self) -> int:
+        return self.base + int(self.extra)
+
+    @property
+    def remainder(self) -> Fraction:
+        return self.quota - self.base
+
+
+@dataclass(frozen=True)
+class Allocation(Mapping[CustomerId, int]):
+    """The result of :func:`allocate`.
+
+    Behaves as a read-only mapping customer id → quantity
+    (``alloc["C1"]``, ``dict(alloc)``). ``quantities`` has every input
+    customer, zeros included, ordered by customer id. ``total`` is what was
+    handed out, ``unallocated`` what was not (more than 0 only when caps
+    bind or no customer has a positive weight), ``by_label`` the total per
+    label. ``shares`` holds the working for each customer; ``explain`` renders
+    it as text.
+    """
+
+    supply: int
+    quantities: dict[CustomerId, int]
+    shares: dict[CustomerId, Share] = field(repr=False)
+    leftover: int = field(repr=False, default=0)
+    """Units handed out by the largest-remainder step."""
+
+    # -- mapping -------------------------------------------------------------
+    def __getitem__(self, customer_id: CustomerId) -> int:
+        try:
+            return self.quantities[customer_id]
+        except KeyError:
+            raise KeyError(f"customer {customer_id!r} is not in this allocation") from None
+
+    def __iter__(self) -> Iterator[CustomerId]:
+        return iter(self.quantities)
+
+    def __len__(self) -> int:
+        return len(self.quantities)
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self.quantities
+
+    # -- totals --------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Units handed out."""
+        return sum(self.quantities.values())
+
+    @property
+    def unallocated(self) -> int:
+        """Units of the supply nobody could take (``supply - total``)."""
+        return self.supply - self.total
+
+    @property
+    def by_label(self) -> dict[str | None, int]:
+        """Total per label, highest weight first (then label)."""
+        totals: dict[str | None, int] = {}
+        weight: dict[str | None, Fraction] = {}
+        for s in self.shares.values():
+            totals[s.label] = totals.get(s.label, 0) + s.quantity
+            weight[s.label] = s.weight
+        order = sorted(totals, key=lambda lab: (-weight[lab], lab is None, lab or ""))
+        return {lab: totals[lab] for lab in order}
+
+    # -- explaining ----------------------------------------------------------
+    def explain(self, customer_id: CustomerId | None = None, lang: str = "en") -> str:
+        """Why a customer got its quantity (or, without an id, a summary).
+
+        ``lang`` is ``en`` or ``zh``. Shows the weight and its share, the
+        exact quota, the rounding step and the cap.
+        """
+        if lang not in ("en", "zh"):
+            raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
+        if customer_id is None:
+            return self._summary(lang)
+        try:
+            s = self.shares[customer_id]
+        except KeyError:
+            raise KeyError(f"customer {customer_id!r} is not in this allocation") from None
+        return _explain_share(s, self, lang == "zh")
+
+    def _summary(self, lang: str) -> str:
+        zh = lang == "zh"
+        if zh:
+            head = f"供应 {self.supply}，分配 {self.total}，未分配 {self.unallocated}（{len(self)} 个客户）"
+            rows = [f"  {_label_text(lab, True)}：{n}" for lab, n in self.by_label.items()]
+        else:
+            head = (
+                f"supply {self.supply}, allocated {self.total}, unallocated {self.unallocated} "
+                f"({len(self)} customers)"
+            )
+            rows = [f"  {_label_text(lab, False)}: {n}" for lab, n in self.by_label.items()]
+        return "\n".join([head, *rows])
+
+    def __str__(self) -> str:
+        return self._summary("en")
+
+    # -- tables ----------------------------------------------------------------
+    def to_frame(self) -> pl.DataFrame:
+        """One row per customer as a polars DataFrame.
+
+        Columns: ``customer_id``, ``label``, ``weight``, ``cap``, ``quota``
+        (exact quota as a float), ``quantity``, ``capped``, ``rounded_up``.
+        """
+        try:
+            import polars as pl
+        except ImportError as exc:  # pragma: no cover - polars is a dependency
+            raise ImportError("Allocation.to_frame needs polars: pip install polars") from exc
+        shares = list(self.shares.values())
+        ids: list[Any] = [s.customer_id for s in shares]
+        if len({type(i) for i in ids}) > 1:
+            ids = [str(i) for i in ids]
+        return pl.DataFrame(
+            {
+                "customer_id": ids,
+                "label": [s.label for s in shares],
+                "weight": [float(s.weight) for s in shares],
+                "cap": [s.cap for s in shares],
+                "quota": [float(s.quota) for s in shares],
+                "quantity": [s.quantity for s in shares],
+                "capped": [s.capped for s in shares],
+                "rounded_up": [s.extra for s in shares],
+            },
+            schema_overrides={"label": pl.String, "cap": pl.Int64, "quantity": pl.Int64},
+        )
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(str(s.customer_id))}</td><td>{e(_label_text(s.label, False))}</td>"
+            f"<td>{e(_num(s.weight))}</td><td>{e('-' if s.cap is None else str(s.cap))}</td>"
+            f"<td>{e(_num(s.quota))}</td><td><b>{s.quantity}</b></td>"
+            f"<td>{'cap' if s.capped else '+1' if s.extra else ''}</td></tr>"
+            for s in self.shares.values()
+        )
+        return (
+            f"<div class='cr-allocation'><b>Allocation</b>: supply {self.supply}, "
+            f"allocated {self.total}, unallocated {self.unallocated}"
+            "<table><tr><th>customer</th><th>label</th><th>weight</th><th>cap</th>"
+            f"<th>exact quota</th><th>quantity</th><th>note</th></tr>{rows}</table></div>"
+        )
+
+
+# ---------------------------------------------------------------------------
+# the function
+
+
+def allocate(
+    supply: int,
+    decisions: Any,
+    weights: Mapping[str, Number],
+    caps: Mapping[Any, int | None] | int | None = None,
+    *,
+    scheme: str | None = None,
+    id_column: str = "id",
+    label_column: str | None = None,
+    missing_weight: Number | None = None,
+    exclude: Iterable[str] = ("suspended",),
+) -> Allocation:
+    """Divide ``supply`` integer units among customers by the weight of their label.
+
+    Args:
+        supply: units to hand out, a non-negative int.
+        decisions: who gets a share and with which label. One of:
+            a mapping customer id → label (or → ``Decision``/``Profile``);
+            an iterable of ``Decision`` (``record_id`` and ``label``);
+            an iterable of ``Profile`` (or a ``BatchResult``) with ``scheme``
+            naming the scheme whose label counts; a polars or pandas
+            DataFrame with an id column (``id_column``, default ``"id"``) and
+            a label column (``label_column``, default the ``scheme`` name or
+            ``"label"``).
+        weights: label → non-negative finite number. A label met in
+            ``decisions`` but absent from ``weights`` (an unclassified
+            customer counts as the label ``None``) raises ``ValueError``
+            unless ``missing_weight`` gives the weight to use for it.
+        caps: most units a customer may take: a mapping customer id →
+            non-negative int (customers absent or mapped to ``None`` are
+            uncapped; an id that is not among the customers raises
+            ``ValueError``), or one int for
+            every customer, or ``None`` (no caps).
+        scheme: the scheme whose label to read from profiles; when given
+            with decisions, each decision must belong to it.
+        missing_weight: weight for labels absent from ``weights``.
+        exclude: labels that get nothing whatever the weights say (default
+            ``("suspended",)``: supply stops for a suspended licence); a
+            positive weight for an excluded label raises ``ValueError``.
+
+    Returns:
+        an :class:`Allocation`; its quantities sum to
+        ``min(supply, sum of the caps of customers with a positive weight)``.
+
+    Ties for a leftover unit go to the larger remainder, then the higher
+    weight, then the smaller customer id; input order never matters.
+    """
+    supply_n = _as_count(supply, "supply")
+    excluded = _as_labels(exclude)
+    weight_of = _as_weights(weights, excluded)
+    fallback = None if missing_weight is None else _as_weight(missing_weight, "missing_weight")
+    entries = _entries(decisions, scheme=scheme, id_column=id_column, label_column=label_column)
+    cap_of = _as_caps(caps, [cid for cid, _ in entries])
+
+    # the weight of each label met, then of each customer
+    label_weight: dict[str | None, tuple[Fraction, bool]] = {}
+    for cid, label in entries:
+        if label in label_weight:
+            continue
+        if label is not None and label in excluded:
+            label_weight[label] = (Fraction(0), True)
+            continue
+        w = weight_of.get(label) if label is not None else None
+        if w is None:
+            if fallback is None:
+                what = (
+                    f"customer {cid!r}, which is unclassified (label None)"
+                    if label is None
+                    else f"label {label!r} (customer {cid!r})"
+                )
+                known = ", ".join(repr(k) for k in weight_of) or "none"
+                close = _close(label, list(weight_of)) if label is not None else []
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"no weight for {what}; weights are given for {known}{hint} "
+                    "(add it to weights, or pass missing_weight=0 to give unknown labels nothing)"
+                )
+            w = fallback
+        label_weight[label] = (w, False)
+    entries.sort(key=lambda e: _id_key(e[0]))
+    return _solve(supply_n, entries, label_weight, cap_of)
+
+
+def _solve(
+    supply: int,
+    entries: list[tuple[CustomerId, str | None]],
+    label_weight: Mapping[str | None, tuple[Fraction, bool]],
+    cap_of: Mapping[CustomerId, int | None],
+) -> Allocation:
+    """The arithmetic, on customers already sorted by id.
+
+    Customers with the same weight share everything but their cap, so the
+    work is done per weight group (``g``, numbered by weight, highest
+    first): exact fractions stay cheap for large populations.
+    """
+    weights = sorted({w for w, _ in label_weight.values() if w > 0}, reverse=True)
+    index = {w: g for g, w in enumerate(weights)}
+    group_of = {lab: index.get(w, -1) for lab, (w, _) in label_weight.items()}  # -1: gets nothing
+    k = len(weights)
+
+    size = [0] * k  # customers per group
+    free = [0] * k  # uncapped customers per group
+    caps: list[list[int]] = [[] for _ in range(k)]  # caps of the capped ones
+    for cid, label in entries:
+        g = group_of[label]
+        if g >= 0:
+            size[g] += 1
+            cap = cap_of.get(cid)
+            if cap is None:
+                free[g] += 1
+            else:
+                caps[g].append(cap)
+    prefix = []
+    for c in caps:
+        c.sort()
+        prefix.append([0, *itertools.accumulate(c)])
+    total_weight = sum((weights[g] * size[g] for g in range(k)), Fraction(0))
+    target = supply if any(free) else min(supply, sum(p[-1] for p in prefix))
+
+    # Water-filling: at level λ a customer's exact quota is λ × weight. Fix
+    # every capped customer whose cap ≤ λ × weight at its cap, share what is
+    # left among the others by weight (a new, higher λ), and repeat until no
+    # one else reaches their cap. λ only grows, so the fixed set only grows.
+    fixed = [0] * k  # per group: how many (those with the smallest caps) are fixed
+    level = Fraction(0)
+    while True:
+        fixed_units = sum(prefix[g][fixed[g]] for g in range(k))
+        weight_left = total_weight - sum(weights[g] * fixed[g] for g in range(k))
+        if weight_left <= 0:
+            break
+        level = (target - fixed_units) / weight_left
+        now = [bisect.bisect_right(caps[g], math.floor(level * weights[g])) for g in range(k)]
+        if now == fixed:
+            break
+        fixed = now
+    limit = [caps[g][fixed[g] - 1] if fixed[g] else -1 for g in range(k)]  # largest fixed cap
+
+    # exact quotas and whole parts of the customers not held at their cap
+    quota = [level * w for w in weights]
+    base = [math.floor(q) for q in quota]
+    whole = sum(prefix[g][fixed[g]] + base[g] * (size[g] - fixed[g]) for g in range(k))
+    leftover = target - whole
+    proportional = [supply * w / total_weight for w in weights]
+
+    # Largest remainder: the queue for leftover units runs by larger
+    # remainder, then higher weight (both per group), then id ascending
+    # (entries are in id order).
+    members: list[list[CustomerId]] = [[] for _ in range(k)]
+    held: set[CustomerId] = set()
+    for cid, label in entries:
+        g = group_of[label]
+        if g >= 0:
+            cap = cap_of.get(cid)
+            if cap is not None and cap <= limit[g]:
+                held.add(cid)
+            elif quota[g] != base[g]:
+                members[g].append(cid)
+    order = sorted(range(k), key=lambda g: (-(quota[g] - base[g]), g))
+    queue = [cid for g in order for cid in members[g]]
+    rank = {cid: i + 1 for i, cid in enumerate(queue)}
+    lucky = set(queue[:leftover])
+
+    shares: dict[CustomerId, Share] = {}
+    zero = Fraction(0)
+    for cid, label in entries:
+        g = group_of[label]
+        cap = cap_of.get(cid)
+        w, is_excluded = label_weight[label]
+        if g < 0:
+            q, b, p, u = zero, 0, zero, zero
+        elif cid in held:
+            q, b, p, u = Fraction(cap or 0), cap or 0, proportional[g], quota[g]
+        else:
+            q, b, p, u = quota[g], base[g], proportional[g], quota[g]
+        shares[cid] = Share(
+            customer_id=cid,
+            label=label,
+            weight=w,
+            cap=cap,
+            proportional=p,
+            uncapped_quota=u,
+            quota=q,
+            base=b,
+            extra=cid in lucky,
+            rank=rank.get(cid),
+            capped=cid in held,
+            excluded=is_excluded,
+        )
+    quantities = {cid: s.quantity for cid, s in shares.items()}
+    return Allocation(supply=supply, quantities=quantities, shares=shares, leftover=leftover)
+
+
+# ---------------------------------------------------------------------------
+# validation
+
+
+def _as_count(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a non-negative integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be a non-negative integer, got {value!r}") from None
+    if n < 0:
+        raise ValueError(f"{what} must be a non-negative integer, got {n}")
+    return n
+
+
+def _as_weight(value: Any, what: str) -> Fraction:
+    bad = ValueError(f"{what} must be a non-negative finite number, got {value!r}")
+    try:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, numbers.Rational):
+            w = Fraction(int(value.numerator), int(value.denominator))
+        elif isinstance(value, float | Decimal):
+            w = Fraction(value)
+        elif isinstance(value, numbers.Real):
+            w = Fraction(float(value))
+        else:
+            raise bad
+    except (TypeError, ValueError, OverflowError):
+        raise bad from None
+    if w < 0:
+        raise bad
+    return w
+
+
+def _as_labels(exclude: Iterable[str]) -> frozenset[str]:
+    if isinstance(exclude, str):
+        return frozenset({exclude})
+    return frozenset(exclude)
+
+
+def _as_weights(weights: Mapping[str, Any], excluded: frozenset[str]) -> dict[str, Fraction]:
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"weights must be a mapping label -> number, got {type(weights).__name__}")
+    out: dict[str, Fraction] = {}
+    for label, value in weights.items():
+        w = _as_weight(value, f"weight for label {label!r}")
+        if label in excluded and w > 0:
+            raise ValueError(
+                f"label {label!r} is excluded (it always gets nothing) but has weight {value!r}; "
+                "give it weight 0 or leave it out of exclude="
+            )
+        out[label] = w
+    return out
+
+
+def _as_caps(caps: Any, ids: list[CustomerId]) -> dict[CustomerId, int | None]:
+    if caps is None:
+        return {}
+    if not isinstance(caps, Mapping):
+        n = _as_count(caps, "caps")
+        return dict.fromkeys(ids, n)
+    known = set(ids)
+    out: dict[CustomerId, int | None] = {}
+    for cid, value in caps.items():
+        if cid not in known:
+            raise ValueError(f"caps names customer {cid!r}, which is not among the customers to allocate to")
+        if value is not None:
+            out[cid] = _as_count(value, f"cap for customer {cid!r}")
+    return out
+
+
+def _close(word: str, options: list[str]) -> list[str]:
+    same = [o for o in options if o.casefold() == word.casefold()]
+    return same or difflib.get_close_matches(word, options, n=1)
+
+
+def _id_key(cid: CustomerId) -> tuple[int, Any]:
+    """Sort key for customer ids: ints, then strings, then anything by repr."""
+    if isinstance(cid, int) and not isinstance(cid, bool):
+        return (0, cid)
+    if isinstance(cid, str):
+        return (1, cid)
+    return (2, repr(cid))
+
+
+# ---------------------------------------------------------------------------
+# reading the decisions
+
+
+def _entries(
+    decisions: Any, *, scheme: str | None, id_column: str, label_column: str | None
+) -> list[tuple[CustomerId, str | None]]:
+    module = type(decisions).__module__ or ""
+    if module.startswith("polars") and type(decisions).__name__ == "LazyFrame":
+        decisions = decisions.collect()
+    if module.startswith(("polars", "pandas")) and hasattr(decisions, "columns"):
+        return _from_frame(decisions, module, id_column, label_column or scheme or "label")
+    if isinstance(decisions, Mapping):
+        return [(cid, _label_of(v, scheme, cid)) for cid, v in decisions.items()]
+    if isinstance(decisions, str | bytes) or not isinstance(decisions, Iterable):
+        raise ValueError(
+            "decisions must be a mapping customer id -> label, an iterable of Decision or Profile, "
+            f"or a polars/pandas DataFrame; got {type(decisions).__name__}"
+        )
+    out: list[tuple[CustomerId, str | None]] = []
+    seen: set[CustomerId] = set()
+    for i, item in enumerate(decisions):
+        if isinstance(item, Decision):
+            cid: Any = item.record_id
+        elif isinstance(item, Profile):
+            cid = item.customer_id
+        else:
+            raise ValueError(
+                f"decisions[{i}] is a {type(item).__name__}; expected a Decision or Profile "
+                "(or pass a mapping customer id -> label)"
+            )
+        if cid is None:
+            raise ValueError(f"decisions[{i}] has no customer id (record_id is None)")
+        if cid in seen:
+            raise ValueError(f"customer {cid!r} appears more than once in decisions")
+        seen.add(cid)
+        out.append((cid, _label_of(item, scheme, cid)))
+    return out
+
+
+def _label_of(value: Any, scheme: str | None, cid: CustomerId) -> str | None:
+    if isinstance(value, Decision):
+        if scheme is not None and value.scheme != scheme:
+            raise ValueError(
+                f"the decision for customer {cid!r} is for scheme {value.scheme!r}, not {scheme!r}"
+            )
+        return value.label
+    if isinstance(value, Profile):
+        if scheme is None:
+            raise ValueError("decisions holds profiles: pass scheme= to say whose label to use")
+        try:
+            return value[scheme].label
+        except KeyError as exc:
+            raise ValueError(f"customer {cid!r} has no decision for scheme {scheme!r}: {exc}") from None
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"the label for customer {cid!r} must be a string or None, got {value!r}")
+
+
+def _from_frame(
+    frame: Any, module: str, id_column: str, label_column: str
+) -> list[tuple[CustomerId, str | None]]:
+    columns = [str(c) for c in frame.columns]
+    for col, arg in ((id_column, "id_column"), (label_column, "label_column")):
+        if col not in columns:
+            raise ValueError(f"the frame has no column {col!r} (set {arg}=); columns: {', '.join(columns)}")
+    if module.startswith("polars"):
+        ids = frame.get_column(id_column).to_list()
+        labels = frame.get_column(label_column).to_list()
+    else:
+        ids = frame[id_column].tolist()
+        labels = frame[label_column].tolist()
+    out: list[tuple[CustomerId, str | None]] = []
+    seen: set[CustomerId] = set()
+    for row, (cid, label) in enumerate(zip(ids, labels, strict=True)):
+        if cid is None or (isinstance(cid, float) and math.isnan(cid)):
+            raise ValueError(f"row {row} of the frame has no customer id in column {id_column!r}")
+        if cid in seen:
+            raise ValueError(f"customer {cid!r} appears more than once in column {id_column!r}")
+        seen.add(cid)
+        if isinstance(label, float) and math.isnan(label):
+            label = None
+        out.append((cid, _label_of(label, None, cid)))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# text
+
+
+def _num(x: Fraction | int) -> str:
+    x = Fraction(x)
+    if x.denominator == 1:
+        return str(x.numerator)
+    text = f"{float(x):.3f}".rstrip("0").rstrip(".")
+    return text if text not in ("0", "-0") else f"{float(x):.3g}"
+
+
+def _label_text(label: str | None, zh: bool) -> str:
+    if label is None:
+        return "未分类" if zh else "unclassified"
+    return label
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
+    label = _label_text(s.label, zh)
+    unit = "" if zh else (" unit" if s.quantity == 1 else " units")
+    lines = [
+        f"客户 {s.customer_id}：{s.quantity} 单位（{label}，权重 {_num(s.weight)}）"
+        if zh
+        else f"customer {s.customer_id}: {s.quantity}{unit} (label {label}, weight {_num(s.weight)})"
+    ]
+    if s.excluded:
+        lines.append(f"  标签 {label} 被排除，不分配" if zh else f"  label {label} is excluded: gets nothing")
+        return "\n".join(lines)
+    if s.weight == 0:
+        lines.append("  权重为 0，不分配" if zh else "  weight 0: gets nothing")
+        return "\n".join(lines)
+    total_weight = sum((x.weight for x in alloc.shares.values()), Fraction(0))
+    share = s.weight / total_weight
+    pct = f"{float(share) * 100:.2f}%"
+    if zh:
+        lines.append(f"  权重占比：{_num(s.weight)} / {_num(total_weight)} = {pct}")
+        lines.append(f"  按比例应得：{alloc.supply} × {pct} = {_num(s.proportional)}")
+    else:
+        lines.append(f"  weight share: {_num(s.weight)} of {_num(total_weight)} = {pct}")
+        lines.append(f"  proportional share: {alloc.supply} × {pct} = {_num(s.proportional)}")
+    cap = "无" if zh else "none"
+    if s.cap is not None:
+        cap = str(s.cap)
+    if s.capped:
+        if s.proportional >= s.quota:
+            lost = s.proportional - s.quota
+            if lost == 0:
+                lines.append(
+                    f"  上限 {cap} 恰好等于应得：得到 {cap}"
+                    if zh
+                    else f"  cap {cap} equals its share: gets {cap}"
+                )
+            elif zh:
+                lines.append(f"  上限 {cap} 生效：得到 {cap}；放不下的 {_num(lost)} 按权重分给其他客户")
+            else:
+                lines.append(
+                    f"  cap {cap} binds: gets {cap}; the {_num(lost)} it cannot take went to the others by weight"
+                )
+        elif zh:
+            lines.append(
+                f"  上限 {cap} 在重新分配后生效：加上其他客户因上限放不下的部分，"
+                f"按权重应得 {_num(s.uncapped_quota)}，得到 {cap}"
+            )
+        else:
+            lines.append(
+                f"  cap {cap} binds after redistribution: with the units capped customers could not take, "
+                f"its share by weight would be {_num(s.uncapped_quota)}; gets {cap}"
+            )
+        return "\n".join(lines)
+    gain = s.quota - s.proportional
+    if gain > 0:
+        lines.append(
+            f"  精确配额：{_num(s.quota)}（含其他客户受上限限制后重新分配的 {_num(gain)}）"
+            if zh
+            else f"  exact quota: {_num(s.quota)} (including {_num(gain)} redistributed from capped customers)"
+        )
+    else:
+        lines.append(f"  精确配额：{_num(s.quota)}" if zh else f"  exact quota: {_num(s.quota)}")
+    lines.append(f"  上限：{cap}" if zh else f"  cap: {cap}")
+    if s.rank is None:
+        lines.append(
+            f"  取整：配额为整数，得到 {s.base}" if zh else f"  rounding: the quota is whole, gets {s.base}"
+        )
+    else:
+        ties = sum(
+            1
+            for x in alloc.shares.values()
+            if x is not s and x.rank is not None and x.remainder == s.remainder
+        )
+        if zh:
+            got = "加 1" if s.extra else "不加"
+            tie = f"（与 {ties} 个客户余数相同，依次按权重较高、客户编号较小排序）" if ties else ""
+            lines.append(
+                f"  取整（最大余数法）：整数部分 {s.base}，余数 {_num(s.remainder)} 排第 {s.rank} 位，"
+                f"剩余 {alloc.leftover} 个单位 → {got}{tie}"
+            )
+        else:
+            got = "+1" if s.extra else "no extra unit"
+            tie = (
+                f" (tied on remainder with {ties} other{'s' if ties > 1 else ''}; "
+                "order: higher weight, then smaller customer id)"
+                if ties
+                else ""
+            )
+            lines.append(
+                f"  rounding (largest remainder): whole part {s.base}, remainder {_num(s.remainder)} "
+                f"ranks {_ordinal(s.rank)} for {alloc.leftover} leftover unit"
+                f"{'s' if alloc.leftover != 1 else ''} → {got}{tie}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Backends that compile checked policies to deciders for records and tables. Internal."""

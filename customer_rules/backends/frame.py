@@ -1,0 +1,1171 @@
+"""The frame backend: checked policies compiled to polars expressions.
+
+One policy becomes a handful of expressions evaluated over a whole table at
+once; the labels are those the python backend (the reference semantics)
+gives row by row:
+
+* missing values are nulls and propagate through arithmetic, comparisons,
+  ``in`` and ``between``; ``and``/``or``/``not`` are polars' ``&``/``|``/``~``,
+  which follow three-valued (Kleene) logic on nullable booleans;
+* a rule matches only when its condition is true (``when`` treats null as
+  false);
+* ``x / 0`` is null; dates are shifted and subtracted as whole days, and a
+  date outside years 1-9999 is null;
+* ``min``/``max`` are null when any argument is (unlike
+  ``pl.min_horizontal``);
+* features come from :attr:`Feature.frame` expressions; a feature without
+  one is computed row by row from validated records (a slow fallback);
+* population-relative calls read the cut-offs ``Engine.fit`` learned, and
+  stability rules (hysteresis) read the grade history, as in python.
+
+This module imports polars at import time: import it lazily.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import polars as pl
+
+from customer_rules.errors import CustomerRulesError, EvaluationError, NotFittedError, RecordError
+from customer_rules.lang.ast import (
+    COMPARE,
+    Between,
+    Binary,
+    Call,
+    Duration,
+    In,
+    IsMissing,
+    ListOf,
+    Literal,
+    Name,
+    Node,
+    Unary,
+    to_text,
+    walk,
+)
+from customer_rules.lang.check import FUNCTIONS, POPULATION_FUNCTIONS, Checker
+from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
+from customer_rules.lang.population import Cut
+from customer_rules.lang.types import DATE, NUMBER
+from customer_rules.model.features import Feature
+from customer_rules.model.frames import FrameResult
+from customer_rules.model.tables import (
+    ROW,
+    customer_spec,
+    dtype_of,
+    empty_value,
+    prepare,
+    records_from_canonical,
+)
+
+if TYPE_CHECKING:
+    from customer_rules.engine.engine import Engine
+    from customer_rules.model.decision import Decision
+
+_EPOCH = dt.date(1970, 1, 1)
+_MIN_DAY = (dt.date(1, 1, 1) - _EPOCH).days
+_MAX_DAY = (dt.date(9999, 12, 31) - _EPOCH).days
+_STR_LIST = pl.List(pl.String())
+
+
+def lit(value: Any) -> pl.Expr:
+    """A typed literal for a constant of the language."""
+    if isinstance(value, bool):
+        return pl.lit(value, dtype=pl.Boolean())
+    if isinstance(value, int):
+        return pl.lit(value, dtype=pl.Int64())
+    if isinstance(value, float):
+        return pl.lit(value, dtype=pl.Float64())
+    if isinstance(value, str):
+        return pl.lit(value, dtype=pl.String())
+    if isinstance(value, dt.date):
+        return pl.lit(value, dtype=pl.Date())
+    raise TypeError(f"not a constant of the language: {value!r}")
+
+
+def _null(dtype: pl.DataType) -> pl.Expr:
+    return pl.lit(None, dtype=dtype)
+
+
+def days(date: pl.Expr) -> pl.Expr:
+    """A date column as whole days since 1970-01-01 (Int64)."""
+    return date.to_physical().cast(pl.Int64())
+
+
+def from_days(n: pl.Expr) -> pl.Expr:
+    """Whole days since 1970-01-01 as a date; null outside years 1-9999."""
+    return pl.when(n.is_between(_MIN_DAY, _MAX_DAY)).then(n).cast(pl.Int32()).cast(pl.Date())
+
+
+_CMP: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+# ---------------------------------------------------------------------------
+# Features
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureUse:
+    """One feature column of a run: the feature and its constant arguments."""
+
+    column: str
+    feature: Feature
+    args: tuple[Any, ...]
+
+    def expr(self, as_of: dt.date) -> pl.Expr | None:
+        """The feature's frame expression (typed), or None when it has none."""
+        if self.feature.frame is None:
+            return None
+        out = self.feature.frame(as_of, *self.args)
+        if not isinstance(out, pl.Expr):
+            raise TypeError(
+                f"feature {self.feature.name!r}: frame() returned {type(out).__name__}, not a polars Expr"
+            )
+        return out.cast(dtype_of(self.feature.type)).alias(self.column)
+
+
+class FeatureTable:
+    """The feature columns one run needs, shared by all its schemes."""
+
+    def __init__(self) -> None:
+        self.uses: dict[str, FeatureUse] = {}
+
+    def column(self, feat: Feature, args: tuple[Any, ...] = ()) -> str:
+        key = feat.name if not args else f"{feat.name}({', '.join(repr(a) for a in args)})"
+        col = f"__cr:f:{key}"
+        if col not in self.uses:
+            self.uses[col] = FeatureUse(col, feat, args)
+        return col
+
+
+# ---------------------------------------------------------------------------
+# Expressions
+# ---------------------------------------------------------------------------
+
+
+class FrameCompiler:
+    """Compiles the nodes of one checked policy to polars expressions.
+
+    ``shift`` moves numeric thresholds as the python backend's hysteresis
+    margin does (>0 harder to pass, <0 easier); ``tag`` keeps the derived
+    columns of shifted compilers apart.
+    """
+
+    #: Compilers for node types this module does not know (an extension
+    #: point for new kinds of condition).
+    extensions: ClassVar[dict[type[Node], Callable[[FrameCompiler, Node], pl.Expr]]] = {}
+
+    def __init__(
+        self,
+        checked: CheckedPolicy,
+        *,
+        scheme: str,
+        as_of: dt.date,
+        features: FeatureTable,
+        cuts: Mapping[str, Cut] | None = None,
+        shift: float = 0.0,
+        tag: str = "",
+    ) -> None:
+        self.checked = checked
+        self.ns = checked.namespace
+        self.scheme = scheme
+        self.as_of = as_of
+        self.today = (as_of - _EPOCH).days
+        self.features = features
+        self.cuts = cuts
+        self.shift = shift
+        self.tag = tag
+        self.checker = Checker(self.ns, dict(checked.params))
+        self.derived: dict[str, str] = {}  # derived name -> its column
+        self.keys: dict[str, pl.Expr] = {}  # evidence key -> the value read
+
+    def column_name(self, kind: str, name: str | int) -> str:
+        return f"__cr:{kind}:{self.scheme}{self.tag}:{name}"
+
+    def constant(self, node: Node) -> Any:
+        if isinstance(node, Literal):
+            return node.value
+        if isinstance(node, Duration):
+            return node.days
+        if isinstance(node, Name) and node.parts[0] == "params":
+            return self.checked.params[node.parts[1]]
+        if isinstance(node, Unary) and node.op == "-":
+            return -self.constant(node.operand)
+        raise TypeError(node)
+
+    def compile(self, node: Node) -> pl.Expr:
+        ext = self.extensions.get(type(node))
+        if ext is not None:
+            return ext(self, node)
+        if isinstance(node, Literal):
+            return lit(node.value)
+        if isinstance(node, Duration):
+            return lit(node.days)
+        if isinstance(node, Name):
+            return self._name(node)
+        if isinstance(node, Unary):
+            e = self.compile(node.operand)
+            return ~e if node.op == "not" else -e
+        if isinstance(node, Binary):
+            return self._binary(node)
+        if isinstance(node, In):
+            return self._in(node)
+        if isinstance(node, Between):
+            v, lo, hi = (self.compile(n) for n in (node.value, node.low, node.high))
+            return (
+                pl.when(v.is_null() | lo.is_null() | hi.is_null())
+                .then(_null(pl.Boolean()))
+                .otherwise((lo <= v) & (v <= hi))
+            )
+        if isinstance(node, IsMissing):
+            e = self.compile(node.value)
+            return e.is_not_null() if node.negated else e.is_null()
+        if isinstance(node, Call):
+            return self._call(node)
+        raise TypeError(f"the frame backend cannot compile {type(node).__name__}")
+
+    def _name(self, node: Name) -> pl.Expr:
+        key = node.dotted
+        if node.parts[0] == "params":
+            return lit(self.checked.params[node.parts[1]])
+        if key in self.derived:
+            return pl.col(self.derived[key])
+        column = key if key in self.ns.fields else self.features.column(self.ns.features[key])
+        e = pl.col(column)
+        self.keys.setdefault(key, e)
+        return e
+
+    def _shifted(self, op: str, c: Any) -> Any:
+        if not self.shift or op not in ("<", "<=", ">", ">=") or isinstance(c, bool):
+            return c
+        if not isinstance(c, int | float):
+            return c
+        delta = self.shift * abs(c)
+        return c + delta if op in (">", ">=") else c - delta
+
+    def _binary(self, node: Binary) -> pl.Expr:
+        op = node.op
+        if op in ("and", "or"):
+            a, b = self.compile(node.left), self.compile(node.right)
+            return a & b if op == "and" else a | b
+        left = self.compile(node.left)
+        if op in COMPARE:
+            r = node.right
+            if isinstance(r, Literal | Duration) or (isinstance(r, Name) and r.parts[0] == "params"):
+                right = lit(self._shifted(op, self.constant(r)))
+            else:
+                right = self.compile(r)
+            return _CMP[op](left, right)
+        right = self.compile(node.right)
+        lt = self.checker.check(node.left)
+        rt = self.checker.check(node.right)
+        if lt.kind == DATE and rt.kind == DATE:
+            return days(left) - days(right)
+        if lt.kind == DATE:
+            return from_days(days(left) + right if op == "+" else days(left) - right)
+        if rt.kind == DATE:
+            return from_days(left + days(right))
+        if op == "/":
+            return pl.when(right == 0).then(_null(pl.Float64())).otherwise(left / right)
+        if op == "+":
+            return left + right
+        if op == "-":
+            return left - right
+        return left * right
+
+    def _in(self, node: In) -> pl.Expr:
+        item = self.compile(node.item)
+        container = node.container
+        if isinstance(container, ListOf):
+            values = [self.constant(i) for i in container.items]
+            t = self.checker.check(node.item)
+            if not values:
+                result = pl.when(item.is_null()).then(_null(pl.Boolean())).otherwise(lit(False))
+            elif t.kind == NUMBER:
+                if t.integer and all(type(v) is int for v in values):
+                    result = item.is_in(values)
+                else:
+                    result = item.cast(pl.Float64()).is_in([float(v) for v in values])
+            else:
+                result = item.is_in(values)
+        else:
+            lst = self.compile(container)
+            result = pl.when(item.is_null()).then(_null(pl.Boolean())).otherwise(lst.list.contains(item))
+        return ~result if node.negated else result
+
+    def _call(self, node: Call) -> pl.Expr:
+        name = node.name
+        if name in POPULATION_FUNCTIONS:
+            return self._population(node)
+        feat = self.ns.features.get(name)
+        if feat is not None and name not in FUNCTIONS:
+            constants = tuple(self.constant(a) for a in node.args)
+            e = pl.col(self.features.column(feat, constants))
+            self.keys.setdefault(key_of(node), e)
+            return e
+        if name == "has_any":
+            lst = self.compile(node.args[0])
+            wanted = node.args[1]
+            assert isinstance(wanted, ListOf)
+            values = [self.constant(i) for i in wanted.items]
+            if not values:
+                return lit(False)
+            return pl.any_horizontal([lst.list.contains(lit(v)) for v in values])
+        args: list[pl.Expr] = [self.compile(a) for a in node.args]
+        if name == "count_true":
+            return pl.sum_horizontal([a.fill_null(False).cast(pl.Int64()) for a in args])
+        if name == "if":
+            c, a, b = args
+            return pl.when(c.is_null()).then(None).when(c).then(a).otherwise(b)
+        if name == "coalesce":
+            return pl.coalesce(args)
+        if name in ("min", "max"):
+            any_null = pl.any_horizontal([a.is_null() for a in args])
+            pick = pl.min_horizontal(args) if name == "min" else pl.max_horizontal(args)
+            return pl.when(any_null).then(None).otherwise(pick)
+        x: pl.Expr = args[0]
+        if name == "abs":
+            return x.abs()
+        if name == "len":
+            return x.list.len().cast(pl.Int64())
+        if name == "count_distinct":
+            return x.list.n_unique().cast(pl.Int64())
+        if name == "days_since":
+            return lit(self.today) - days(x)
+        if name == "days_until":
+            return days(x) - lit(self.today)
+        raise TypeError(f"the frame backend does not know the function {name!r}")
+
+    def _population(self, node: Call) -> pl.Expr:
+        key = key_of(node)
+        cut = self.cuts.get(key) if self.cuts is not None else None
+        if cut is None:
+            raise NotFittedError(
+                f"scheme {self.checked.policy.id!r} compares customers with a population ({key}): "
+                "call engine.fit(customers) first"
+            )
+        measure = self.compile(node.args[0])
+        if node.name == "percentile":
+            if not cut.values:
+                return _null(pl.Float64())
+            values = pl.Series(list(cut.values), dtype=pl.Float64())
+            rank = pl.lit(values).search_sorted(measure.cast(pl.Float64()), side="right")
+            return pl.when(measure.is_null()).then(None).otherwise(rank.cast(pl.Float64()) / len(values))
+        cutoff = cut.cutoff
+        if self.shift and cutoff is not None:
+            cutoff = self._shifted(">=", cutoff)
+        inside = lit(False) if cutoff is None else measure >= lit(float(cutoff))
+        chain: Any = pl.when(measure.is_null()).then(_null(pl.Boolean()))
+        if node.name.endswith("_within"):
+            cond = self.compile(node.args[2])
+            chain = chain.when(cond.is_null()).then(_null(pl.Boolean())).when(~cond).then(lit(False))
+        out: pl.Expr = chain.otherwise(inside)
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Schemes
+# ---------------------------------------------------------------------------
+
+
+def gather(values: Sequence[str | None], index: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``values[index]`` per row; a null index gives the last value (the fallback)."""
+    series = pl.Series(list(values), dtype=dtype)
+    return pl.lit(series).gather(index.fill_null(len(values) - 1))
+
+
+@dataclass
+class Choice:
+    """How one set of rule conditions decides: the rule, the label, conflicts."""
+
+    index: pl.Expr  # Int32: position of the deciding rule, or null
+    rule_ids: list[str | None]  # rule ids, then None (no rule)
+    label_index: pl.Expr  # Int32: position in label_values
+    label_values: list[str | None]  # the candidate labels, the fallback last
+    labels: pl.Expr  # List(String): every label matched (collect), else [label]
+    conflict: pl.Expr  # Boolean: two rules match under 'unique'
+    conflict_rules: tuple[pl.Expr, pl.Expr]  # String: the first two matching rules
+
+    def rule(self, dtype: pl.DataType | None = None) -> pl.Expr:
+        return gather(self.rule_ids, self.index, dtype or pl.String())
+
+    def label(self, dtype: pl.DataType | None = None) -> pl.Expr:
+        return gather(self.label_values, self.label_index, dtype or pl.String())
+
+
+def _first(conds: Sequence[tuple[int, pl.Expr]]) -> pl.Expr:
+    """Index of the first true condition in the given order, or null."""
+    if not conds:
+        return _null(pl.Int32())
+    (i0, c0), *rest = conds
+    chain: Any = pl.when(c0).then(pl.lit(i0, dtype=pl.Int32()))
+    for i, c in rest:
+        chain = chain.when(c).then(pl.lit(i, dtype=pl.Int32()))
+    out: pl.Expr = chain.otherwise(_null(pl.Int32()))
+    return out
+
+
+def choose(checked: CheckedPolicy, conds: Sequence[pl.Expr]) -> Choice:
+    """The decision of a hit policy over rule-condition columns."""
+    policy = checked.policy
+    rules = checked.rules
+    rank = checked.label_rank
+    ids: list[str | None] = [r.id for r in rules]
+    labels_of = [r.label for r in rules]
+    default = policy.default
+    ordered = list(enumerate(conds))
+    first = _first(ordered)
+    conflict: pl.Expr = lit(False)
+    pair = (_null(pl.String()), _null(pl.String()))
+    if policy.hit == "priority":
+        order = sorted(range(len(rules)), key=lambda i: (rank[rules[i].label], i))
+        index = _first([(i, conds[i]) for i in order])
+    else:
+        index = first
+    if policy.hit == "unique" and len(conds) > 1:
+        count = pl.sum_horizontal([c.fill_null(False).cast(pl.Int32()) for c in conds])
+        conflict = count >= 2
+        second = _first([(i, c & (first < i)) for i, c in ordered[1:]])
+        pair = (gather([*ids, None], first, pl.String()), gather([*ids, None], second, pl.String()))
+    default_list = pl.lit([default] if default is not None else [], dtype=_STR_LIST)
+    label_values: list[str | None]
+    if policy.hit == "collect" and rules:
+        label_values = [*policy.label_ids, default]
+        position = {lab: i for i, lab in enumerate(policy.label_ids)}
+        present = sorted(dict.fromkeys(labels_of), key=rank.__getitem__)
+        any_of = {
+            lab: pl.any_horizontal(
+                [c.fill_null(False) for c, r in zip(conds, rules, strict=True) if r.label == lab]
+            )
+            for lab in present
+        }
+        n_labels = pl.sum_horizontal([a.cast(pl.Int32()) for a in any_of.values()])
+        best = _first([(position[lab], any_of[lab]) for lab in present])
+        many = pl.lit(position[policy.on_many], dtype=pl.Int32()) if policy.on_many else best
+        label_index = pl.when(n_labels > 1).then(many).when(n_labels == 1).then(best).otherwise(None)
+        matched = (
+            pl.concat_list([pl.when(c).then(lit(lab)) for c, lab in zip(conds, labels_of, strict=True)])
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+        )
+        labels = pl.when(n_labels > 0).then(matched).otherwise(default_list)
+        choice = Choice(index, [*ids, None], label_index, label_values, labels, conflict, pair)
+    else:
+        label_values = [*labels_of, default]
+        choice = Choice(index, [*ids, None], index, label_values, default_list, conflict, pair)
+        choice.labels = pl.concat_list([choice.label()]).list.drop_nulls()
+    return choice
+
+
+def label_flags(checked: CheckedPolicy, label: pl.Expr, flag_cols: Sequence[str]) -> pl.Expr:
+    """The label's own flags, then the policy flags that hold (as in python)."""
+    parts = [pl.when(label == lab.id).then(lit(f)) for lab in checked.policy.labels for f in lab.flags]
+    parts += [pl.when(pl.col(c)).then(lit(f.id)) for c, f in zip(flag_cols, checked.flags, strict=True)]
+    if not parts:
+        return pl.lit([], dtype=_STR_LIST)
+    return pl.concat_list(parts).list.drop_nulls()
+
+
+@dataclass
+class SchemePlan:
+    """Everything one scheme evaluates: column batches, then its outputs."""
+
+    scheme: str
+    checked: CheckedPolicy
+    stages: list[list[pl.Expr]] = field(default_factory=list)  # with_columns batches, in order
+    outputs: dict[str, pl.Expr] = field(default_factory=dict)  # name -> expr over stage columns
+    conflict: pl.Expr = field(default_factory=lambda: lit(False))
+    conflict_rules: tuple[pl.Expr, pl.Expr] = field(
+        default_factory=lambda: (_null(pl.String()), _null(pl.String()))
+    )
+
+    def exprs(self) -> list[pl.Expr]:
+        return [e for stage in self.stages for e in stage] + list(self.outputs.values())
+
+
+def _derived_needed(checked: CheckedPolicy, roots: Iterable[Node], names: Iterable[str]) -> set[str]:
+    """The derived values that ``roots`` (and the derived ``names``) read, transitively."""
+    definitions = {name: node for name, node, _ in checked.derived}
+    needed: set[str] = set()
+    todo = [*roots, *(definitions[n] for n in names)]
+    needed.update(names)
+    while todo:
+        for n in walk(todo.pop()):
+            if isinstance(n, Name) and n.dotted in definitions and n.dotted not in needed:
+                needed.add(n.dotted)
+                todo.append(definitions[n.dotted])
+    return needed
+
+
+def _compile_rules(
+    comp: FrameCompiler, checked: CheckedPolicy, *, flags: bool, derived: Iterable[str] = ()
+) -> tuple[list[list[pl.Expr]], list[str], list[str]]:
+    """Derived values (one batch each) and rule/flag condition columns.
+
+    Only the derived values the rules (flags, the named ``derived``) read
+    are computed; policy flags only when ``flags``.
+    """
+    roots = [r.node for r in checked.rules] + ([f.node for f in checked.flags] if flags else [])
+    needed = _derived_needed(checked, roots, derived)
+    # a derived value goes in the batch after the latest one it reads: the
+    # independent ones are computed together (in parallel)
+    level: dict[str, int] = {}
+    stages: list[list[pl.Expr]] = []
+    for name, node, _ in checked.derived:
+        if name not in needed:
+            continue
+        reads = [level[n.dotted] for n in walk(node) if isinstance(n, Name) and n.dotted in level]
+        level[name] = max(reads, default=-1) + 1
+        col = comp.column_name("d", name)
+        if level[name] == len(stages):
+            stages.append([])
+        stages[level[name]].append(comp.compile(node).alias(col))
+        comp.derived[name] = col
+    rule_cols = [comp.column_name("r", i) for i in range(len(checked.rules))]
+    flag_cols = [comp.column_name("g", i) for i in range(len(checked.flags))] if flags else []
+    last = [comp.compile(r.node).alias(c) for r, c in zip(checked.rules, rule_cols, strict=True)]
+    if flags:
+        last += [comp.compile(f.node).alias(c) for f, c in zip(checked.flags, flag_cols, strict=True)]
+    stages.append(last)
+    return stages, rule_cols, flag_cols
+
+
+def _rule_text(rule: CheckedRule, lang: str) -> str:
+    because = rule.definition.because
+    return f"{rule.id}: {because.get(lang) if because is not None else 'when ' + to_text(rule.node)}"
+
+
+def _missing(checked: CheckedPolicy, keys: Mapping[str, pl.Expr], rule_cols: Sequence[str]) -> pl.Expr:
+    """Inputs that were missing in rules that could not be decided (joined text)."""
+    order: dict[str, list[str]] = {}
+    for rule, col in zip(checked.rules, rule_cols, strict=True):
+        for k in rule.keys:
+            if k in keys:
+                order.setdefault(k, []).append(col)
+    parts = [
+        pl.when(keys[k].is_null() & pl.any_horizontal([pl.col(c).is_null() for c in cols])).then(lit(k))
+        for k, cols in order.items()
+    ]
+    if not parts:
+        return lit("")
+    return pl.concat_list(parts).list.drop_nulls().list.join(", ")
+
+
+def plan_scheme(
+    engine: Engine,
+    scheme: str,
+    as_of: dt.date,
+    features: FeatureTable,
+    *,
+    reasons: bool,
+    flags: bool,
+    labels: bool,
+    scores: bool,
+    lang: str,
+) -> SchemePlan:
+    """Compile one scheme of ``engine`` for a run on ``as_of``."""
+    compiled = engine._compiled[scheme]
+    checked = compiled.checked
+    policy = checked.policy
+    comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=compiled.cuts)
+    plan = SchemePlan(scheme, checked)
+    wanted = set(policy.scores) if scores else set()
+    stages, rule_cols, flag_cols = _compile_rules(comp, checked, flags=flags, derived=wanted)
+    plan.stages = stages
+    base = choose(checked, [pl.col(c) for c in rule_cols])
+    # labels and rule ids come out as Enum columns (label order = the policy's)
+    label_dtype = pl.Enum(list(policy.label_ids))
+    rule_dtype = pl.Enum([r.id for r in checked.rules])
+    label, rule, chosen_labels = base.label(label_dtype), base.rule(rule_dtype), base.labels
+    flag_list = label_flags(checked, label, flag_cols) if flags else None
+    reason: pl.Expr | None = None
+    if reasons:
+        texts = [_rule_text(r, lang) for r in checked.rules]
+        missing = _missing(checked, comp.keys, rule_cols)
+        unmatched = (
+            pl.format("no rule matched: default '{}'", lit(policy.default))
+            if policy.default is not None
+            else lit("no rule matched")
+        )
+        unmatched = (
+            pl.when(missing == "").then(unmatched).otherwise(pl.format("{}; missing: {}", unmatched, missing))
+        )
+        reason = (
+            pl.when(base.index.is_null())
+            .then(unmatched)
+            .otherwise(gather([*texts, None], base.index, pl.String()))
+        )
+    conflict = base.conflict
+    pair = base.conflict_rules
+
+    stability = policy.stability
+    if stability is not None and (stability.min_days or stability.margin):
+        spec = customer_spec()
+        if "grades" in spec.children:
+            plan_hysteresis = _Hysteresis(comp, checked, compiled.cuts, features, flag_cols)
+            plan.stages = _merge(plan.stages, plan_hysteresis.stages)
+            kept = plan_hysteresis.decide(base, flag_list, reason, stability.min_days, stability.margin)
+            label, rule = kept.label.cast(label_dtype), kept.rule.cast(rule_dtype)
+            chosen_labels, flag_list, reason = kept.labels, kept.flags, kept.reason
+            conflict = conflict | kept.conflict
+            pair = (
+                pl.when(base.conflict).then(pair[0]).otherwise(kept.conflict_rules[0]),
+                pl.when(base.conflict).then(pair[1]).otherwise(kept.conflict_rules[1]),
+            )
+
+    plan.outputs[scheme] = label.alias(scheme)
+    plan.outputs[f"{scheme}__rule"] = rule.alias(f"{scheme}__rule")
+    if reason is not None:
+        plan.outputs[f"{scheme}__reason"] = reason.alias(f"{scheme}__reason")
+    if flag_list is not None:
+        plan.outputs[f"{scheme}__flags"] = flag_list.alias(f"{scheme}__flags")
+    if labels:
+        plan.outputs[f"{scheme}__labels"] = chosen_labels.alias(f"{scheme}__labels")
+    if scores:
+        for name in policy.scores:
+            plan.outputs[f"{scheme}__score__{name}"] = pl.col(comp.derived[name]).alias(
+                f"{scheme}__score__{name}"
+            )
+    plan.conflict = conflict
+    plan.conflict_rules = pair
+    return plan
+
+
+def _merge(a: list[list[pl.Expr]], b: list[list[pl.Expr]]) -> list[list[pl.Expr]]:
+    """Batches of two independent column sets, evaluated side by side."""
+    out = []
+    for i in range(max(len(a), len(b))):
+        out.append([*(a[i] if i < len(a) else []), *(b[i] if i < len(b) else [])])
+    return out
+
+
+@dataclass
+class _Kept:
+    label: pl.Expr
+    rule: pl.Expr
+    labels: pl.Expr
+    flags: pl.Expr | None
+    reason: pl.Expr | None
+    conflict: pl.Expr
+    conflict_rules: tuple[pl.Expr, pl.Expr]
+
+
+class _Hysteresis:
+    """Stability rules of one scheme, column-wise (mirrors ``Engine._stabilise``)."""
+
+    def __init__(
+        self,
+        comp: FrameCompiler,
+        checked: CheckedPolicy,
+        cuts: Mapping[str, Cut] | None,
+        features: FeatureTable,
+        flag_cols: list[str],
+    ) -> None:
+        self.comp = comp
+        self.checked = checked
+        self.flag_cols = flag_cols
+        scheme = comp.scheme
+        margin = checked.policy.stability.margin if checked.policy.stability else 0.0
+        e = pl.element()
+        mask = (e.struct.field("scheme") == lit(scheme)) & (e.struct.field("since") <= lit(comp.as_of))
+        since = e.struct.field("since")
+        latest = pl.col("grades").list.agg(e.filter(mask & (since == since.filter(mask).max())).first())
+        self.prev_col = comp.column_name("p", "label")
+        self.since_col = comp.column_name("p", "since")
+        self.stages: list[list[pl.Expr]] = [
+            [
+                latest.struct.field("label").alias(self.prev_col),
+                latest.struct.field("since").alias(self.since_col),
+            ]
+        ]
+        self.sticky: dict[str, Choice] = {}
+        if margin:
+            relaxed = FrameCompiler(
+                checked,
+                scheme=scheme,
+                as_of=comp.as_of,
+                features=features,
+                cuts=cuts,
+                shift=-margin,
+                tag="~r",
+            )
+            tight = FrameCompiler(
+                checked, scheme=scheme, as_of=comp.as_of, features=features, cuts=cuts, shift=margin, tag="~t"
+            )
+            # shifted flags are never read (python reports the unshifted ones)
+            r_stages, r_cols, _ = _compile_rules(relaxed, checked, flags=False)
+            t_stages, t_cols, _ = _compile_rules(tight, checked, flags=False)
+            self.stages = _merge(self.stages, _merge(r_stages, t_stages))
+            for lab in checked.policy.label_ids:
+                conds = [
+                    pl.col(rc if rule.label == lab else tc)
+                    for rule, rc, tc in zip(checked.rules, r_cols, t_cols, strict=True)
+                ]
+                self.sticky[lab] = choose(checked, conds)
+
+    def _by_previous(self, pick: Callable[[Choice], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+        prev = pl.col(self.prev_col)
+        items = list(self.sticky.items())
+        if not items:
+            return _null(dtype)
+        chain: Any = pl.when(prev == lit(items[0][0])).then(pick(items[0][1]))
+        for lab, choice in items[1:]:
+            chain = chain.when(prev == lit(lab)).then(pick(choice))
+        out: pl.Expr = chain.otherwise(_null(dtype))
+        return out
+
+    def decide(
+        self,
+        base: Choice,
+        flags: pl.Expr | None,
+        reason: pl.Expr | None,
+        min_days: int,
+        margin: float,
+    ) -> _Kept:
+        prev = pl.col(self.prev_col)
+        held = lit(self.comp.today) - days(pl.col(self.since_col))
+        label_ids = list(self.checked.policy.label_ids)
+        base_label = base.label()
+        changed = prev.is_not_null() & prev.is_in(label_ids) & (base_label.is_null() | (base_label != prev))
+        said = base_label.fill_null("unclassified")
+        keep_days = (changed & (held < min_days)) if min_days else lit(False)
+        label, rule, labels = base_label, base.rule(), base.labels
+        conflict: pl.Expr = lit(False)
+        pair = (_null(pl.String()), _null(pl.String()))
+        keep_margin: pl.Expr = lit(False)
+        sticky_rule = _null(pl.String())
+        sticky_labels = pl.lit([], dtype=_STR_LIST)
+        if margin:
+            sticky_label = self._by_previous(lambda c: c.label(), pl.String())
+            sticky_rule = self._by_previous(lambda c: c.rule(), pl.String())
+            sticky_labels = self._by_previous(lambda c: c.labels, _STR_LIST)
+            tried = (changed & ~keep_days).fill_null(False)
+            conflict = tried & self._by_previous(lambda c: c.conflict, pl.Boolean()).fill_null(False)
+            pair = (
+                self._by_previous(lambda c: c.conflict_rules[0], pl.String()),
+                self._by_previous(lambda c: c.conflict_rules[1], pl.String()),
+            )
+            keep_margin = tried & (sticky_label == prev).fill_null(False)
+        keep_days = keep_days.fill_null(False)
+        new_label = pl.when(keep_days | keep_margin).then(prev).otherwise(label)
+        new_rule = (
+            pl.when(keep_days).then(_null(pl.String())).when(keep_margin).then(sticky_rule).otherwise(rule)
+        )
+        new_labels = (
+            pl.when(keep_days)
+            .then(pl.concat_list([prev]))
+            .when(keep_margin)
+            .then(sticky_labels)
+            .otherwise(labels)
+        )
+        new_flags = None
+        if flags is not None:
+            # kept for min_days: python keeps the old decision's flags; kept by the
+            # margin: the sticky decision's (its label's flags, the same policy flags)
+            new_flags = (
+                pl.when(keep_margin).then(label_flags(self.checked, prev, self.flag_cols)).otherwise(flags)
+            )
+        new_reason = None
+        if reason is not None:
+            note_days = pl.format(
+                "hysteresis: kept {}, held {} of the {} days required before a change (rules said {})",
+                prev,
+                held,
+                lit(min_days),
+                said,
+            )
+            note_margin = pl.format(
+                "hysteresis: kept {}; the change to {} is within the "
+                + f"{margin:.0%}"
+                + " margin of its thresholds",
+                prev,
+                said,
+            )
+            new_reason = (
+                pl.when(keep_days).then(note_days).when(keep_margin).then(note_margin).otherwise(reason)
+            )
+        return _Kept(new_label, new_rule, new_labels, new_flags, new_reason, conflict, pair)
+
+
+# ---------------------------------------------------------------------------
+# Running a table
+# ---------------------------------------------------------------------------
+
+
+def to_polars(data: Any, what: str = "data") -> tuple[str, pl.DataFrame]:
+    """The kind of table given (polars, lazy, pandas) and it as a polars DataFrame."""
+    if isinstance(data, pl.DataFrame):
+        return "polars", data
+    if isinstance(data, pl.LazyFrame):
+        return "lazy", data.collect()
+    if type(data).__module__.split(".")[0] == "pandas":
+        try:
+            return "pandas", pl.from_pandas(data)
+        except ImportError as exc:
+            raise ImportError(
+                "reading or writing pandas tables needs pyarrow: pip install 'customer-rules[pandas]'"
+            ) from exc
+    raise TypeError(
+        f"{what} must be a polars DataFrame or LazyFrame or a pandas DataFrame, got {type(data).__name__}"
+    )
+
+
+def from_polars(frame: pl.DataFrame, kind: str) -> Any:
+    """A polars result as the kind of table the caller gave."""
+    if kind == "lazy":
+        return frame.lazy()
+    if kind == "pandas":
+        try:
+            return frame.to_pandas()
+        except ImportError as exc:
+            raise ImportError(
+                "writing pandas tables needs pandas and pyarrow: pip install 'customer-rules[pandas]'"
+            ) from exc
+    return frame
+
+
+def _wanted(engine: Engine, schemes: Iterable[str] | None) -> list[str]:
+    if schemes is not None:
+        out = [engine._scheme(s).id for s in schemes]
+        for sid in out:
+            if not engine.is_fitted(sid):
+                raise NotFittedError(
+                    f"scheme {sid!r} compares customers with a population: call engine.fit(customers) first"
+                )
+        return out
+    return [sid for sid in engine.schemes if engine.is_fitted(sid)]
+
+
+_REJECTED_SCHEMA = {"row": pl.Int64(), "id": pl.String(), "reason": pl.String()}
+# the rejected rows inside: the details of a RecordError, or an EvaluationError's parts
+_ERROR_SCHEMA = {
+    **_REJECTED_SCHEMA,
+    "details": _STR_LIST,
+    "scheme": pl.String(),
+    "message": pl.String(),
+    "rules": _STR_LIST,
+}
+
+
+def classify_frame(
+    engine: Engine,
+    data: Any,
+    *,
+    as_of: dt.date,
+    schemes: Iterable[str] | None = None,
+    reasons: bool = False,
+    flags: bool = False,
+    labels: bool = False,
+    scores: bool = False,
+    tables: Mapping[str, Any] | None = None,
+    backend: str = "frame",
+    lang: str = "en",
+) -> FrameResult:
+    """Classify a table; the frame and the rejected rows, as the kind given."""
+    if backend not in ("frame", "python"):
+        raise ValueError(f"classify_frame runs the 'frame' or the 'python' backend, not {backend!r}")
+    kind, source = to_polars(data)
+    child_tables = {k: to_polars(v, k)[1] for k, v in (tables or {}).items() if v is not None}
+    run = _run_python if backend == "python" else _run_frame
+    result, rejected = run(
+        engine,
+        source,
+        child_tables,
+        as_of,
+        _wanted(engine, schemes),
+        reasons=reasons,
+        flags=flags,
+        labels=labels,
+        scores=scores,
+        lang=lang,
+    )
+    frame = _assemble(data, kind, source, result)
+    rejected = rejected.sort("row")
+    return FrameResult(
+        frame=frame,
+        rejected=from_polars(rejected.select(list(_REJECTED_SCHEMA)), kind),
+        n_rows=source.height,
+        n_rejected=rejected.height,
+        errors=[_error_of(r) for r in rejected.head(1).iter_rows(named=True)],
+    )
+
+
+def _error_of(row: Mapping[str, Any]) -> CustomerRulesError:
+    from customer_rules.model.tables import split_details
+
+    if row.get("scheme"):
+        return EvaluationError(
+            row["message"], scheme=row["scheme"], rules=tuple(row["rules"] or ()), record_id=row["id"]
+        )
+    return RecordError(row["id"], split_details(row["details"] or [row["reason"]]), row=row["row"])
+
+
+def _needed_columns(exprs: Iterable[pl.Expr]) -> set[str]:
+    out: set[str] = set()
+    for e in exprs:
+        out.update(e.meta.root_names())
+    return out
+
+
+def _run_frame(
+    engine: Engine,
+    source: pl.DataFrame,
+    tables: Mapping[str, pl.DataFrame],
+    as_of: dt.date,
+    wanted: Sequence[str],
+    *,
+    reasons: bool,
+    flags: bool,
+    labels: bool,
+    scores: bool,
+    lang: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    spec = customer_spec()
+    features = FeatureTable()
+    plans = [
+        plan_scheme(
+            engine,
+            sid,
+            as_of,
+            features,
+            reasons=reasons,
+            flags=flags,
+            labels=labels,
+            scores=scores,
+            lang=lang,
+        )
+        for sid in wanted
+    ]
+    feature_exprs: list[pl.Expr] = []
+    fallback: list[FeatureUse] = []
+    for use in features.uses.values():
+        e = use.expr(as_of)
+        if e is None:
+            fallback.append(use)
+        else:
+            feature_exprs.append(e)
+    if fallback:
+        names = ", ".join(sorted({u.feature.name for u in fallback}))
+        warnings.warn(
+            f"feature(s) {names} have no frame implementation: computed row by row from records (slow)",
+            UserWarning,
+            stacklevel=4,
+        )
+    if engine._has_adjust:
+        warnings.warn(
+            "adjust_decision hooks (manual overrides) are not applied by the frame backend;"
+            " use classify_frame(..., backend='python') to apply them",
+            UserWarning,
+            stacklevel=4,
+        )
+    every = feature_exprs + [e for p in plans for e in p.exprs()] + [p.conflict for p in plans]
+    roots = _needed_columns(every)
+    canonical = set(spec.slots) | set(spec.children)
+    children = [c for c in spec.children if c in roots] if not fallback else list(spec.children)
+    prepared = prepare(source, tables, children=children)
+    frame = prepared.valid
+    rejected = prepared.rejected.with_columns(
+        scheme=_null(pl.String()), message=_null(pl.String()), rules=pl.lit([], dtype=_STR_LIST)
+    )
+    missing = [c for c in (roots & canonical) | {"id"} if c not in frame.columns]
+    if missing:
+        frame = frame.with_columns([empty_value(c, spec).alias(c) for c in sorted(missing)])
+    if fallback:
+        frame, bad = _fallback_features(frame, fallback, as_of)
+        if bad.height:
+            rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
+    lf = frame.lazy()
+    if feature_exprs:
+        lf = lf.with_columns(feature_exprs)
+    depth = max((len(p.stages) for p in plans), default=0)
+    for i in range(depth):
+        batch = [e for p in plans if i < len(p.stages) for e in p.stages[i]]
+        if batch:
+            lf = lf.with_columns(batch)
+    outputs = [e for p in plans for e in p.outputs.values()]
+    conflict_cols: list[tuple[SchemePlan, str, pl.Expr]] = []
+    for n, p in enumerate(plans):
+        if p.checked.policy.hit == "unique":
+            for side in (0, 1):
+                col = f"__cr:u:{n}:{side}"
+                conflict_cols.append((p, col, pl.when(p.conflict).then(p.conflict_rules[side]).alias(col)))
+    result = lf.select(pl.col(ROW), pl.col("id"), *outputs, *[e for _, _, e in conflict_cols]).collect()
+    if conflict_cols:
+        result, bad = _conflicts(result, conflict_cols)
+        if bad.height:
+            rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
+    return result.drop("id"), rejected
+
+
+def _conflicts(
+    result: pl.DataFrame, cols: Sequence[tuple[SchemePlan, str, pl.Expr]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows where a 'unique' scheme had two matches: rejected, as python does."""
+    names = [c for _, c, _ in cols]
+    any_bad = pl.any_horizontal([pl.col(c).is_not_null() for c in names])
+    bad = result.filter(any_bad)
+    rows = []
+    pairs = [(cols[i][0], cols[i][1], cols[i + 1][1]) for i in range(0, len(cols), 2)]
+    for r in bad.iter_rows(named=True):
+        for plan, ca, cb in pairs:  # the first scheme in order, as python raises there
+            if r[ca] is not None:
+                message = f"rules {r[ca]!r} and {r[cb]!r} both match under hit policy 'unique'"
+                err = EvaluationError(message, scheme=plan.scheme, rules=(r[ca], r[cb]), record_id=r["id"])
+                rows.append(
+                    {
+                        "row": r[ROW],
+                        "id": r["id"],
+                        "reason": str(err),
+                        "details": None,
+                        "scheme": plan.scheme,
+                        "message": message,
+                        "rules": [r[ca], r[cb]],
+                    }
+                )
+                break
+    rej = pl.DataFrame(rows, schema=_ERROR_SCHEMA)
+    return result.filter(~any_bad).drop(names), rej
+
+
+def _fallback_features(
+    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Feature columns computed per row by the python functions (no frame version)."""
+    records = records_from_canonical(frame)
+    ok = [(row, rec) for row, rec in records if not isinstance(rec, RecordError)]
+    bad = [(row, rec) for row, rec in records if isinstance(rec, RecordError)]
+    if bad:
+        keep = pl.Series(ROW, [row for row, _ in ok], dtype=frame.schema[ROW])
+        frame = frame.filter(pl.col(ROW).is_in(keep.implode()))
+    columns = []
+    for use in uses:
+        func = use.feature.func
+        values = [func(rec, as_of, *use.args) for _, rec in ok]
+        columns.append(pl.Series(use.column, values, dtype=dtype_of(use.feature.type)))
+    frame = frame.with_columns(columns)
+    rejected = pl.DataFrame([_record_error_row(row, err) for row, err in bad], schema=_ERROR_SCHEMA)
+    return frame, rejected
+
+
+def _record_error_row(row: int, err: RecordError) -> dict[str, Any]:
+    """A rejected row for a record the model refused."""
+    return {
+        "row": row,
+        "id": err.record_id,
+        "reason": str(err),
+        "details": [f"{p}: {m}" for p, m in err.errors],
+    }
+
+
+def reason_of(decision: Decision, lang: str = "en") -> str:
+    """The compact reason text of a python decision (the frame backend's format)."""
+    if decision.note:
+        return decision.note
+    source = decision.source
+    if decision.rule is not None and source is not None:
+        for rule in source.checked.rules:
+            if rule.id == decision.rule:
+                return _rule_text(rule, lang)
+    default = source.checked.policy.default if source is not None else None
+    text = f"no rule matched: default '{default}'" if default is not None else "no rule matched"
+    if decision.missing:
+        text += "; missing: " + ", ".join(decision.missing)
+    return text
+
+
+def _run_python(
+    engine: Engine,
+    source: pl.DataFrame,
+    tables: Mapping[str, pl.DataFrame],
+    as_of: dt.date,
+    wanted: Sequence[str],
+    *,
+    reasons: bool,
+    flags: bool,
+    labels: bool,
+    scores: bool,
+    lang: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The same table through the python backend, record by record (reference, slow)."""
+    prepared = prepare(source, tables)
+    rows: list[int] = []
+    dtypes: dict[str, pl.DataType] = {}
+    for sid in wanted:
+        checked = engine._compiled[sid].checked
+        dtypes[sid] = pl.Enum(list(checked.policy.label_ids))
+        dtypes[f"{sid}__rule"] = pl.Enum([r.id for r in checked.rules])
+        if reasons:
+            dtypes[f"{sid}__reason"] = pl.String()
+        if flags:
+            dtypes[f"{sid}__flags"] = _STR_LIST
+        if labels:
+            dtypes[f"{sid}__labels"] = _STR_LIST
+        if scores:
+            for name in checked.policy.scores:
+                dtypes[f"{sid}__score__{name}"] = dtype_of(checked.namespace.derived[name])
+    cols: dict[str, list[Any]] = {c: [] for c in dtypes}
+    rejected: list[dict[str, Any]] = []
+    for row, rec in records_from_canonical(prepared.valid):
+        if isinstance(rec, RecordError):
+            rejected.append(_record_error_row(row, rec))
+            continue
+        try:
+            profile = engine.classify(rec, as_of=as_of, schemes=wanted)
+        except CustomerRulesError as exc:
+            entry = {"row": row, "id": rec.id, "reason": str(exc), "details": []}
+            if isinstance(exc, EvaluationError):
+                entry.update(scheme=exc.scheme, rules=list(exc.rules), message=str(exc).rsplit(": ", 1)[-1])
+            rejected.append(entry)
+            continue
+        rows.append(row)
+        for sid in wanted:
+            d = profile[sid]
+            cols.setdefault(sid, []).append(d.label)
+            cols.setdefault(f"{sid}__rule", []).append(d.rule)
+            if reasons:
+                cols.setdefault(f"{sid}__reason", []).append(reason_of(d, lang))
+            if flags:
+                cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
+            if labels:
+                cols.setdefault(f"{sid}__labels", []).append(list(d.labels))
+            if scores:
+                for k, v in (d.scores or {}).items():
+                    cols.setdefault(f"{sid}__score__{k}", []).append(v)
+    result = pl.DataFrame(
+        [pl.Series(ROW, rows, dtype=prepared.valid.schema[ROW])]
+        + [pl.Series(c, values, dtype=dtypes[c]) for c, values in cols.items()]
+    )
+    bad = pl.DataFrame(rejected, schema=_ERROR_SCHEMA)
+    return result, pl.concat([prepared.rejected, bad], how="diagonal_relaxed")
+
+
+def _assemble(data: Any, kind: str, source: pl.DataFrame, result: pl.DataFrame) -> Any:
+    """The input rows that were classified, with the result columns added."""
+    new = result.drop(ROW)
+    keep = result.get_column(ROW)
+    whole = keep.len() == source.height
+    if kind == "pandas":
+        import pandas as pd
+
+        base = data if whole else data.iloc[keep.to_numpy()]
+        extra = from_polars(new, "pandas")
+        extra.index = base.index
+        base = base.drop(columns=[c for c in new.columns if c in base.columns])
+        return pd.concat([base, extra], axis=1)
+    rows = source if whole else source[keep]
+    rows = rows.drop([c for c in new.columns if c in rows.columns])
+    out = rows.hstack(new)
+    return out.lazy() if kind == "lazy" else out

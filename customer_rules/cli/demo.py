@@ -1,0 +1,108 @@
+"""The README demo: classify the built-in sample customers and explain a few."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TextIO
+
+from customer_rules.apps.allocate import allocate
+from customer_rules.engine.engine import BatchResult, Engine
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+from customer_rules.model.records import Customer
+
+
+def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -> None:
+    zh = lang == "zh"
+    engine = Engine()
+    customers = sample_customers(n)
+    # population-relative schemes (pyramid, terminal ranking, stars) learn their cut-offs here
+    engine.fit(customers, as_of=SAMPLE_AS_OF)
+    batch = engine.classify_many(customers, as_of=SAMPLE_AS_OF)
+    title = (
+        f"customer_rules 演示：{len(customers)} 位样本客户，截至 {SAMPLE_AS_OF}"
+        if zh
+        else f"customer_rules demo: {len(customers)} sample customers as of {SAMPLE_AS_OF}"
+    )
+    print(title, file=out)
+    print("=" * len(title), file=out)
+    for sid, scheme in engine.schemes.items():
+        counts = Counter(p[sid].label for p in batch.profiles if sid in p)
+        source = (
+            ""
+            if scheme.plugin and scheme.plugin.startswith("customer_rules.")
+            else f", plugin {scheme.plugin}"
+        )
+        print(f"\n{sid} ({scheme.kind}{source})", file=out)
+        if set(counts) == {None}:
+            print(
+                "  样本客户都没有此方案所需的输入" if zh else "  no sample customer has this scheme's inputs",
+                file=out,
+            )
+            continue
+        for label in [*scheme.labels, None]:
+            if counts.get(label):
+                name = (
+                    scheme.policy.label(label).name(lang) if label else ("未分类" if zh else "unclassified")
+                )
+                bar = "#" * max(1, round(40 * counts[label] / len(batch.profiles)))
+                print(f"  {label or '-':<16} {name:<22} {counts[label]:>5}  {bar}", file=out)
+    if batch.rejected:
+        print(f"\nrejected rows: {len(batch.rejected)}", file=out)
+        for r in batch.rejected:
+            print(f"  row {r.row}: {r.reason}", file=out)
+    _allocation(out, batch, lang)
+    _agenda(out, engine, customers, lang)
+    # explain the customers with the most flags and strategies: the interesting ones
+    ranked = sorted(
+        batch.profiles,
+        key=lambda p: (-sum(len(d.flags) + (d.label is not None) for d in p.values()), p.customer_id or ""),
+    )
+    for profile in ranked[:explain]:
+        print("\n" + "-" * 72, file=out)
+        print(profile.explain(lang), file=out)
+
+
+#: Scarce-stock weights per licence grade for the demo (suspended gets nothing).
+DEMO_WEIGHTS = {"A5": 5, "A4": 4, "A3": 3, "A2": 2.5, "A1": 2, "A": 1.5, "B": 1, "C": 0.5, "suspended": 0}
+
+
+def _allocation(out: TextIO, batch: BatchResult, lang: str) -> None:
+    zh = lang == "zh"
+    graded = {
+        p.customer_id: p["retail_license_grade"].label
+        for p in batch.profiles
+        if "retail_license_grade" in p and p["retail_license_grade"].label is not None
+    }
+    if not graded:
+        return
+    supply = 500
+    alloc = allocate(supply, graded, DEMO_WEIGHTS, caps=20)
+    title = (
+        f"紧俏货源分配：{supply} 件，按许可证等级权重，每户上限 20 件"
+        if zh
+        else f"Scarce stock: {supply} units by licence-grade weight, at most 20 per retailer"
+    )
+    print(f"\n{title}", file=out)
+    for label, total in alloc.by_label.items():
+        n = sum(1 for g in graded.values() if g == label)
+        print(
+            f"  {label:<10} {'权重' if zh else 'weight'} {DEMO_WEIGHTS.get(label or '', 0):<4} {n:>3} {'户' if zh else 'retailers'}  {total:>4}",
+            file=out,
+        )
+    left = f"  {'未分配' if zh else 'unallocated'}: {alloc.unallocated}"
+    print(left, file=out)
+
+
+def _agenda(out: TextIO, engine: Engine, customers: list[Customer], lang: str) -> None:
+    owners = Counter(c.owner for c in customers if c.owner)
+    if not owners:
+        return
+    owner = owners.most_common(1)[0][0]
+    agenda = engine.agenda(customers, as_of=SAMPLE_AS_OF, owner=owner)
+    head = (
+        f"客户经理 {owner} 今日日程（前 12 项，共 {len(agenda)} 项）"
+        if lang == "zh"
+        else (f"Today's agenda for account manager {owner} (first 12 of {len(agenda)})")
+    )
+    print(f"\n{head}", file=out)
+    print(agenda.render(lang, limit=12), file=out)

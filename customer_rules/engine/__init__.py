@@ -1,0 +1,1 @@
+"""The engine: plugins, compiled policies, fitting, stability. Internal; use the package root."""

@@ -1,0 +1,834 @@
+"""The engine: plugins in, profiles out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from customer_rules.apps.agenda import Agenda
+from customer_rules.backends.python import PythonPolicy
+from customer_rules.engine.plugins import build_manager, call_each, call_first, call_hook
+from customer_rules.errors import (
+    BackendUnavailable,
+    CustomerRulesError,
+    NotFittedError,
+    PluginError,
+    PolicyError,
+    RecordError,
+)
+from customer_rules.lang.ast import to_text
+from customer_rules.lang.compile import CheckedPolicy, check_policy, key_of, resolve_params
+from customer_rules.lang.policy import Policy, Text, read_policy_file
+from customer_rules.lang.types import Namespace, record_fields
+from customer_rules.model.decision import Decision, Profile
+from customer_rules.model.features import Feature
+from customer_rules.model.frames import FrameResult
+from customer_rules.model.records import Customer
+from customer_rules.model.strategy import Strategy
+
+if TYPE_CHECKING:
+    from customer_rules.streams.events import EventStream
+
+BACKENDS = ("python", "frame", "durable")
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A classification scheme: a policy, its strategies and where it came from.
+
+    ``kind`` is ``type``, ``tier``, ``crisis`` or ``other``. ``strategies``
+    maps label ids to :class:`Strategy`. ``params_model`` validates parameter
+    overrides (a pydantic model with ``extra="forbid"``; generated from the
+    policy's ``params`` when omitted). ``unreachable`` declares labels no
+    rule is meant to produce on its own (e.g. set only by overrides).
+    ``plugin`` is filled in by the engine.
+    """
+
+    policy: Policy
+    strategies: Mapping[str, Strategy] = field(default_factory=dict)
+    kind: Literal["type", "tier", "crisis", "other"] = "other"
+    params_model: type[BaseModel] | None = None
+    unreachable: tuple[str, ...] = ()
+    description: Text | None = None
+    plugin: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.policy.id
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.policy.label_ids
+
+
+class Override(BaseModel):
+    """A manual grade: replaces a decision's label until ``expires`` (inclusive)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str
+    reason: str = Field(min_length=1)
+    author: str = Field(min_length=1)
+    expires: dt.date | None = None
+
+
+def normalise_as_of(as_of: Any) -> dt.date:
+    """``as_of`` as a date: dates pass, aware datetimes give their date."""
+    if isinstance(as_of, dt.datetime):
+        if as_of.tzinfo is None or as_of.utcoffset() is None:
+            raise ValueError("as_of is a naive datetime; give a date or a timezone-aware datetime")
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    if isinstance(as_of, str):
+        try:
+            return dt.date.fromisoformat(as_of)
+        except ValueError:
+            pass
+    raise ValueError(f"as_of must be a date (or an aware datetime), got {as_of!r}")
+
+
+def to_record(customer: Any, row: int | None = None) -> Customer:
+    """Validate a dict (or pass a Customer through), naming the id on failure."""
+    if isinstance(customer, Customer):
+        return customer
+    try:
+        return Customer.model_validate(customer)
+    except ValidationError as exc:
+        rid = customer.get("id") if isinstance(customer, Mapping) else None
+        errors = [(".".join(str(p) for p in e["loc"]) or "(record)", e["msg"]) for e in exc.errors()]
+        raise RecordError(None if rid is None else str(rid), errors, row=row) from None
+
+
+@dataclass
+class Rejected:
+    """A row a batch could not classify, and why."""
+
+    row: int
+    record_id: str | None
+    error: CustomerRulesError
+
+    @property
+    def reason(self) -> str:
+        return str(self.error)
+
+
+@dataclass
+class BatchResult:
+    """Profiles for the rows that worked and the rows rejected: rows in = both."""
+
+    profiles: list[Profile]
+    rejected: list[Rejected]
+
+    def __iter__(self) -> Any:
+        return iter(self.profiles)
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+
+class Engine:
+    """Classifies customers with the schemes its plugins provide.
+
+    ``Engine()`` loads the built-in plugins and every installed plugin of
+    the ``customer_rules`` entry-point group (limit those with the
+    ``CUSTOMER_RULES_PLUGINS`` environment variable); ``plugins`` adds more;
+    ``block`` names plugins (module or entry-point names) not to load;
+    ``policies`` adds schemes directly; ``params`` overrides scheme
+    parameters (``{"scheme_id": {"name": value}}``).
+    """
+
+    def __init__(
+        self,
+        policies: Iterable[Policy | Scheme] = (),
+        *,
+        plugins: Iterable[Any] = (),
+        load_entry_points: bool = True,
+        backend: str = "python",
+        block: Iterable[str] = (),
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend == "frame":  # tables run on polars; single records still use python
+            try:
+                import polars  # noqa: F401
+            except ImportError as exc:
+                raise BackendUnavailable("the frame backend needs polars: pip install polars") from exc
+        self._durable: Any = None
+        if backend == "durable":  # decisions run on durable_rules rulesets (see _durable.py)
+            from customer_rules.backends.durable import Runtime
+
+            self._durable = Runtime()  # BackendUnavailable where durable_rules cannot run
+        self.backend = backend
+        self._plugins = list(plugins)
+        self._load_entry_points = load_entry_points
+        self._block = tuple(block)
+        self._params: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (params or {}).items()}
+        self.plugin_manager = build_manager(
+            self._plugins, load_entry_points=load_entry_points, block=self._block
+        )
+        self._fields = record_fields(Customer)
+        self._features: dict[str, Feature] = {}
+        self._feature_owner: dict[str, str] = {}
+        for owner, result in call_each(self.plugin_manager, "register_features", engine=self):
+            for feat in _as_list(result):
+                self._add_feature(feat, owner)
+        self._schemes: dict[str, Scheme] = {}
+        self._compiled: dict[str, PythonPolicy] = {}
+        self._fit_info: dict[str, dict[str, Any]] = {}
+        for owner, result in call_each(self.plugin_manager, "register_schemes", engine=self):
+            for scheme in _as_list(result):
+                self._add_scheme(scheme, owner)
+        for p in policies:
+            self.add_scheme(p)
+        self._refresh_hooks()
+        unknown = set(self._params) - set(self._schemes)
+        if unknown:
+            raise PolicyError(f"params given for unknown scheme(s): {', '.join(sorted(unknown))}")
+
+    # -- registration --------------------------------------------------------
+    def _add_feature(self, feat: Any, owner: str) -> None:
+        if not isinstance(feat, Feature):
+            raise PluginError(owner, f"register_features returned {type(feat).__name__}, not a Feature")
+        if feat.name in self._fields or feat.name.split(".")[0] in {f.split(".")[0] for f in self._fields}:
+            raise PluginError(owner, f"feature {feat.name!r} clashes with a record field")
+        if feat.name in self._features:
+            raise PluginError(
+                owner, f"feature {feat.name!r} is already registered by {self._feature_owner[feat.name]!r}"
+            )
+        self._features[feat.name] = feat
+        self._feature_owner[feat.name] = owner
+
+    def _add_scheme(self, scheme: Any, owner: str) -> None:
+        if isinstance(scheme, Policy):
+            scheme = Scheme(scheme)
+        if not isinstance(scheme, Scheme):
+            raise PluginError(owner, f"register_schemes returned {type(scheme).__name__}, not a Scheme")
+        sid = scheme.id
+        if sid in self._schemes:
+            raise PluginError(
+                owner,
+                f"scheme id {sid!r} is already registered by {self._schemes[sid].plugin!r}"
+                " (block that plugin to replace its scheme)",
+            )
+        for label in scheme.strategies:
+            if label not in scheme.policy.label_ids:
+                raise PluginError(owner, f"scheme {sid!r} has a strategy for unknown label {label!r}")
+        scheme = replace(scheme, plugin=owner)
+        try:
+            self._compile(scheme)
+        except PolicyError as exc:
+            if owner == "<engine>" or (exc.field or "").startswith("params."):
+                # the caller's own policy, or the caller's parameter overrides:
+                # their error, with its file, line and rule kept
+                raise
+            raise PluginError(owner, f"scheme {sid!r} does not load: {exc}") from None
+        self._schemes[sid] = scheme
+
+    def add_scheme(self, scheme: Policy | Scheme) -> Scheme:
+        """Add a scheme (or a bare policy) to this engine; returns the scheme."""
+        owner = scheme.plugin if isinstance(scheme, Scheme) and scheme.plugin else "<engine>"
+        if isinstance(scheme, Policy):
+            scheme = Scheme(scheme)
+        if scheme.id in self._schemes:
+            raise PolicyError(f"scheme {scheme.id!r} already exists in this engine")
+        try:
+            self._add_scheme(scheme, owner)
+        except PluginError as exc:
+            if owner == "<engine>":
+                raise PolicyError(exc.cause) from None
+            raise
+        return self._schemes[scheme.id]
+
+    def add_policy(self, policy: Policy, strategies: Mapping[str, Strategy] | None = None) -> Scheme:
+        """Add a policy as a scheme of this engine (with optional strategies)."""
+        return self.add_scheme(Scheme(policy, strategies=dict(strategies or {})))
+
+    def load_policy(self, path: str | Path) -> Policy:
+        """Read a policy file and check it against this engine's fields and features."""
+        policy = read_policy_file(path)
+        self.check(policy)
+        return policy
+
+    def check(self, policy: Policy, params: Mapping[str, Any] | None = None) -> CheckedPolicy:
+        """Type-check a policy against this engine's namespace; raise PolicyError."""
+        values = resolve_params(policy, params)
+        return check_policy(policy, self.namespace, values)
+
+    def _compile(self, scheme: Scheme) -> PythonPolicy:
+        values = resolve_params(scheme.policy, self._params.get(scheme.id), scheme.params_model)
+        checked = check_policy(scheme.policy, self.namespace, values)
+        compiled = self._backend_policy(checked, scheme.id)
+        self._compiled[scheme.id] = compiled
+        return compiled
+
+    def _backend_policy(self, checked: CheckedPolicy, sid: str, cuts: Any = None) -> PythonPolicy:
+        """The compiled form of a checked policy for this engine's backend."""
+        if self._durable is not None:
+            from customer_rules.backends.durable import DurablePolicy
+
+            return DurablePolicy(checked, sid, cuts=cuts, runtime=self._durable)
+        return PythonPolicy(checked, sid, cuts=cuts)
+
+    # -- population-relative schemes -------------------------------------------
+    def population_schemes(self) -> list[str]:
+        """Ids of the schemes whose rules rank customers against a population."""
+        return [sid for sid, c in self._compiled.items() if c.checked.population_relative]
+
+    def is_fitted(self, scheme: str) -> bool:
+        compiled = self._compiled[self._scheme(scheme).id]
+        return not compiled.checked.population_relative or compiled.cuts is not None
+
+    def fit(
+        self, population: Iterable[Any], *, as_of: Any = None, schemes: Iterable[str] | None = None
+    ) -> Engine:
+        """Learn the cut-offs of population-relative schemes from ``population``.
+
+        ``population`` is an iterable of customers (records or dicts), or a
+        polars or pandas table named as for :meth:`classify_frame` (fitted
+        column-wise, much faster; ``as_of`` is then required); rows that
+        fail validation are left out and listed in ``fit_rejected_``.
+        ``as_of`` is needed when a ranked measure reads a dated feature.
+        Returns the engine (scikit-learn convention); the learned cut-offs
+        are in ``fitted_`` and can be saved with :meth:`save_fitted`.
+        """
+        if type(population).__module__.split(".")[0] in ("polars", "pandas"):
+            from customer_rules.engine.frame_fit import fit_frame
+
+            if as_of is None:
+                raise ValueError("fitting a table needs as_of (the date its dated features are computed to)")
+            return fit_frame(self, population, as_of=normalise_as_of(as_of), schemes=schemes)
+        from customer_rules.backends.python import Compiler, Context
+        from customer_rules.lang.population import Cut, fit_order, learn
+
+        day = normalise_as_of(as_of) if as_of is not None else None
+        records: list[Customer] = []
+        rejected: list[Rejected] = []
+        for i, c in enumerate(population):
+            try:
+                records.append(to_record(c, row=i))
+            except RecordError as exc:
+                rejected.append(Rejected(i, exc.record_id, exc))
+        wanted = [self._scheme(s).id for s in schemes] if schemes is not None else self.population_schemes()
+        for sid in wanted:
+            checked = self._compiled[sid].checked
+            if not checked.population_relative:
+                continue
+            cuts: dict[str, Cut] = {}
+            # a measure may read another population value through a derived
+            # value: fit the inner cuts first and compute the outer measures with them
+            for stage in fit_order(checked.population, checked.derived):
+                comp = Compiler(checked, dict(cuts))
+                for name, node, _ in checked.derived:
+                    comp.derived[name] = comp.compile(node)
+                for call in stage:
+                    measure = comp.compile(call.args[0])
+                    cond = comp.compile(call.args[2]) if call.name.endswith("_within") else None
+                    values = []
+                    for rec in records:
+                        ctx = Context(rec, day)  # type: ignore[arg-type]
+                        try:
+                            if cond is not None and cond(ctx) is not True:
+                                continue
+                            values.append(measure(ctx))
+                        except TypeError as exc:
+                            if day is None:
+                                raise ValueError(
+                                    f"fitting {sid!r} needs as_of: its measure {to_text(call.args[0])}"
+                                    " reads a dated value"
+                                ) from exc
+                            raise
+                    cuts[key_of(call)] = learn(call, values, dict(checked.params))
+            self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
+            self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
+        self.fit_rejected_ = rejected
+        return self
+
+    @property
+    def fitted_(self) -> dict[str, dict[str, Any]]:
+        """The learned cut-offs per scheme, JSON-ready (raises NotFittedError before ``fit``)."""
+        out = {}
+        for sid, compiled in self._compiled.items():
+            if compiled.cuts is None:
+                continue
+            policy = compiled.checked.policy
+            out[sid] = {
+                "policy": policy.id,
+                "version": policy.version,
+                "params": {k: _json_scalar(v) for k, v in compiled.checked.params.items()},
+                **self._fit_info.get(sid, {}),
+                "cuts": {k: c.to_json() for k, c in compiled.cuts.items()},
+            }
+        if not out:
+            raise NotFittedError("nothing is fitted yet: call engine.fit(customers) first")
+        return out
+
+    def save_fitted(self, path: str | Path) -> None:
+        """Write the learned cut-offs to a JSON file (see :meth:`load_fitted`)."""
+        Path(path).write_text(json.dumps(self.fitted_, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    def load_fitted(self, source: str | Path | Mapping[str, Any]) -> Engine:
+        """Use cut-offs saved by :meth:`save_fitted` (a path or the loaded mapping).
+
+        The policy id, version and parameters must match the engine's, so an
+        app never applies last quarter's cut-offs to a changed policy silently.
+        """
+        from customer_rules.lang.population import Cut
+
+        data = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
+        for sid, entry in data.items():
+            compiled = self._compiled[self._scheme(sid).id]
+            checked = compiled.checked
+            policy = checked.policy
+            params = {k: _json_scalar(v) for k, v in checked.params.items()}
+            if entry.get("version") != policy.version or entry.get("params") != params:
+                raise NotFittedError(
+                    f"saved cut-offs for {sid!r} were fitted with version {entry.get('version')!r} and "
+                    f"params {entry.get('params')}; this engine runs version {policy.version!r} with {params}: refit"
+                )
+            cuts = {k: Cut.from_json(v) for k, v in entry["cuts"].items()}
+            expected = {key_of(c) for c in checked.population}
+            if set(cuts) != expected:
+                raise NotFittedError(f"saved cut-offs for {sid!r} do not match its rules: refit")
+            self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
+            self._fit_info[sid] = {k: entry[k] for k in ("as_of", "population") if k in entry}
+        return self
+
+    def _refresh_hooks(self) -> None:
+        hook = self.plugin_manager.hook
+        builtin = "customer_rules.builtin.strategies"
+        self._custom_strategy = any(i.plugin_name != builtin for i in hook.choose_strategy.get_hookimpls())
+        self._has_adjust = bool(hook.adjust_decision.get_hookimpls())
+        self._has_observers = bool(hook.observe_profile.get_hookimpls())
+
+    # -- what the engine knows -----------------------------------------------
+    @property
+    def schemes(self) -> Mapping[str, Scheme]:
+        """Scheme id → :class:`Scheme`, in registration order."""
+        return MappingProxyType(self._schemes)
+
+    @property
+    def features(self) -> Mapping[str, Feature]:
+        return MappingProxyType(self._features)
+
+    @property
+    def namespace(self) -> Namespace:
+        return Namespace(fields=self._fields, features=self._features)
+
+    def params(self, scheme: str) -> dict[str, Any]:
+        """The parameter values a scheme runs with in this engine."""
+        return dict(self._compiled[self._scheme(scheme).id].checked.params)
+
+    def _scheme(self, scheme_id: str) -> Scheme:
+        try:
+            return self._schemes[scheme_id]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(scheme_id, list(self._schemes), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise KeyError(f"unknown scheme {scheme_id!r}{hint}") from None
+
+    def with_params(self, scheme: str, **changes: Any) -> Engine:
+        """A new engine like this one with some parameters of ``scheme`` changed."""
+        self._scheme(scheme)
+        params = {k: dict(v) for k, v in self._params.items()}
+        params.setdefault(scheme, {}).update(changes)
+        extra = [s for s in self._schemes.values() if s.plugin == "<engine>"]
+        return Engine(
+            extra,
+            plugins=self._plugins,
+            load_entry_points=self._load_entry_points,
+            backend=self.backend,
+            block=self._block,
+            params=params,
+        )
+
+    # -- classifying ---------------------------------------------------------
+    def decide(self, scheme: str, customer: Any, *, as_of: Any) -> Decision:
+        """One scheme's decision for one customer (strategy and overrides applied)."""
+        record = to_record(customer)
+        day = normalise_as_of(as_of)
+        return self._decide(self._scheme(scheme), record, day)
+
+    def _decide(self, scheme: Scheme, record: Customer, day: dt.date) -> Decision:
+        compiled = self._compiled[scheme.id]
+        decision = compiled.decide(record, day, record.id)
+        if (compiled.min_days or compiled.margin) and record.grades:
+            decision = self._stabilise(compiled, decision, record, day)
+        if self._has_adjust:
+            owner, override = call_first(
+                self.plugin_manager,
+                "adjust_decision",
+                accept=lambda o: not (isinstance(o, Override) and o.expires is not None and day > o.expires),
+                decision=decision,
+                customer=record,
+                as_of=day,
+                scheme=scheme,
+                engine=self,
+            )
+            if override is not None:
+                decision = self._apply_override(scheme, decision, override, day, owner)
+        if self._custom_strategy:
+            owner, strategy = call_first(
+                self.plugin_manager,
+                "choose_strategy",
+                decision=decision,
+                scheme=scheme,
+                customer=record,
+                engine=self,
+            )
+            if strategy is not None and not isinstance(strategy, Strategy):
+                raise PluginError(
+                    owner or "<choose_strategy hook>",
+                    f"choose_strategy returned {type(strategy).__name__}, not a Strategy",
+                )
+            decision.strategy = strategy
+        elif decision.label is not None:
+            decision.strategy = scheme.strategies.get(decision.label)
+        return decision
+
+    def _stabilise(self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date) -> Decision:
+        """Hysteresis: keep the previous label unless the change is clear enough."""
+        previous = record.previous_grade(compiled.scheme, day)
+        if previous is None or previous.label == decision.label or previous.label not in compiled.rank:
+            return decision
+        held = (day - previous.since).days
+        if held < compiled.min_days:
+            note = (
+                f"hysteresis: kept {previous.label}, held {held} of the {compiled.min_days} days required"
+                f" before a change (rules said {decision.label or 'unclassified'})"
+            )
+            return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note)
+        if compiled.margin:
+            sticky = compiled.decide(record, day, record.id, rules=compiled.sticky_rules(previous.label))
+            if sticky.label == previous.label:
+                note = (
+                    f"hysteresis: kept {previous.label}; the change to {decision.label or 'unclassified'} is"
+                    f" within the {compiled.margin:.0%} margin of its thresholds"
+                )
+                return replace(sticky, note=note)
+        return decision
+
+    def _apply_override(
+        self, scheme: Scheme, decision: Decision, override: Any, day: dt.date, owner: str | None = None
+    ) -> Decision:
+        who = owner or "<adjust_decision hook>"
+        if not isinstance(override, Override):
+            raise PluginError(who, f"adjust_decision returned {type(override).__name__}, not an Override")
+        if override.label not in scheme.labels:
+            raise PluginError(
+                who,
+                f"adjust_decision: override label {override.label!r} is not a label of {scheme.id!r}"
+                f" (labels: {', '.join(scheme.labels)})",
+            )
+        if override.expires is not None and day > override.expires:
+            return decision
+        old_flags = scheme.policy.label(decision.label).flags if decision.label is not None else ()
+        flags = (*scheme.policy.label(override.label).flags, *decision.flags[len(old_flags) :])
+        until = f" until {override.expires}" if override.expires else ""
+        note = (
+            f"manual override by {override.author}{until}: {override.reason}"
+            f" (rules said {decision.label or 'unclassified'})"
+        )
+        return replace(decision, label=override.label, labels=(override.label,), flags=flags, note=note)
+
+    def classify(self, customer: Any, *, as_of: Any, schemes: Iterable[str] | None = None) -> Profile:
+        """Classify one customer under every scheme (or the ones named).
+
+        ``customer`` is a :class:`Customer` or a dict; ``as_of`` the date
+        every time window is computed against. Raises :class:`RecordError`
+        for an invalid record and :class:`KeyError` for an unknown scheme.
+        """
+        record = to_record(customer)
+        day = normalise_as_of(as_of)
+        skipped: dict[str, str] = {}
+        if schemes is not None:
+            wanted = [self._scheme(s) for s in schemes]
+        else:
+            wanted = []
+            for s in self._schemes.values():
+                compiled = self._compiled[s.id]
+                if compiled.cuts is None and compiled.checked.population_relative:
+                    skipped[s.id] = "not fitted: population-relative, call engine.fit(customers) first"
+                else:
+                    wanted.append(s)
+        decisions = {s.id: self._decide(s, record, day) for s in wanted}
+        profile = Profile(record.id, day, decisions, skipped=skipped, customer=record)
+        if self._has_observers:
+            call_hook(self.plugin_manager, "observe_profile", profile=profile, engine=self)
+        return profile
+
+    def classify_many(
+        self, customers: Iterable[Any], *, as_of: Any, schemes: Iterable[str] | None = None
+    ) -> BatchResult:
+        """Classify many customers; bad rows are reported, never lost or fatal."""
+        wanted = list(schemes) if schemes is not None else None
+        if wanted is not None:
+            for s in wanted:
+                self._scheme(s)
+        profiles: list[Profile] = []
+        rejected: list[Rejected] = []
+        for i, c in enumerate(customers):
+            try:
+                record = to_record(c, row=i)
+                profiles.append(self.classify(record, as_of=as_of, schemes=wanted))
+            except CustomerRulesError as exc:
+                rid = exc.record_id if isinstance(exc, RecordError) else getattr(c, "id", None)
+                if rid is None and isinstance(c, Mapping):
+                    rid = c.get("id")
+                rejected.append(Rejected(i, None if rid is None else str(rid), exc))
+        return BatchResult(profiles, rejected)
+
+    # -- tables (the frame backend) ------------------------------------------------
+    def classify_frame(
+        self,
+        data: Any,
+        *,
+        as_of: Any,
+        schemes: Iterable[str] | None = None,
+        reasons: bool = False,
+        flags: bool = False,
+        labels: bool = False,
+        scores: bool = False,
+        cases: Any = None,
+        interactions: Any = None,
+        deductions: Any = None,
+        grades: Any = None,
+        tables: Mapping[str, Any] | None = None,
+        rejected: Literal["warn", "raise", "ignore"] = "warn",
+        backend: Literal["frame", "python"] = "frame",
+        lang: str = "en",
+    ) -> Any:
+        """Classify a whole table: the input columns plus, per scheme, ``<scheme>``
+        (the label; null = unclassified) and ``<scheme>__rule`` (the deciding rule).
+
+        ``data`` is a polars DataFrame or LazyFrame or a pandas DataFrame; the
+        result is of the same kind, with the rows that could be classified in
+        input order. Columns are record paths (``value.revenue_12m`` or
+        ``value__revenue_12m``); nested lists are list-of-struct columns or
+        separate tables keyed by ``customer_id`` (``cases=``, ``interactions=``,
+        ``deductions=``, ``grades=``). Opt-in columns: ``<scheme>__reason``
+        (``reasons``), ``<scheme>__flags`` (``flags``), ``<scheme>__labels``
+        (``labels``), ``<scheme>__score__<name>`` (``scores``).
+
+        Rows that fail validation, or that two rules match under hit policy
+        ``unique``, are left out: ``rejected="warn"`` (default) warns with a
+        :class:`RejectedRowsWarning`, ``"raise"`` raises the first row's
+        :class:`RecordError` / :class:`EvaluationError`, ``"ignore"`` is
+        silent; :meth:`classify_frame_with_rejects` returns them as a table.
+        ``backend="python"`` runs the python backend row by row on the same
+        validated table (slow; applies manual overrides). See ``docs/frames.md``.
+        """
+        if rejected not in ("warn", "raise", "ignore"):
+            raise ValueError(f"rejected must be 'warn', 'raise' or 'ignore', not {rejected!r}")
+        result = self.classify_frame_with_rejects(
+            data,
+            as_of=as_of,
+            schemes=schemes,
+            reasons=reasons,
+            flags=flags,
+            labels=labels,
+            scores=scores,
+            cases=cases,
+            interactions=interactions,
+            deductions=deductions,
+            grades=grades,
+            tables=tables,
+            backend=backend,
+            lang=lang,
+        )
+        if result.errors and rejected != "ignore":
+            first = result.errors[0]
+            n = result.n_rejected
+            if rejected == "raise":
+                raise first
+            import warnings
+
+            from customer_rules.model.frames import RejectedRowsWarning
+
+            warnings.warn(
+                f"{n} of {result.n_rows} rows rejected and left out; first: {first}"
+                " (engine.classify_frame_with_rejects returns them)",
+                RejectedRowsWarning,
+                stacklevel=2,
+            )
+        return result.frame
+
+    def classify_frame_with_rejects(
+        self,
+        data: Any,
+        *,
+        as_of: Any,
+        schemes: Iterable[str] | None = None,
+        reasons: bool = False,
+        flags: bool = False,
+        labels: bool = False,
+        scores: bool = False,
+        cases: Any = None,
+        interactions: Any = None,
+        deductions: Any = None,
+        grades: Any = None,
+        tables: Mapping[str, Any] | None = None,
+        backend: Literal["frame", "python"] = "frame",
+        lang: str = "en",
+    ) -> FrameResult:
+        """Like :meth:`classify_frame`, returning ``FrameResult(frame, rejected)``.
+
+        ``rejected`` is a table (same kind as ``data``) with the columns
+        ``row`` (0-based position in ``data``), ``id`` and ``reason``;
+        rows in = rows in ``frame`` + rows in ``rejected``.
+        """
+        from customer_rules.backends.frame import classify_frame
+        from customer_rules.model.frames import nested_tables
+
+        nested = nested_tables(
+            tables, cases=cases, interactions=interactions, deductions=deductions, grades=grades
+        )
+        return classify_frame(
+            self,
+            data,
+            as_of=normalise_as_of(as_of),
+            schemes=schemes,
+            reasons=reasons,
+            flags=flags,
+            labels=labels,
+            scores=scores,
+            tables=nested,
+            backend=backend,
+            lang=lang,
+        )
+
+    def stream(self, **options: Any) -> EventStream:
+        """A stream of customer events: deal-stage and crisis statecharts run
+        on durable_rules, in event time (see :class:`EventStream` for the
+        ``options``). Needs durable_rules (:class:`BackendUnavailable` otherwise)."""
+        from customer_rules.streams.events import EventStream
+
+        return EventStream(self, **options)
+
+    def agenda(
+        self,
+        customers: Iterable[Any],
+        *,
+        as_of: Any,
+        owner: str | None = None,
+        horizon_days: int = 7,
+        greeting_days: int = 3,
+    ) -> Agenda:
+        """Due and overdue actions for ``customers`` by the cadence of their classes.
+
+        Every strategy with a contact cadence yields a contact action (due
+        from ``last contact + min_days``, overdue after ``+ max_days``, due
+        at once if never contacted); birthdays and holidays within
+        ``greeting_days`` add greetings. Items due within ``horizon_days``
+        are listed, sorted for a sales rep's day. ``owner`` keeps one
+        account manager's customers.
+        """
+        from customer_rules.apps.agenda import build_agenda
+
+        return build_agenda(
+            self,
+            customers,
+            normalise_as_of(as_of),
+            owner=owner,
+            horizon_days=horizon_days,
+            greeting_days=greeting_days,
+        )
+
+    def __repr__(self) -> str:
+        return f"Engine(schemes={list(self._schemes)}, backend={self.backend!r})"
+
+
+def _json_scalar(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, dt.date) else v
+
+
+def _as_list(result: Any) -> list[Any]:
+    if isinstance(result, list | tuple):
+        return list(result)
+    return [result]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _read_scheme_files(
+    policy_file: Path, sfile: Path, policy_stamp: Any, strategies_stamp: Any
+) -> tuple[Policy, tuple[tuple[str, Strategy], ...]]:
+    """Parse a scheme's files, once per file version (every engine loads the
+    built-in schemes again; policies and strategies are immutable)."""
+    import yaml
+
+    policy = read_policy_file(policy_file)
+    strategies: dict[str, Strategy] = {}
+    if strategies_stamp is not None:
+        try:
+            data = yaml.safe_load(sfile.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise PolicyError(f"not valid YAML: {exc}", file=str(sfile)) from None
+        if not isinstance(data, dict):
+            raise PolicyError("strategies must map label ids to strategies", file=str(sfile))
+        for label, body in data.items():
+            try:
+                strategies[str(label)] = Strategy.model_validate(body)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise PolicyError(
+                    f"strategy for {label!r}: {err['msg']}",
+                    file=str(sfile),
+                    field=".".join(str(x) for x in (label, *err["loc"])),
+                ) from None
+    return policy, tuple(strategies.items())
+
+
+def load_scheme(
+    source: str | Path,
+    *,
+    kind: Literal["type", "tier", "crisis", "other"] = "other",
+    unreachable: tuple[str, ...] = (),
+    params_model: type[BaseModel] | None = None,
+) -> Scheme:
+    """Read a scheme from files: a policy and its strategies.
+
+    ``source`` is a directory holding ``policy.yaml`` (or ``.json``/``.toml``)
+    and, optionally, ``strategies.yaml`` — a mapping from label id to a
+    :class:`Strategy` — or the policy file itself, with the strategies file
+    beside it. This is how built-in schemes and plugin schemes are packaged.
+    Files are parsed once per version (modification time and size).
+    """
+    path = Path(source)
+    if path.is_dir():
+        candidates = [path / f"policy.{ext}" for ext in ("yaml", "yml", "json", "toml")]
+        found = [c for c in candidates if c.exists()]
+        if not found:
+            raise PolicyError(f"no policy.yaml (or .json/.toml) in {path}", file=str(path))
+        policy_file, folder = found[0], path
+    else:
+        policy_file, folder = path, path.parent
+    sfile = folder / "strategies.yaml"
+    policy, pairs = _read_scheme_files(policy_file, sfile, _stamp(policy_file), _stamp(sfile))
+    strategies = dict(pairs)
+    return Scheme(
+        policy,
+        strategies=strategies,
+        kind=kind,
+        params_model=params_model,
+        unreachable=unreachable,
+        description=policy.description,
+    )

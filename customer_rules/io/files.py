@@ -1,0 +1,664 @@
+"""Customer tables as files — CSV, Parquet, JSON Lines — for the command line.
+
+Reading gives two tables: the *input* as the user wrote it (kept for the
+output file, so a CSV comes back with its cells untouched) and a *record*
+table for the frame backend, named and typed as ``docs/frames.md``
+describes. Columns are record paths (``value.revenue_12m`` or
+``value__revenue_12m``); in a CSV, or in a JSON Lines file with nested
+objects, they may also be nested:
+
+* CSV cells are text; the frame backend parses numbers, booleans
+  (``true/false``, ``yes/no``, ``1/0``) and ISO dates column-wise, and
+  rejects the rows it cannot read, with the reason. List fields
+  (``identity``) take ``media;lawyer`` or a JSON array; nested record lists
+  (``cases``, ``interactions``, ``compliance.deductions``, ``grades``)
+  take a JSON array of objects.
+* JSON Lines: one object per line, nested (``{"value": {"revenue_12m":
+  1}}``) or with dotted keys. Scalars are read as the CSV's text is, so a
+  number where a date belongs is rejected the same way.
+* Parquet: typed columns, structs and lists as they are.
+
+Lines that cannot be read at all (a CSV line with the wrong number of
+fields, a JSON line that is not an object, a list cell that is not valid
+JSON) become rejected rows here; everything else is for the library to
+accept or reject. Row numbers are 0-based positions among the data rows of
+the file; ``line`` is the 1-based line in the file where the row starts.
+
+This module imports polars at import time: import it lazily.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import json
+import math
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+
+from customer_rules.errors import CustomerRulesError
+from customer_rules.lang.types import LIST
+from customer_rules.model.tables import ModelSpec, canonical_name, customer_spec
+
+ROW = "__cli_row"
+"""The column that carries a row's position in the file through a run."""
+
+FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+class FileError(CustomerRulesError):
+    """A file cannot be read or written as a customer table; carries a hint."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+
+def file_format(path: str | Path, *, role: str = "input") -> str:
+    """``csv``, ``parquet`` or ``jsonl`` from a file name's extension."""
+    if str(path) == "-":
+        return "csv"
+    suffix = Path(path).suffix.lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        shown = f"extension {suffix!r}" if suffix else "no extension"
+        raise FileError(
+            f"cannot tell the format of the {role} file {str(path)!r} ({shown})",
+            hint="name it .csv, .parquet or .jsonl (JSON Lines, also .ndjson)",
+        )
+    return fmt
+
+
+@dataclass
+class BadRow:
+    """A row the file could not give (or the library rejected), with the reason."""
+
+    row: int
+    line: int | None
+    id: str | None
+    reason: str
+
+
+@dataclass
+class Table:
+    """A customer table read from a file.
+
+    ``records`` is for the library (record columns only, plus ``ROW``);
+    ``data`` is the input as written (plus ``ROW``) for the output file;
+    ``objects`` the JSON objects of a JSON Lines file by row; ``bad`` the
+    rows that could not be read; ``lines`` the line of each row.
+    """
+
+    path: Path
+    format: str
+    records: pl.DataFrame
+    data: pl.DataFrame
+    n_rows: int
+    bad: list[BadRow] = field(default_factory=list)
+    lines: dict[int, int] = field(default_factory=dict)
+    objects: dict[int, dict[str, Any]] | None = None
+    columns: list[str] = field(default_factory=list)  # the input's column names (flattened)
+
+    @property
+    def ids(self) -> list[str | None]:
+        if "id" not in self.records.columns:
+            return []
+        return self.records.get_column("id").cast(pl.String(), strict=False).to_list()
+
+
+# ---------------------------------------------------------------------------
+# Column kinds
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    spec: ModelSpec
+    lists: frozenset[str]  # scalar-list fields (identity, behaviour.type_history)
+    children: Mapping[str, ModelSpec]  # nested record lists
+    scalars: frozenset[str]
+    prefixes: frozenset[str]
+
+    def path(self, column: str) -> str:
+        return column if column in self.scalars or column in self.lists else canonical_name(column)
+
+    def known(self) -> list[str]:
+        return sorted([*self.scalars, *self.lists, *self.children])
+
+
+def _kinds() -> _Kinds:
+    spec = customer_spec()
+    lists = frozenset(p for p, s in spec.slots.items() if s.type.kind == LIST)
+    scalars = frozenset(p for p in spec.slots if p not in lists)
+    return _Kinds(spec, lists, spec.children, scalars, spec.prefixes)
+
+
+def unknown_columns(columns: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Columns that are not record fields, each with a likely intended field.
+
+    A column under a record prefix (``value.revenu_12m``) or close to a
+    field's full or last name (``revenue_12m`` → ``value.revenue_12m``) is
+    probably a typo; other columns (``notes``) just pass through.
+    """
+    kinds = _kinds()
+    known = kinds.known()
+    leaves: dict[str, list[str]] = {}
+    for p in known:
+        leaves.setdefault(p.rsplit(".", 1)[-1], []).append(p)
+    out: list[tuple[str, str | None]] = []
+    for column in columns:
+        if column == ROW:
+            continue
+        path = kinds.path(column)
+        if path in known or path in kinds.prefixes:
+            continue
+        close = difflib.get_close_matches(path, known, n=1, cutoff=0.8)
+        guess = close[0] if close else None
+        if guess is None:
+            leaf = path.rsplit(".", 1)[-1]
+            by_leaf = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.85)
+            if by_leaf and len(leaves[by_leaf[0]]) == 1:
+                guess = leaves[by_leaf[0]][0]
+        if guess is None and path.split(".")[0] not in kinds.prefixes:
+            out.append((column, None))
+        else:
+            out.append((column, guess))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Cells: text and JSON values into what the frame backend reads
+# ---------------------------------------------------------------------------
+
+
+class _CellError(ValueError):
+    pass
+
+
+def _text(value: Any, where: str) -> str | None:
+    """A scalar as the text a CSV cell would hold (the backend parses it)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return repr(value)
+    raise _CellError(f"{where}: expected a single value, got {type(value).__name__}")
+
+
+def _list_cell(value: Any, where: str) -> list[str]:
+    """A list field: a JSON array, or text separated by ``;``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _CellError(f"{where}: not a valid JSON array ({exc.msg})") from None
+        else:
+            return [t.strip() for t in text.split(";") if t.strip()]
+    if not isinstance(value, list):
+        raise _CellError(f"{where}: expected a list, got {type(value).__name__}")
+    out: list[str] = []
+    for i, item in enumerate(value):
+        text_item = _text(item, f"{where}.{i}")
+        if text_item is None:
+            raise _CellError(f"{where}.{i}: Input should not be missing")
+        out.append(text_item)
+    return out
+
+
+def _children_cell(value: Any, where: str, spec: ModelSpec) -> list[dict[str, Any]]:
+    """A nested record list: a JSON array of objects (text in a CSV cell)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _CellError(f"{where}: not a valid JSON array of objects ({exc.msg})") from None
+    if not isinstance(value, list):
+        raise _CellError(f"{where}: expected a JSON array of objects, got {type(value).__name__}")
+    items: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _CellError(f"{where}.{i}: Input should be a valid dictionary")
+        row: dict[str, Any] = {}
+        for key, v in item.items():
+            slot = spec.slots.get(key)
+            if slot is None:
+                close = difflib.get_close_matches(key, list(spec.slots), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise _CellError(f"{where}.{i}.{key}: Extra inputs are not permitted{hint}")
+            if slot.type.kind == LIST:
+                row[key] = _list_cell(v, f"{where}.{i}.{key}")
+            else:
+                row[key] = _text(v, f"{where}.{i}.{key}")
+        for key, slot in spec.slots.items():  # an absent list is empty, never missing
+            if slot.type.kind == LIST:
+                row.setdefault(key, [])
+        items.append(row)
+    return items
+
+
+def _child_dtype(spec: ModelSpec) -> pl.DataType:
+    return pl.List(
+        pl.Struct(
+            {
+                name: pl.List(pl.String()) if s.type.kind == LIST else pl.String()
+                for name, s in spec.slots.items()
+            }
+        )
+    )
+
+
+def _record_columns(
+    columns: Sequence[str],
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    bad: list[BadRow],
+    lines: Mapping[int, int],
+) -> pl.DataFrame:
+    """The record table from cells (text or JSON values), rows by file position."""
+    kinds = _kinds()
+    wanted = [(c, kinds.path(c)) for c in columns]
+    record_cols = [(c, p) for c, p in wanted if p in kinds.scalars or p in kinds.lists or p in kinds.children]
+    data: dict[str, list[Any]] = {c: [] for c, _ in record_cols}
+    positions: list[int] = []
+    for pos, cells in rows:
+        out: dict[str, Any] = {}
+        try:
+            for column, path in record_cols:
+                value = cells.get(column)
+                if path in kinds.lists:
+                    out[column] = _list_cell(value, path)
+                elif path in kinds.children:
+                    out[column] = _children_cell(value, path, kinds.children[path])
+                else:
+                    out[column] = _text(value, path)
+        except _CellError as exc:
+            rid = cells.get("id")
+            bad.append(
+                BadRow(
+                    pos,
+                    lines.get(pos),
+                    None if rid is None else str(rid),
+                    f"{_who(rid, pos)}: cannot read the row: {exc}",
+                )
+            )
+            continue
+        positions.append(pos)
+        for column, _ in record_cols:
+            data[column].append(out[column])
+    schema: dict[str, pl.DataType] = {}
+    for column, path in record_cols:
+        if path in kinds.lists:
+            schema[column] = pl.List(pl.String())
+        elif path in kinds.children:
+            schema[column] = _child_dtype(kinds.children[path])
+        else:
+            schema[column] = pl.String()
+    frame = pl.DataFrame(data, schema=schema)
+    return frame.with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
+
+
+def _who(rid: Any, pos: int) -> str:
+    return f"customer {str(rid)!r} (row {pos})" if rid not in (None, "") else f"customer (no id) (row {pos})"
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def read_table(path: str | Path, *, encoding: str = "utf-8-sig") -> Table:
+    """Read a customer table from a CSV, Parquet or JSON Lines file."""
+    p = Path(path)
+    fmt = file_format(p)
+    if not p.exists():
+        raise FileError(
+            f"no such file: {str(path)!r}", hint="check the path (relative to the current folder)"
+        )
+    if p.is_dir():
+        raise FileError(
+            f"{str(path)!r} is a folder, not a file", hint="give the path of a .csv, .parquet or .jsonl file"
+        )
+    if fmt == "csv":
+        table = _read_csv(p, encoding)
+    elif fmt == "jsonl":
+        table = _read_jsonl(p, encoding)
+    else:
+        table = _read_parquet(p)
+    if table.n_rows and not any(_kinds().path(c) == "id" for c in table.columns):
+        close = difflib.get_close_matches("id", [c.lower() for c in table.columns], n=1, cutoff=0.3)
+        hint = "name the column of customer ids 'id'"
+        shown = ", ".join(table.columns[:8]) + (", ..." if len(table.columns) > 8 else "")
+        raise FileError(
+            f"{p.name} has no 'id' column (columns: {shown})",
+            hint=hint + (f" (is it {close[0]!r}?)" if close else ""),
+        )
+    return table
+
+
+def _decode_error(p: Path, encoding: str, exc: UnicodeDecodeError) -> FileError:
+    return FileError(
+        f"{p.name} is not valid {encoding.replace('-sig', '')} text (byte {exc.object[exc.start]:#04x}"
+        f" at position {exc.start})",
+        hint="give the file's encoding, e.g. --encoding gbk (or save it as UTF-8)",
+    )
+
+
+def _read_csv(p: Path, encoding: str) -> Table:
+    try:
+        with p.open(newline="", encoding=encoding) as f:
+            return _parse_csv(p, f)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(p, encoding, exc) from None
+    except LookupError:
+        raise FileError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, gbk, gb18030, latin-1") from None
+
+
+def _parse_csv(p: Path, f: TextIO) -> Table:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.reader(f)
+    try:
+        header = next(reader)
+    except StopIteration:
+        header = []
+    except csv.Error as exc:
+        raise FileError(f"{p.name}: cannot read the header line: {exc}", hint="is it a CSV file?") from None
+    header = [h.strip() for h in header]
+    for i, h in enumerate(header):
+        if not h:
+            raise FileError(
+                f"{p.name}: column {i + 1} of the header has no name",
+                hint="every column needs a name in the first line (e.g. id,value.revenue_12m)",
+            )
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise FileError(
+            f"{p.name}: column(s) named twice in the header: {', '.join(dupes)}", hint="keep one of each"
+        )
+    width = len(header)
+    cells: list[list[str | None]] = [[] for _ in header]
+    positions: list[int] = []
+    lines: dict[int, int] = {}
+    bad: list[BadRow] = []
+    pos = 0
+    start = reader.line_num + 1
+    rows_iter: Iterator[list[str]] = iter(reader)
+    while True:
+        try:
+            row = next(rows_iter)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            bad.append(BadRow(pos, start, None, f"line {start}: cannot read the CSV line: {exc}"))
+            lines[pos] = start
+            pos += 1
+            start = reader.line_num + 1
+            continue
+        if not row or (len(row) == 1 and not row[0].strip() and width != 1):
+            start = reader.line_num + 1
+            continue  # blank line
+        lines[pos] = start
+        if len(row) != width:
+            rid = row[header.index("id")] if "id" in header and header.index("id") < len(row) else None
+            bad.append(
+                BadRow(
+                    pos,
+                    start,
+                    rid or None,
+                    f"line {start}: {len(row)} field(s), the header has {width}"
+                    + (
+                        " (an unclosed quote?)"
+                        if len(row) < width and any("," in v or "\n" in v for v in row)
+                        else ""
+                    ),
+                )
+            )
+        else:
+            positions.append(pos)
+            for i, v in enumerate(row):
+                cells[i].append(v if v != "" else None)
+        pos += 1
+        start = reader.line_num + 1
+    data = pl.DataFrame(
+        {h: cells[i] for i, h in enumerate(header)}, schema={h: pl.String() for h in header}
+    ).with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
+    records = _records_from_text(data, header, bad, lines)
+    return Table(p, "csv", records, data, pos, bad, lines, None, header)
+
+
+def _records_from_text(
+    data: pl.DataFrame, header: Sequence[str], bad: list[BadRow], lines: Mapping[int, int]
+) -> pl.DataFrame:
+    """The record table of a text table: scalars as they are, list cells parsed."""
+    kinds = _kinds()
+    nested = [c for c in header if kinds.path(c) in kinds.lists or kinds.path(c) in kinds.children]
+    plain = [c for c in header if c not in nested and kinds.path(c) in kinds.scalars]
+    if not nested:
+        return data.select([*plain, ROW])
+    sub = data.select([*nested, "id", ROW] if "id" in data.columns and "id" not in nested else [*nested, ROW])
+    rows = ((r[ROW], r) for r in sub.iter_rows(named=True))
+    parsed = _record_columns(nested, rows, bad, lines)
+    return (
+        data.select([*plain, ROW])
+        .join(parsed, on=ROW, how="inner", maintain_order="left")
+        .select([*plain, *nested, ROW])
+    )
+
+
+def _flatten(obj: Mapping[str, Any], kinds: _Kinds, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and canonical_name(path) in kinds.prefixes:
+            out.update(_flatten(value, kinds, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def _read_jsonl(p: Path, encoding: str) -> Table:
+    kinds = _kinds()
+    objects: dict[int, dict[str, Any]] = {}
+    flat: dict[int, dict[str, Any]] = {}
+    lines: dict[int, int] = {}
+    bad: list[BadRow] = []
+    columns: dict[str, None] = {}
+    pos = 0
+    try:
+        with p.open(encoding=encoding) as f:
+            for number, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue
+                lines[pos] = number
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    bad.append(
+                        BadRow(
+                            pos,
+                            number,
+                            None,
+                            f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})",
+                        )
+                    )
+                    pos += 1
+                    continue
+                if not isinstance(obj, dict):
+                    bad.append(
+                        BadRow(
+                            pos,
+                            number,
+                            None,
+                            f"line {number}: expected a JSON object, got {type(obj).__name__}",
+                        )
+                    )
+                    pos += 1
+                    continue
+                objects[pos] = obj
+                row = _flatten(obj, kinds)
+                flat[pos] = row
+                columns.update(dict.fromkeys(row))
+                pos += 1
+    except UnicodeDecodeError as exc:
+        raise _decode_error(p, encoding, exc) from None
+    except LookupError:
+        raise FileError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, gbk, gb18030, latin-1") from None
+    names = list(columns)
+    records = _record_columns(names, flat.items(), bad, lines)
+    data = _typed_frame(names, flat)
+    return Table(p, "jsonl", records, data, pos, bad, lines, objects, names)
+
+
+def _typed_frame(names: Sequence[str], rows: Mapping[int, Mapping[str, Any]]) -> pl.DataFrame:
+    """The input as a frame for writing: each column typed if its values agree, else JSON text."""
+    columns: list[pl.Series] = []
+    for name in names:
+        values = [r.get(name) for r in rows.values()]
+        try:
+            series = pl.Series(name, values, strict=True)
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            series = pl.Series(
+                name,
+                [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
+                dtype=pl.String(),
+            )
+        columns.append(series)
+    columns.append(pl.Series(ROW, list(rows), dtype=pl.Int64()))
+    return pl.DataFrame(columns)
+
+
+def _read_parquet(p: Path) -> Table:
+    try:
+        frame = pl.read_parquet(p)
+    except Exception as exc:  # polars raises several kinds for a file that is not parquet
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileError(f"cannot read {p.name} as Parquet: {first}", hint="is it a Parquet file?") from None
+    if "id" in frame.columns and frame.schema["id"].is_integer():
+        frame = frame.with_columns(pl.col("id").cast(pl.String()))  # numeric CRM ids are ids too
+    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(ROW))
+    kinds = _kinds()
+    keep = [
+        c
+        for c in frame.columns
+        if c == ROW or kinds.path(c) in kinds.known() or kinds.path(c) in kinds.prefixes
+    ]
+    return Table(
+        p,
+        "parquet",
+        frame.select(keep),
+        frame,
+        frame.height,
+        [],
+        {},
+        None,
+        [c for c in frame.columns if c != ROW],
+    )
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, dt.date | dt.datetime):
+        return v.isoformat()
+    return str(v)
+
+
+def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested columns as JSON text, enums as strings: what a CSV can hold."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = frame.get_column(name)
+        if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+            out.append(
+                pl.Series(
+                    name,
+                    [
+                        None if v is None else json.dumps(v, ensure_ascii=False, default=_json_default)
+                        for v in col.to_list()
+                    ],
+                    dtype=pl.String(),
+                )
+            )
+        elif isinstance(dtype, pl.Enum | pl.Categorical):
+            out.append(col.cast(pl.String()))
+        else:
+            out.append(col)
+    return pl.DataFrame(out)
+
+
+def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None = None) -> None:
+    """Write a table; the format comes from the extension (``-``: CSV to stdout)."""
+    fmt = file_format(path, role="output")
+    try:
+        if str(path) == "-":
+            assert stdout is not None
+            stdout.write(_for_text(frame).write_csv())
+            return
+        p = Path(path)
+        if p.parent and not p.parent.exists():
+            raise FileError(
+                f"cannot write {str(path)!r}: the folder {str(p.parent)!r} does not exist",
+                hint="create it first",
+            )
+        if fmt == "csv":
+            _for_text(frame).write_csv(p)
+        elif fmt == "parquet":
+            frame.write_parquet(p)
+        else:
+            write_jsonl(frame.iter_rows(named=True), p)
+    except PermissionError:
+        raise FileError(
+            f"cannot write {str(path)!r}: permission denied", hint="choose another path"
+        ) from None
+
+
+def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> None:
+    """One JSON object per line (dates as ISO text)."""
+    with Path(path).open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, default=_json_default))
+            f.write("\n")
+
+
+def bad_rows_frame(rows: Sequence[BadRow]) -> pl.DataFrame:
+    """Rejected rows as a table: row, line, id, reason (in file order)."""
+    ordered = sorted(rows, key=lambda r: r.row)
+    return pl.DataFrame(
+        {
+            "row": [r.row for r in ordered],
+            "line": [r.line for r in ordered],
+            "id": [r.id for r in ordered],
+            "reason": [r.reason for r in ordered],
+        },
+        schema={"row": pl.Int64(), "line": pl.Int64(), "id": pl.String(), "reason": pl.String()},
+    )

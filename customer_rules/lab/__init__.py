@@ -1,0 +1,1 @@
+"""The policy lab: verify, check, compare, sweep, plots, generated and sample data. Internal."""

@@ -1,0 +1,1 @@
+"""The policy language: syntax tree, parser, types, checker, policy model and checked policies. Internal."""

@@ -1,0 +1,483 @@
+"""Policies: one scheme's decision table, as validated data.
+
+A policy is authored in YAML, JSON or TOML (or built in Python) and
+validated by pydantic; structural errors and expression errors both come
+back as :class:`PolicyError` naming the file, line, column and rule id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from customer_rules.errors import PolicyError
+
+Scalar = bool | int | float | str | dt.date
+_ID = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+Loc = tuple[str | int, ...]
+
+
+class Text(BaseModel):
+    """A short text in English and (optionally) Chinese."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    en: str = Field(min_length=1)
+    zh: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_str(cls, data: Any) -> Any:
+        return {"en": data} if isinstance(data, str) else data
+
+    def get(self, lang: str = "en") -> str:
+        """The text in ``lang``, falling back to English."""
+        return (self.zh or self.en) if lang == "zh" else self.en
+
+
+class LabelDef(BaseModel):
+    """One label of a scheme: id, display names, and flags it always carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=_ID)
+    zh: str
+    en: str
+    flags: tuple[str, ...] = ()
+    description: Text | None = None
+
+    def name(self, lang: str = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+class RuleDef(BaseModel):
+    """One row of the decision table: when ``when`` holds, the label is ``then``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=_ID)
+    when: str = Field(min_length=1)
+    then: str
+    because: Text | None = None
+
+
+class FlagDef(BaseModel):
+    """A named condition reported beside the label whenever it holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=_ID)
+    when: str = Field(min_length=1)
+    en: str
+    zh: str | None = None
+
+
+class Stability(BaseModel):
+    """Hysteresis: when a customer with a previous label may change label.
+
+    ``min_days``: a label held for fewer days than this is kept.
+    ``margin``: a change happens only if it still happens with every numeric
+    threshold (and population cut-off) moved by this fraction of its value
+    against the change — the previous label's rules relaxed, the others
+    tightened. Thresholds at zero do not move.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_days: int = Field(default=0, ge=0)
+    margin: float = Field(default=0.0, ge=0, lt=1)
+
+
+class Policy(BaseModel):
+    """One scheme's decision table.
+
+    ``hit`` decides what happens when several rules match: ``first`` (first
+    in order), ``unique`` (an error naming both rules), ``priority`` (the
+    label listed earliest in ``labels``), ``collect`` (all of them; the
+    label is ``on_many`` when they disagree). ``params`` are named constants
+    rules read as ``params.NAME``; ``derive`` names intermediate values
+    (evaluated in order, readable by later ones and by rules); ``flags`` are
+    conditions reported alongside the label; ``scores`` names derived values
+    the decision reports as its scores; ``details`` maps derived values the
+    explanation always shows (whatever rule decided) to their captions, e.g.
+    the list of deductions behind a licence grade.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=_ID)
+    version: str = "1"
+    hit: Literal["first", "unique", "priority", "collect"] = "first"
+    on_many: str | None = None
+    labels: tuple[LabelDef, ...] = Field(min_length=1)
+    rules: tuple[RuleDef, ...] = ()
+    default: str | None = None
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    derive: dict[str, str] = Field(default_factory=dict)
+    flags: tuple[FlagDef, ...] = ()
+    scores: tuple[str, ...] = ()
+    details: dict[str, Text] = Field(default_factory=dict)
+    stability: Stability | None = None
+    description: Text | None = None
+    source: str | None = None
+
+    _origin: _Origin | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coerce_version(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("version"), int | float):
+            data = {**data, "version": str(data["version"])}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        label_ids = [lab.id for lab in self.labels]
+        _unique(label_ids, "label")
+        _unique([r.id for r in self.rules], "rule")
+        _unique([f.id for f in self.flags], "flag")
+        known = set(label_ids)
+        for i, rule in enumerate(self.rules):
+            if rule.then not in known:
+                raise _LocatedValueError(
+                    ("rules", i, "then"),
+                    f"rule {rule.id!r} gives unknown label {rule.then!r}",
+                    _hint(rule.then, label_ids),
+                )
+        if self.default is not None and self.default not in known:
+            raise _LocatedValueError(
+                ("default",), f"default {self.default!r} is not a label", _hint(self.default, label_ids)
+            )
+        if self.on_many is not None:
+            if self.hit != "collect":
+                raise _LocatedValueError(("on_many",), "on_many only applies to hit: collect", None)
+            if self.on_many not in known:
+                raise _LocatedValueError(
+                    ("on_many",), f"on_many {self.on_many!r} is not a label", _hint(self.on_many, label_ids)
+                )
+        for name in self.scores:
+            if name not in self.derive:
+                raise _LocatedValueError(("scores",), f"score {name!r} is not a derived value", None)
+        for name in self.details:
+            if name not in self.derive:
+                raise _LocatedValueError(("details", name), f"detail {name!r} is not a derived value", None)
+        for name in [*self.params, *self.derive]:
+            if not re.match(_ID, name):
+                raise _LocatedValueError(("params",), f"{name!r} is not a valid name", None)
+        return self
+
+    # -- conveniences ----------------------------------------------------
+    def label(self, label_id: str) -> LabelDef:
+        for lab in self.labels:
+            if lab.id == label_id:
+                return lab
+        raise KeyError(label_id)
+
+    @property
+    def label_ids(self) -> tuple[str, ...]:
+        return tuple(lab.id for lab in self.labels)
+
+    @property
+    def file(self) -> str | None:
+        """The file the policy was loaded from, if any."""
+        return self._origin.file if self._origin else None
+
+    def locate(self, loc: Loc, expr_pos: tuple[int, int] | None = None) -> dict[str, Any]:
+        """File, line and column for a key path (and a position inside its expression)."""
+        if self._origin is None:
+            if expr_pos is not None:
+                return {"line": expr_pos[0], "column": expr_pos[1]}
+            return {}
+        return self._origin.locate(loc, expr_pos)
+
+    def with_params(self, **changes: Scalar) -> Policy:
+        """A copy with some parameter defaults changed (unknown names are an error)."""
+        unknown = sorted(set(changes) - set(self.params))
+        if unknown:
+            raise PolicyError(
+                f"unknown parameter(s) {', '.join(unknown)} for policy {self.id!r}",
+                hint="known: " + ", ".join(self.params) if self.params else "it has no parameters",
+            )
+        new = self.model_copy(update={"params": {**self.params, **changes}})
+        new._origin = self._origin
+        return new
+
+
+class _LocatedValueError(ValueError):
+    def __init__(self, loc: Loc, message: str, hint: str | None) -> None:
+        self.loc = loc
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+
+def _unique(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for i, x in enumerate(ids):
+        if x in seen:
+            raise _LocatedValueError((f"{what}s", i, "id"), f"duplicate {what} id {x!r}", None)
+        seen.add(x)
+
+
+def _hint(value: str, choices: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f"did you mean {close[0]!r}?" if close else "labels: " + ", ".join(choices)
+
+
+# -- where things are in the source file ------------------------------------
+
+
+class _Origin:
+    """Maps key paths of a loaded document to file positions."""
+
+    def __init__(self, file: str | None, positions: dict[Loc, tuple[int, int, bool]]) -> None:
+        self.file = file
+        self.positions = positions  # loc -> (line, column, value_on_same_line)
+
+    def locate(self, loc: Loc, expr_pos: tuple[int, int] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": self.file}
+        probe = tuple(loc)
+        while probe and probe not in self.positions:
+            probe = probe[:-1]
+        if probe in self.positions:
+            line, col, inline = self.positions[probe]
+            if expr_pos is not None and probe == tuple(loc):
+                eline, ecol = expr_pos
+                if inline:
+                    line, col = line + eline - 1, (col + ecol - 1 if eline == 1 else ecol)
+                else:  # a block of lines starting below the key, indented by col - 1
+                    line, col = line + eline, col + ecol - 1
+            out["line"], out["column"] = line, col
+        elif expr_pos is not None:
+            out["line"], out["column"] = expr_pos
+        return out
+
+
+#: First element of a position entry for a mapping key itself (not its value).
+KEY = "#key"
+
+
+def _yaml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
+    positions: dict[Loc, tuple[int, int, bool]] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return positions
+
+    lines = text.splitlines()
+
+    def visit(node: yaml.Node, loc: Loc) -> None:
+        inline = not (isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"))
+        col = node.start_mark.column + 1
+        if isinstance(node, yaml.ScalarNode) and node.style in ('"', "'"):
+            col += 1
+        if not inline:
+            # a block scalar: its text starts on the next line, after the indentation
+            body = [ln for ln in lines[node.start_mark.line + 1 :] if ln.strip()][:1]
+            col = len(body[0]) - len(body[0].lstrip(" ")) + 1 if body else 1
+        positions[loc] = (node.start_mark.line + 1, col, inline)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    positions[(KEY, *loc, k.value)] = (k.start_mark.line + 1, k.start_mark.column + 1, True)
+                    visit(v, (*loc, k.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                visit(v, (*loc, i))
+
+    if root is not None:
+        visit(root, ())
+    return positions
+
+
+def _toml_positions(text: str) -> dict[Loc, tuple[int, int, bool]]:
+    positions: dict[Loc, tuple[int, int, bool]] = {}
+    counts: dict[str, int] = {}
+    table: Loc = ()
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        m = re.match(r"^\[\[\s*([A-Za-z0-9_.]+)\s*\]\]", line)
+        if m:
+            name = m.group(1)
+            idx = counts.get(name, 0)
+            counts[name] = idx + 1
+            table = (name, idx)
+            positions[table] = (n, 1, True)
+            continue
+        m = re.match(r"^\[\s*([A-Za-z0-9_.]+)\s*\]", line)
+        if m:
+            table = tuple(m.group(1).split("."))
+            positions[table] = (n, 1, True)
+            continue
+        m = re.match(r'^\s*([A-Za-z0-9_]+)\s*=\s*("""|\'\'\'|["\']?)', raw)
+        if m:
+            # 1-based column of the value's first character (after any opening quote)
+            col = m.end() + 1
+            positions[(KEY, *table, m.group(1))] = (n, m.start(1) + 1, True)
+            if len(m.group(2)) == 3 and not raw[m.end() :].strip():
+                # a multi-line string starting on the next line
+                positions[(*table, m.group(1))] = (n, 1, False)
+            else:
+                positions[(*table, m.group(1))] = (n, col, True)
+    return positions
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".json":
+        return "json"
+    if suffix == ".toml":
+        return "toml"
+    raise PolicyError(
+        f"cannot tell the policy format from {path.name!r}",
+        file=str(path),
+        hint="use a .yaml, .yml, .json or .toml file, or pass format=",
+    )
+
+
+def _read(text: str, fmt: str, file: str | None) -> tuple[Any, dict[Loc, tuple[int, int, bool]]]:
+    try:
+        if fmt == "yaml":
+            return yaml.safe_load(text), _yaml_positions(text)
+        if fmt == "json":
+            return json.loads(text), _yaml_positions(text)
+        if fmt == "toml":
+            return tomllib.loads(text), _toml_positions(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise PolicyError(
+            f"not valid YAML: {exc.problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not valid YAML: {exc}", file=file) from None
+    except json.JSONDecodeError as exc:
+        raise PolicyError(
+            f"not valid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"at line (\d+), column (\d+)", str(exc))
+        raise PolicyError(
+            f"not valid TOML: {str(exc).split(' (at')[0]}",
+            file=file,
+            line=int(m.group(1)) if m else None,
+            column=int(m.group(2)) if m else None,
+        ) from None
+    raise PolicyError(f"unknown policy format {fmt!r}", hint="use yaml, json or toml")
+
+
+def _rule_id_at(data: Any, loc: Loc) -> str | None:
+    if len(loc) >= 2 and loc[0] in ("rules", "flags") and isinstance(loc[1], int):
+        try:
+            rid = data[loc[0]][loc[1]].get("id")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return None
+        return str(rid) if rid is not None else None
+    return None
+
+
+def _loc_text(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def policy_from_data(
+    data: Any,
+    *,
+    file: str | None = None,
+    positions: dict[Loc, tuple[int, int, bool]] | None = None,
+) -> Policy:
+    """Validate a plain mapping into a :class:`Policy` (errors located in ``file``)."""
+    origin = _Origin(file, positions or {})
+    if not isinstance(data, Mapping):
+        raise PolicyError(
+            f"a policy must be a mapping of keys (id, labels, rules, ...), got {type(data).__name__}",
+            file=file,
+            line=1 if file or positions else None,  # read from text: it starts there
+        )
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # a misspelt key ('wen') also makes the right one ('when') missing:
+        # report the misspelling, which says what to fix
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        ctx_err = err.get("ctx", {}).get("error")
+        loc: Loc = tuple(err["loc"])
+        hint = None
+        message = err["msg"]
+        if isinstance(ctx_err, _LocatedValueError):
+            loc, message, hint = ctx_err.loc, ctx_err.message, ctx_err.hint
+        elif err["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}"
+            allowed = _allowed_keys(loc)
+            hint = _hint_key(str(loc[-1]), allowed)
+        elif err["type"] == "missing":
+            message = f"missing required key {loc[-1]!r}"
+        else:
+            message = f"{message} (got {err.get('input')!r})" if "input" in err else message
+        where = origin.locate(loc)
+        key_pos = origin.positions.get((KEY, *loc))
+        if err["type"] == "extra_forbidden" and key_pos is not None:
+            where["line"], where["column"] = key_pos[:2]  # the unknown key itself
+        raise PolicyError(
+            message,
+            rule=_rule_id_at(data, loc),
+            field=_loc_text(loc) or None,
+            hint=hint,
+            **where,
+        ) from None
+    policy._origin = origin
+    return policy
+
+
+_MODEL_BY_KEY: dict[str, type[BaseModel]] = {"labels": LabelDef, "rules": RuleDef, "flags": FlagDef}
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    if len(loc) >= 3 and loc[0] in _MODEL_BY_KEY:
+        return list(_MODEL_BY_KEY[str(loc[0])].model_fields)
+    return list(Policy.model_fields)
+
+
+def _hint_key(key: str, allowed: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "allowed keys: " + ", ".join(allowed)
+
+
+def parse_policy(text: str, format: str = "yaml", *, file: str | None = None) -> Policy:
+    """Read a policy from text in ``yaml``, ``json`` or ``toml``."""
+    data, positions = _read(text, format, file)
+    return policy_from_data(data, file=file, positions=positions)
+
+
+def read_policy_file(path: str | Path, format: str | None = None) -> Policy:
+    """Read a policy file (format from the extension unless given)."""
+    p = Path(path)
+    fmt = format or _format_of(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror}", file=str(p)) from None
+    return parse_policy(text, fmt, file=str(p))

@@ -1,0 +1,139 @@
+"""Population-relative conditions: cut-offs learned by ``fit``.
+
+``top(m, n)`` holds for a record whose measure ``m`` is at least the n-th
+highest value of the fitted population (``top_pct(m, p)``: the
+``round(p% × count)``-th, counting only records whose measure is known;
+``*_within`` variants count only records where the condition holds).
+Records tied with the cut-off value are all in: two customers with the same
+value always get the same answer, so a share can exceed its target when
+values tie at the boundary, never because of input order.
+``percentile(m)`` is the share of the fitted population with a value at or
+below ``m``.
+
+A record whose measure is missing is never in a top group (the condition
+is unknown, like any comparison with a missing value).
+
+A measure may itself read a population-relative value through a derived
+value (``score: 3 * percentile(value.turnover) + ...`` ranked with
+``top(score, 20)``): ``fit`` learns the cuts in stages, the inner ones
+first (:func:`fit_order`), so the outer measure is computed with the inner
+cuts already fitted on the same population.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from customer_rules.lang.ast import Call, Name, Node, to_text, walk
+from customer_rules.lang.check import POPULATION_FUNCTIONS, constant_value
+
+
+def round_half_up(x: float) -> int:
+    """Round to the nearest whole number, halves up (0.5 → 1, 2.5 → 3)."""
+    return math.floor(x + 0.5)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """What ``fit`` learned for one population-relative call.
+
+    ``cutoff`` is the lowest value still in the top group (``None``: nobody
+    is in it); ``size`` the number of records the group was meant to hold;
+    ``count`` the number of records with a known measure (in the group
+    condition, for ``*_within``); ``values`` the sorted known values, kept
+    only for ``percentile``.
+    """
+
+    function: str
+    cutoff: float | None
+    size: int
+    count: int
+    values: tuple[float, ...] | None = None
+
+    def percentile(self, value: float) -> float | None:
+        if not self.values:
+            return None
+        return bisect.bisect_right(self.values, value) / len(self.values)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "function": self.function,
+            "cutoff": self.cutoff,
+            "size": self.size,
+            "count": self.count,
+        }
+        if self.values is not None:
+            out["values"] = list(self.values)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cut:
+        values = data.get("values")
+        return cls(
+            function=str(data["function"]),
+            cutoff=None if data.get("cutoff") is None else float(data["cutoff"]),
+            size=int(data["size"]),
+            count=int(data["count"]),
+            values=None if values is None else tuple(float(v) for v in values),
+        )
+
+
+def learn(call: Call, measures: Iterable[Any], params: dict[str, object]) -> Cut:
+    """The cut for one call from the measures of the records in its group.
+
+    ``measures`` holds one value per record in the group (``None`` when the
+    record's measure is unknown; those do not count).
+    """
+    known = sorted((float(v) for v in measures if v is not None), reverse=True)
+    name = call.name
+    if name == "percentile":
+        return Cut(name, None, 0, len(known), tuple(reversed(known)))
+    amount = constant_value(call.args[1], params)
+    assert isinstance(amount, int | float)
+    size = round_half_up(amount / 100 * len(known)) if name.startswith("top_pct") else int(amount)
+    if size <= 0 or not known:
+        return Cut(name, None, size, len(known))
+    cutoff = known[min(size, len(known)) - 1]
+    return Cut(name, cutoff, size, len(known))
+
+
+def fit_order(calls: Sequence[Call], derived: Sequence[tuple[str, Node, Any]]) -> list[list[Call]]:
+    """The population calls grouped into stages that can be fitted in order.
+
+    A call whose measure or group condition reads another population call
+    (through derived values) comes in a later stage than that call. Derived
+    values only read earlier ones, so there is no cycle.
+    """
+    reads: dict[str, set[str]] = {}  # derived name -> population calls it reads
+
+    def needs(node: Node) -> set[str]:
+        out: set[str] = set()
+        for n in walk(node):
+            if isinstance(n, Call) and n.name in POPULATION_FUNCTIONS:
+                out.add(to_text(n))
+            elif isinstance(n, Name) and n.dotted in reads:
+                out |= reads[n.dotted]
+        return out
+
+    for name, node, *_ in derived:
+        reads[name] = needs(node)
+    pending = {to_text(c): c for c in calls}
+    deps = {}
+    for key, call in pending.items():
+        inner: set[str] = set()
+        for arg in call.args:
+            inner |= needs(arg)
+        deps[key] = (inner - {key}) & set(pending)
+    stages: list[list[Call]] = []
+    done: set[str] = set()
+    while pending:
+        ready = [k for k in pending if deps[k] <= done]
+        if not ready:  # cannot happen for a checked policy; refuse rather than loop
+            raise ValueError("population-relative values depend on each other in a cycle")
+        stages.append([pending.pop(k) for k in ready])
+        done.update(ready)
+    return stages

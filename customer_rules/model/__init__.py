@@ -1,0 +1,1 @@
+"""The record model, decisions, strategies, features and flat tables. Internal."""

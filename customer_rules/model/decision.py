@@ -1,0 +1,368 @@
+"""Decisions and profiles: what was decided, why, and what to do about it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from customer_rules.lang.ast import Call, Name, quote, to_text, walk
+
+if TYPE_CHECKING:
+    from customer_rules.model.strategy import Strategy
+
+_OP_ZH = {"==": "等于", "!=": "不等于", "<": "小于", "<=": "不大于", ">": "大于", ">=": "不小于"}
+
+
+def show(value: Any) -> str:
+    """A value as it would be written in a policy."""
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        # whole amounts in full (1234567, not 1.23457e+06); others to 12 digits
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.12g}"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One comparison a record would have to satisfy: ``path op threshold``."""
+
+    path: str
+    op: str
+    threshold: Any
+    has: Any
+
+    def render(self, lang: str = "en") -> str:
+        has = "缺失" if self.has is None and lang == "zh" else show(self.has)
+        if lang == "zh":
+            return f"需要 {self.path} {_OP_ZH[self.op]} {show(self.threshold)}，实际为 {has}"
+        return f"needs {self.path} {self.op} {show(self.threshold)}, has {has}"
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """A rule that did not match and what it would take to match it."""
+
+    rule: str
+    label: str
+    needs: tuple[Need, ...]
+
+
+@dataclass(slots=True, eq=False)
+class Decision:
+    """The outcome of one scheme for one customer.
+
+    ``label`` is ``None`` when the customer is unclassified. ``rule`` is the
+    deciding rule (``None`` for the default or unclassified). ``evidence``
+    maps every dotted path (and parameter, derived value, feature) read to
+    its value; ``missing`` lists the inputs that were needed but absent;
+    ``also_matched`` the other rules that matched; ``labels`` every label
+    matched (several under ``collect``); ``flags`` the label's flags plus the
+    policy flags that hold. ``note`` says when an override or hysteresis
+    decided instead of the rules. Treat it as read-only.
+    """
+
+    scheme: str
+    label: str | None
+    rule: str | None
+    policy_id: str
+    policy_version: str
+    as_of: dt.date
+    evidence: Mapping[str, Any]
+    also_matched: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    record_id: str | None = None
+    strategy: Strategy | None = None
+    note: str | None = None
+    source: Any = field(default=None, repr=False)
+    record: Any = field(default=None, repr=False)
+    scores: Mapping[str, Any] | None = None
+
+    # -- reading it --------------------------------------------------------
+    @property
+    def classified(self) -> bool:
+        return self.label is not None
+
+    def _policy(self) -> Any:
+        return self.source.checked.policy if self.source is not None else None
+
+    def label_name(self, lang: str = "en") -> str | None:
+        """The label's display name in ``lang`` (``zh`` or ``en``)."""
+        policy = self._policy()
+        if self.label is None:
+            return None
+        if policy is None:
+            return self.label
+        try:
+            return str(policy.label(self.label).name(lang))
+        except KeyError:
+            return self.label
+
+    def because(self, lang: str = "en") -> str | None:
+        """The deciding rule's stated reason, if it has one."""
+        policy = self._policy()
+        if policy is None or self.rule is None:
+            return None
+        for r in policy.rules:
+            if r.id == self.rule and r.because is not None:
+                return str(r.because.get(lang))
+        return None
+
+    @property
+    def counterfactuals(self) -> list[Counterfactual]:
+        """Nearest other outcomes: rules that fail only on simple thresholds."""
+        if self.source is None or not hasattr(self.source, "counterfactuals"):
+            return []
+        result: list[Counterfactual] = self.source.counterfactuals(self)
+        return result
+
+    def rule_inputs(self) -> dict[str, Any]:
+        """The evidence the deciding rule read (all evidence if no rule decided)."""
+        if self.source is None or self.rule is None:
+            return dict(self.evidence)
+        for r in self.source.checked.rules:
+            if r.id == self.rule:
+                derived = self.source.checked.derived_keys
+                # the rule's own expression plus those of the derived values it
+                # reads (transitively), so parameters used there show up too
+                nodes = {name: node for name, node, _ in self.source.checked.derived}
+                todo, seen, read = [r.node], set(), []
+                while todo:
+                    for n in walk(todo.pop()):
+                        read.append(n)
+                        if isinstance(n, Name) and n.dotted in nodes and n.dotted not in seen:
+                            seen.add(n.dotted)
+                            todo.append(nodes[n.dotted])
+                keys = set(r.keys) | {
+                    n.dotted
+                    for n in read
+                    if isinstance(n, Name) and (n.parts[0] == "params" or n.dotted in derived)
+                }
+                calls = {to_text(n) for n in read if isinstance(n, Call)}
+                keys |= calls | {f"cutoff({c})" for c in calls}
+                return {k: v for k, v in self.evidence.items() if k in keys}
+        return dict(self.evidence)
+
+    def details(self, lang: str = "en") -> dict[str, str]:
+        """The policy's ``details`` as caption → text, for the explanation
+        (text values unquoted, an empty text as a dash)."""
+        policy = self._policy()
+        if policy is None or not policy.details:
+            return {}
+        out = {}
+        for name, caption in policy.details.items():
+            v = self.evidence.get(name)
+            if v is None:
+                text = "缺失" if lang == "zh" else "missing"
+            elif isinstance(v, str):
+                text = v or "—"
+            else:
+                text = show(v)
+            out[caption.get(lang)] = text
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary (for logs, CRM sync, audit)."""
+        return {
+            "scheme": self.scheme,
+            "label": self.label,
+            "rule": self.rule,
+            "policy": {"id": self.policy_id, "version": self.policy_version},
+            "as_of": self.as_of.isoformat(),
+            "record_id": self.record_id,
+            "evidence": {k: _jsonable(v) for k, v in self.evidence.items()},
+            "also_matched": list(self.also_matched),
+            "missing": list(self.missing),
+            "labels": list(self.labels),
+            "flags": list(self.flags),
+            "note": self.note,
+        }
+
+    # -- explaining it -------------------------------------------------------
+    def explain(self, lang: str = "en") -> str:
+        """A readable account of the decision in English (``en``) or Chinese (``zh``)."""
+        zh = lang == "zh"
+        lines: list[str] = []
+        if self.label is None:
+            head = f"{self.scheme}：未分类" if zh else f"{self.scheme}: unclassified"
+        else:
+            name = self.label_name(lang)
+            head = f"{self.scheme}：{self.label}（{name}）" if zh else f"{self.scheme}: {self.label} ({name})"
+        lines.append(head)
+        if len(self.labels) > 1:
+            lines.append(("  同时符合：" if zh else "  matched labels: ") + ", ".join(self.labels))
+        if self.note:
+            lines.append(("  说明：" if zh else "  note: ") + self.note)
+        if self.rule is not None:
+            reason = self.because(lang)
+            lines.append(
+                (f"  依据规则 {self.rule}" if zh else f"  by rule {self.rule}")
+                + (f"：{reason}" if zh and reason else f": {reason}" if reason else "")
+            )
+            inputs = self.rule_inputs()
+            if inputs:
+                lines.append(("  读取：" if zh else "  read: ") + _pairs(_known(inputs)))
+        elif self.label is not None:
+            lines.append("  没有规则匹配，采用默认标签" if zh else "  no rule matched; default label")
+            if self.evidence:
+                lines.append(("  读取：" if zh else "  read: ") + _pairs(_known(self.evidence)))
+        else:
+            lines.append("  没有规则匹配" if zh else "  no rule matched")
+        if self.also_matched:
+            lines.append(("  另外匹配的规则：" if zh else "  also matched: ") + ", ".join(self.also_matched))
+        if self.missing:
+            lines.append(("  缺少输入：" if zh else "  missing inputs: ") + ", ".join(self.missing))
+        if self.flags:
+            lines.append(("  标记：" if zh else "  flags: ") + ", ".join(self.flags))
+        if self.scores:
+            lines.append(("  得分：" if zh else "  scores: ") + _pairs(self.scores))
+        for caption, text in self.details(lang).items():
+            lines.append(f"  {caption}：{text}" if zh else f"  {caption}: {text}")
+        for cf in self.counterfactuals:
+            needs = ("；" if zh else "; ").join(n.render(lang) for n in cf.needs)
+            lines.append(
+                f"  若要得到 {cf.label}（规则 {cf.rule}）：{needs}"
+                if zh
+                else f"  for {cf.label} (rule {cf.rule}): {needs}"
+            )
+        if self.strategy is not None:
+            lines.append("  策略：" if zh else "  strategy:")
+            lines.extend("    " + s for s in self.strategy.render(lang).splitlines())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.explain()
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td><code>{e(k)}</code></td><td>{e(show(v))}</td></tr>" for k, v in self.evidence.items()
+        )
+        label = e(self.label or "unclassified")
+        name = e(self.label_name("en") or "")
+        zh = e(self.label_name("zh") or "")
+        parts = [
+            f"<div class='cr-decision'><b>{e(self.scheme)}</b>: <b>{label}</b> {name} {zh}",
+            f"<div>rule: <code>{e(self.rule or '-')}</code>"
+            + (f" — {e(self.because() or '')}" if self.because() else "")
+            + "</div>",
+        ]
+        if self.missing:
+            parts.append(f"<div>missing: {e(', '.join(self.missing))}</div>")
+        if self.flags:
+            parts.append(f"<div>flags: {e(', '.join(self.flags))}</div>")
+        parts.append(f"<table><tr><th>read</th><th>value</th></tr>{rows}</table></div>")
+        return "".join(parts)
+
+
+def _known(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that are present: absent ones are listed under 'missing inputs'."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {show(v)}" for k, v in values.items())
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    dump = getattr(v, "model_dump", None)
+    if callable(dump):  # a nested record read whole, e.g. the cases behind len(cases)
+        return dump(mode="json")
+    return v
+
+
+class Profile(Mapping[str, Decision]):
+    """One customer's decisions, by scheme id, and the strategies they call for.
+
+    ``skipped`` maps schemes that were not decided to the reason (e.g. a
+    population-relative scheme that has not been fitted).
+    """
+
+    def __init__(
+        self,
+        customer_id: str | None,
+        as_of: dt.date,
+        decisions: dict[str, Decision],
+        skipped: dict[str, str] | None = None,
+        customer: Any = None,
+    ) -> None:
+        self.customer_id = customer_id
+        self.as_of = as_of
+        self.decisions = decisions
+        self.skipped = skipped or {}
+        self.customer = customer
+
+    def __getitem__(self, scheme: str) -> Decision:
+        try:
+            return self.decisions[scheme]
+        except KeyError:
+            if scheme in self.skipped:
+                raise KeyError(f"{scheme!r} was skipped: {self.skipped[scheme]}") from None
+            raise KeyError(
+                f"no decision for scheme {scheme!r}; decided: {', '.join(self.decisions)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.decisions)
+
+    def __len__(self) -> int:
+        return len(self.decisions)
+
+    @property
+    def labels(self) -> dict[str, str | None]:
+        """Scheme id → label."""
+        return {s: d.label for s, d in self.decisions.items()}
+
+    @property
+    def strategies(self) -> dict[str, Strategy]:
+        """Scheme id → strategy, for the decisions that have one."""
+        return {s: d.strategy for s, d in self.decisions.items() if d.strategy is not None}
+
+    def explain(self, lang: str = "en") -> str:
+        zh = lang == "zh"
+        head = (
+            f"客户 {self.customer_id}（截至 {self.as_of}）"
+            if zh
+            else f"Customer {self.customer_id} as of {self.as_of}"
+        )
+        parts = [head] + [d.explain(lang) for d in self.decisions.values()]
+        for scheme, why in self.skipped.items():
+            parts.append(f"{scheme}：跳过（{why}）" if zh else f"{scheme}: skipped ({why})")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Profile({self.customer_id!r}, {self.labels!r})"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(s)}</td><td><b>{e(d.label or 'unclassified')}</b></td>"
+            f"<td>{e(d.label_name('en') or '')}</td><td>{e(d.label_name('zh') or '')}</td>"
+            f"<td><code>{e(d.rule or '-')}</code></td>"
+            f"<td>{e(d.strategy.summary.en if d.strategy else '')}</td></tr>"
+            for s, d in self.decisions.items()
+        )
+        return (
+            f"<div class='cr-profile'><b>Customer {e(str(self.customer_id))}</b> as of {self.as_of}"
+            "<table><tr><th>scheme</th><th>label</th><th>en</th><th>zh</th><th>rule</th>"
+            f"<th>strategy</th></tr>{rows}</table></div>"
+        )

@@ -1,0 +1,1 @@
+"""Event streams and statecharts. Internal; use the package root."""
