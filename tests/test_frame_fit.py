@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules.engine.frame_fit import fit_frame
+from customer_rules.engine.fitting import table_population
+
+
+def fit_frame(engine: cr.Engine, data: Any, **options: Any) -> cr.Engine:
+    """Fitting a table goes through ``Engine.fit`` (``customer_rules.engine.fitting``)."""
+    return engine.fit(data, **options)
 
 AS_OF = dt.date(2026, 11, 22)
 
@@ -137,4 +142,4 @@ def test_fit_frame_returns_the_engine_and_needs_a_table() -> None:
     engine = cr.Engine()
     assert fit_frame(engine, pl.DataFrame({"id": ["a"]}), as_of=AS_OF) is engine
     with pytest.raises(TypeError, match="polars DataFrame"):
-        fit_frame(engine, [{"id": "a"}], as_of=AS_OF)
+        table_population([{"id": "a"}])

@@ -79,6 +79,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from customer_rules.backends.base import Outcome, decision_of, resolve
 from customer_rules.backends.python import Context, Fn, PythonPolicy
 from customer_rules.errors import BackendUnavailable, EvaluationError
 from customer_rules.lang.ast import (
@@ -99,7 +100,7 @@ from customer_rules.lang.ast import (
 from customer_rules.lang.check import FUNCTIONS, POPULATION_FUNCTIONS, Checker, is_constant
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule
 from customer_rules.lang.population import Cut
-from customer_rules.model.decision import Decision
+from customer_rules.model.decision import Counterfactual, Decision
 
 EXTRA = "customer-rules[durable]"
 
@@ -911,12 +912,15 @@ class _Collector:
         return record
 
 
-class DurablePolicy(PythonPolicy):
+class DurablePolicy:
     """A checked policy compiled to durable_rules rulesets.
 
     ``decide`` gives the same :class:`~customer_rules.Decision` as the python
     backend (see the module docs for what runs where); ``label_of`` is the
-    stream's fast path: one ``post`` and one action give the label.
+    stream's fast path: one ``post`` and one action give the label. The
+    atoms durable cannot evaluate are computed by the python backend's
+    compiled form of the same policy (``reference``), which also answers
+    counterfactuals.
     """
 
     def __init__(
@@ -927,9 +931,13 @@ class DurablePolicy(PythonPolicy):
         *,
         runtime: Runtime,
     ) -> None:
-        super().__init__(checked, scheme, cuts)
+        self.checked = checked
+        self.scheme = scheme or checked.policy.id
+        self.cuts = cuts
+        self.hit = checked.policy.hit
+        self.reference = PythonPolicy(checked, self.scheme, cuts)
         self.runtime = runtime
-        self.plan = Plan(checked, self._compiler)
+        self.plan = Plan(checked, self.reference.compiler)
         self._collector = _Collector()
         self._requests = itertools.count()
         self._names: list[str] = []
@@ -1029,16 +1037,18 @@ class DurablePolicy(PythonPolicy):
                 del fired[rid]
 
     # -- deciding --------------------------------------------------------
-    def decide(
-        self,
-        record: Any,
-        as_of: dt.date,
-        record_id: str | None = None,
-        rules: list[tuple[CheckedRule, Fn]] | None = None,
-    ) -> Decision:
-        if rules is not None:
-            # hysteresis re-checks thresholds moved by a margin: python closures
-            return super().decide(record, as_of, record_id, rules)
+    def decide(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Decision:
+        outcome = self.evaluate(record, as_of, record_id)
+        return decision_of(
+            self.checked, self.scheme, outcome, record=record, as_of=as_of, record_id=record_id, source=self
+        )
+
+    def counterfactuals(self, decision: Decision, limit: int = 3) -> list[Counterfactual]:
+        """As for the python backend (counterfactuals are evaluated in Python)."""
+        return self.reference.counterfactuals(decision, limit)
+
+    def evaluate(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Outcome:
+        """Which rules hold, by asserting the record's atoms into the rulesets."""
         plan = self.plan
         values = Tracked()
         ctx = Context(record, as_of)
@@ -1072,49 +1082,13 @@ class DurablePolicy(PythonPolicy):
                 matched.append(rule)
             elif not f:
                 unknown.append(rule)
-        read = replay.reads
-        missing: list[str] = []
-        for rule in unknown:
-            for k in rule.keys:
-                if k in read and dict.get(values, k) is None and k not in missing:
-                    missing.append(k)
-        flags_held = [j for j, _ in enumerate(self.checked.flags) if f"g{j}" in fired]
+        flags_held = [flag.id for j, flag in enumerate(self.checked.flags) if f"g{j}" in fired]
         for flag in self.checked.flags:
             replay.ev(flag.node)
         known = replay.known
-        evidence = {k: known[k] if k in known else dict.get(values, k) for k in read}
-        return self._assemble(record, as_of, record_id, matched, missing, flags_held, evidence)
-
-    def _assemble(
-        self,
-        record: Any,
-        as_of: dt.date,
-        record_id: str | None,
-        matched: list[CheckedRule],
-        missing: list[str],
-        flags_held: list[int],
-        evidence: dict[str, Any],
-    ) -> Decision:
-        chosen, label, labels = self.resolve(matched, record_id)
-        flags = list(self.label_flags.get(label, ())) if label is not None else []
-        flags.extend(self.checked.flags[j].id for j in flags_held)
-        return Decision(
-            scheme=self.scheme,
-            label=label,
-            rule=chosen.id if chosen is not None else None,
-            policy_id=self.checked.policy.id,
-            policy_version=self.checked.policy.version,
-            as_of=as_of,
-            evidence=evidence,
-            also_matched=tuple(r.id for r in matched if r is not chosen),
-            missing=tuple(missing),
-            labels=labels,
-            flags=tuple(flags),
-            record_id=record_id,
-            source=self,
-            record=record,
-            scores={k: evidence.get(k) for k in self.score_keys} if self.score_keys else None,
-        )
+        # the evidence is what the reference reads (so missing inputs are among them)
+        evidence = {k: known[k] if k in known else dict.get(values, k) for k in replay.reads}
+        return Outcome(matched, unknown, flags_held, evidence)
 
     # -- the stream's fast path ------------------------------------------
     def label_of(
@@ -1181,16 +1155,16 @@ class DurablePolicy(PythonPolicy):
 
     def _winner_of(self, fired: list[str]) -> tuple[str | None, str | None]:
         won = sorted({self._winner_meaning[name][1] for name in fired if name in self._winner_meaning})
-        rule, label, _ = self.resolve([self.checked.rules[i] for i in won], None)
+        rule, label, _ = resolve(self.checked, [self.checked.rules[i] for i in won], self.scheme, None)
         return label, rule.id if rule is not None else None
 
     def _prepare_winners(self) -> None:
         # derived values inlined (more of the logic in durable) when the rules then
         # fit in one ruleset, else each derived value is an atom (smaller conditions)
-        plan = Plan(self.checked, self._compiler, inline=True)
+        plan = Plan(self.checked, self.reference.compiler, inline=True)
         rules = plan.winner_rules()
         if len(partition(rules)) > 1:
-            plan = Plan(self.checked, self._compiler, inline=False)
+            plan = Plan(self.checked, self.reference.compiler, inline=False)
             rules = plan.winner_rules()
         self.label_plan = plan
         # the catch-all comes last: it fires alone when no rule holds (the default label)
@@ -1201,6 +1175,24 @@ class DurablePolicy(PythonPolicy):
         for r in rules:
             used |= _fields_of(r.form)
         self._winner_atoms = [a for a in plan.atoms.values() if a.name in used or a.nan_name in used]
+
+
+class DurableBackend:
+    """The durable backend: policies compiled to durable_rules rulesets on one
+    :class:`Runtime` (its own host; :class:`BackendUnavailable` where
+    durable_rules cannot run)."""
+
+    name = "durable"
+    decides_records = True
+    decides_tables = False
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self.runtime = runtime if runtime is not None else Runtime()
+
+    def compile(
+        self, checked: CheckedPolicy, scheme: str, cuts: Mapping[str, Cut] | None = None
+    ) -> DurablePolicy:
+        return DurablePolicy(checked, scheme, cuts=cuts, runtime=self.runtime)
 
 
 def _drop_all(runtime_ref: weakref.ref[Runtime], names: list[str]) -> None:
@@ -1535,7 +1527,7 @@ class PolicyChart:
         # alpha-node limit: derived values inlined, else derived values as atoms,
         # else each rule's whole condition as an atom
         for inline, whole in ((True, False), (False, False), (False, True)):
-            plan = Plan(checked, policy._compiler, inline=inline, whole_rules=whole)
+            plan = Plan(checked, policy.reference.compiler, inline=inline, whole_rules=whole)
             rules = plan.winner_rules()
             table = self._table(plan, rules, allowed, universe)
             if max(alpha_stack(t.when for t in trs) for trs in table.values()) <= _MAX_STACK:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
+from customer_rules.backends.base import CompiledPolicy
 from customer_rules.errors import CustomerRulesError, EvaluationError, NotFittedError, RecordError
 from customer_rules.lang.ast import (
     COMPARE,
@@ -51,9 +52,10 @@ from customer_rules.lang.ast import (
 from customer_rules.lang.check import FUNCTIONS, POPULATION_FUNCTIONS, Checker
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
 from customer_rules.lang.population import Cut
+from customer_rules.lang.stability import Sticky, sticky
 from customer_rules.lang.types import DATE, NUMBER
 from customer_rules.model.features import Feature
-from customer_rules.model.frames import FrameResult
+from customer_rules.model.frames import FrameResult, from_polars
 from customer_rules.model.tables import (
     ROW,
     customer_spec,
@@ -64,7 +66,6 @@ from customer_rules.model.tables import (
 )
 
 if TYPE_CHECKING:
-    from customer_rules.engine.engine import Engine
     from customer_rules.model.decision import Decision
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -159,9 +160,8 @@ class FeatureTable:
 class FrameCompiler:
     """Compiles the nodes of one checked policy to polars expressions.
 
-    ``shift`` moves numeric thresholds as the python backend's hysteresis
-    margin does (>0 harder to pass, <0 easier); ``tag`` keeps the derived
-    columns of shifted compilers apart.
+    ``tag`` keeps the derived columns of the hysteresis rewrites
+    (:mod:`customer_rules.lang.stability`) apart from the policy's own.
     """
 
     #: Compilers for node types this module does not know (an extension
@@ -176,7 +176,6 @@ class FrameCompiler:
         as_of: dt.date,
         features: FeatureTable,
         cuts: Mapping[str, Cut] | None = None,
-        shift: float = 0.0,
         tag: str = "",
     ) -> None:
         self.checked = checked
@@ -186,7 +185,6 @@ class FrameCompiler:
         self.today = (as_of - _EPOCH).days
         self.features = features
         self.cuts = cuts
-        self.shift = shift
         self.tag = tag
         self.checker = Checker(self.ns, dict(checked.params))
         self.derived: dict[str, str] = {}  # derived name -> its column
@@ -248,14 +246,6 @@ class FrameCompiler:
         self.keys.setdefault(key, e)
         return e
 
-    def _shifted(self, op: str, c: Any) -> Any:
-        if not self.shift or op not in ("<", "<=", ">", ">=") or isinstance(c, bool):
-            return c
-        if not isinstance(c, int | float):
-            return c
-        delta = self.shift * abs(c)
-        return c + delta if op in (">", ">=") else c - delta
-
     def _binary(self, node: Binary) -> pl.Expr:
         op = node.op
         if op in ("and", "or"):
@@ -265,7 +255,7 @@ class FrameCompiler:
         if op in COMPARE:
             r = node.right
             if isinstance(r, Literal | Duration) or (isinstance(r, Name) and r.parts[0] == "params"):
-                right = lit(self._shifted(op, self.constant(r)))
+                right = lit(self.constant(r))
             else:
                 right = self.compile(r)
             return _CMP[op](left, right)
@@ -365,8 +355,6 @@ class FrameCompiler:
             rank = pl.lit(values).search_sorted(measure.cast(pl.Float64()), side="right")
             return pl.when(measure.is_null()).then(None).otherwise(rank.cast(pl.Float64()) / len(values))
         cutoff = cut.cutoff
-        if self.shift and cutoff is not None:
-            cutoff = self._shifted(">=", cutoff)
         inside = lit(False) if cutoff is None else measure >= lit(float(cutoff))
         chain: Any = pl.when(measure.is_null()).then(_null(pl.Boolean()))
         if node.name.endswith("_within"):
@@ -496,7 +484,7 @@ class SchemePlan:
         return [e for stage in self.stages for e in stage] + list(self.outputs.values())
 
 
-def _derived_needed(checked: CheckedPolicy, roots: Iterable[Node], names: Iterable[str]) -> set[str]:
+def derived_needed(checked: CheckedPolicy, roots: Iterable[Node], names: Iterable[str]) -> set[str]:
     """The derived values that ``roots`` (and the derived ``names``) read, transitively."""
     definitions = {name: node for name, node, _ in checked.derived}
     needed: set[str] = set()
@@ -519,7 +507,7 @@ def _compile_rules(
     are computed; policy flags only when ``flags``.
     """
     roots = [r.node for r in checked.rules] + ([f.node for f in checked.flags] if flags else [])
-    needed = _derived_needed(checked, roots, derived)
+    needed = derived_needed(checked, roots, derived)
     # a derived value goes in the batch after the latest one it reads: the
     # independent ones are computed together (in parallel)
     level: dict[str, int] = {}
@@ -565,8 +553,7 @@ def _missing(checked: CheckedPolicy, keys: Mapping[str, pl.Expr], rule_cols: Seq
 
 
 def plan_scheme(
-    engine: Engine,
-    scheme: str,
+    compiled: CompiledPolicy,
     as_of: dt.date,
     features: FeatureTable,
     *,
@@ -576,8 +563,8 @@ def plan_scheme(
     scores: bool,
     lang: str,
 ) -> SchemePlan:
-    """Compile one scheme of ``engine`` for a run on ``as_of``."""
-    compiled = engine._compiled[scheme]
+    """Compile one scheme's policy (and cut-offs) for a run on ``as_of``."""
+    scheme = compiled.scheme
     checked = compiled.checked
     policy = checked.policy
     comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=compiled.cuts)
@@ -615,7 +602,7 @@ def plan_scheme(
     if stability is not None and (stability.min_days or stability.margin):
         spec = customer_spec()
         if "grades" in spec.children:
-            plan_hysteresis = _Hysteresis(comp, checked, compiled.cuts, features, flag_cols)
+            plan_hysteresis = _Hysteresis(comp, sticky(checked, compiled.cuts), features, flag_cols)
             plan.stages = _merge(plan.stages, plan_hysteresis.stages)
             kept = plan_hysteresis.decide(base, flag_list, reason, stability.min_days, stability.margin)
             label, rule = kept.label.cast(label_dtype), kept.rule.cast(rule_dtype)
@@ -664,21 +651,16 @@ class _Kept:
 
 
 class _Hysteresis:
-    """Stability rules of one scheme, column-wise (mirrors ``Engine._stabilise``)."""
+    """Stability rules of one scheme, column-wise (as :func:`customer_rules.backends.base.stabilise`
+    decides one record), comparing with the policy's hysteresis rewrites."""
 
     def __init__(
-        self,
-        comp: FrameCompiler,
-        checked: CheckedPolicy,
-        cuts: Mapping[str, Cut] | None,
-        features: FeatureTable,
-        flag_cols: list[str],
+        self, comp: FrameCompiler, rewrites: Sticky | None, features: FeatureTable, flag_cols: list[str]
     ) -> None:
         self.comp = comp
-        self.checked = checked
+        checked = self.checked = comp.checked
         self.flag_cols = flag_cols
         scheme = comp.scheme
-        margin = checked.policy.stability.margin if checked.policy.stability else 0.0
         e = pl.element()
         mask = (e.struct.field("scheme") == lit(scheme)) & (e.struct.field("since") <= lit(comp.as_of))
         since = e.struct.field("since")
@@ -692,22 +674,26 @@ class _Hysteresis:
             ]
         ]
         self.sticky: dict[str, Choice] = {}
-        if margin:
+        if rewrites is not None:
             relaxed = FrameCompiler(
-                checked,
+                rewrites.relaxed,
                 scheme=scheme,
                 as_of=comp.as_of,
                 features=features,
-                cuts=cuts,
-                shift=-margin,
+                cuts=rewrites.relaxed_cuts,
                 tag="~r",
             )
             tight = FrameCompiler(
-                checked, scheme=scheme, as_of=comp.as_of, features=features, cuts=cuts, shift=margin, tag="~t"
+                rewrites.tightened,
+                scheme=scheme,
+                as_of=comp.as_of,
+                features=features,
+                cuts=rewrites.tightened_cuts,
+                tag="~t",
             )
-            # shifted flags are never read (python reports the unshifted ones)
-            r_stages, r_cols, _ = _compile_rules(relaxed, checked, flags=False)
-            t_stages, t_cols, _ = _compile_rules(tight, checked, flags=False)
+            # shifted flags are never read (a kept decision reports the unshifted ones)
+            r_stages, r_cols, _ = _compile_rules(relaxed, rewrites.relaxed, flags=False)
+            t_stages, t_cols, _ = _compile_rules(tight, rewrites.tightened, flags=False)
             self.stages = _merge(self.stages, _merge(r_stages, t_stages))
             for lab in checked.policy.label_ids:
                 conds = [
@@ -805,53 +791,9 @@ class _Hysteresis:
 # ---------------------------------------------------------------------------
 
 
-def to_polars(data: Any, what: str = "data") -> tuple[str, pl.DataFrame]:
-    """The kind of table given (polars, lazy, pandas) and it as a polars DataFrame."""
-    if isinstance(data, pl.DataFrame):
-        return "polars", data
-    if isinstance(data, pl.LazyFrame):
-        return "lazy", data.collect()
-    if type(data).__module__.split(".")[0] == "pandas":
-        try:
-            return "pandas", pl.from_pandas(data)
-        except ImportError as exc:
-            raise ImportError(
-                "reading or writing pandas tables needs pyarrow: pip install 'customer-rules[pandas]'"
-            ) from exc
-    raise TypeError(
-        f"{what} must be a polars DataFrame or LazyFrame or a pandas DataFrame, got {type(data).__name__}"
-    )
-
-
-def from_polars(frame: pl.DataFrame, kind: str) -> Any:
-    """A polars result as the kind of table the caller gave."""
-    if kind == "lazy":
-        return frame.lazy()
-    if kind == "pandas":
-        try:
-            return frame.to_pandas()
-        except ImportError as exc:
-            raise ImportError(
-                "writing pandas tables needs pandas and pyarrow: pip install 'customer-rules[pandas]'"
-            ) from exc
-    return frame
-
-
-def _wanted(engine: Engine, schemes: Iterable[str] | None) -> list[str]:
-    if schemes is not None:
-        out = [engine._scheme(s).id for s in schemes]
-        for sid in out:
-            if not engine.is_fitted(sid):
-                raise NotFittedError(
-                    f"scheme {sid!r} compares customers with a population: call engine.fit(customers) first"
-                )
-        return out
-    return [sid for sid in engine.schemes if engine.is_fitted(sid)]
-
-
 _REJECTED_SCHEMA = {"row": pl.Int64(), "id": pl.String(), "reason": pl.String()}
 # the rejected rows inside: the details of a RecordError, or an EvaluationError's parts
-_ERROR_SCHEMA = {
+ERROR_SCHEMA = {
     **_REJECTED_SCHEMA,
     "details": _STR_LIST,
     "scheme": pl.String(),
@@ -860,38 +802,8 @@ _ERROR_SCHEMA = {
 }
 
 
-def classify_frame(
-    engine: Engine,
-    data: Any,
-    *,
-    as_of: dt.date,
-    schemes: Iterable[str] | None = None,
-    reasons: bool = False,
-    flags: bool = False,
-    labels: bool = False,
-    scores: bool = False,
-    tables: Mapping[str, Any] | None = None,
-    backend: str = "frame",
-    lang: str = "en",
-) -> FrameResult:
-    """Classify a table; the frame and the rejected rows, as the kind given."""
-    if backend not in ("frame", "python"):
-        raise ValueError(f"classify_frame runs the 'frame' or the 'python' backend, not {backend!r}")
-    kind, source = to_polars(data)
-    child_tables = {k: to_polars(v, k)[1] for k, v in (tables or {}).items() if v is not None}
-    run = _run_python if backend == "python" else _run_frame
-    result, rejected = run(
-        engine,
-        source,
-        child_tables,
-        as_of,
-        _wanted(engine, schemes),
-        reasons=reasons,
-        flags=flags,
-        labels=labels,
-        scores=scores,
-        lang=lang,
-    )
+def result_of(data: Any, kind: str, source: pl.DataFrame, result: pl.DataFrame, rejected: pl.DataFrame) -> FrameResult:
+    """A run's result columns and rejected rows as the :class:`FrameResult` the caller sees."""
     frame = _assemble(data, kind, source, result)
     rejected = rejected.sort("row")
     return FrameResult(
@@ -920,12 +832,11 @@ def _needed_columns(exprs: Iterable[pl.Expr]) -> set[str]:
     return out
 
 
-def _run_frame(
-    engine: Engine,
+def run_frame(
+    policies: Sequence[CompiledPolicy],
     source: pl.DataFrame,
     tables: Mapping[str, pl.DataFrame],
     as_of: dt.date,
-    wanted: Sequence[str],
     *,
     reasons: bool,
     flags: bool,
@@ -937,8 +848,7 @@ def _run_frame(
     features = FeatureTable()
     plans = [
         plan_scheme(
-            engine,
-            sid,
+            compiled,
             as_of,
             features,
             reasons=reasons,
@@ -947,7 +857,7 @@ def _run_frame(
             scores=scores,
             lang=lang,
         )
-        for sid in wanted
+        for compiled in policies
     ]
     feature_exprs: list[pl.Expr] = []
     fallback: list[FeatureUse] = []
@@ -961,13 +871,6 @@ def _run_frame(
         names = ", ".join(sorted({u.feature.name for u in fallback}))
         warnings.warn(
             f"feature(s) {names} have no frame implementation: computed row by row from records (slow)",
-            UserWarning,
-            stacklevel=4,
-        )
-    if engine._has_adjust:
-        warnings.warn(
-            "adjust_decision hooks (manual overrides) are not applied by the frame backend;"
-            " use classify_frame(..., backend='python') to apply them",
             UserWarning,
             stacklevel=4,
         )
@@ -1036,7 +939,7 @@ def _conflicts(
                     }
                 )
                 break
-    rej = pl.DataFrame(rows, schema=_ERROR_SCHEMA)
+    rej = pl.DataFrame(rows, schema=ERROR_SCHEMA)
     return result.filter(~any_bad).drop(names), rej
 
 
@@ -1056,11 +959,11 @@ def _fallback_features(
         values = [func(rec, as_of, *use.args) for _, rec in ok]
         columns.append(pl.Series(use.column, values, dtype=dtype_of(use.feature.type)))
     frame = frame.with_columns(columns)
-    rejected = pl.DataFrame([_record_error_row(row, err) for row, err in bad], schema=_ERROR_SCHEMA)
+    rejected = pl.DataFrame([record_error_row(row, err) for row, err in bad], schema=ERROR_SCHEMA)
     return frame, rejected
 
 
-def _record_error_row(row: int, err: RecordError) -> dict[str, Any]:
+def record_error_row(row: int, err: RecordError) -> dict[str, Any]:
     """A rejected row for a record the model refused."""
     return {
         "row": row,
@@ -1086,72 +989,6 @@ def reason_of(decision: Decision, lang: str = "en") -> str:
     return text
 
 
-def _run_python(
-    engine: Engine,
-    source: pl.DataFrame,
-    tables: Mapping[str, pl.DataFrame],
-    as_of: dt.date,
-    wanted: Sequence[str],
-    *,
-    reasons: bool,
-    flags: bool,
-    labels: bool,
-    scores: bool,
-    lang: str,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The same table through the python backend, record by record (reference, slow)."""
-    prepared = prepare(source, tables)
-    rows: list[int] = []
-    dtypes: dict[str, pl.DataType] = {}
-    for sid in wanted:
-        checked = engine._compiled[sid].checked
-        dtypes[sid] = pl.Enum(list(checked.policy.label_ids))
-        dtypes[f"{sid}__rule"] = pl.Enum([r.id for r in checked.rules])
-        if reasons:
-            dtypes[f"{sid}__reason"] = pl.String()
-        if flags:
-            dtypes[f"{sid}__flags"] = _STR_LIST
-        if labels:
-            dtypes[f"{sid}__labels"] = _STR_LIST
-        if scores:
-            for name in checked.policy.scores:
-                dtypes[f"{sid}__score__{name}"] = dtype_of(checked.namespace.derived[name])
-    cols: dict[str, list[Any]] = {c: [] for c in dtypes}
-    rejected: list[dict[str, Any]] = []
-    for row, rec in records_from_canonical(prepared.valid):
-        if isinstance(rec, RecordError):
-            rejected.append(_record_error_row(row, rec))
-            continue
-        try:
-            profile = engine.classify(rec, as_of=as_of, schemes=wanted)
-        except CustomerRulesError as exc:
-            entry = {"row": row, "id": rec.id, "reason": str(exc), "details": []}
-            if isinstance(exc, EvaluationError):
-                entry.update(scheme=exc.scheme, rules=list(exc.rules), message=str(exc).rsplit(": ", 1)[-1])
-            rejected.append(entry)
-            continue
-        rows.append(row)
-        for sid in wanted:
-            d = profile[sid]
-            cols.setdefault(sid, []).append(d.label)
-            cols.setdefault(f"{sid}__rule", []).append(d.rule)
-            if reasons:
-                cols.setdefault(f"{sid}__reason", []).append(reason_of(d, lang))
-            if flags:
-                cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
-            if labels:
-                cols.setdefault(f"{sid}__labels", []).append(list(d.labels))
-            if scores:
-                for k, v in (d.scores or {}).items():
-                    cols.setdefault(f"{sid}__score__{k}", []).append(v)
-    result = pl.DataFrame(
-        [pl.Series(ROW, rows, dtype=prepared.valid.schema[ROW])]
-        + [pl.Series(c, values, dtype=dtypes[c]) for c, values in cols.items()]
-    )
-    bad = pl.DataFrame(rejected, schema=_ERROR_SCHEMA)
-    return result, pl.concat([prepared.rejected, bad], how="diagonal_relaxed")
-
-
 def _assemble(data: Any, kind: str, source: pl.DataFrame, result: pl.DataFrame) -> Any:
     """The input rows that were classified, with the result columns added."""
     new = result.drop(ROW)
@@ -1169,3 +1006,28 @@ def _assemble(data: Any, kind: str, source: pl.DataFrame, result: pl.DataFrame) 
     rows = rows.drop([c for c in new.columns if c in rows.columns])
     out = rows.hstack(new)
     return out.lazy() if kind == "lazy" else out
+
+
+class FramePolicy:
+    """A checked policy (and its cut-offs) compiled for tables: :meth:`plan` gives
+    the polars expressions of a run on one date."""
+
+    def __init__(self, checked: CheckedPolicy, scheme: str, cuts: Mapping[str, Cut] | None = None) -> None:
+        self.checked = checked
+        self.scheme = scheme
+        self.cuts = cuts
+
+    def plan(self, as_of: dt.date, features: Any, **options: Any) -> SchemePlan:
+        """The scheme's columns for a run on ``as_of`` (see :func:`plan_scheme`)."""
+        return plan_scheme(self, as_of, features, **options)
+
+
+class FrameBackend:
+    """The frame backend: policies compiled to polars expressions over whole tables."""
+
+    name = "frame"
+    decides_records = False
+    decides_tables = True
+
+    def compile(self, checked: CheckedPolicy, scheme: str, cuts: Mapping[str, Cut] | None = None) -> FramePolicy:
+        return FramePolicy(checked, scheme, cuts)

@@ -18,7 +18,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from customer_rules.errors import EvaluationError, NotFittedError
+from customer_rules.backends.base import Outcome, decision_of
+from customer_rules.errors import NotFittedError
 from customer_rules.lang.ast import (
     Between,
     Binary,
@@ -34,7 +35,7 @@ from customer_rules.lang.ast import (
     conjuncts,
 )
 from customer_rules.lang.check import POPULATION_FUNCTIONS
-from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
+from customer_rules.lang.compile import CheckedPolicy, key_of
 from customer_rules.lang.population import Cut
 from customer_rules.model.decision import Counterfactual, Decision, Need
 
@@ -113,13 +114,9 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
 class Compiler:
     """Compiles the nodes of one checked policy to closures."""
 
-    def __init__(
-        self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None, shift: float = 0.0
-    ) -> None:
+    def __init__(self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None) -> None:
         self.checked = checked
         self.cuts = cuts
-        # hysteresis: >0 makes every numeric threshold harder to pass, <0 easier
-        self.shift = shift
         self.ns = checked.namespace
         self.derived: dict[str, Fn] = {}
 
@@ -201,14 +198,6 @@ class Compiler:
         func = feat.func
         return _cached(key, lambda ctx: func(ctx.record, ctx.as_of))
 
-    def _shifted(self, op: str, c: Any) -> Any:
-        if not self.shift or op not in ("<", "<=", ">", ">=") or isinstance(c, bool):
-            return c
-        if not isinstance(c, int | float):
-            return c
-        delta = self.shift * abs(c)
-        return c + delta if op in (">", ">=") else c - delta
-
     def _binary(self, node: Binary) -> Fn:
         op = node.op
         fl = self.compile(node.left)
@@ -246,8 +235,7 @@ class Compiler:
             if isinstance(node.right, Literal | Duration) or (
                 isinstance(node.right, Name) and node.right.parts[0] == "params"
             ):
-                raw = self.constant(node.right)
-                c = self._shifted(op, raw)
+                raw = c = self.constant(node.right)
                 if isinstance(node.right, Name):  # a parameter: it is evidence too
                     pkey = node.right.dotted
 
@@ -344,8 +332,6 @@ class Compiler:
         cond = self.compile(node.args[2]) if node.name.endswith("_within") else None
         cutoff_key = f"cutoff({key})"
         cutoff = cut.cutoff
-        if self.shift and cutoff is not None:
-            cutoff = self._shifted(">=", cutoff)
 
         def top(ctx: Context) -> Any:
             ctx.values[cutoff_key] = cutoff
@@ -358,8 +344,7 @@ class Compiler:
                     return c
             return cutoff is not None and m >= cutoff
 
-        # shifted (hysteresis) cut-offs are not cached by key, for the same reason
-        return top if self.shift else _cached(key, top)
+        return _cached(key, top)
 
     def _call(self, node: Call) -> Fn:
         name = node.name
@@ -439,86 +424,23 @@ class PythonPolicy:
         self.checked = checked
         self.scheme = scheme or checked.policy.id
         self.cuts = cuts
-        policy = checked.policy
         comp = Compiler(checked, cuts)
         for name, node, _ in checked.derived:
             comp.derived[name] = _cached(name, comp.compile(node))
-        self._compiler = comp
+        self.compiler = comp
         self.rules = [(r, comp.compile(r.node)) for r in checked.rules]
         self.flags = [(f.id, comp.compile(f.node)) for f in checked.flags]
         self.derived_fns = [comp.derived[name] for name, _, _ in checked.derived]
-        self.hit = policy.hit
-        self.default = policy.default
-        self.on_many = policy.on_many
+        self.hit = checked.policy.hit
         self.rank = checked.label_rank
-        self.label_flags = {lab.id: lab.flags for lab in policy.labels}
-        self.score_keys = policy.scores
         self._conjuncts: dict[str, list[tuple[Node, Fn]]] | None = None
-        self._sticky: dict[str, list[tuple[CheckedRule, Fn]]] = {}
-        stability = policy.stability
-        self.margin = stability.margin if stability is not None else 0.0
-        self.min_days = stability.min_days if stability is not None else 0
 
-    def sticky_rules(self, previous: str) -> list[tuple[CheckedRule, Fn]]:
-        """The rules with thresholds moved by the margin in favour of ``previous``."""
-        rules = self._sticky.get(previous)
-        if rules is None:
-            relaxed = Compiler(self.checked, self.cuts, shift=-self.margin)
-            tightened = Compiler(self.checked, self.cuts, shift=self.margin)
-            for comp in (relaxed, tightened):
-                for name, node, _ in self.checked.derived:
-                    # not cached by name: the relaxed and the tightened value differ, and a
-                    # shared cache would let whichever rule ran first decide for both
-                    comp.derived[name] = comp.compile(node)
-            rules = [
-                (r, (relaxed if r.label == previous else tightened).compile(r.node)) for r in self.checked.rules
-            ]
-            self._sticky[previous] = rules
-        return rules
-
-    def resolve(
-        self, matched: list[CheckedRule], record_id: str | None
-    ) -> tuple[CheckedRule | None, str | None, tuple[str, ...]]:
-        """Apply the hit policy to the matched rules (in rule order).
-
-        Returns the deciding rule (None for the default or unclassified),
-        the label and every label matched. Under ``unique`` two matches are
-        an :class:`EvaluationError` naming both rules.
-        """
-        if not matched:
-            label = self.default
-            return None, label, (label,) if label is not None else ()
-        hit = self.hit
-        if hit == "unique" and len(matched) > 1:
-            raise EvaluationError(
-                f"rules {matched[0].id!r} and {matched[1].id!r} both match under hit policy 'unique'",
-                scheme=self.scheme,
-                rules=(matched[0].id, matched[1].id),
-                record_id=record_id,
-            )
-        if hit == "priority" and len(matched) > 1:
-            rank = self.rank
-            chosen = min(matched, key=lambda r: (rank[r.label], r.index))
-        else:
-            chosen = matched[0]
-        if hit != "collect":
-            return chosen, chosen.label, (chosen.label,)
-        labels = tuple(dict.fromkeys(r.label for r in matched))
-        if len(labels) == 1:
-            return chosen, labels[0], labels
-        return chosen, self.on_many or min(labels, key=self.rank.__getitem__), labels
-
-    def decide(
-        self,
-        record: Any,
-        as_of: dt.date,
-        record_id: str | None = None,
-        rules: list[tuple[CheckedRule, Fn]] | None = None,
-    ) -> Decision:
+    def evaluate(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Outcome:
+        """Which rules hold for ``record`` on ``as_of``, and every value read."""
         ctx = Context(record, as_of)
         matched = []
         unknown = []
-        for rule, fn in rules or self.rules:
+        for rule, fn in self.rules:
             r = fn(ctx)
             if r is True:
                 matched.append(rule)
@@ -526,35 +448,13 @@ class PythonPolicy:
                 unknown.append(rule)
         for f in self.derived_fns:  # derived values are always part of the evidence
             f(ctx)
-        chosen, label, labels = self.resolve(matched, record_id)
-        values = ctx.values
-        missing: list[str] = []
-        for rule in unknown:
-            for k in rule.keys:
-                if values.get(k, _MISS) is None and k not in missing:
-                    missing.append(k)
-        flags = list(self.label_flags.get(label, ())) if label is not None else []
-        for fid, ffn in self.flags:
-            if ffn(ctx) is True:
-                flags.append(fid)
-        rule_id = chosen.id if chosen is not None else None
-        also = tuple(r.id for r in matched if r is not chosen)
-        return Decision(
-            scheme=self.scheme,
-            label=label,
-            rule=rule_id,
-            policy_id=self.checked.policy.id,
-            policy_version=self.checked.policy.version,
-            as_of=as_of,
-            evidence=values,
-            also_matched=also,
-            missing=tuple(missing),
-            labels=labels,
-            flags=tuple(flags),
-            record_id=record_id,
-            source=self,
-            record=record,
-            scores={k: values.get(k) for k in self.score_keys} if self.score_keys else None,
+        flags = [fid for fid, ffn in self.flags if ffn(ctx) is True]
+        return Outcome(matched, unknown, flags, ctx.values)
+
+    def decide(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Decision:
+        outcome = self.evaluate(record, as_of, record_id)
+        return decision_of(
+            self.checked, self.scheme, outcome, record=record, as_of=as_of, record_id=record_id, source=self
         )
 
     # -- counterfactuals (computed on demand) --------------------------------
@@ -567,7 +467,7 @@ class PythonPolicy:
         """
         if self._conjuncts is None:
             self._conjuncts = {
-                r.id: [(c, self._compiler.compile(c)) for c in conjuncts(r.node)] for r in self.checked.rules
+                r.id: [(c, self.compiler.compile(c)) for c in conjuncts(r.node)] for r in self.checked.rules
             }
         ctx = Context(decision.record, decision.as_of)
         ctx.values = dict(decision.evidence)
@@ -615,7 +515,7 @@ class PythonPolicy:
         if not isinstance(node, Binary) or node.op not in _CMP:
             return None
         left, right, op = node.left, node.right, node.op
-        comp = self._compiler
+        comp = self.compiler
         if not isinstance(left, Name | Call) or (isinstance(left, Call) and left.name in _BUILTINS):
             if isinstance(right, Name | Call):
                 left, right, op = right, left, _FLIP[op]
@@ -627,3 +527,16 @@ class PythonPolicy:
             return None
         has = ctx.values.get(key_of(left))
         return Need(key_of(left), op, threshold, has)
+
+
+class PythonBackend:
+    """The python backend: compiles policies to closures that decide one record."""
+
+    name = "python"
+    decides_records = True
+    decides_tables = False
+
+    def compile(
+        self, checked: CheckedPolicy, scheme: str, cuts: Mapping[str, Cut] | None = None
+    ) -> PythonPolicy:
+        return PythonPolicy(checked, scheme, cuts=cuts)

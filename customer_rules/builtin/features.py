@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from customer_rules.hookspecs import hookimpl
+from customer_rules.model.dates import last_contact_date, next_anniversary
 from customer_rules.model.features import Feature, feature
 from customer_rules.model.records import Case, Customer
 
@@ -84,14 +85,6 @@ def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
     return (nxt - pl.lit(as_of)).dt.total_days()
 
 
-def last_contact_date(c: Customer, as_of: dt.date) -> dt.date | None:
-    """Most recent contact on or before as_of: interactions and the deal record."""
-    dates = [i.at for i in c.interactions if i.at <= as_of]
-    if c.deal.last_contact_at is not None and c.deal.last_contact_at <= as_of:
-        dates.append(c.deal.last_contact_at)
-    return max(dates) if dates else None
-
-
 @feature(
     type="date",
     description="Most recent contact on or before as_of (interactions or deal record).",
@@ -157,19 +150,6 @@ def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
     if c.birthday is None:
         return None
     return (next_anniversary(c.birthday.month, c.birthday.day, as_of) - as_of).days
-
-
-def next_anniversary(month: int, day: int, as_of: dt.date) -> dt.date:
-    """The next date (on or after as_of) with this month and day; 29 February
-    falls on 28 February in common years."""
-    for year in (as_of.year, as_of.year + 1):
-        try:
-            nxt = dt.date(year, month, day)
-        except ValueError:
-            nxt = dt.date(year, 2, 28)
-        if nxt >= as_of:
-            return nxt
-    raise AssertionError("unreachable: one of the two years is always ahead")  # pragma: no cover
 
 
 # -- complaint cases -------------------------------------------------------

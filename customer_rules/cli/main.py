@@ -22,7 +22,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 from rich import box
@@ -610,7 +610,7 @@ def classify(
     engine = build_engine(policies)
     wanted = wanted_schemes(engine, schemes)
     if backend == "auto":
-        backend = "python" if engine._has_adjust else "frame"
+        backend = "python" if engine.has_overrides else "frame"
     typos: list[str] = []
     big = input_path.is_file() and input_path.stat().st_size >= PROGRESS_MIN_BYTES
     with library_warnings(err), Steps(err, big) as steps:
@@ -628,7 +628,9 @@ def classify(
                 warn(err, f"{exc}; classifying record by record instead")
                 backend = "python"
         if backend == "python":
-            results, bad = _classify_python(engine, table_, day, wanted, reasons, lang, steps, task)
+            results, bad = _classify_frame(
+                engine, table_, day, wanted, reasons, lang, steps, task, backend="python"
+            )
         bad = [*table_.bad, *bad]
         task = steps.task("writing")
         if out is not None:
@@ -663,8 +665,10 @@ def _classify_frame(
     lang: str,
     steps: Steps,
     task: Any,
+    backend: Literal["frame", "python"] = "frame",
 ) -> tuple[pl.DataFrame, list[BadRow]]:
-    """The frame backend over the record table, in chunks (rows keep their file position)."""
+    """The record table through ``classify_frame``, in chunks (rows keep their file position):
+    the frame backend, or ``backend="python"`` record by record (the reference; applies overrides)."""
     import polars as pl
 
     from customer_rules.io.files import ROW, BadRow
@@ -675,7 +679,7 @@ def _classify_frame(
     for start in range(0, max(frame.height, 1), CHUNK):
         chunk = frame.slice(start, CHUNK)
         result = engine.classify_frame_with_rejects(
-            chunk, as_of=day, schemes=wanted, reasons=reasons, lang=lang
+            chunk, as_of=day, schemes=wanted, reasons=reasons, lang=lang, backend=backend
         )
         out = result.frame
         keep = [ROW, *[c for c in out.columns if c not in chunk.columns]]
@@ -694,44 +698,6 @@ def _classify_frame(
     return results.with_columns(
         [pl.col(c).cast(pl.String()) for c in label_cols if "__" in c or c in engine.schemes]
     ), bad
-
-
-def _classify_python(
-    engine: Engine,
-    table_: FileTable,
-    day: dt.date,
-    wanted: list[str] | None,
-    reasons: bool,
-    lang: str,
-    steps: Steps,
-    task: Any,
-) -> tuple[pl.DataFrame, list[BadRow]]:
-    """The python backend, record by record (the reference semantics; applies overrides)."""
-    import polars as pl
-
-    from customer_rules.backends.frame import reason_of
-    from customer_rules.io.files import ROW, BadRow
-
-    good, bad = records_of(table_)
-    batch = engine.classify_many([rec for _, rec in good], as_of=day, schemes=wanted)
-    rejected_at = {r.row for r in batch.rejected}
-    for r in batch.rejected:
-        pos = good[r.row][0]
-        bad.append(BadRow(pos, table_.lines.get(pos), r.record_id, str(r.error)))
-    rows = [pos for i, (pos, _) in enumerate(good) if i not in rejected_at]
-    schemes = wanted if wanted is not None else list(engine.schemes)
-    columns: dict[str, list[Any]] = {ROW: rows}
-    for sid in schemes:
-        decided = [p.decisions.get(sid) for p in batch.profiles]
-        if wanted is None and all(d is None for d in decided) and batch.profiles:
-            continue  # skipped (not fitted)
-        columns[sid] = [d.label if d else None for d in decided]
-        columns[f"{sid}__rule"] = [d.rule if d else None for d in decided]
-        if reasons:
-            columns[f"{sid}__reason"] = [reason_of(d, lang) if d else None for d in decided]
-    steps.advance(task, table_.records.height)
-    schema = {c: (pl.Int64() if c == ROW else pl.String()) for c in columns}
-    return pl.DataFrame(columns, schema=schema), bad
 
 
 def _write_output(table_: FileTable, results: pl.DataFrame, out: str) -> None:

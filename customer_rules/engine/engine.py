@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from customer_rules.apps.agenda import Agenda
-from customer_rules.backends.python import PythonPolicy
+from customer_rules.backends.base import Backend, Outcome, RecordPolicy, TablePolicy, decision_of
+from customer_rules.backends.python import PythonBackend
 from customer_rules.engine.plugins import build_manager, call_each, call_first, call_hook
 from customer_rules.errors import (
     BackendUnavailable,
@@ -24,9 +24,10 @@ from customer_rules.errors import (
     PolicyError,
     RecordError,
 )
-from customer_rules.lang.ast import to_text
 from customer_rules.lang.compile import CheckedPolicy, check_policy, key_of, resolve_params
 from customer_rules.lang.policy import Policy, Text, read_policy_file
+from customer_rules.lang.population import Cut
+from customer_rules.lang.stability import sticky
 from customer_rules.lang.types import Namespace, record_fields
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature
@@ -35,6 +36,7 @@ from customer_rules.model.records import Customer
 from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
+    from customer_rules.apps.agenda import Agenda
     from customer_rules.streams.events import EventStream
 
 BACKENDS = ("python", "frame", "durable")
@@ -163,11 +165,12 @@ class Engine:
                 import polars  # noqa: F401
             except ImportError as exc:
                 raise BackendUnavailable("the frame backend needs polars: pip install polars") from exc
-        self._durable: Any = None
-        if backend == "durable":  # decisions run on durable_rules rulesets (see _durable.py)
-            from customer_rules.backends.durable import Runtime
+        self._records: Backend = PythonBackend()
+        if backend == "durable":  # decisions run on durable_rules rulesets (see backends/durable.py)
+            from customer_rules.backends.durable import DurableBackend
 
-            self._durable = Runtime()  # BackendUnavailable where durable_rules cannot run
+            self._records = DurableBackend()  # BackendUnavailable where durable_rules cannot run
+        self._tables: Backend | None = None  # the frame backend, made on first use
         self.backend = backend
         self._plugins = list(plugins)
         self._load_entry_points = load_entry_points
@@ -183,8 +186,13 @@ class Engine:
             for feat in _as_list(result):
                 self._add_feature(feat, owner)
         self._schemes: dict[str, Scheme] = {}
-        self._compiled: dict[str, PythonPolicy] = {}
+        self._checked: dict[str, CheckedPolicy] = {}
+        self._cuts: dict[str, Mapping[str, Cut]] = {}  # fitted cut-offs by scheme
         self._fit_info: dict[str, dict[str, Any]] = {}
+        # compiled forms, made from _checked and _cuts: records, tables, hysteresis rewrites
+        self._compiled: dict[str, RecordPolicy] = {}
+        self._table_compiled: dict[str, TablePolicy] = {}
+        self._sticky: dict[str, tuple[RecordPolicy, RecordPolicy]] = {}
         for owner, result in call_each(self.plugin_manager, "register_schemes", engine=self):
             for scheme in _as_list(result):
                 self._add_scheme(scheme, owner)
@@ -264,92 +272,124 @@ class Engine:
         values = resolve_params(policy, params)
         return check_policy(policy, self.namespace, values)
 
-    def _compile(self, scheme: Scheme) -> PythonPolicy:
+    def _compile(self, scheme: Scheme) -> None:
         values = resolve_params(scheme.policy, self._params.get(scheme.id), scheme.params_model)
         checked = check_policy(scheme.policy, self.namespace, values)
-        compiled = self._backend_policy(checked, scheme.id)
-        self._compiled[scheme.id] = compiled
+        self._checked[scheme.id] = checked
+        self._recompile(scheme.id)
+
+    def _recompile(self, sid: str) -> None:
+        """Compile a scheme's checked policy and cut-offs for records (tables on demand)."""
+        compiled = self._records.compile(self._checked[sid], sid, self._cuts.get(sid))
+        assert isinstance(compiled, RecordPolicy)
+        self._compiled[sid] = compiled
+        self._table_compiled.pop(sid, None)
+        self._sticky.pop(sid, None)
+
+    # -- compiled policies (read by the frame runner, streams and the policy lab) ---------
+    @property
+    def record_backend(self) -> Backend:
+        """The backend that decides single records (python, or durable)."""
+        return self._records
+
+    def checked(self, scheme: str) -> CheckedPolicy:
+        """The checked policy ``scheme`` runs with (its parameters resolved)."""
+        return self._checked[self.scheme(scheme).id]
+
+    def cuts(self, scheme: str) -> Mapping[str, Cut] | None:
+        """The fitted cut-offs of ``scheme`` (``None`` before ``fit`` or when it needs none)."""
+        return self._cuts.get(self.scheme(scheme).id)
+
+    def compiled(self, scheme: str) -> RecordPolicy:
+        """``scheme`` compiled by the record backend (with its fitted cut-offs)."""
+        return self._compiled[self.scheme(scheme).id]
+
+    def table_policy(self, scheme: str) -> TablePolicy:
+        """``scheme`` compiled by the frame backend (with its fitted cut-offs)."""
+        sid = self.scheme(scheme).id
+        compiled = self._table_compiled.get(sid)
+        if compiled is None:
+            if self._tables is None:
+                from customer_rules.backends.frame import FrameBackend
+
+                self._tables = FrameBackend()
+            made = self._tables.compile(self._checked[sid], sid, self._cuts.get(sid))
+            assert isinstance(made, TablePolicy)
+            compiled = self._table_compiled[sid] = made
         return compiled
 
-    def _backend_policy(self, checked: CheckedPolicy, sid: str, cuts: Any = None) -> PythonPolicy:
-        """The compiled form of a checked policy for this engine's backend."""
-        if self._durable is not None:
-            from customer_rules.backends.durable import DurablePolicy
-
-            return DurablePolicy(checked, sid, cuts=cuts, runtime=self._durable)
-        return PythonPolicy(checked, sid, cuts=cuts)
+    def use_cuts(self, scheme: str, cuts: Mapping[str, Cut], *, as_of: Any = None, population: Any = None) -> None:
+        """Run ``scheme`` with these fitted cut-offs (what :meth:`fit` and
+        :meth:`load_fitted` do); ``as_of`` and ``population`` are kept in ``fitted_``."""
+        sid = self.scheme(scheme).id
+        self._cuts[sid] = dict(cuts)
+        info: dict[str, Any] = {}
+        if as_of is not None or population is not None:
+            info = {"as_of": as_of, "population": population}
+        self._fit_info[sid] = info
+        self._recompile(sid)
 
     # -- population-relative schemes -------------------------------------------
     def population_schemes(self) -> list[str]:
         """Ids of the schemes whose rules rank customers against a population."""
-        return [sid for sid, c in self._compiled.items() if c.checked.population_relative]
+        return [sid for sid, c in self._checked.items() if c.population_relative]
 
     def is_fitted(self, scheme: str) -> bool:
-        compiled = self._compiled[self._scheme(scheme).id]
-        return not compiled.checked.population_relative or compiled.cuts is not None
+        sid = self.scheme(scheme).id
+        return not self._checked[sid].population_relative or sid in self._cuts
 
     def fit(
-        self, population: Iterable[Any], *, as_of: Any = None, schemes: Iterable[str] | None = None
+        self,
+        population: Iterable[Any],
+        *,
+        as_of: Any = None,
+        schemes: Iterable[str] | None = None,
+        tables: Mapping[str, Any] | None = None,
     ) -> Engine:
         """Learn the cut-offs of population-relative schemes from ``population``.
 
         ``population`` is an iterable of customers (records or dicts), or a
         polars or pandas table named as for :meth:`classify_frame` (fitted
-        column-wise, much faster; ``as_of`` is then required); rows that
-        fail validation are left out and listed in ``fit_rejected_``.
+        column-wise, much faster; ``as_of`` is then required; ``tables``
+        holds its separate nested tables, as for :meth:`classify_frame`);
+        rows that fail validation are left out and listed in ``fit_rejected_``.
+        See :mod:`customer_rules.engine.fitting`.
         ``as_of`` is needed when a ranked measure reads a dated feature.
         Returns the engine (scikit-learn convention); the learned cut-offs
         are in ``fitted_`` and can be saved with :meth:`save_fitted`.
         """
-        if type(population).__module__.split(".")[0] in ("polars", "pandas"):
-            from customer_rules.engine.frame_fit import fit_frame
+        from customer_rules.engine import fitting
 
+        wanted = [self.scheme(s).id for s in schemes] if schemes is not None else self.population_schemes()
+        wanted = [sid for sid in wanted if self._checked[sid].population_relative]
+        rejected: list[Rejected] = []
+        if type(population).__module__.split(".")[0] in ("polars", "pandas"):
             if as_of is None:
                 raise ValueError("fitting a table needs as_of (the date its dated features are computed to)")
-            return fit_frame(self, population, as_of=normalise_as_of(as_of), schemes=schemes)
-        from customer_rules.backends.python import Compiler, Context
-        from customer_rules.lang.population import Cut, fit_order, learn
+            on = normalise_as_of(as_of)
+            frame, bad = fitting.table_population(population, tables)
+            rejected = [Rejected(row, rid, err) for row, rid, err in bad]
+            records: list[Customer] | None = None
+            for sid in wanted:
+                cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on)
+                if cuts is None:  # a feature without a polars implementation: fit the records
+                    if records is None:
+                        from customer_rules.model.tables import records_from_canonical
 
-        day = normalise_as_of(as_of) if as_of is not None else None
-        records: list[Customer] = []
-        rejected: list[Rejected] = []
-        for i, c in enumerate(population):
-            try:
-                records.append(to_record(c, row=i))
-            except RecordError as exc:
-                rejected.append(Rejected(i, exc.record_id, exc))
-        wanted = [self._scheme(s).id for s in schemes] if schemes is not None else self.population_schemes()
-        for sid in wanted:
-            checked = self._compiled[sid].checked
-            if not checked.population_relative:
-                continue
-            cuts: dict[str, Cut] = {}
-            # a measure may read another population value through a derived
-            # value: fit the inner cuts first and compute the outer measures with them
-            for stage in fit_order(checked.population, checked.derived):
-                comp = Compiler(checked, dict(cuts))
-                for name, node, _ in checked.derived:
-                    comp.derived[name] = comp.compile(node)
-                for call in stage:
-                    measure = comp.compile(call.args[0])
-                    cond = comp.compile(call.args[2]) if call.name.endswith("_within") else None
-                    values = []
-                    for rec in records:
-                        ctx = Context(rec, day)  # type: ignore[arg-type]
-                        try:
-                            if cond is not None and cond(ctx) is not True:
-                                continue
-                            values.append(measure(ctx))
-                        except TypeError as exc:
-                            if day is None:
-                                raise ValueError(
-                                    f"fitting {sid!r} needs as_of: its measure {to_text(call.args[0])}"
-                                    " reads a dated value"
-                                ) from exc
-                            raise
-                    cuts[key_of(call)] = learn(call, values, dict(checked.params))
-            self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
-            self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
+                        records = [r for _, r in records_from_canonical(frame) if isinstance(r, Customer)]
+                    cuts = fitting.cuts_from_records(self._checked[sid], records, on)
+                self.use_cuts(sid, cuts, as_of=on.isoformat(), population=frame.height)
+        else:
+            day = normalise_as_of(as_of) if as_of is not None else None
+            valid: list[Customer] = []
+            for i, c in enumerate(population):
+                try:
+                    valid.append(to_record(c, row=i))
+                except RecordError as exc:
+                    rejected.append(Rejected(i, exc.record_id, exc))
+            for sid in wanted:
+                cuts = fitting.cuts_from_records(self._checked[sid], valid, day)
+                self.use_cuts(sid, cuts, as_of=None if day is None else day.isoformat(), population=len(valid))
         self.fit_rejected_ = rejected
         return self
 
@@ -357,16 +397,15 @@ class Engine:
     def fitted_(self) -> dict[str, dict[str, Any]]:
         """The learned cut-offs per scheme, JSON-ready (raises NotFittedError before ``fit``)."""
         out = {}
-        for sid, compiled in self._compiled.items():
-            if compiled.cuts is None:
-                continue
-            policy = compiled.checked.policy
+        for sid, cuts in self._cuts.items():
+            checked = self._checked[sid]
+            policy = checked.policy
             out[sid] = {
                 "policy": policy.id,
                 "version": policy.version,
-                "params": {k: _json_scalar(v) for k, v in compiled.checked.params.items()},
+                "params": {k: _json_scalar(v) for k, v in checked.params.items()},
                 **self._fit_info.get(sid, {}),
-                "cuts": {k: c.to_json() for k, c in compiled.cuts.items()},
+                "cuts": {k: c.to_json() for k, c in cuts.items()},
             }
         if not out:
             raise NotFittedError("nothing is fitted yet: call engine.fit(customers) first")
@@ -382,12 +421,10 @@ class Engine:
         The policy id, version and parameters must match the engine's, so an
         app never applies last quarter's cut-offs to a changed policy silently.
         """
-        from customer_rules.lang.population import Cut
-
         data = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
         for sid, entry in data.items():
-            compiled = self._compiled[self._scheme(sid).id]
-            checked = compiled.checked
+            sid = self.scheme(sid).id
+            checked = self._checked[sid]
             policy = checked.policy
             params = {k: _json_scalar(v) for k, v in checked.params.items()}
             if entry.get("version") != policy.version or entry.get("params") != params:
@@ -399,8 +436,9 @@ class Engine:
             expected = {key_of(c) for c in checked.population}
             if set(cuts) != expected:
                 raise NotFittedError(f"saved cut-offs for {sid!r} do not match its rules: refit")
-            self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
+            self._cuts[sid] = cuts
             self._fit_info[sid] = {k: entry[k] for k in ("as_of", "population") if k in entry}
+            self._recompile(sid)
         return self
 
     def _refresh_hooks(self) -> None:
@@ -426,9 +464,15 @@ class Engine:
 
     def params(self, scheme: str) -> dict[str, Any]:
         """The parameter values a scheme runs with in this engine."""
-        return dict(self._compiled[self._scheme(scheme).id].checked.params)
+        return dict(self.checked(scheme).params)
 
-    def _scheme(self, scheme_id: str) -> Scheme:
+    @property
+    def has_overrides(self) -> bool:
+        """Whether a plugin implements ``adjust_decision`` (manual overrides)."""
+        return self._has_adjust
+
+    def scheme(self, scheme_id: str) -> Scheme:
+        """The scheme ``scheme_id`` (:class:`KeyError` with a "did you mean" otherwise)."""
         try:
             return self._schemes[scheme_id]
         except KeyError:
@@ -440,15 +484,26 @@ class Engine:
 
     def with_params(self, scheme: str, **changes: Any) -> Engine:
         """A new engine like this one with some parameters of ``scheme`` changed."""
-        self._scheme(scheme)
+        self.scheme(scheme)
         params = {k: dict(v) for k, v in self._params.items()}
         params.setdefault(scheme, {}).update(changes)
         extra = [s for s in self._schemes.values() if s.plugin == "<engine>"]
+        return self.sibling(extra, backend=self.backend, params=params)
+
+    def sibling(
+        self,
+        policies: Iterable[Policy | Scheme] = (),
+        *,
+        backend: str = "python",
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Engine:
+        """A new engine with this one's plugins (and entry-point and block
+        settings), adding ``policies``; nothing is fitted."""
         return Engine(
-            extra,
+            policies,
             plugins=self._plugins,
             load_entry_points=self._load_entry_points,
-            backend=self.backend,
+            backend=backend,
             block=self._block,
             params=params,
         )
@@ -458,13 +513,17 @@ class Engine:
         """One scheme's decision for one customer (strategy and overrides applied)."""
         record = to_record(customer)
         day = normalise_as_of(as_of)
-        return self._decide(self._scheme(scheme), record, day)
+        return self._decide(self.scheme(scheme), record, day)
 
     def _decide(self, scheme: Scheme, record: Customer, day: dt.date) -> Decision:
         compiled = self._compiled[scheme.id]
-        decision = compiled.decide(record, day, record.id)
-        if (compiled.min_days or compiled.margin) and record.grades:
-            decision = self._stabilise(compiled, decision, record, day)
+        outcome = compiled.evaluate(record, day, record.id)
+        decision = decision_of(
+            compiled.checked, scheme.id, outcome, record=record, as_of=day, record_id=record.id, source=compiled
+        )
+        stability = compiled.checked.policy.stability
+        if stability is not None and (stability.min_days or stability.margin) and record.grades:
+            decision = self._stabilise(compiled, outcome, decision, record, day)
         if self._has_adjust:
             owner, override = call_first(
                 self.plugin_manager,
@@ -497,27 +556,62 @@ class Engine:
             decision.strategy = scheme.strategies.get(decision.label)
         return decision
 
-    def _stabilise(self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date) -> Decision:
-        """Hysteresis: keep the previous label unless the change is clear enough."""
-        previous = record.previous_grade(compiled.scheme, day)
-        if previous is None or previous.label == decision.label or previous.label not in compiled.rank:
+    def _stabilise(
+        self, compiled: RecordPolicy, outcome: Outcome, decision: Decision, record: Customer, day: dt.date
+    ) -> Decision:
+        """Hysteresis: keep the previous label unless the change is clear enough.
+
+        The margin test decides again with the policy's hysteresis rewrites
+        (:mod:`customer_rules.lang.stability`), compiled by the record backend:
+        the previous label's rules relaxed, the others tightened."""
+        checked = compiled.checked
+        stability = checked.policy.stability
+        assert stability is not None
+        sid = compiled.scheme
+        previous = record.previous_grade(sid, day)
+        if previous is None or previous.label == decision.label or previous.label not in checked.label_rank:
             return decision
         held = (day - previous.since).days
-        if held < compiled.min_days:
+        if held < stability.min_days:
             note = (
-                f"hysteresis: kept {previous.label}, held {held} of the {compiled.min_days} days required"
+                f"hysteresis: kept {previous.label}, held {held} of the {stability.min_days} days required"
                 f" before a change (rules said {decision.label or 'unclassified'})"
             )
             return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note)
-        if compiled.margin:
-            sticky = compiled.decide(record, day, record.id, rules=compiled.sticky_rules(previous.label))
-            if sticky.label == previous.label:
-                note = (
-                    f"hysteresis: kept {previous.label}; the change to {decision.label or 'unclassified'} is"
-                    f" within the {compiled.margin:.0%} margin of its thresholds"
-                )
-                return replace(sticky, note=note)
-        return decision
+        if not stability.margin:
+            return decision
+        pair = self._sticky.get(sid)
+        if pair is None:
+            rewrites = sticky(checked, self._cuts.get(sid))
+            assert rewrites is not None
+            relaxed = self._records.compile(rewrites.relaxed, sid, rewrites.relaxed_cuts)
+            tight = self._records.compile(rewrites.tightened, sid, rewrites.tightened_cuts)
+            assert isinstance(relaxed, RecordPolicy) and isinstance(tight, RecordPolicy)
+            pair = self._sticky[sid] = (relaxed, tight)
+        by_relaxed = pair[0].evaluate(record, day, record.id)
+        by_tight = pair[1].evaluate(record, day, record.id)
+
+        def pick(attr: str) -> list[Any]:
+            held_by = {
+                side: {r.index for r in getattr(o, attr)} for side, o in (("r", by_relaxed), ("t", by_tight))
+            }
+            return [r for r in checked.rules if r.index in held_by["r" if r.label == previous.label else "t"]]
+
+        evidence = {**by_relaxed.evidence, **by_tight.evidence}
+        for name, _, _ in checked.derived:  # derived values as the policy itself computes them
+            if name in outcome.evidence:
+                evidence[name] = outcome.evidence[name]
+        kept = Outcome(pick("matched"), pick("unknown"), outcome.flags, evidence)
+        sticky_decision = decision_of(
+            checked, sid, kept, record=record, as_of=day, record_id=record.id, source=compiled
+        )
+        if sticky_decision.label != previous.label:
+            return decision
+        note = (
+            f"hysteresis: kept {previous.label}; the change to {decision.label or 'unclassified'} is"
+            f" within the {stability.margin:.0%} margin of its thresholds"
+        )
+        return replace(sticky_decision, note=note)
 
     def _apply_override(
         self, scheme: Scheme, decision: Decision, override: Any, day: dt.date, owner: str | None = None
@@ -553,12 +647,11 @@ class Engine:
         day = normalise_as_of(as_of)
         skipped: dict[str, str] = {}
         if schemes is not None:
-            wanted = [self._scheme(s) for s in schemes]
+            wanted = [self.scheme(s) for s in schemes]
         else:
             wanted = []
             for s in self._schemes.values():
-                compiled = self._compiled[s.id]
-                if compiled.cuts is None and compiled.checked.population_relative:
+                if not self.is_fitted(s.id):
                     skipped[s.id] = "not fitted: population-relative, call engine.fit(customers) first"
                 else:
                     wanted.append(s)
@@ -575,7 +668,7 @@ class Engine:
         wanted = list(schemes) if schemes is not None else None
         if wanted is not None:
             for s in wanted:
-                self._scheme(s)
+                self.scheme(s)
         profiles: list[Profile] = []
         rejected: list[Rejected] = []
         for i, c in enumerate(customers):
@@ -688,7 +781,7 @@ class Engine:
         ``row`` (0-based position in ``data``), ``id`` and ``reason``;
         rows in = rows in ``frame`` + rows in ``rejected``.
         """
-        from customer_rules.backends.frame import classify_frame
+        from customer_rules.engine.tables import classify_frame
         from customer_rules.model.frames import nested_tables
 
         nested = nested_tables(

@@ -1061,7 +1061,6 @@ def compiled_for(
     these parameters; otherwise fits a throwaway engine on the sample data.
     """
     from customer_rules.backends.python import PythonPolicy
-    from customer_rules.engine.engine import Engine
 
     checked = check_policy(policy, engine.namespace, params)
     if not checked.population_relative:
@@ -1069,17 +1068,15 @@ def compiled_for(
     sid = policy.id
     scheme = engine.schemes.get(sid)
     if scheme is not None and scheme.policy == policy and engine.is_fitted(sid) and engine.params(sid) == dict(params):
-        return engine._compiled[sid], None
+        compiled = engine.compiled(sid)
+        return PythonPolicy(compiled.checked, sid, cuts=compiled.cuts), None
     tmp_id = f"{sid}__lab"
     copy = policy.model_copy(update={"id": tmp_id, "params": {**policy.params, **params}})
-    tmp = Engine(
-        [copy],
-        plugins=engine._plugins,
-        load_entry_points=engine._load_entry_points,
-        block=engine._block,
-    )
+    tmp = engine.sibling([copy])
     tmp.fit(_pool(), as_of=as_of, schemes=[tmp_id])
-    return tmp._compiled[tmp_id], "population cut-offs fitted on the sample customers"
+    return PythonPolicy(tmp.checked(tmp_id), tmp_id, cuts=tmp.cuts(tmp_id)), (
+        "population cut-offs fitted on the sample customers"
+    )
 
 
 # ---------------------------------------------------------------------------

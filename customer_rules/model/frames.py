@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from customer_rules.errors import CustomerRulesError
 from customer_rules.model.records import Customer
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class RejectedRowsWarning(UserWarning):
@@ -37,6 +40,40 @@ class FrameResult:
     def __iter__(self) -> Iterator[Any]:
         yield self.frame
         yield self.rejected
+
+
+def to_polars(data: Any, what: str = "data") -> tuple[str, pl.DataFrame]:
+    """The kind of table given (polars, lazy, pandas) and it as a polars DataFrame."""
+    import polars as pl
+
+    if isinstance(data, pl.DataFrame):
+        return "polars", data
+    if isinstance(data, pl.LazyFrame):
+        return "lazy", data.collect()
+    if type(data).__module__.split(".")[0] == "pandas":
+        try:
+            return "pandas", pl.from_pandas(data)
+        except ImportError as exc:
+            raise ImportError(
+                "reading or writing pandas tables needs pyarrow: pip install 'customer-rules[pandas]'"
+            ) from exc
+    raise TypeError(
+        f"{what} must be a polars DataFrame or LazyFrame or a pandas DataFrame, got {type(data).__name__}"
+    )
+
+
+def from_polars(frame: pl.DataFrame, kind: str) -> Any:
+    """A polars result as the kind of table the caller gave."""
+    if kind == "lazy":
+        return frame.lazy()
+    if kind == "pandas":
+        try:
+            return frame.to_pandas()
+        except ImportError as exc:
+            raise ImportError(
+                "writing pandas tables needs pandas and pyarrow: pip install 'customer-rules[pandas]'"
+            ) from exc
+    return frame
 
 
 def nested_tables(tables: Mapping[str, Any] | None = None, **by_name: Any) -> dict[str, Any]:
@@ -68,7 +105,6 @@ def frame_from_records(records: Iterable[Customer | Mapping[str, Any]], *, panda
     (:class:`RecordError` on the first invalid one). ``pandas=True`` returns
     a pandas DataFrame. :func:`records_from_frame` goes back.
     """
-    from customer_rules.backends.frame import from_polars
     from customer_rules.model.tables import frame_from_records as build
 
     frame = build(records)
@@ -84,7 +120,6 @@ def tables_from_records(
     ``interactions``, ``deductions``, ``grades``. Pass them back as
     ``engine.classify_frame(t["customers"], cases=t["cases"], ...)``.
     """
-    from customer_rules.backends.frame import from_polars
     from customer_rules.model.tables import tables_from_records as build
 
     tables = build(records)
@@ -105,7 +140,6 @@ def records_from_frame(
     The same column naming as ``Engine.classify_frame``; raises
     :class:`RecordError` naming the first invalid row.
     """
-    from customer_rules.backends.frame import to_polars
     from customer_rules.model.tables import records_from_frame as build
 
     nested = nested_tables(

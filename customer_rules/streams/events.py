@@ -376,7 +376,7 @@ class _Explanation:
         if self._decision is None:
             assert self._args is not None
             engine, scheme, record, day = self._args
-            self._decision = engine._decide(engine.schemes[scheme], record, day)
+            self._decision = engine.decide(scheme, record, as_of=day)
             self._args = None
         return self._decision
 
@@ -730,7 +730,14 @@ class EventStream:
         idle_days: int | None = None,
         phase_plans: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        from customer_rules.backends.durable import Chart, DurablePolicy, PolicyChart, Runtime, Transition
+        from customer_rules.backends.durable import (
+            Chart,
+            DurableBackend,
+            DurablePolicy,
+            PolicyChart,
+            Runtime,
+            Transition,
+        )
 
         self.engine = engine
         self.horizon_days = horizon_days
@@ -741,7 +748,8 @@ class EventStream:
         with _COMPILED_LOCK:
             cache = _COMPILED.get(engine)
             if cache is None:
-                runtime: Runtime = engine._durable if engine._durable is not None else Runtime()
+                backend = engine.record_backend
+                runtime: Runtime = backend.runtime if isinstance(backend, DurableBackend) else Runtime()
                 cache = _COMPILED[engine] = _Compiled(runtime)
             runtime = cache.runtime
             self.runtime = runtime
@@ -749,7 +757,7 @@ class EventStream:
             def policy(sid: str | None) -> DurablePolicy | None:
                 if sid is None or sid not in engine.schemes:
                     return None
-                compiled = engine._compiled[sid]
+                compiled = engine.compiled(sid)
                 if isinstance(compiled, DurablePolicy) and compiled.runtime is runtime:
                     return compiled
                 held = cache.policies.get(sid)

@@ -1,0 +1,160 @@
+"""Fitting: the cut-offs of population-relative calls, from records or a table.
+
+``top(m, n)``, ``top_pct(m, p)``, ``top_within(m, n, cond)`` and
+``percentile(m)`` compare a customer with a fitted population (see
+:mod:`customer_rules.lang.population` for their meaning). Fitting has two
+steps, and each exists once:
+
+1. the **measures**: each call's measure (and group condition) is evaluated
+   for every member of the population — by the python backend's closures
+   for records (:func:`cuts_from_records`), or by the frame backend's
+   polars expressions over a whole table (:func:`cuts_from_table`, much
+   faster; ``None`` when a measure reads a feature without a polars
+   implementation, and the caller fits the table's records instead);
+2. the **cut-off**: :func:`learn` turns the measures into a
+   :class:`~customer_rules.lang.population.Cut`, with polars, the same
+   way for both.
+
+Calls are fitted in stages (:func:`~customer_rules.lang.population.fit_order`):
+a measure that reads another population value through a derived value is
+computed with the inner cut-offs already fitted on the same population.
+:meth:`Engine.fit <customer_rules.Engine.fit>` is the entry point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from customer_rules.errors import RecordError
+from customer_rules.lang.ast import Call, to_text
+from customer_rules.lang.check import constant_value
+from customer_rules.lang.compile import CheckedPolicy, key_of
+from customer_rules.lang.population import Cut, fit_order, round_half_up
+from customer_rules.model.frames import nested_tables, to_polars
+from customer_rules.model.tables import customer_spec, empty_value, prepare, split_details
+
+
+def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, Any]) -> Cut:
+    """The cut for one call from the measures of the records in its group.
+
+    ``measures`` holds one value per record in the group (``None``/null
+    when the record's measure is unknown; those do not count).
+    """
+    if not isinstance(measures, pl.Series):
+        measures = pl.Series([None if v is None else float(v) for v in measures], dtype=pl.Float64())
+    known = measures.cast(pl.Float64()).drop_nulls().sort(descending=True)
+    count = known.len()
+    name = call.name
+    if name == "percentile":
+        return Cut(name, None, 0, count, tuple(known.reverse().to_list()))
+    amount = constant_value(call.args[1], dict(params))
+    assert isinstance(amount, int | float)
+    size = round_half_up(amount / 100 * count) if name.startswith("top_pct") else int(amount)
+    if size <= 0 or not count:
+        return Cut(name, None, size, count)
+    return Cut(name, known[min(size, count) - 1], size, count)
+
+
+def cuts_from_records(checked: CheckedPolicy, records: Sequence[Any], as_of: dt.date | None) -> dict[str, Cut]:
+    """The cut-offs of one policy from validated records (python backend measures).
+
+    ``as_of`` may be ``None`` when no measure reads a dated value
+    (``ValueError`` naming the measure otherwise).
+    """
+    from customer_rules.backends.python import Compiler, Context
+
+    cuts: dict[str, Cut] = {}
+    for stage in fit_order(checked.population, checked.derived):
+        comp = Compiler(checked, dict(cuts))
+        for name, node, _ in checked.derived:
+            comp.derived[name] = comp.compile(node)
+        for call in stage:
+            measure = comp.compile(call.args[0])
+            cond = comp.compile(call.args[2]) if call.name.endswith("_within") else None
+            values = []
+            for rec in records:
+                ctx = Context(rec, as_of)  # type: ignore[arg-type]
+                try:
+                    if cond is not None and cond(ctx) is not True:
+                        continue
+                    values.append(measure(ctx))
+                except TypeError as exc:
+                    if as_of is None:
+                        raise ValueError(
+                            f"fitting {checked.policy.id!r} needs as_of: its measure {to_text(call.args[0])}"
+                            " reads a dated value"
+                        ) from exc
+                    raise
+            cuts[key_of(call)] = learn(call, values, checked.params)
+    return cuts
+
+
+def table_population(
+    data: Any, tables: Mapping[str, Any] | None = None
+) -> tuple[pl.DataFrame, list[tuple[int, str | None, RecordError]]]:
+    """A table's valid rows (canonical columns) and its rejected rows ``(row, id, error)``.
+
+    ``data`` is a polars or pandas table named as for ``classify_frame``;
+    ``tables`` holds separate nested tables keyed by ``customer_id``.
+    """
+    _, source = to_polars(data)
+    nested = {k: to_polars(v, k)[1] for k, v in nested_tables(tables).items()}
+    prepared = prepare(source, nested, warn=False)
+    rejected = [
+        (r["row"], r["id"], RecordError(r["id"], split_details(r["details"]), row=r["row"]))
+        for r in prepared.rejected.iter_rows(named=True)
+    ]
+    return prepared.valid, rejected
+
+
+def cuts_from_table(
+    checked: CheckedPolicy, scheme: str, frame: pl.DataFrame, as_of: dt.date
+) -> dict[str, Cut] | None:
+    """The cut-offs of one policy from a validated table (polars measures).
+
+    ``None`` when a measure reads a feature without a polars implementation.
+    """
+    from customer_rules.backends.frame import FeatureTable, FrameCompiler, derived_needed
+
+    cuts: dict[str, Cut] = {}
+    spec = customer_spec()
+    for stage in fit_order(checked.population, checked.derived):
+        features = FeatureTable()
+        comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=dict(cuts))
+        needed = derived_needed(checked, [a for call in stage for a in call.args], ())
+        derived: list[pl.Expr] = []
+        for name, node, _ in checked.derived:
+            if name in needed:
+                col = comp.column_name("d", name)
+                derived.append(comp.compile(node).alias(col))
+                comp.derived[name] = col
+        outputs: list[pl.Expr] = []
+        for i, call in enumerate(stage):
+            outputs.append(comp.compile(call.args[0]).cast(pl.Float64()).alias(f"m{i}"))
+            if call.name.endswith("_within"):
+                # only records where the group condition is true count
+                outputs.append(comp.compile(call.args[2]).fill_null(False).alias(f"c{i}"))
+        feature_exprs = [use.expr(as_of) for use in features.uses.values()]
+        if any(e is None for e in feature_exprs):
+            return None
+        every: Iterable[pl.Expr] = [e for e in (*feature_exprs, *derived, *outputs) if e is not None]
+        roots = {c for e in every for c in e.meta.root_names()}
+        absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
+        lf = frame.lazy()
+        if absent:  # a field no column gives is missing (an absent list is empty)
+            lf = lf.with_columns([empty_value(c, spec).alias(c) for c in absent])
+        if feature_exprs:
+            lf = lf.with_columns([e for e in feature_exprs if e is not None])
+        for e in derived:
+            lf = lf.with_columns(e)
+        out = lf.select(outputs).collect()
+        for i, call in enumerate(stage):
+            measure = out.get_column(f"m{i}")
+            if call.name.endswith("_within"):
+                measure = measure.filter(out.get_column(f"c{i}"))
+            cuts[key_of(call)] = learn(call, measure, checked.params)
+    return cuts
