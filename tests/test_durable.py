@@ -61,9 +61,9 @@ def test_backend_unavailable_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
 def test_each_engine_has_its_own_host_and_unique_ruleset_names() -> None:
     a = cr.Engine(load_entry_points=False, backend="durable")
     b = cr.Engine(load_entry_points=False, backend="durable")
-    assert a._durable._host is not b._durable._host
-    names_a = set(a._durable._handles)
-    names_b = set(b._durable._handles)
+    assert a.record_backend.runtime._host is not b.record_backend.runtime._host
+    names_a = set(a.record_backend.runtime._handles)
+    names_b = set(b.record_backend.runtime._handles)
     assert names_a and names_b and not names_a & names_b
     import durable.lang
 
@@ -81,7 +81,7 @@ def test_no_host_thread_runs_and_every_action_completes_in_the_call() -> None:
 def test_rulesets_are_json_safe_discriminated_and_never_use_negative_priorities() -> None:
     rules = cr.Engine(load_entry_points=False, backend="durable")
     stream = rules.stream()
-    definitions = [d for c in rules._compiled.values() for d in c.rulesets().values()]
+    definitions = [d for c in (rules.compiled(sid) for sid in rules.schemes) for d in c.rulesets().values()]
     definitions.extend(stream.stage_chart.chart.definitions.values())  # type: ignore[union-attr]
     definitions.extend(stream.phase_chart.definitions.values())
     for definition in definitions:
@@ -96,12 +96,12 @@ def test_rulesets_are_json_safe_discriminated_and_never_use_negative_priorities(
 
 def test_the_session_state_of_a_decision_is_deleted() -> None:
     rules = cr.Engine(load_entry_points=False, backend="durable")
-    compiled = rules._compiled["deal_stage"]
+    compiled = rules.compiled("deal_stage")
     rules.decide("deal_stage", cr.sample_customers(1)[0], as_of=cr.SAMPLE_AS_OF)
     last = f"d{next(compiled._requests) - 1}"
     for part in compiled.partitions:
         with pytest.raises(Exception, match="309"):  # durable: no such session
-            rules._durable._host.get_state(part.name, last)
+            rules.record_backend.runtime._host.get_state(part.name, last)
 
 
 def test_an_exception_inside_an_action_is_raised_in_the_caller() -> None:
@@ -122,7 +122,7 @@ def test_an_exception_inside_an_action_is_raised_in_the_caller() -> None:
 
 def test_rulesets_leave_durable_with_their_engine() -> None:
     rules = cr.Engine(load_entry_points=False, backend="durable")
-    handles = rules._durable._handles
+    handles = rules.record_backend.runtime._handles
     assert handles
     del rules
     gc.collect()
@@ -187,7 +187,7 @@ def test_a_large_policy_is_split_over_several_rulesets_and_still_exact() -> None
     ]
     p = policy(rules, hit="collect", default="no")
     _, durable_engine = engines(p)
-    compiled = durable_engine._compiled["t"]
+    compiled = durable_engine.compiled("t")
     assert len(compiled.partitions) > 1
     same(
         p,
@@ -202,7 +202,7 @@ def test_a_condition_too_large_for_one_durable_condition_is_computed_in_python()
     same(
         p, {"id": "a", "value": {"orders_12m": 7, "revenue_12m": 8}}, {"id": "b", "value": {"orders_12m": 7}}
     )
-    compiled = engines(p)[1]._compiled["t"]
+    compiled = engines(p)[1].compiled("t")
     for definition in compiled.rulesets().values():
         for rule in definition.values():
             assert json.dumps(rule).count('"$and"') + json.dumps(rule).count('"$or"') <= 15
@@ -234,7 +234,7 @@ def test_look_up_answers_are_reused_only_for_values_every_condition_treats_alike
         hit="first",
     )
     reference, rules = engines(p)
-    compiled = rules._compiled[p.id]
+    compiled = rules.compiled(p.id)
     assert isinstance(compiled, durable.DurablePolicy)
     revenues = [5, 10, 10.5, 11, 499, 500, 501, 999.5, 1000, 1001, 5, 500, 10, 1e6, None]
     lost = [None, "2026-01-30", "2026-01-31", "2026-02-01", "2025-01-01"]
