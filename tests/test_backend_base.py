@@ -117,3 +117,19 @@ def test_the_engine_hands_out_its_compiled_policies_through_public_accessors() -
     )
     assert engine.sibling().schemes.keys() == cr.Engine().schemes.keys()
     assert engine.has_overrides is False
+
+
+def test_nothing_outside_the_engine_module_reads_its_private_state() -> None:
+    import re
+    from pathlib import Path
+
+    package = Path(cr.__file__).parent
+    private = re.compile(r"\b(?:engine|eng|self\.engine)\._[a-z]\w*")
+    offenders = [
+        f"{path.relative_to(package)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path != package / "engine" / "engine.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    ]
+    assert offenders == []
