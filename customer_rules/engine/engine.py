@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from customer_rules.backends.base import Backend, Outcome, RecordPolicy, TablePolicy, decision_of
+from customer_rules.backends.base import Backend, RecordPolicy, TablePolicy, decision_of
 from customer_rules.backends.python import PythonBackend
 from customer_rules.engine.plugins import build_manager, call_each, call_first, call_hook
+from customer_rules.engine.stability import stabilise
 from customer_rules.errors import (
     BackendUnavailable,
     CustomerRulesError,
@@ -523,7 +524,7 @@ class Engine:
         )
         stability = compiled.checked.policy.stability
         if stability is not None and (stability.min_days or stability.margin) and record.grades:
-            decision = self._stabilise(compiled, outcome, decision, record, day)
+            decision = stabilise(compiled, outcome, decision, record, day, self._sticky_pair)
         if self._has_adjust:
             owner, override = call_first(
                 self.plugin_manager,
@@ -556,62 +557,17 @@ class Engine:
             decision.strategy = scheme.strategies.get(decision.label)
         return decision
 
-    def _stabilise(
-        self, compiled: RecordPolicy, outcome: Outcome, decision: Decision, record: Customer, day: dt.date
-    ) -> Decision:
-        """Hysteresis: keep the previous label unless the change is clear enough.
-
-        The margin test decides again with the policy's hysteresis rewrites
-        (:mod:`customer_rules.lang.stability`), compiled by the record backend:
-        the previous label's rules relaxed, the others tightened."""
-        checked = compiled.checked
-        stability = checked.policy.stability
-        assert stability is not None
-        sid = compiled.scheme
-        previous = record.previous_grade(sid, day)
-        if previous is None or previous.label == decision.label or previous.label not in checked.label_rank:
-            return decision
-        held = (day - previous.since).days
-        if held < stability.min_days:
-            note = (
-                f"hysteresis: kept {previous.label}, held {held} of the {stability.min_days} days required"
-                f" before a change (rules said {decision.label or 'unclassified'})"
-            )
-            return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note)
-        if not stability.margin:
-            return decision
+    def _sticky_pair(self, sid: str) -> tuple[RecordPolicy, RecordPolicy]:
+        """A scheme's hysteresis rewrites compiled by the record backend (made once)."""
         pair = self._sticky.get(sid)
         if pair is None:
-            rewrites = sticky(checked, self._cuts.get(sid))
+            rewrites = sticky(self._checked[sid], self._cuts.get(sid))
             assert rewrites is not None
             relaxed = self._records.compile(rewrites.relaxed, sid, rewrites.relaxed_cuts)
             tight = self._records.compile(rewrites.tightened, sid, rewrites.tightened_cuts)
             assert isinstance(relaxed, RecordPolicy) and isinstance(tight, RecordPolicy)
             pair = self._sticky[sid] = (relaxed, tight)
-        by_relaxed = pair[0].evaluate(record, day, record.id)
-        by_tight = pair[1].evaluate(record, day, record.id)
-
-        def pick(attr: str) -> list[Any]:
-            held_by = {
-                side: {r.index for r in getattr(o, attr)} for side, o in (("r", by_relaxed), ("t", by_tight))
-            }
-            return [r for r in checked.rules if r.index in held_by["r" if r.label == previous.label else "t"]]
-
-        evidence = {**by_relaxed.evidence, **by_tight.evidence}
-        for name, _, _ in checked.derived:  # derived values as the policy itself computes them
-            if name in outcome.evidence:
-                evidence[name] = outcome.evidence[name]
-        kept = Outcome(pick("matched"), pick("unknown"), outcome.flags, evidence)
-        sticky_decision = decision_of(
-            checked, sid, kept, record=record, as_of=day, record_id=record.id, source=compiled
-        )
-        if sticky_decision.label != previous.label:
-            return decision
-        note = (
-            f"hysteresis: kept {previous.label}; the change to {decision.label or 'unclassified'} is"
-            f" within the {stability.margin:.0%} margin of its thresholds"
-        )
-        return replace(sticky_decision, note=note)
+        return pair
 
     def _apply_override(
         self, scheme: Scheme, decision: Decision, override: Any, day: dt.date, owner: str | None = None
