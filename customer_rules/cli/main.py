@@ -671,6 +671,7 @@ def _classify_frame(
     the frame backend, or ``backend="python"`` record by record (the reference; applies overrides)."""
     import polars as pl
 
+    from customer_rules.engine.tables import classify_frame as classify_table
     from customer_rules.io.files import ROW, BadRow
 
     frame = table_.records
@@ -678,9 +679,10 @@ def _classify_frame(
     bad: list[BadRow] = []
     for start in range(0, max(frame.height, 1), CHUNK):
         chunk = frame.slice(start, CHUNK)
-        result = engine.classify_frame_with_rejects(
-            chunk, as_of=day, schemes=wanted, reasons=reasons, lang=lang, backend=backend
-        )
+        if backend == "python":  # the one row-by-row runner, without the frame backend
+            result = classify_table(engine, chunk, as_of=day, schemes=wanted, reasons=reasons, lang=lang, backend="python")
+        else:
+            result = engine.classify_frame_with_rejects(chunk, as_of=day, schemes=wanted, reasons=reasons, lang=lang)
         out = result.frame
         keep = [ROW, *[c for c in out.columns if c not in chunk.columns]]
         parts.append(out.select(keep))
