@@ -427,10 +427,21 @@ def write_const(value: Value, dialect: Dialect = "feel") -> str:
                 "characters or both kinds of quote)"
             )
         return f"'{value}'" if '"' in value else f'"{value}"'
+    number = Decimal(repr(value))
+    if dialect == "zen" and not _zen_holds(number):
+        raise InteropError(
+            f"ZEN cannot hold the number {value!r} exactly (its decimals have at most 28 digits "
+            "after the point and stay below 7.9e28)"
+        )
     if isinstance(value, int):
         return str(value)
-    text = format(Decimal(repr(value)), "f")
+    text = format(number, "f")
     return text if "." in text else text + ".0"
+
+
+def _zen_holds(number: Decimal) -> bool:
+    exponent = number.as_tuple().exponent
+    return abs(number) < Decimal("7.9e28") and isinstance(exponent, int) and exponent >= -28
 
 
 def _bounds(tests: tuple[Test, ...]) -> tuple[Test, Test] | None:

@@ -48,9 +48,11 @@ ZEN_DIFFERENCES: tuple[tuple[str, str], ...] = (
     (
         "decimal numbers",
         "ZEN compares numbers as decimals (about 28 significant digits) made from the input's "
-        "binary floats, rounded to about 15 significant digits, and refuses numbers beyond "
-        "+-7.9e28; we compare binary floats. zen_input rounds floats to 15 significant digits, "
-        "which both engines then compare the same way; larger numbers are refused.",
+        "binary floats, rounded to about 15 significant digits, with at most 28 digits after the "
+        "point, and refuses numbers beyond +-7.9e28; we compare binary floats. zen_input rounds "
+        "record floats to 15 significant digits and 28 decimal places, which both engines then "
+        "compare the same way, and refuses larger numbers; the exporter refuses constants ZEN "
+        "cannot hold exactly.",
     ),
     (
         "empty cells and null",
@@ -96,8 +98,29 @@ def zen_input(data: Any) -> Any:
     if isinstance(data, int | float):
         if not math.isfinite(data) or abs(data) >= _DECIMAL_LIMIT:
             raise InteropError(f"ZEN cannot hold the number {data!r}")
-        return float(f"{data:.15g}") if isinstance(data, float) else data
+        return round(float(f"{data:.15g}"), 28) if isinstance(data, float) else data
     return data
+
+
+def zen_decision(policy: Policy, result: Any) -> tuple[str | None, tuple[str, ...]]:
+    """ZEN's ``result`` for ``to_jdm(policy)`` as the ``(label, labels)`` a Decision reports.
+
+    Under ``first`` ZEN returns the first matching rule's output (``{}`` for
+    none); under ``collect`` one output per matching rule, in rule order.
+    Labels are then reported once each; with none, the default; the label
+    of a disagreeing collect is ``on_many`` or the highest-ranked label.
+    """
+    if isinstance(result, Mapping):
+        found = [result[OUTPUT_FIELD]] if OUTPUT_FIELD in result else []
+    else:
+        found = [r[OUTPUT_FIELD] for r in result if isinstance(r, Mapping) and OUTPUT_FIELD in r]
+    labels = tuple(dict.fromkeys(str(x) for x in found))
+    if not labels:
+        return policy.default, (policy.default,) if policy.default is not None else ()
+    if len(labels) == 1 or policy.hit != "collect":
+        return labels[0], labels
+    rank = {lab: i for i, lab in enumerate(policy.label_ids)}
+    return policy.on_many or min(labels, key=rank.__getitem__), labels
 
 
 # -- export ---------------------------------------------------------------------
@@ -274,8 +297,8 @@ def from_jdm(
         desc = rule.get("_description")
         rows.append(Row(rid, cells, label, Text(en=desc) if desc else None))
     default = meta.get("default")
-    if hit == "first" and rows and not rows[-1].cells:
-        default = rows.pop().label  # a last catch-all rule is the default
+    if hit == "first" and default is not None and rows and not rows[-1].cells and rows[-1].id == "default":
+        rows.pop()  # the catch-all rule to_jdm wrote for the default
     label_ids = [*(lab.get("id") for lab in meta.get("labels", []) if isinstance(lab, Mapping)), *(r.label for r in rows)]
     if default is not None:
         label_ids.append(default)
