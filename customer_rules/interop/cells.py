@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal as TypingLiteral
 
-from customer_rules.interop.table import Cell, Const, InteropError, Param, Test, Value
+from customer_rules.interop.table import Cell, Const, InteropError, Param, Term, Value
 
 Dialect = TypingLiteral["zen", "feel"]
 
@@ -66,7 +66,7 @@ def _tokens(text: str, where: str) -> list[_Tok]:
 
 
 # A parsed cell is a small formula over tests of the column's value.
-# ("or", [...]), ("and", [...]), ("not", f), ("test", Test), ("null",), ("true",), ("false",)
+# ("or", [...]), ("and", [...]), ("not", f), ("test", Term), ("null",), ("true",), ("false",)
 _F = tuple[object, ...]
 
 
@@ -149,15 +149,15 @@ class _Reader:
             if self.at("null"):
                 self.take()
                 return self.null_test(tok.text)
-            return ("test", Test(_OP[tok.text], (self.const(),)))
+            return ("test", Term(_OP[tok.text], (self.const(),)))
         if tok.text in ("[", "(", "]") and self.range_ahead():
             return self.range()
         if self.at("null"):
             self.take()
             return ("null",)
         if self.at("["):  # a ZEN list of values: ["a", "b"]
-            return ("test", Test("in", self.values()))
-        return ("test", Test("==", (self.const(),)))
+            return ("test", Term("in", self.values()))
+        return ("test", Term("==", (self.const(),)))
 
     def null_test(self, op: str) -> _F:
         if op in ("=", "=="):
@@ -184,9 +184,9 @@ class _Reader:
             raise self.error("a range ends with ] or )")
         tests: list[_F] = []
         if open_ == "[" and close == "]":
-            return ("test", Test("between", (lo, hi)))
-        tests.append(("test", Test(">=" if open_ == "[" else ">", (lo,))))
-        tests.append(("test", Test("<=" if close == "]" else "<", (hi,))))
+            return ("test", Term("between", (lo, hi)))
+        tests.append(("test", Term(">=" if open_ == "[" else ">", (lo,))))
+        tests.append(("test", Term("<=" if close == "]" else "<", (hi,))))
         return ("and", tests)
 
     def expr(self) -> _F:
@@ -229,7 +229,7 @@ class _Reader:
                 return self.null_test(tok.text)
             if self.dialect == "feel" and tok.text == "==":
                 raise self.error("FEEL writes equality as =")
-            return ("test", Test(_OP[tok.text], (self.const(),)))
+            return ("test", Term(_OP[tok.text], (self.const(),)))
         negated = False
         if self.at("not"):
             self.take()
@@ -237,7 +237,7 @@ class _Reader:
         if self.at("in"):
             self.take()
             if self.at("[") and not self.range_ahead():
-                f: _F = ("test", Test("in", self.values()))
+                f: _F = ("test", Term("in", self.values()))
             else:
                 f = self.range()
             return ("not", f) if negated else f
@@ -320,7 +320,7 @@ def _null_value(f: _F) -> str:
         return _T
     if kind == "test":
         test = f[1]
-        assert isinstance(test, Test)
+        assert isinstance(test, Term)
         if test.op in ("!=", "notin"):
             return _T
         if test.op in ("==", "in"):
@@ -338,7 +338,7 @@ def _null_value(f: _F) -> str:
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "in": "notin", "notin": "in"}
 
 
-def _present(f: _F, reader: _Reader) -> tuple[Test, ...] | None:
+def _present(f: _F, reader: _Reader) -> tuple[Term, ...] | None:
     """The tests a present value must pass (None: no present value matches)."""
     kind = f[0]
     if kind in ("true",):
@@ -347,10 +347,10 @@ def _present(f: _F, reader: _Reader) -> tuple[Test, ...] | None:
         return None
     if kind == "test":
         test = f[1]
-        assert isinstance(test, Test)
+        assert isinstance(test, Term)
         return (test,)
     if kind == "and":
-        out: list[Test] = []
+        out: list[Term] = []
         for part in f[1]:  # type: ignore[attr-defined]
             tests = _present(part, reader)
             if tests is None:
@@ -366,7 +366,7 @@ def _present(f: _F, reader: _Reader) -> tuple[Test, ...] | None:
         if len(options) == 1:
             return options[0]
         if all(len(t) == 1 and t[0].op in ("==", "in") for t in options):
-            return (Test("in", tuple(v for t in options for v in t[0].values)),)
+            return (Term("in", tuple(v for t in options for v in t[0].values)),)
         raise InteropError(
             f"cell {reader.text!r}: an 'or' of different tests is outside the shared subset",
             cell=reader.where,
@@ -379,7 +379,7 @@ def _present(f: _F, reader: _Reader) -> tuple[Test, ...] | None:
     if inner == ():
         return None
     if len(inner) == 1 and inner[0].op in _NEGATE:
-        return (Test(_NEGATE[inner[0].op], inner[0].values),)
+        return (Term(_NEGATE[inner[0].op], inner[0].values),)
     raise InteropError(
         f"cell {reader.text!r}: not(...) of a range or of several tests is outside the shared subset",
         cell=reader.where,
@@ -395,7 +395,7 @@ def read_cell(text: object, dialect: Dialect, where: str, params: Mapping[str, o
     if text is None:
         return Cell(True, ())
     if isinstance(text, bool | int | float):
-        return Cell(False, (Test("==", (text,)),))
+        return Cell(False, (Term("==", (text,)),))
     if not isinstance(text, str):
         raise InteropError(f"cannot read a {type(text).__name__} as a cell", cell=where)
     reader = _Reader(text, dialect, where, params or {})
@@ -444,7 +444,7 @@ def _zen_holds(number: Decimal) -> bool:
     return abs(number) < Decimal("7.9e28") and isinstance(exponent, int) and exponent >= -28
 
 
-def _bounds(tests: tuple[Test, ...]) -> tuple[Test, Test] | None:
+def _bounds(tests: tuple[Term, ...]) -> tuple[Term, Term] | None:
     if len(tests) != 2:
         return None
     lo, hi = sorted(tests, key=lambda t: t.op not in (">", ">="))
@@ -465,7 +465,7 @@ def write_cell(cell: Cell, dialect: Dialect, params: Mapping[str, Value] | None 
             return f"params.{c.name}" if params is None else write_const(params[c.name], dialect)
         return write_const(c, dialect)
 
-    def simple(tests: tuple[Test, ...]) -> str | None:
+    def simple(tests: tuple[Term, ...]) -> str | None:
         if (pair := _bounds(tests)) is not None:
             lo, hi = pair
             open_ = "[" if lo.op == ">=" else "("
@@ -487,7 +487,7 @@ def write_cell(cell: Cell, dialect: Dialect, params: Mapping[str, Value] | None 
     ph = "$" if dialect == "zen" else "?"
     eq = "==" if dialect == "zen" else "="
 
-    def conj(tests: tuple[Test, ...]) -> str:
+    def conj(tests: tuple[Term, ...]) -> str:
         parts: list[str] = []
         for t in tests:
             if t.op == "between":

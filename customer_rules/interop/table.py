@@ -74,7 +74,7 @@ Const = Value | Param
 
 
 @dataclass(frozen=True)
-class Test:
+class Term:
     """One test on a present value.
 
     ``op`` is a comparison (``==`` ``!=`` ``<`` ``<=`` ``>`` ``>=``, one
@@ -96,7 +96,7 @@ class Cell:
     """
 
     null: bool
-    tests: tuple[Test, ...] | None
+    tests: tuple[Term, ...] | None
 
     @property
     def empty(self) -> bool:
@@ -244,24 +244,24 @@ def _conjunct(node: Node, rule: RuleDef, policy: Policy) -> tuple[str, Cell]:
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
-def _test(node: Node, rule: RuleDef, policy: Policy) -> tuple[str, Test]:
+def _test(node: Node, rule: RuleDef, policy: Policy) -> tuple[str, Term]:
     if isinstance(node, Binary) and node.op in COMPARE:
         if isinstance(node.left, Name) and node.left.parts[0] != "params":
-            return _column(node.left, rule, policy), Test(node.op, (_const(node.right, rule, policy),))
+            return _column(node.left, rule, policy), Term(node.op, (_const(node.right, rule, policy),))
         if isinstance(node.right, Name) and node.right.parts[0] != "params":
             column = _column(node.right, rule, policy)
-            return column, Test(_FLIP[node.op], (_const(node.left, rule, policy),))
+            return column, Term(_FLIP[node.op], (_const(node.left, rule, policy),))
         raise _refuse(rule, node, "a comparison must have a record field on one side")
     if isinstance(node, In):
         if not isinstance(node.container, ListOf):
             raise _refuse(rule, node, "'in' must test a field against a list of constants")
         values = tuple(_const(i, rule, policy) for i in node.container.items)
-        return _column(node.item, rule, policy), Test("notin" if node.negated else "in", values)
+        return _column(node.item, rule, policy), Term("notin" if node.negated else "in", values)
     if isinstance(node, Between):
         values = (_const(node.low, rule, policy), _const(node.high, rule, policy))
-        return _column(node.value, rule, policy), Test("between", values)
+        return _column(node.value, rule, policy), Term("between", values)
     if isinstance(node, Name) and node.parts[0] != "params":
-        return _column(node, rule, policy), Test("==", (True,))
+        return _column(node, rule, policy), Term("==", (True,))
     raise _refuse(rule, node, "only comparisons, in, between and is missing are shared")
 
 
@@ -292,7 +292,7 @@ def _lit(const: Const) -> Node:
     return Literal(const)
 
 
-def _test_node(column: Name, test: Test) -> Node:
+def _test_node(column: Name, test: Term) -> Node:
     if test.op == "between":
         return Between(column, _lit(test.values[0]), _lit(test.values[1]))
     if test.op in ("in", "notin"):

@@ -196,8 +196,7 @@ def _read(wb: Any, file: str, fields: Mapping[str, str], policy_id: str | None) 
             try:
                 cell = read_cell(value if not isinstance(value, str) else value.strip() or None, "feel", _ref("Rules", n, i + 1), params)
             except InteropError as exc:
-                exc.file = file
-                raise
+                raise InteropError(exc.message, cell=exc.cell, file=file, hint=exc.hint) from None
             if not cell.empty:
                 parsed[path] = parsed[path].both(cell) if path in parsed else cell
         because = _text(cells[because_col]) if because_col is not None else ""
