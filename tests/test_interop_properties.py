@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import itertools
-import os
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,9 @@ def policies(draw: st.DrawFn, hits: tuple[str, ...] = ("first", "priority", "col
     for n in range(draw(st.integers(1, 6))):
         fields = draw(st.lists(st.sampled_from(FIELDS), unique=True, max_size=3))
         tests = [draw(unary_test(f)) for f in fields]
-        rules.append({"id": f"r{n}", "when": " and ".join(tests) or "true", "then": draw(st.sampled_from(labels))})
+        rules.append(
+            {"id": f"r{n}", "when": " and ".join(tests) or "true", "then": draw(st.sampled_from(labels))}
+        )
     data: dict[str, Any] = {
         "id": "generated",
         "hit": hit,
@@ -158,9 +160,11 @@ def ours(policy: cr.Policy) -> str:
     return sid
 
 
-def answer(sid: str, rec: dict[str, Any], hit: str) -> tuple[Any, ...]:
+def answer(sid: str, rec: dict[str, Any], hit: str, *, rule: bool = False) -> tuple[Any, ...]:
+    """What a decision says that the formats keep: the label (the labels under collect)."""
     d = _ENGINE.decide(sid, rec, as_of=AS_OF)
-    return (d.label, d.labels) if hit == "collect" else (d.label,)
+    out = (d.label, d.labels) if hit == "collect" else (d.label,)
+    return (*out, d.rule) if rule else out
 
 
 COUNTS: dict[str, int] = {}
@@ -173,7 +177,11 @@ def _count(name: str, n: int = 1) -> None:
 # -- zen-engine as an oracle -------------------------------------------------------
 
 
-@settings(max_examples=int(os.environ.get('INTEROP_EXAMPLES', 250)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("INTEROP_EXAMPLES", 250)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_zen_engine_decides_exported_tables_as_we_do(data: st.DataObject) -> None:
     policy = data.draw(policies())
@@ -220,13 +228,13 @@ def test_round_trip_decides_every_record_the_same(fmt: str, data: st.DataObject)
     before, after = ours(policy), ours(back)
     for rec in data.draw(st.lists(records(policy), min_size=1, max_size=12)):
         try:
-            want = answer(before, rec, policy.hit) + (_ENGINE.decide(before, rec, as_of=AS_OF).rule,)
+            want = answer(before, rec, policy.hit, rule=True)
         except cr.EvaluationError as exc:  # unique: two rules matched
             with pytest.raises(cr.EvaluationError):
                 answer(after, rec, policy.hit)
             assert "both match" in str(exc)
             continue
-        got = answer(after, rec, policy.hit) + (_ENGINE.decide(after, rec, as_of=AS_OF).rule,)
+        got = answer(after, rec, policy.hit, rule=True)
         assert got == want, (policy.rules, back.rules, rec)
         _count(f"round trip {fmt} records")
     _count(f"round trip {fmt} policies")

@@ -55,8 +55,12 @@ field with constants; anything else is refused naming the rule or cell.
 )
 @click.argument("source", metavar="IN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("target", metavar="OUT", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--from", "from_format", type=click.Choice(_FORMATS), help="Format of IN (default: from its name).")
-@click.option("--to", "to_format", type=click.Choice(_FORMATS), help="Format of OUT (default: from its name).")
+@click.option(
+    "--from", "from_format", type=click.Choice(_FORMATS), help="Format of IN (default: from its name)."
+)
+@click.option(
+    "--to", "to_format", type=click.Choice(_FORMATS), help="Format of OUT (default: from its name)."
+)
 @click.option(
     "--field",
     "fields",
@@ -67,7 +71,9 @@ field with constants; anything else is refused naming the rule or cell.
 @click.option(
     "--label", "labels", multiple=True, metavar="VALUE=ID", help="Read output VALUE as label ID; repeatable."
 )
-@click.option("--table", "table", metavar="NAME", help="The JDM table or DMN decision to read, when there are several.")
+@click.option(
+    "--table", "table", metavar="NAME", help="The JDM table or DMN decision to read, when there are several."
+)
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 def convert(
     source: Path,

@@ -237,10 +237,10 @@ class _Reader:
         if self.at("in"):
             self.take()
             if self.at("[") and not self.range_ahead():
-                f: _F = ("test", Term("in", self.values()))
+                found: _F = ("test", Term("in", self.values()))
             else:
-                f = self.range()
-            return ("not", f) if negated else f
+                found = self.range()
+            return ("not", found) if negated else found
         raise self.error("expected a comparison or 'in' after the column's value")
 
     def values(self) -> tuple[Const, ...]:

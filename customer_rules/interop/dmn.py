@@ -29,6 +29,7 @@ from typing import Any
 from customer_rules.interop.cells import read_cell, write_cell
 from customer_rules.interop.table import (
     ANY,
+    Cell,
     Hit,
     InteropError,
     Param,
@@ -72,9 +73,7 @@ def _defused() -> Any:
     try:
         import defusedxml.ElementTree as safe
     except ImportError:
-        raise ImportError(
-            "reading DMN needs defusedxml: pip install 'customer-rules[interop]'"
-        ) from None
+        raise ImportError("reading DMN needs defusedxml: pip install 'customer-rules[interop]'") from None
     return safe
 
 
@@ -112,7 +111,9 @@ def to_dmn(policy: Policy, *, version: str = "1.3") -> str:
     for name, value in table.params.items():
         if isinstance(value, bool | int | float | str):
             ET.SubElement(meta, f"{{{EXT}}}param", {"name": name, "value": _feel(value)})
-    dt = el(decision, "decisionTable", id=f"table_{table.id}", hitPolicy=_HIT_OUT[table.hit], outputLabel="label")
+    dt = el(
+        decision, "decisionTable", id=f"table_{table.id}", hitPolicy=_HIT_OUT[table.hit], outputLabel="label"
+    )
     params = {k: v for k, v in table.params.items() if isinstance(v, bool | int | float | str)}
     for n, column in enumerate(table.columns):
         inp = el(dt, "input", id=f"input_{n + 1}", label=column)
@@ -158,7 +159,9 @@ def _type_of(table: Table, column: str) -> str | None:
         for test in (cell.tests or ()) if cell else ():
             for v in test.values:
                 value = table.value(v) if isinstance(v, Param) else v
-                kinds.add("boolean" if isinstance(value, bool) else "string" if isinstance(value, str) else "number")
+                kinds.add(
+                    "boolean" if isinstance(value, bool) else "string" if isinstance(value, str) else "number"
+                )
     return kinds.pop() if len(kinds) == 1 else None
 
 
@@ -193,14 +196,16 @@ def from_dmn(
     try:
         root = safe.fromstring(text)
     except ET.ParseError as exc:
-        line, column = exc.position
-        raise InteropError(f"not valid XML: {exc}", file=file, line=line, column=column + 1) from None
+        line, col = exc.position
+        raise InteropError(f"not valid XML: {exc}", file=file, line=line, column=col + 1) from None
     except Exception as exc:  # defusedxml's refusals (entities, DTDs)
         raise InteropError(f"refused XML: {type(exc).__name__}: {exc}", file=file) from None
     ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
     if ns not in NAMESPACES.values():
         raise InteropError(
-            f"not a DMN 1.3-1.5 document (namespace {ns!r})", file=file, hint="expected " + ", ".join(NAMESPACES.values())
+            f"not a DMN 1.3-1.5 document (namespace {ns!r})",
+            file=file,
+            hint="expected " + ", ".join(NAMESPACES.values()),
         )
     q = f"{{{ns}}}"
     found = [d for d in root.iter(f"{q}decision") if d.find(f"{q}decisionTable") is not None]
@@ -224,7 +229,9 @@ def from_dmn(
 
     hit_attr = (dt.get("hitPolicy") or "UNIQUE").upper()
     if hit_attr in _REFUSED:
-        raise err(f"hit policy {hit_attr} is refused: {_REFUSED[hit_attr]}", f"decisionTable {dt.get('id')!r}")
+        raise err(
+            f"hit policy {hit_attr} is refused: {_REFUSED[hit_attr]}", f"decisionTable {dt.get('id')!r}"
+        )
     if hit_attr not in _HIT_IN:
         raise err(f"unknown hit policy {hit_attr!r}", f"decisionTable {dt.get('id')!r}")
     if dt.get("aggregation"):
@@ -255,7 +262,10 @@ def from_dmn(
         else None
     )
     if hit_attr in ("PRIORITY", "OUTPUT ORDER") and not order:
-        raise err(f"hit policy {hit_attr} ranks by the output values, and the output has none", f"output {output.get('id')!r}")
+        raise err(
+            f"hit policy {hit_attr} ranks by the output values, and the output has none",
+            f"output {output.get('id')!r}",
+        )
     meta = node.find(f"{q}extensionElements/{{{EXT}}}policy")
     params: dict[str, Any] = {}
     if meta is not None:
@@ -270,7 +280,7 @@ def from_dmn(
         entries = rule.findall(f"{q}inputEntry")
         if len(entries) != len(columns):
             raise err(f"rule has {len(entries)} input entries for {len(columns)} inputs", f"rule {raw_id!r}")
-        cells = {}
+        cells: dict[str, Cell] = {}
         for column, entry in zip(columns, entries, strict=True):
             where = f"rule {raw_id!r} inputEntry {entry.get('id')!r}"
             lang = entry.get("expressionLanguage")
@@ -285,7 +295,11 @@ def from_dmn(
         out_text = outs[0].find(f"{q}text") if outs else None
         label = _label(out_text.text if out_text is not None else None, labels, out_where, file)
         desc_el = rule.find(f"{q}description")
-        because = Text(en=desc_el.text.strip()) if desc_el is not None and desc_el.text and desc_el.text.strip() else None
+        because = (
+            Text(en=desc_el.text.strip())
+            if desc_el is not None and desc_el.text and desc_el.text.strip()
+            else None
+        )
         rows.append(Row(rid, cells, label, because))
     known = [
         LabelDef(id=str(lab.get("id")), en=str(lab.get("en")), zh=str(lab.get("zh")))

@@ -54,7 +54,9 @@ def format_of(path: str | Path, *, sniff: bool = True) -> str:
     )
 
 
-def read_policy(path: str | Path, *, format: str | None = None, engine: Engine | None = None, **options: Any) -> Policy:
+def read_policy(
+    path: str | Path, *, format: str | None = None, engine: Engine | None = None, **options: Any
+) -> Policy:
     """Read and type-check a policy file of any format.
 
     Names and types are checked against ``engine`` (default: the built-in
@@ -87,7 +89,9 @@ def read_policy(path: str | Path, *, format: str | None = None, engine: Engine |
     try:
         engine.check(policy)
     except PolicyError as exc:  # name the file the table came from
-        raise PolicyError(exc.message, file=str(path), rule=exc.rule, field=exc.field, hint=exc.hint) from None
+        raise PolicyError(
+            exc.message, file=str(path), rule=exc.rule, field=exc.field, hint=exc.hint
+        ) from None
     return policy
 
 
@@ -105,7 +109,9 @@ def write_policy(policy: Policy, path: str | Path, *, format: str | None = None)
     if fmt == "yaml":
         import yaml
 
-        p.write_text(yaml.safe_dump(policy_data(policy), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        p.write_text(
+            yaml.safe_dump(policy_data(policy), sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
     elif fmt == "json":
         p.write_text(json.dumps(policy_data(policy), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     elif fmt == "toml":

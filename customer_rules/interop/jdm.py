@@ -26,6 +26,7 @@ from typing import Any
 from customer_rules.interop.cells import read_cell, write_cell
 from customer_rules.interop.table import (
     ANY,
+    Cell,
     Hit,
     InteropError,
     Row,
@@ -150,18 +151,26 @@ def to_jdm(policy: Policy) -> dict[str, Any]:
             try:
                 rule[f"in{n}"] = write_cell(row.cells.get(col, ANY), "zen", params)
             except InteropError as exc:
-                raise InteropError(exc.message, cell=f"rule {row.id!r} column {col!r}", hint=exc.hint) from None
+                raise InteropError(
+                    exc.message, cell=f"rule {row.id!r} column {col!r}", hint=exc.hint
+                ) from None
         rule["out"] = json.dumps(row.label)
         rules.append(rule)
     if table.default is not None and hit == "first":
         rules.append(
-            {"_id": "default", "_description": "default", **{f"in{n}": "" for n in range(len(inputs))},
-             "out": json.dumps(table.default)}
+            {
+                "_id": "default",
+                "_description": "default",
+                **{f"in{n}": "" for n in range(len(inputs))},
+                "out": json.dumps(table.default),
+            }
         )
     meta: dict[str, Any] = {
         "id": table.id,
         "version": table.version,
-        "labels": [lab.model_dump(exclude_none=True, exclude_defaults=True) | {"id": lab.id} for lab in table.labels],
+        "labels": [
+            lab.model_dump(exclude_none=True, exclude_defaults=True) | {"id": lab.id} for lab in table.labels
+        ],
     }
     if table.default is not None:
         meta["default"] = table.default
@@ -222,7 +231,9 @@ def _load(source: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InteropError(f"not valid JSON: {exc.msg}", file=where, line=exc.lineno, column=exc.colno) from None
+        raise InteropError(
+            f"not valid JSON: {exc.msg}", file=where, line=exc.lineno, column=exc.colno
+        ) from None
     if not is_jdm(data):
         raise InteropError("not a JDM graph (no 'nodes' list)", file=where)
     return data  # type: ignore[no-any-return]
@@ -249,7 +260,11 @@ def from_jdm(
     if table is not None:
         tables = [n for n in tables if n.get("name") == table]
     if len(tables) != 1:
-        names = [n.get("name") for n in graph["nodes"] if isinstance(n, Mapping) and n.get("type") == "decisionTableNode"]
+        names = [
+            n.get("name")
+            for n in graph["nodes"]
+            if isinstance(n, Mapping) and n.get("type") == "decisionTableNode"
+        ]
         raise InteropError(
             f"found {len(tables)} decision tables{f' named {table!r}' if table else ''}; expected one",
             file=file,
@@ -282,30 +297,39 @@ def from_jdm(
                 file=file,
                 field=f"column {display!r}",
             )
-        columns.append((str(inp.get("id")), display, check_column(fields.get(raw, raw), f"column {display!r}")))
+        columns.append(
+            (str(inp.get("id")), display, check_column(fields.get(raw, raw), f"column {display!r}"))
+        )
     rows: list[Row] = []
     for n, rule in enumerate(content.get("rules") or []):
         raw_id = str(rule.get("_id") or f"r{n + 1}")
         rid = raw_id if _valid_id(raw_id) else f"r{n + 1}"
-        cells = {}
+        cells: dict[str, Cell] = {}
         for in_id, display, path in columns:
             where = f"rule {raw_id!r} column {display!r}"
             cell = read_cell(rule.get(in_id) or None, "zen", where)
             if not cell.empty:
                 cells[path] = cells[path].both(cell) if path in cells else cell
-        label = _label(rule.get(out_id), labels, f"rule {raw_id!r} column {outputs[0].get('name', 'output')!r}")
+        label = _label(
+            rule.get(out_id), labels, f"rule {raw_id!r} column {outputs[0].get('name', 'output')!r}"
+        )
         desc = rule.get("_description")
         rows.append(Row(rid, cells, label, Text(en=desc) if desc else None))
     default = meta.get("default")
     if hit == "first" and default is not None and rows and not rows[-1].cells and rows[-1].id == "default":
         rows.pop()  # the catch-all rule to_jdm wrote for the default
-    label_ids = [*(lab.get("id") for lab in meta.get("labels", []) if isinstance(lab, Mapping)), *(r.label for r in rows)]
+    label_ids = [
+        *(lab.get("id") for lab in meta.get("labels", []) if isinstance(lab, Mapping)),
+        *(r.label for r in rows),
+    ]
     if default is not None:
         label_ids.append(default)
     known = [LabelDef.model_validate(lab) for lab in meta.get("labels", []) if isinstance(lab, Mapping)]
     description = meta.get("description")
     result = Table(
-        id=check_id(policy_id or meta.get("id") or _slug(str(node.get("name") or "jdm")), "policy id", "name"),
+        id=check_id(
+            policy_id or meta.get("id") or _slug(str(node.get("name") or "jdm")), "policy id", "name"
+        ),
         labels=labels_for([str(i) for i in label_ids if i], known),
         columns=tuple(dict.fromkeys(path for _, _, path in columns)),
         rows=tuple(rows),

@@ -57,10 +57,22 @@ class InteropError(PolicyError):
     and in the message.
     """
 
-    def __init__(self, message: str, *, cell: str | None = None, **where: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        cell: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        rule: str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.cell = cell
-        where.setdefault("field", cell)
-        super().__init__(message, **where)  # type: ignore[arg-type]
+        super().__init__(
+            message, file=file, line=line, column=column, rule=rule, field=field or cell, hint=hint
+        )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Any
 
 from customer_rules.interop.cells import read_cell, write_cell
 from customer_rules.interop.table import (
+    Cell,
     Hit,
     InteropError,
     Row,
@@ -86,7 +87,9 @@ def to_xlsx(policy: Policy, path: str | Path) -> Path:
         params.append(["name", "value"])
         for name, value in table.params.items():
             if not isinstance(value, bool | int | float | str):
-                raise InteropError(f"parameter {name!r} is a date; dates are not in the shared subset", field="params")
+                raise InteropError(
+                    f"parameter {name!r} is a date; dates are not in the shared subset", field="params"
+                )
             params.append([name, value])
     out = Path(path)
     wb.save(out)
@@ -105,7 +108,9 @@ def _ref(sheet: str, row: int, col: int) -> str:
 def _rows(wb: Any, name: str, file: str, required: bool = True) -> list[tuple[int, list[Any]]]:
     if name not in wb.sheetnames:
         if required:
-            raise InteropError(f"the workbook has no sheet {name!r}", file=file, hint=f"sheets: {wb.sheetnames}")
+            raise InteropError(
+                f"the workbook has no sheet {name!r}", file=file, hint=f"sheets: {wb.sheetnames}"
+            )
         return []
     out = []
     for n, values in enumerate(wb[name].iter_rows(values_only=True), start=1):
@@ -151,7 +156,9 @@ def _read(wb: Any, file: str, fields: Mapping[str, str], policy_id: str | None) 
         name = check_id(_text(cells[0]), "parameter", _ref("Params", n, 1))
         value = cells[1] if len(cells) > 1 else None
         if isinstance(value, dt.date | dt.datetime) or value is None:
-            raise InteropError("a parameter must be a number, text or boolean", cell=_ref("Params", n, 2), file=file)
+            raise InteropError(
+                "a parameter must be a number, text or boolean", cell=_ref("Params", n, 2), file=file
+            )
         params[name] = value
     labels: list[LabelDef] = []
     for n, cells in _rows(wb, "Labels", file)[1:]:
@@ -188,19 +195,33 @@ def _read(wb: Any, file: str, fields: Mapping[str, str], policy_id: str | None) 
         cells = cells + [None] * (len(names) - len(cells))
         rid = _text(cells[rule_col]) if rule_col is not None else ""
         rid = check_id(rid or f"r{n}", "rule id", _ref("Rules", n, (rule_col or 0) + 1))
-        parsed = {}
+        parsed: dict[str, Cell] = {}
         for i, path in columns.items():
             value = cells[i]
             if isinstance(value, dt.date | dt.datetime):
-                raise InteropError("dates are not in the shared subset", cell=_ref("Rules", n, i + 1), file=file)
+                raise InteropError(
+                    "dates are not in the shared subset", cell=_ref("Rules", n, i + 1), file=file
+                )
             try:
-                cell = read_cell(value if not isinstance(value, str) else value.strip() or None, "feel", _ref("Rules", n, i + 1), params)
+                cell = read_cell(
+                    value if not isinstance(value, str) else value.strip() or None,
+                    "feel",
+                    _ref("Rules", n, i + 1),
+                    params,
+                )
             except InteropError as exc:
                 raise InteropError(exc.message, cell=exc.cell, file=file, hint=exc.hint) from None
             if not cell.empty:
                 parsed[path] = parsed[path].both(cell) if path in parsed else cell
         because = _text(cells[because_col]) if because_col is not None else ""
-        rows.append(Row(rid, parsed, label(cells[label_col], _ref("Rules", n, label_col + 1)), Text(en=because) if because else None))
+        rows.append(
+            Row(
+                rid,
+                parsed,
+                label(cells[label_col], _ref("Rules", n, label_col + 1)),
+                Text(en=because) if because else None,
+            )
+        )
 
     def meta_text(key: str) -> str | None:
         value = _text(meta[key][0]) if key in meta else ""
@@ -208,7 +229,9 @@ def _read(wb: Any, file: str, fields: Mapping[str, str], policy_id: str | None) 
 
     hit = meta_text("hit") or "first"
     if hit not in _HITS:
-        raise InteropError(f"unknown hit policy {hit!r}", cell=meta["hit"][1], file=file, hint=f"one of {_HITS}")
+        raise InteropError(
+            f"unknown hit policy {hit!r}", cell=meta["hit"][1], file=file, hint=f"one of {_HITS}"
+        )
     default = meta_text("default")
     if default is not None:
         default = label(default, meta["default"][1])
@@ -222,7 +245,7 @@ def _read(wb: Any, file: str, fields: Mapping[str, str], policy_id: str | None) 
         labels=tuple(labels),
         columns=tuple(dict.fromkeys(columns.values())),
         rows=tuple(rows),
-        hit=hit,  # type: ignore[arg-type]
+        hit=hit,
         default=default,
         on_many=on_many,
         version=meta_text("version") or "1",
