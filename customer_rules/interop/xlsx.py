@@ -63,8 +63,8 @@ def to_xlsx(policy: Policy, path: str | Path) -> Path:
     rules.title = "Rules"
     rules.append(["rule", *table.columns, "label", "because"])
     for row in table.rows:
-        cells = [write_cell(row.cells[c], "feel") if c in row.cells else "" for c in table.columns]
-        rules.append([row.id, *cells, row.label, row.because.en if row.because else ""])
+        cells = [write_cell(row.cells[c], "feel") if c in row.cells else None for c in table.columns]
+        rules.append([row.id, *cells, row.label, row.because.en if row.because else None])
     for cell in rules[1]:
         cell.font = openpyxl.styles.Font(bold=True)
     labels = wb.create_sheet("Labels")
