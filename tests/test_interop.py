@@ -317,6 +317,8 @@ def dmn(
         (dmn("", cell="date(&quot;2024-01-01&quot;)"), "rule 'r1' inputEntry 'r1_i'"),
         (dmn("").replace("20230324", "20151101"), "not a DMN 1.3-1.5 document"),
         (dmn("").replace("value.orders_12m", "a + b"), "is not a record path"),
+        (dmn("", cell="&quot;ten&quot;"), "'ten' is not a number, the input's typeRef"),
+        (dmn("").replace('typeRef="number"', 'typeRef="date"'), "input type 'date' is outside"),
     ],
 )
 def test_dmn_outside_the_subset_is_refused(text: str, says: str) -> None:

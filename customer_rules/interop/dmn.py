@@ -248,12 +248,22 @@ def from_dmn(
         )
     output = outputs[0]
     columns: list[str] = []
+    kinds: list[type | None] = []  # the Python type each input's typeRef declares
     for inp in dt.findall(f"{q}input"):
         where = f"input {inp.get('id')!r}"
-        expr = inp.find(f"{q}inputExpression/{q}text")
+        expr_el = inp.find(f"{q}inputExpression")
+        expr = expr_el.find(f"{q}text") if expr_el is not None else None
         raw = (expr.text or "").strip() if expr is not None else ""
         mapped = fields.get(raw) or fields.get(inp.get("label") or "") or raw
         columns.append(check_column(mapped, where))
+        type_ref = (expr_el.get("typeRef") or "").strip() if expr_el is not None else ""
+        if type_ref and type_ref not in _TYPES:
+            raise err(
+                f"input type {type_ref!r} is outside the shared subset (number, string, boolean)",
+                where,
+                hint="dates and times compare differently across engines",
+            )
+        kinds.append(_TYPES.get(type_ref))
     order = _output_values(output, q, labels, file)
     default_el = output.find(f"{q}defaultOutputEntry/{q}text")
     default = (
@@ -281,13 +291,14 @@ def from_dmn(
         if len(entries) != len(columns):
             raise err(f"rule has {len(entries)} input entries for {len(columns)} inputs", f"rule {raw_id!r}")
         cells: dict[str, Cell] = {}
-        for column, entry in zip(columns, entries, strict=True):
+        for column, kind, entry in zip(columns, kinds, entries, strict=True):
             where = f"rule {raw_id!r} inputEntry {entry.get('id')!r}"
             lang = entry.get("expressionLanguage")
             if lang and lang not in FEEL and lang.lower() != "feel":
                 raise err(f"expression language {lang!r} is not FEEL", where)
             text_el = entry.find(f"{q}text")
             cell = read_cell((text_el.text or "") if text_el is not None else "", "feel", where)
+            _check_type(cell, kind, where, file)
             if not cell.empty:
                 cells[column] = cells[column].both(cell) if column in cells else cell
         outs = rule.findall(f"{q}outputEntry")
@@ -323,6 +334,37 @@ def from_dmn(
         description=Text(en=str(desc.get("en")), zh=desc.get("zh")) if desc is not None else None,
     )
     return policy_from_table(result)
+
+
+#: DMN / FEEL type names (and common engine aliases) of the shared subset.
+_TYPES: dict[str, type | None] = {
+    "number": float,
+    "integer": float,
+    "long": float,
+    "double": float,
+    "string": str,
+    "boolean": bool,
+    "Any": None,
+}
+
+
+def _check_type(cell: Cell, kind: type | None, where: str, file: str | None) -> None:
+    """Refuse a cell whose constants are not of its input's declared type."""
+    if kind is None:
+        return
+    for term in cell.tests or ():
+        for v in term.values:
+            if isinstance(v, Param):
+                continue
+            if kind is bool:
+                ok = isinstance(v, bool)
+            elif kind is str:
+                ok = isinstance(v, str)
+            else:
+                ok = isinstance(v, int | float) and not isinstance(v, bool)
+            if not ok:
+                name = {float: "number", str: "string", bool: "boolean"}[kind]
+                raise InteropError(f"{v!r} is not a {name}, the input's typeRef", cell=where, file=file)
 
 
 def _valid_id(value: str) -> bool:
