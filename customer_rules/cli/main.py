@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from customer_rules.cli.convert import convert, read_any_policy
 from customer_rules.errors import (
     BackendUnavailable,
     CustomerRulesError,
@@ -1208,7 +1209,7 @@ def _policy_target(policy_file: str, engine: Engine) -> Any:
     if path.exists():
         if path.is_dir():
             raise CliError(f"{policy_file!r} is a folder", "give a policy file (.yaml, .json or .toml)")
-        return engine.load_policy(path)
+        return read_any_policy(path, engine)  # YAML/JSON/TOML, JDM, DMN or .xlsx
     if policy_file in engine.schemes:
         return engine.schemes[policy_file]
     close = difflib.get_close_matches(policy_file, list(engine.schemes), n=1)
@@ -1356,6 +1357,9 @@ def agenda(
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
+
+
+cli.add_command(convert)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
