@@ -146,8 +146,17 @@ def representable(value: Any) -> str | None:
 
 
 def inexact_in_float(value: Any) -> bool:
-    """True for a whole number a double cannot hold exactly (beyond 2**53)."""
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > FLOAT_EXACT
+    """True for a whole number a double cannot hold exactly (such as 2**53 + 1).
+
+    Python compares such a number with a fraction exactly; polars and
+    durable_rules compare it as the nearest double. Below 2**53 every whole
+    number is exact; above, only some are (2**60 is, 2**53 + 1 is not)."""
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) <= FLOAT_EXACT:
+        return False
+    try:
+        return float(value) != value
+    except OverflowError:
+        return True
 
 
 # ---------------------------------------------------------------------------
@@ -175,8 +184,8 @@ def _compare_type(tc: Typing, node: Node) -> Type:
 
 
 def _exact_against(tc: Typing, t: Type, other: Node) -> None:
-    """Refuse a whole-number constant beyond 2**53 compared with a fraction:
-    python compares it exactly, polars and durable_rules as a double."""
+    """Refuse a whole-number constant a double cannot hold compared with a
+    fraction: python compares it exactly, polars and durable_rules as a double."""
     if t.integer:
         return
     value = tc.constant(other)
@@ -184,7 +193,7 @@ def _exact_against(tc: Typing, t: Type, other: Node) -> None:
         raise tc.error(
             other,
             f"{value} cannot be compared exactly with a fractional number (beyond 2**53 a double"
-            " skips whole numbers)",
+            " skips some whole numbers, and this is one)",
             f"write it as a decimal ({float(value)!r}) or compare with a whole-number value",
         )
 
@@ -283,13 +292,20 @@ def _missing_type(tc: Typing, node: Node) -> Type:
 # python implementations
 
 
+def _whole(x: Any) -> Any:
+    # a whole-number result outside the 64-bit range is missing (polars would wrap around)
+    if x.__class__ is int and not INT64_MIN <= x <= INT64_MAX:
+        return None
+    return x
+
+
 def _add(a: Any, b: Any) -> Any:
     try:
         if isinstance(a, dt.date):
             return a + dt.timedelta(days=int(b))
         if isinstance(b, dt.date):
             return b + dt.timedelta(days=int(a))
-        return a + b
+        return _whole(a + b)
     except OverflowError:  # undefined like x / 0: missing, not a crash
         return None
 
@@ -300,14 +316,14 @@ def _sub(a: Any, b: Any) -> Any:
             if isinstance(b, dt.date):
                 return (a - b).days
             return a - dt.timedelta(days=int(b))
-        return a - b
+        return _whole(a - b)
     except OverflowError:
         return None
 
 
 def _mul(a: Any, b: Any) -> Any:
     try:
-        return a * b
+        return _whole(a * b)
     except OverflowError:
         return None
 
@@ -388,14 +404,25 @@ def _pl_arith(op: str) -> Callable[..., Any]:
         if rt.kind == DATE:
             return polars_from_days(a + polars_days(b))
         if op == "/":
-            out = pl.when(b == 0).then(pl.lit(None, dtype=pl.Float64())).otherwise(a / b)
-        elif op == "+":
-            out = a + b
+            if b.meta.is_literal():
+                # polars divides by a constant by multiplying with its reciprocal,
+                # which can differ from IEEE division in the last bit (43 / 3);
+                # dividing by a column of it is exact, as in python
+                b = pl.int_range(pl.len()) * 0 + b
+            return pl.when(b == 0).then(pl.lit(None, dtype=pl.Float64())).otherwise(a / b)
+        out = a + b if op == "+" else (a - b if op == "-" else a * b)
+        if not (lt.integer and rt.integer):
+            return out
+        # whole numbers: a result outside the 64-bit range is missing, as in
+        # python (polars wraps around); each test is exact in 64-bit arithmetic
+        hi, lo = pl.lit(INT64_MAX, dtype=pl.Int64()), pl.lit(INT64_MIN, dtype=pl.Int64())
+        if op == "+":
+            over = ((b > 0) & (a > hi - b)) | ((b < 0) & (a < lo - b))
         elif op == "-":
-            out = a - b
+            over = ((b < 0) & (a > hi + b)) | ((b > 0) & (a < lo + b))
         else:
-            out = a * b
-        return out
+            over = (a != 0) & ((out // a != b) | ((a == -1) & (b == lo)))
+        return pl.when(over).then(pl.lit(None, dtype=pl.Int64())).otherwise(out)
 
     return arith
 
