@@ -253,11 +253,15 @@ def _engines(key: str, exprs: tuple[str, ...]) -> tuple[cr.Engine, cr.Engine | N
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
+    """Equal values: NaN equals NaN; a whole number may come back as the equal
+    decimal (``min(0.5, 0)`` is 0 in python, 0.0 in polars: same comparisons)."""
+    if a is None or b is None:
+        return a is b
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    return bool(a == b) and type(a) is type(b) or (a is None and b is None)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return type(a) is type(b) and bool(a == b)
 
 
 def _differential(key: str, exprs: list[str], recs: list[dict[str, Any]]) -> None:
