@@ -248,8 +248,19 @@ class FrameCompiler:
         if op.form == "logic":
             out: pl.Expr = op.polars(left, right)
             return out
-        out = op.polars(left, right, self.checked.type_of(node.left), self.checked.type_of(r))
+        lt, rt = self.checked.type_of(node.left), self.checked.type_of(r)
+        if node.op in COMPARISONS:
+            # record fields (validated) and constants (range-checked) are never NaN
+            maybe_nan = (self._may_be_nan(node.left), self._may_be_nan(r))
+            out = op.polars(left, right, lt, rt, maybe_nan=maybe_nan)
+        else:
+            out = op.polars(left, right, lt, rt)
         return out
+
+    def _may_be_nan(self, node: Node) -> bool:
+        if isinstance(node, Name) and node.dotted in self.ns.fields:
+            return False
+        return self.checked.constant(node) is NOT_CONSTANT
 
     def _in(self, node: In, op: Operator) -> pl.Expr:
         item = self.compile(node.item)

@@ -16,7 +16,9 @@ Calling conventions (the values passed are never missing when the rule is
 :data:`PROPAGATES`: the caller returns missing first):
 
 * ``form="binary"``: ``python(a, b)``; ``polars(a, b, left_type, right_type)``
-  (the types are the checker's, for date arithmetic);
+  (the types are the checker's, for date arithmetic); comparisons also take
+  ``maybe_nan=(left, right)``: False for a side that cannot be NaN (a
+  record field or a constant), which spares the NaN test;
 * ``form="logic"``: ``python(fa, fb)`` takes two functions of one argument
   and returns a function of that argument that calls ``fb`` only when
   ``fa``'s value does not decide the result (evaluation order is part of
@@ -428,9 +430,19 @@ def _pl_arith(op: str) -> Callable[..., Any]:
 
 
 def _pl_compare(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
-    def compare(a: pl.Expr, b: pl.Expr, lt: Type | None = None, rt: Type | None = None) -> pl.Expr:
+    def compare(
+        a: pl.Expr,
+        b: pl.Expr,
+        lt: Type | None = None,
+        rt: Type | None = None,
+        maybe_nan: tuple[bool, bool] = (True, True),
+    ) -> pl.Expr:
         out: pl.Expr = fn(a, b)
-        fractional = [e for e, t in ((a, lt), (b, rt)) if t is None or (t.kind == NUMBER and not t.integer)]
+        fractional = [
+            e
+            for e, t, nan in ((a, lt, maybe_nan[0]), (b, rt, maybe_nan[1]))
+            if nan and (t is None or (t.kind == NUMBER and not t.integer))
+        ]
         if not fractional:
             return out
         # IEEE, as in Python: NaN (inf - inf) is unequal to everything, ordered
