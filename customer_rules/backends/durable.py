@@ -97,8 +97,10 @@ from customer_rules.lang.ast import (
     Unary,
     to_text,
 )
-from customer_rules.lang.check import FUNCTIONS, POPULATION_FUNCTIONS, Checker, is_constant
+from customer_rules.lang.check import is_constant
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule
+from customer_rules.lang.functions import FUNCTIONS, POPULATION_FUNCTIONS
+from customer_rules.lang.ops import COMPARISONS, OPERATORS, PROPAGATES, Operator, operator_of
 from customer_rules.lang.population import Cut
 from customer_rules.model.decision import Counterfactual, Decision
 
@@ -120,17 +122,8 @@ _BEYOND = float(2**54)
 #: The discriminator: only facts and events written by this module carry it.
 DISCRIMINATOR = "q"
 
-_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "$neq"}
-_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
-_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: bool(a == b),
-    "!=": lambda a, b: bool(a != b),
-    "<": lambda a, b: bool(a < b),
-    "<=": lambda a, b: bool(a <= b),
-    ">": lambda a, b: bool(a > b),
-    ">=": lambda a, b: bool(a >= b),
-}
+# durable's comparison for each operator, from the operator table
+_OPS = {op: entry.durable for op, entry in COMPARISONS.items()}
 
 _RUNTIME_IDS = itertools.count(1)
 _KEYS = frozenset({"sid", "id", DISCRIMINATOR})
@@ -337,11 +330,11 @@ def _join(op: str, absorbing: bool, parts: tuple[Form, ...]) -> Form:
 
 
 def f_and(*parts: Form) -> Form:
-    return _join("$and", False, parts)
+    return _join(OPERATORS["and"].durable, False, parts)
 
 
 def f_or(*parts: Form) -> Form:
-    return _join("$or", True, parts)
+    return _join(OPERATORS["or"].durable, True, parts)
 
 
 def cost(form: Form) -> tuple[int, int, int]:
@@ -621,7 +614,6 @@ class Plan:
         # inline: derived true/false values are compiled into the conditions
         # that read them; otherwise each is an atom (smaller conditions)
         self.inline = inline
-        self.checker = Checker(checked.namespace, dict(checked.params))
         self.atoms: dict[str, Atom] = {}
         self.atom_at: dict[int, Atom] = {}
         self.names = FieldNames("v")
@@ -647,7 +639,7 @@ class Plan:
 
     # -- atoms -----------------------------------------------------------
     def _kind(self, node: Node) -> str:
-        t = self.checker.check(node)
+        t = self.checked.type_of(node)
         return t.kind if t.kind in ("number", "date", "string", "bool") else "other"
 
     def value_atom(self, node: Node, *, durable: bool = True, in_tree: bool = True) -> Atom:
@@ -664,7 +656,7 @@ class Plan:
                 fn = self.compiler.derived[node.dotted]
             else:
                 fn = self.compiler.compile(node)
-            t = self.checker.check(node)
+            t = self.checked.type_of(node)
             field_leaf = isinstance(node, Name) and node.dotted in self.checked.namespace.fields
             # a computed fraction may be NaN (inf - inf); whole numbers and record fields never are
             may_nan = kind == "number" and not t.integer and not field_leaf
@@ -740,8 +732,8 @@ class Plan:
             return self._between(node)
         if isinstance(node, IsMissing) and not is_constant(node.value):
             atom = self.value_atom(node.value)
-            absent: Form = {"$nex": {atom.name: 1}}
-            present: Form = {"$ex": {atom.name: 1}}
+            absent: Form = {OPERATORS["is missing"].durable: {atom.name: 1}}
+            present: Form = {OPERATORS["is not missing"].durable: {atom.name: 1}}
             if atom.nan_name:
                 absent = f_and(absent, {"$nex": {atom.nan_name: 1}})
                 present = f_or(present, {"$ex": {atom.nan_name: 1}})
@@ -753,7 +745,7 @@ class Plan:
 
     def _leaf(self, atom: Atom, op: str, c: Any) -> tuple[Form, Form]:
         t: Form = _test(op, atom.name, c)
-        f: Form = _test(_NEGATE[op], atom.name, c)
+        f: Form = _test(COMPARISONS[op].negated, atom.name, c)
         if atom.nan_name:
             nan = {atom.nan_name: True}
             if op == "!=":
@@ -767,7 +759,7 @@ class Plan:
         if is_constant(right) and not is_constant(left):
             side, c = left, self._const(right)
         elif is_constant(left) and not is_constant(right):
-            side, c, op = right, self._const(left), _FLIP[op]
+            side, c, op = right, self._const(left), COMPARISONS[op].flipped
         else:
             return self._opaque(node)
         atom = self.value_atom(side)
@@ -796,8 +788,8 @@ class Plan:
         lo, hi = atom.constant(self._const(node.low)), atom.constant(self._const(node.high))
         if lo is None or hi is None:
             return self._opaque(node)
-        t: Form = f_and({"$gte": {atom.name: lo}}, {"$lte": {atom.name: hi}})
-        f: Form = f_or({"$lt": {atom.name: lo}}, {"$gt": {atom.name: hi}})
+        t: Form = f_and({_OPS[">="]: {atom.name: lo}}, {_OPS["<="]: {atom.name: hi}})
+        f: Form = f_or({_OPS["<"]: {atom.name: lo}}, {_OPS[">"]: {atom.name: hi}})
         if atom.nan_name:
             f = f_or(f, {atom.nan_name: True})
         return t, f
@@ -1261,51 +1253,34 @@ class _Replay:
                     self.reads[key] = None
                 return self.derived_done[key]
             return self._atom(self.plan.atoms[key])
-        if isinstance(node, Unary):
-            v = self.ev(node.operand)
-            if v is None:
-                return None
-            return (not v) if node.op == "not" else -v
+        op = operator_of(node)
+        if op is None:  # pragma: no cover - every other node is an atom
+            raise TypeError(f"no atom for {to_text(node)}")
+        if op.form == "logic":
+            assert isinstance(node, Binary)
+            left, right = node.left, node.right
+            return op.python(lambda _: self.ev(left), lambda _: self.ev(right))(None)
         if isinstance(node, Binary):
-            return self._binary(node)
+            return self._compare(node, op)
         if isinstance(node, In):
             v = self.ev(node.item)
             if v is None:
                 return None
             assert isinstance(node.container, ListOf)
             items = {self.plan.compiler.constant(i) for i in node.container.items}
-            return (v in items) is not node.negated
-        if isinstance(node, Between):
-            v = self.ev(node.value)
+            return op.python(v, items)
+        if op.missing != PROPAGATES:  # is (not) missing
+            return op.python(self.ev(node.children()[0]))
+        # the others read their operands left to right; the first missing one decides
+        values = []
+        for child in node.children():
+            v = self.ev(child)
             if v is None:
                 return None
-            lo, hi = self.ev(node.low), self.ev(node.high)
-            if lo is None or hi is None:
-                return None
-            return bool(lo <= v <= hi)
-        if isinstance(node, IsMissing):
-            v = self.ev(node.value)
-            return (v is not None) if node.negated else (v is None)
-        raise TypeError(f"no atom for {to_text(node)}")  # pragma: no cover - every other node is an atom
+            values.append(v)
+        return op.python(*values)
 
-    def _binary(self, node: Binary) -> Any:
-        op = node.op
-        if op == "and":
-            a = self.ev(node.left)
-            if a is False:
-                return False
-            b = self.ev(node.right)
-            if b is False:
-                return False
-            return None if a is None or b is None else True
-        if op == "or":
-            a = self.ev(node.left)
-            if a is True:
-                return True
-            b = self.ev(node.right)
-            if b is True:
-                return True
-            return None if a is None or b is None else False
+    def _compare(self, node: Binary, op: Operator) -> Any:
         right = node.right
         if isinstance(right, Literal | Duration) or (isinstance(right, Name) and right.parts[0] == "params"):
             c = self.plan.compiler.constant(right)
@@ -1313,12 +1288,12 @@ class _Replay:
             if isinstance(right, Name):  # the reference records a parameter it compares with
                 self.reads[right.dotted] = None
                 self.known[right.dotted] = c
-            return None if a is None else _CMP[op](a, c)
+            return None if a is None else op.python(a, c)
         a = self.ev(node.left)
         if a is None:
             return None
         b = self.ev(right)
-        return None if b is None else _CMP[op](a, b)
+        return None if b is None else op.python(a, b)
 
 
 # ---------------------------------------------------------------------------

@@ -34,26 +34,30 @@ import polars as pl
 from customer_rules.backends.base import CompiledPolicy
 from customer_rules.errors import CustomerRulesError, EvaluationError, NotFittedError, RecordError
 from customer_rules.lang.ast import (
-    COMPARE,
     Between,
     Binary,
     Call,
     Duration,
     In,
-    IsMissing,
     ListOf,
     Literal,
     Name,
     Node,
-    Unary,
     to_text,
     walk,
 )
-from customer_rules.lang.check import FUNCTIONS, POPULATION_FUNCTIONS, Checker
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
+from customer_rules.lang.functions import FUNCTIONS, Env, Function
+from customer_rules.lang.ops import (
+    COMPARISONS,
+    NOT_CONSTANT,
+    PROPAGATES,
+    Operator,
+    operator_of,
+    polars_days,
+)
 from customer_rules.lang.population import Cut
 from customer_rules.lang.stability import Sticky, sticky
-from customer_rules.lang.types import DATE, NUMBER
 from customer_rules.model.features import Feature
 from customer_rules.model.frames import FrameResult, from_polars
 from customer_rules.model.tables import (
@@ -69,8 +73,6 @@ if TYPE_CHECKING:
     from customer_rules.model.decision import Decision
 
 _EPOCH = dt.date(1970, 1, 1)
-_MIN_DAY = (dt.date(1, 1, 1) - _EPOCH).days
-_MAX_DAY = (dt.date(9999, 12, 31) - _EPOCH).days
 _STR_LIST = pl.List(pl.String())
 
 
@@ -93,24 +95,7 @@ def _null(dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype=dtype)
 
 
-def days(date: pl.Expr) -> pl.Expr:
-    """A date column as whole days since 1970-01-01 (Int64)."""
-    return date.to_physical().cast(pl.Int64())
-
-
-def from_days(n: pl.Expr) -> pl.Expr:
-    """Whole days since 1970-01-01 as a date; null outside years 1-9999."""
-    return pl.when(n.is_between(_MIN_DAY, _MAX_DAY)).then(n).cast(pl.Int32()).cast(pl.Date())
-
-
-_CMP: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
+days = polars_days
 
 
 # ---------------------------------------------------------------------------
@@ -186,7 +171,6 @@ class FrameCompiler:
         self.features = features
         self.cuts = cuts
         self.tag = tag
-        self.checker = Checker(self.ns, dict(checked.params))
         self.derived: dict[str, str] = {}  # derived name -> its column
         self.keys: dict[str, pl.Expr] = {}  # evidence key -> the value read
 
@@ -194,46 +178,41 @@ class FrameCompiler:
         return f"__cr:{kind}:{self.scheme}{self.tag}:{name}"
 
     def constant(self, node: Node) -> Any:
-        if isinstance(node, Literal):
-            return node.value
-        if isinstance(node, Duration):
-            return node.days
-        if isinstance(node, Name) and node.parts[0] == "params":
-            return self.checked.params[node.parts[1]]
-        if isinstance(node, Unary) and node.op == "-":
-            return -self.constant(node.operand)
-        raise TypeError(node)
+        """The folded value of a constant node (TypeError when it is not one)."""
+        value = self.checked.constant(node)
+        if value is NOT_CONSTANT:
+            raise TypeError(node)
+        return value
+
+    def _constant_expr(self, node: Node) -> pl.Expr:
+        """A folded constant as a typed literal (null of the node's type when missing)."""
+        value = self.constant(node)
+        if value is None:
+            return _null(dtype_of(self.checked.type_of(node)))
+        return lit(value)
 
     def compile(self, node: Node) -> pl.Expr:
         ext = self.extensions.get(type(node))
         if ext is not None:
             return ext(self, node)
-        if isinstance(node, Literal):
-            return lit(node.value)
-        if isinstance(node, Duration):
-            return lit(node.days)
+        if not isinstance(node, ListOf) and self.checked.constant(node) is not NOT_CONSTANT:
+            # constant sub-expressions are folded (and range-checked) once, at load
+            return self._constant_expr(node)
         if isinstance(node, Name):
             return self._name(node)
-        if isinstance(node, Unary):
-            e = self.compile(node.operand)
-            return ~e if node.op == "not" else -e
-        if isinstance(node, Binary):
-            return self._binary(node)
-        if isinstance(node, In):
-            return self._in(node)
-        if isinstance(node, Between):
-            v, lo, hi = (self.compile(n) for n in (node.value, node.low, node.high))
-            return (
-                pl.when(v.is_null() | lo.is_null() | hi.is_null())
-                .then(_null(pl.Boolean()))
-                .otherwise((lo <= v) & (v <= hi))
-            )
-        if isinstance(node, IsMissing):
-            e = self.compile(node.value)
-            return e.is_not_null() if node.negated else e.is_null()
         if isinstance(node, Call):
             return self._call(node)
-        raise TypeError(f"the frame backend cannot compile {type(node).__name__}")
+        op = operator_of(node)
+        if op is None:
+            raise TypeError(f"the frame backend cannot compile {type(node).__name__}")
+        if isinstance(node, Binary):
+            return self._binary(node, op)
+        if isinstance(node, In):
+            return self._in(node, op)
+        impl: Callable[..., pl.Expr] = op.polars
+        if isinstance(node, Between):
+            return impl(*(self.compile(c) for c in node.children()), self.checked.type_of(node.value))
+        return impl(*(self.compile(c) for c in node.children()))
 
     def _name(self, node: Name) -> pl.Expr:
         key = node.dotted
@@ -246,100 +225,64 @@ class FrameCompiler:
         self.keys.setdefault(key, e)
         return e
 
-    def _binary(self, node: Binary) -> pl.Expr:
-        op = node.op
-        if op in ("and", "or"):
-            a, b = self.compile(node.left), self.compile(node.right)
-            return a & b if op == "and" else a | b
+    def _binary(self, node: Binary, op: Operator) -> pl.Expr:
         left = self.compile(node.left)
-        if op in COMPARE:
-            r = node.right
-            if isinstance(r, Literal | Duration) or (isinstance(r, Name) and r.parts[0] == "params"):
-                right = lit(self.constant(r))
-            else:
-                right = self.compile(r)
-            return _CMP[op](left, right)
-        right = self.compile(node.right)
-        lt = self.checker.check(node.left)
-        rt = self.checker.check(node.right)
-        if lt.kind == DATE and rt.kind == DATE:
-            return days(left) - days(right)
-        if lt.kind == DATE:
-            return from_days(days(left) + right if op == "+" else days(left) - right)
-        if rt.kind == DATE:
-            return from_days(left + days(right))
-        if op == "/":
-            return pl.when(right == 0).then(_null(pl.Float64())).otherwise(left / right)
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        return left * right
+        r = node.right
+        if node.op in COMPARISONS and (
+            isinstance(r, Literal | Duration) or (isinstance(r, Name) and r.parts[0] == "params")
+        ):
+            right = lit(self.constant(r))
+        else:
+            right = self.compile(r)
+        if op.form == "logic":
+            out: pl.Expr = op.polars(left, right)
+            return out
+        lt, rt = self.checked.type_of(node.left), self.checked.type_of(r)
+        if node.op in COMPARISONS:
+            # record fields (validated) and constants (range-checked) are never NaN
+            maybe_nan = (self._may_be_nan(node.left), self._may_be_nan(r))
+            out = op.polars(left, right, lt, rt, maybe_nan=maybe_nan)
+        else:
+            out = op.polars(left, right, lt, rt)
+        return out
 
-    def _in(self, node: In) -> pl.Expr:
+    def _may_be_nan(self, node: Node) -> bool:
+        if isinstance(node, Name) and node.dotted in self.ns.fields:
+            return False
+        return self.checked.constant(node) is NOT_CONSTANT
+
+    def _in(self, node: In, op: Operator) -> pl.Expr:
         item = self.compile(node.item)
         container = node.container
+        values: Any
         if isinstance(container, ListOf):
             values = [self.constant(i) for i in container.items]
-            t = self.checker.check(node.item)
-            if not values:
-                result = pl.when(item.is_null()).then(_null(pl.Boolean())).otherwise(lit(False))
-            elif t.kind == NUMBER:
-                if t.integer and all(type(v) is int for v in values):
-                    result = item.is_in(values)
-                else:
-                    result = item.cast(pl.Float64()).is_in([float(v) for v in values])
-            else:
-                result = item.is_in(values)
         else:
-            lst = self.compile(container)
-            result = pl.when(item.is_null()).then(_null(pl.Boolean())).otherwise(lst.list.contains(item))
-        return ~result if node.negated else result
+            values = self.compile(container)
+        out: pl.Expr = op.polars(item, values, self.checked.type_of(node.item))
+        return out
 
     def _call(self, node: Call) -> pl.Expr:
         name = node.name
-        if name in POPULATION_FUNCTIONS:
-            return self._population(node)
-        feat = self.ns.features.get(name)
-        if feat is not None and name not in FUNCTIONS:
+        fn = FUNCTIONS.get(name)
+        if fn is None:  # a feature that takes (constant) arguments
+            feat = self.ns.features[name]
             constants = tuple(self.constant(a) for a in node.args)
             e = pl.col(self.features.column(feat, constants))
             self.keys.setdefault(key_of(node), e)
             return e
-        if name == "has_any":
-            lst = self.compile(node.args[0])
-            wanted = node.args[1]
-            assert isinstance(wanted, ListOf)
-            values = [self.constant(i) for i in wanted.items]
-            if not values:
-                return lit(False)
-            return pl.any_horizontal([lst.list.contains(lit(v)) for v in values])
-        args: list[pl.Expr] = [self.compile(a) for a in node.args]
-        if name == "count_true":
-            return pl.sum_horizontal([a.fill_null(False).cast(pl.Int64()) for a in args])
-        if name == "if":
-            c, a, b = args
-            return pl.when(c.is_null()).then(None).when(c).then(a).otherwise(b)
-        if name == "coalesce":
-            return pl.coalesce(args)
-        if name in ("min", "max"):
-            any_null = pl.any_horizontal([a.is_null() for a in args])
-            pick = pl.min_horizontal(args) if name == "min" else pl.max_horizontal(args)
-            return pl.when(any_null).then(None).otherwise(pick)
-        x: pl.Expr = args[0]
-        if name == "abs":
-            return x.abs()
-        if name == "len":
-            return x.list.len().cast(pl.Int64())
-        if name == "count_distinct":
-            return x.list.n_unique().cast(pl.Int64())
-        if name == "days_since":
-            return lit(self.today) - days(x)
-        if name == "days_until":
-            return days(x) - lit(self.today)
-        raise TypeError(f"the frame backend does not know the function {name!r}")
+        if fn.population:
+            return self._population(node, fn)
+        args: list[Any] = [
+            [self.constant(i) for i in a.items] if isinstance(a, ListOf) else self.compile(a) for a in node.args
+        ]
+        out: pl.Expr = fn.polars(Env(as_of=self.as_of), *args)
+        if fn.missing == PROPAGATES:
+            exprs = [a for a in args if isinstance(a, pl.Expr)]
+            out = pl.when(pl.any_horizontal([a.is_null() for a in exprs])).then(None).otherwise(out)
+        return out
 
-    def _population(self, node: Call) -> pl.Expr:
+    def _population(self, node: Call, fn: Function) -> pl.Expr:
         key = key_of(node)
         cut = self.cuts.get(key) if self.cuts is not None else None
         if cut is None:
@@ -347,20 +290,10 @@ class FrameCompiler:
                 f"scheme {self.checked.policy.id!r} compares customers with a population ({key}): "
                 "call engine.fit(customers) first"
             )
-        measure = self.compile(node.args[0])
-        if node.name == "percentile":
-            if not cut.values:
-                return _null(pl.Float64())
-            values = pl.Series(list(cut.values), dtype=pl.Float64())
-            rank = pl.lit(values).search_sorted(measure.cast(pl.Float64()), side="right")
-            return pl.when(measure.is_null()).then(None).otherwise(rank.cast(pl.Float64()) / len(values))
         cutoff = cut.cutoff
-        inside = lit(False) if cutoff is None else measure >= lit(float(cutoff))
-        chain: Any = pl.when(measure.is_null()).then(_null(pl.Boolean()))
-        if node.name.endswith("_within"):
-            cond = self.compile(node.args[2])
-            chain = chain.when(cond.is_null()).then(_null(pl.Boolean())).when(~cond).then(lit(False))
-        out: pl.Expr = chain.otherwise(inside)
+        out: pl.Expr = fn.polars(
+            Env(as_of=self.as_of, cut=cut, cutoff=cutoff), *(self.compile(a) for a in node.args)
+        )
         return out
 
 

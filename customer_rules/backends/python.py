@@ -21,38 +21,25 @@ from typing import Any
 from customer_rules.backends.base import Outcome, decision_of
 from customer_rules.errors import NotFittedError
 from customer_rules.lang.ast import (
-    Between,
     Binary,
     Call,
     Duration,
     In,
-    IsMissing,
     ListOf,
     Literal,
     Name,
     Node,
-    Unary,
     conjuncts,
 )
-from customer_rules.lang.check import POPULATION_FUNCTIONS
 from customer_rules.lang.compile import CheckedPolicy, key_of
+from customer_rules.lang.functions import FUNCTIONS, Env, Function
+from customer_rules.lang.ops import COMPARISONS, NOT_CONSTANT, PROPAGATES, Operator, operator_of
 from customer_rules.lang.population import Cut
 from customer_rules.model.decision import Counterfactual, Decision, Need
 
 Fn = Callable[["Context"], Any]
 
 _MISS = object()
-
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
 
 class Context:
     """What one evaluation reads from: the record, ``as_of`` and a value cache."""
@@ -81,36 +68,6 @@ def _record_getter(path: str) -> Fn:
     return lambda ctx: get(ctx.record)
 
 
-def _date_shift(d: Any, days: Any) -> Any:
-    if isinstance(d, dt.date):
-        return d + dt.timedelta(days=int(days))
-    return d + days
-
-
-def _sub(a: Any, b: Any) -> Any:
-    if isinstance(a, dt.date):
-        if isinstance(b, dt.date):
-            return (a - b).days
-        return a - dt.timedelta(days=int(b))
-    return a - b
-
-
-def _div(a: Any, b: Any) -> Any:
-    return None if b == 0 else a / b
-
-
-_ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: (
-        _date_shift(a, b)
-        if isinstance(a, dt.date)
-        else (_date_shift(b, a) if isinstance(b, dt.date) else a + b)
-    ),
-    "-": _sub,
-    "*": operator.mul,
-    "/": _div,
-}
-
-
 class Compiler:
     """Compiles the nodes of one checked policy to closures."""
 
@@ -121,15 +78,11 @@ class Compiler:
         self.derived: dict[str, Fn] = {}
 
     def constant(self, node: Node) -> Any:
-        if isinstance(node, Literal):
-            return node.value
-        if isinstance(node, Duration):
-            return node.days
-        if isinstance(node, Name) and node.parts[0] == "params":
-            return self.checked.params[node.parts[1]]
-        if isinstance(node, Unary) and node.op == "-":
-            return -self.constant(node.operand)
-        raise TypeError(node)
+        """The folded value of a constant node (TypeError when it is not one)."""
+        value = self.checked.constant(node)
+        if value is NOT_CONSTANT:
+            raise TypeError(node)
+        return value
 
     def compile(self, node: Node) -> Fn:
         if isinstance(node, Literal):
@@ -140,50 +93,43 @@ class Compiler:
             return lambda ctx: d
         if isinstance(node, Name):
             return self._name(node)
-        if isinstance(node, Unary):
-            f = self.compile(node.operand)
-            if node.op == "not":
-
-                def not_(ctx: Context) -> Any:
-                    v = f(ctx)
-                    return None if v is None else not v
-
-                return not_
-
-            def neg(ctx: Context) -> Any:
-                v = f(ctx)
-                return None if v is None else -v
-
-            return neg
-        if isinstance(node, Binary):
-            return self._binary(node)
-        if isinstance(node, In):
-            return self._in(node)
-        if isinstance(node, Between):
-            fv, flo, fhi = (self.compile(n) for n in (node.value, node.low, node.high))
-
-            def between(ctx: Context) -> Any:
-                v = fv(ctx)
-                if v is None:
-                    return None
-                lo = flo(ctx)
-                hi = fhi(ctx)
-                if lo is None or hi is None:
-                    return None
-                return bool(lo <= v <= hi)
-
-            return between
-        if isinstance(node, IsMissing):
-            f = self.compile(node.value)
-            if node.negated:
-                return lambda ctx: f(ctx) is not None
-            return lambda ctx: f(ctx) is None
         if isinstance(node, Call):
             return self._call(node)
         if isinstance(node, ListOf):
             items = tuple(self.constant(i) for i in node.items)
             return lambda ctx: items
-        raise TypeError(f"cannot compile {node!r}")
+        op = operator_of(node)
+        if op is None:
+            raise TypeError(f"cannot compile {node!r}")
+        if isinstance(node, Binary):
+            return self._binary(node, op)
+        if isinstance(node, In):
+            return self._in(node, op)
+        fs = [self.compile(c) for c in node.children()]
+        impl = op.python
+        if op.missing != PROPAGATES:  # is (not) missing: reads the value as it is
+            (fv,) = fs
+            return lambda ctx: impl(fv(ctx))
+        if len(fs) == 1:
+            (f,) = fs
+
+            def unary(ctx: Context) -> Any:
+                v = f(ctx)
+                return None if v is None else impl(v)
+
+            return unary
+
+        def strict(ctx: Context) -> Any:
+            # operands left to right; the first missing one decides
+            values = []
+            for f in fs:
+                v = f(ctx)
+                if v is None:
+                    return None
+                values.append(v)
+            return impl(*values)
+
+        return strict
 
     def _name(self, node: Name) -> Fn:
         key = node.dotted
@@ -198,40 +144,14 @@ class Compiler:
         func = feat.func
         return _cached(key, lambda ctx: func(ctx.record, ctx.as_of))
 
-    def _binary(self, node: Binary) -> Fn:
+    def _binary(self, node: Binary, entry: Operator) -> Fn:
         op = node.op
         fl = self.compile(node.left)
         fr = self.compile(node.right)
-        if op == "and":
-
-            def and_(ctx: Context) -> Any:
-                a = fl(ctx)
-                if a is False:
-                    return False
-                b = fr(ctx)
-                if b is False:
-                    return False
-                if a is None or b is None:
-                    return None
-                return True
-
-            return and_
-        if op == "or":
-
-            def or_(ctx: Context) -> Any:
-                a = fl(ctx)
-                if a is True:
-                    return True
-                b = fr(ctx)
-                if b is True:
-                    return True
-                if a is None or b is None:
-                    return None
-                return False
-
-            return or_
-        if op in _CMP:
-            cmp = _CMP[op]
+        if entry.form == "logic":
+            return entry.python(fl, fr)  # type: ignore[no-any-return]
+        if op in COMPARISONS:
+            cmp = entry.python
             if isinstance(node.right, Literal | Duration) or (
                 isinstance(node.right, Name) and node.right.parts[0] == "params"
             ):
@@ -276,7 +196,7 @@ class Compiler:
                 return None if b is None else cmp(a, b)
 
             return cmp_
-        arith = _ARITH[op]
+        arith = entry.python  # missing when undefined (x / 0, overflow, NaN)
 
         def arith_(ctx: Context) -> Any:
             a = fl(ctx)
@@ -285,22 +205,19 @@ class Compiler:
             b = fr(ctx)
             if b is None:
                 return None
-            try:
-                return arith(a, b)
-            except OverflowError:  # undefined like x / 0: missing, not a crash
-                return None
+            return arith(a, b)
 
         return arith_
 
-    def _in(self, node: In) -> Fn:
+    def _in(self, node: In, entry: Operator) -> Fn:
         fi = self.compile(node.item)
-        neg = node.negated
+        member = entry.python
         if isinstance(node.container, ListOf):
             items = frozenset(self.constant(i) for i in node.container.items)
 
             def in_list(ctx: Context) -> Any:
                 v = fi(ctx)
-                return None if v is None else ((v in items) is not neg)
+                return None if v is None else member(v, items)
 
             return in_list
         fc = self.compile(node.container)
@@ -309,11 +226,12 @@ class Compiler:
             v = fi(ctx)
             if v is None:
                 return None
-            return (v in fc(ctx)) is not neg
+            values = fc(ctx)
+            return None if values is None else member(v, values)
 
         return in_field
 
-    def _population(self, node: Call) -> Fn:
+    def _population(self, node: Call, fn: Function) -> Fn:
         key = key_of(node)
         cut = self.cuts.get(key) if self.cuts is not None else None
         if cut is None:
@@ -326,32 +244,24 @@ class Compiler:
                 )
 
             return not_fitted
-        measure = self.compile(node.args[0])
-        if node.name == "percentile":
-            return _cached(key, lambda ctx: None if (m := measure(ctx)) is None else cut.percentile(m))
-        cond = self.compile(node.args[2]) if node.name.endswith("_within") else None
-        cutoff_key = f"cutoff({key})"
+        fs = [self.compile(a) for a in node.args]
         cutoff = cut.cutoff
+        impl: Fn = fn.python(Env(cut=cut, cutoff=cutoff), *fs)
+        if node.name == "percentile":
+            return _cached(key, impl)
+        cutoff_key = f"cutoff({key})"
 
         def top(ctx: Context) -> Any:
-            ctx.values[cutoff_key] = cutoff
-            m = measure(ctx)
-            if m is None:
-                return None
-            if cond is not None:
-                c = cond(ctx)
-                if c is not True:
-                    return c
-            return cutoff is not None and m >= cutoff
+            ctx.values[cutoff_key] = cutoff  # the cut-off is evidence
+            return impl(ctx)
 
         return _cached(key, top)
 
     def _call(self, node: Call) -> Fn:
         name = node.name
-        if name in POPULATION_FUNCTIONS:
-            return self._population(node)
-        feat = self.ns.features.get(name)
-        if feat is not None and name not in _BUILTINS and name not in _SPECIAL:
+        fn = FUNCTIONS.get(name)
+        if fn is None:  # a feature that takes (constant) arguments
+            feat = self.ns.features[name]
             args = tuple(self.constant(a) for a in node.args)
             func = feat.func
             # parameters passed as arguments (a window length...) are evidence too
@@ -362,57 +272,21 @@ class Compiler:
                 return func(ctx.record, ctx.as_of, *args)
 
             return _cached(key_of(node), call_feature)
-        if name == "has_any":
-            fl = self.compile(node.args[0])
-            assert isinstance(node.args[1], ListOf)
-            wanted = frozenset(self.constant(i) for i in node.args[1].items)
-            return lambda ctx: not wanted.isdisjoint(fl(ctx))
+        if fn.population:
+            return self._population(node, fn)
         fs = [self.compile(a) for a in node.args]
-        if name == "count_true":
-            return lambda ctx: sum(1 for f in [f(ctx) for f in fs] if f is True)
-        if name == "if":
-            fc, fa, fb = fs
-
-            def if_(ctx: Context) -> Any:
-                c = fc(ctx)
-                if c is None:
-                    return None
-                return fa(ctx) if c else fb(ctx)
-
-            return if_
-        if name == "coalesce":
-
-            def coalesce(ctx: Context) -> Any:
-                for f in fs:
-                    v = f(ctx)
-                    if v is not None:
-                        return v
-                return None
-
-            return coalesce
-        impl = _BUILTINS[name]
+        if fn.form == "lazy":
+            lazy: Fn = fn.python(*fs)
+            return lazy
+        impl = fn.python
 
         def call(ctx: Context) -> Any:
             vals = [f(ctx) for f in fs]
             if any(v is None for v in vals):
                 return None
-            return impl(ctx, *vals)
+            return impl(ctx.as_of, *vals)
 
         return call
-
-
-_BUILTINS: dict[str, Callable[..., Any]] = {
-    "abs": lambda ctx, x: abs(x),
-    "min": lambda ctx, *xs: min(xs),
-    "max": lambda ctx, *xs: max(xs),
-    "len": lambda ctx, xs: len(xs),
-    "count_distinct": lambda ctx, xs: len(set(xs)),
-    "days_since": lambda ctx, d: (ctx.as_of - d).days,
-    "days_until": lambda ctx, d: (d - ctx.as_of).days,
-}
-# has_any, coalesce, count_true and if are compiled specially (they do not propagate
-# missing: if() evaluates only the branch its condition chooses)
-_SPECIAL = frozenset({"has_any", "coalesce", "count_true", "if"})
 
 
 class PythonPolicy:
@@ -512,13 +386,15 @@ class PythonPolicy:
             if cut is None or cut.cutoff is None or not isinstance(measure, Name | Call):
                 return None
             return Need(key_of(measure), ">=", cut.cutoff, ctx.values.get(key_of(measure)))
-        if not isinstance(node, Binary) or node.op not in _CMP:
+        if not isinstance(node, Binary) or node.op not in COMPARISONS:
             return None
         left, right, op = node.left, node.right, node.op
         comp = self.compiler
-        if not isinstance(left, Name | Call) or (isinstance(left, Call) and left.name in _BUILTINS):
+        if not isinstance(left, Name | Call) or (
+            isinstance(left, Call) and left.name in FUNCTIONS and FUNCTIONS[left.name].form == "strict"
+        ):
             if isinstance(right, Name | Call):
-                left, right, op = right, left, _FLIP[op]
+                left, right, op = right, left, COMPARISONS[op].flipped
             else:
                 return None
         try:

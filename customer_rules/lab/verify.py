@@ -56,7 +56,6 @@ from customer_rules.lang.ast import (
     Between,
     Binary,
     Call,
-    Duration,
     In,
     IsMissing,
     ListOf,
@@ -66,9 +65,9 @@ from customer_rules.lang.ast import (
     conjuncts,
     to_text,
 )
-from customer_rules.lang.ast import Literal as Lit
-from customer_rules.lang.check import Checker
 from customer_rules.lang.compile import CheckedPolicy, check_policy, resolve_params
+from customer_rules.lang.functions import FUNCTIONS
+from customer_rules.lang.ops import COMPARISONS, NOT_CONSTANT, PROPAGATES
 from customer_rules.lang.policy import Policy
 from customer_rules.lang.types import DATE, LIST, NUMBER, RECORDS, STRING, Type
 from customer_rules.model.decision import show
@@ -80,13 +79,16 @@ if TYPE_CHECKING:
 
 Severity = Literal["error", "warning", "info"]
 
-_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_NC = object()  # "not a constant"
+_NC = NOT_CONSTANT  # "not a constant"
 _DAY_MIN = float(dt.date(1, 1, 1).toordinal())
 _DAY_MAX = float(dt.date(9999, 12, 31).toordinal())
 
-#: Built-in functions that are missing when any argument is.
-_STRICT = frozenset({"abs", "min", "max", "len", "count_distinct", "days_since", "days_until"})
+#: The function models (``Function.verify`` in the function table) this
+#: analysis reasons with; any other function is an opaque value (witness
+#: search only), known only where its arguments are when it propagates missing.
+MODELS = frozenset(
+    {"membership", "top", "share", "branch", "first_known", "extremum", "day_count", "size", "count"}
+)
 
 
 # ---------------------------------------------------------------------------
@@ -178,7 +180,6 @@ class _Translator:
         self.derived = {name: node for name, node, _ in checked.derived}
         self.space = space
         self.today = as_of.toordinal()
-        self.checker = Checker(self.ns, self.params)
         self.hints: dict[str, set[Any]] = {}
         self._conds: dict[Node, _TF] = {}
         self._terms: dict[Node, Term | None] = {}
@@ -186,7 +187,7 @@ class _Translator:
 
     # -- helpers ---------------------------------------------------------------
     def type_of(self, node: Node) -> Type:
-        return self.checker.check(node)
+        return self.checked.type_of(node)
 
     def hint(self, var: Var, value: Any) -> None:
         if var.exact and var.path is not None and var.member is None:
@@ -251,58 +252,9 @@ class _Translator:
 
     # -- constants ---------------------------------------------------------------
     def const(self, node: Node) -> Any:
-        if isinstance(node, Lit):
-            return node.value
-        if isinstance(node, Duration):
-            return node.days
-        if isinstance(node, Name):
-            if node.parts[0] == "params" and len(node.parts) == 2 and node.parts[1] in self.params:
-                return self.params[node.parts[1]]
-            if node.dotted in self.derived:
-                return self.const(self.derived[node.dotted])
-            return _NC
-        if isinstance(node, Unary):
-            v = self.const(node.operand)
-            if v is _NC or v is None:
-                return v
-            return (not v) if node.op == "not" else -v
-        if isinstance(node, Binary):
-            if node.op in ("and", "or"):
-                a, b = self.const(node.left), self.const(node.right)
-                if node.op == "and" and (a is False or b is False):
-                    return False
-                if node.op == "or" and (a is True or b is True):
-                    return True
-                if a is _NC or b is _NC:
-                    return _NC
-                return None if a is None or b is None else (a and b if node.op == "and" else a or b)
-            a = self.const(node.left)
-            if a is _NC:
-                return _NC
-            b = self.const(node.right)
-            if b is _NC:
-                return _NC
-            if a is None or b is None:
-                return None
-            from customer_rules.backends.python import _ARITH, _CMP
-
-            if node.op in _CMP:
-                return bool(_CMP[node.op](a, b))
-            try:
-                return _ARITH[node.op](a, b)
-            except (OverflowError, TypeError):
-                return None
-        if isinstance(node, Call) and node.name == "if":
-            c = self.const(node.args[0])
-            if c is _NC:
-                return _NC
-            if c is None:
-                return None
-            return self.const(node.args[1] if c else node.args[2])
-        if isinstance(node, ListOf):
-            items = [self.const(i) for i in node.items]
-            return _NC if any(i is _NC for i in items) else tuple(items)
-        return _NC
+        """The folded value of a constant expression (folded by the checker with
+        the operator table's meaning), or ``_NC``."""
+        return self.checked.constant(node)
 
     # -- conditions ----------------------------------------------------------------
     def cond(self, node: Node) -> _TF:
@@ -389,7 +341,9 @@ class _Translator:
     def call_cond(self, node: Call) -> _TF:
         sp = self.space
         name = node.name
-        if name == "has_any":
+        fn = FUNCTIONS.get(name)
+        model = fn.verify if fn is not None else None
+        if model == "membership":
             path = node.args[0]
             items = self.const(node.args[1])
             if isinstance(path, Name) and path.dotted in self.ns.fields and items is not _NC:
@@ -398,7 +352,7 @@ class _Translator:
                 f: Region = [{m.key: sp.bools([False]) for m in members}] if members else FULL
                 return _TF(lambda: sp.simplify(t), f)
             return self.atom(node, "has_any over a value that is not a record list field")
-        if name in ("top", "top_pct", "top_within", "top_pct_within"):
+        if model == "top":
             measure = self.term(node.args[0])
             known = _Lazy(lambda: self.present(measure) if measure is not None else FULL)
             var = self.opaque_var(node, Type("bool"), "a population-relative test (fitted cut-off)")
@@ -411,13 +365,13 @@ class _Translator:
                     lambda: sp.r_or(sp.r_and(sp.r_and(off, known.get()), group.t), sp.r_and(known.get(), group.f)),
                 )
             return _TF(lambda: sp.r_and(on, known.get()), lambda: sp.r_and(off, known.get()))
-        if name == "if":
+        if model == "branch":
             c, a, b = (self.cond(x) for x in node.args)
             return _TF(
                 lambda: sp.r_or(sp.r_and(c.t, a.t), sp.r_and(c.f, b.t)),
                 lambda: sp.r_or(sp.r_and(c.t, a.f), sp.r_and(c.f, b.f)),
             )
-        if name == "coalesce":
+        if model == "first_known":
             out = self.cond(node.args[-1])
             for arg in reversed(node.args[:-1]):
                 out = self._first_known(self.cond(arg), out)
@@ -441,7 +395,7 @@ class _Translator:
         left, right = node.left, node.right
         lc, rc = self.const(left), self.const(right)
         if lc is not _NC and rc is _NC:
-            left, right, op, lc, rc = right, left, _FLIP[op], rc, lc
+            left, right, op, lc, rc = right, left, COMPARISONS[op].flipped, rc, lc
         if self.type_of(left).kind == "bool" and isinstance(rc, bool) and op in ("==", "!="):
             inner = self.cond(left)
             return inner if (op == "==") == rc else _TF(lambda: inner.f, lambda: inner.t)
@@ -553,7 +507,9 @@ class _Translator:
         sp = self.space
         name = node.name
         args = node.args
-        if name == "if":
+        fn = FUNCTIONS.get(name)
+        model = fn.verify if fn is not None else None
+        if model == "branch":
             c = self.const(args[0])
             if c is not _NC:
                 if c is None:
@@ -564,34 +520,34 @@ class _Translator:
             if a is None or b is None:
                 return None
             return _If(self.cond(args[0]), a, b)
-        if name == "coalesce":
+        if model == "first_known":
             items = [self.term(a) for a in args]
             if any(i is None for i in items):
                 return None
             return _Coalesce(tuple(i for i in items if i is not None))
-        if name in ("min", "max"):
+        if model == "extremum":
             items = [self.term(a) for a in args]
             if any(i is None for i in items):
                 return None
             return _MinMax(name, tuple(i for i in items if i is not None))
-        if name in ("days_since", "days_until"):
+        if model == "day_count":
             inner = self.term(args[0])
             if isinstance(inner, _Lin) and inner.var.date:
                 if name == "days_since":  # today - (a x + b)
                     return _Lin(inner.var, -inner.a, self.today - inner.b, inner.req)
                 return _Lin(inner.var, inner.a, inner.b - self.today, inner.req)
-        if name in ("len", "count_distinct"):
+        if model == "size":
             return self._opaque_term(node, t, f"{name}() of a list", nullable=False, ge=0)
-        if name == "count_true":
+        if model == "count":
             return self._opaque_term(
                 node, t, "a count of conditions", nullable=False, ge=0, le=float(len(args))
             )
-        if name == "percentile":
+        if model == "share":
             measure = self.term(args[0])
             req = self.present(measure) if measure is not None else FULL
             return self._opaque_term(node, t, "a population-relative value (fitted)", req, ge=0, le=1)
         req = FULL
-        if name in _STRICT:
+        if fn is not None and fn.missing == PROPAGATES:
             for arg in args:
                 at = self.term(arg)
                 if at is not None:
@@ -633,7 +589,7 @@ class _Translator:
                     return EMPTY
                 k = (k - term.b) / term.a
                 if term.a < 0:
-                    op = _FLIP[op]
+                    op = COMPARISONS[op].flipped
                 self.hint(var, k)
                 dom = sp.nums(var, _intervals(op, k))
             elif var.kind == STR:
@@ -687,26 +643,23 @@ class _Translator:
 
 
 def _holds(op: str, a: Any, b: Any) -> bool:
-    from customer_rules.backends.python import _CMP
-
     try:
-        return bool(_CMP[op](a, b))
+        return bool(COMPARISONS[op].python(a, b))
     except TypeError:
         return False
 
 
 def _intervals(op: str, k: float) -> list[Iv]:
-    if op == "==":
-        return [Iv(k, k)]
-    if op == "!=":
+    """Where ``x op k`` holds on the number line (the operator's ``pieces``)."""
+    pieces = COMPARISONS[op].pieces
+    below, at, above = "below" in pieces, "at" in pieces, "above" in pieces
+    if below and above:  # !=
         return [Iv(-INF, k, True, False), Iv(k, INF, False, True)]
-    if op == "<":
-        return [Iv(-INF, k, True, False)]
-    if op == "<=":
-        return [Iv(-INF, k)]
-    if op == ">":
-        return [Iv(k, INF, False, True)]
-    return [Iv(k, INF)]
+    if below:
+        return [Iv(-INF, k, True, at)]
+    if above:
+        return [Iv(k, INF, at, True)]
+    return [Iv(k, k)]
 
 
 def _affine(op: str, lt: Term | None, rt: Term | None) -> _Lin | None:

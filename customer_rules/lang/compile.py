@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from customer_rules.errors import PolicyError
 from customer_rules.lang.ast import Call, Name, Node, walk
 from customer_rules.lang.check import POPULATION_FUNCTIONS, Checker
+from customer_rules.lang.ops import representable
 from customer_rules.lang.parser import parse
 from customer_rules.lang.policy import FlagDef, Policy, RuleDef, Scalar
 from customer_rules.lang.types import Namespace, Type, type_of_value
@@ -50,10 +51,38 @@ class CheckedPolicy:
     label_rank: Mapping[str, int]  # 0 = listed first = highest priority
     derived_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     population: tuple[Call, ...] = ()  # population-relative calls; they need fitting
+    #: the type of every checked node, by identity: ``id(node) -> (node, type)``
+    types: Mapping[int, tuple[Node, Type]] = field(default_factory=dict)
+    #: the folded value of every checked node (NOT_CONSTANT when it depends on the
+    #: record), range-checked so every backend represents it faithfully; by identity
+    constants: Mapping[int, tuple[Node, Any]] = field(default_factory=dict)
 
     @property
     def population_relative(self) -> bool:
         return bool(self.population)
+
+    def type_of(self, node: Node) -> Type:
+        """The checked type of an expression of this policy."""
+        entry = self.types.get(id(node))
+        if entry is not None and entry[0] is node:
+            return entry[1]
+        return self._checker().check(node)  # a node built after checking (a derived value's name)
+
+    def constant(self, node: Node) -> Any:
+        """The folded value of a constant expression, or NOT_CONSTANT.
+
+        Constants are folded once, here, with the operator table's meaning;
+        backends read them instead of evaluating constant nodes themselves.
+        """
+        entry = self.constants.get(id(node))
+        if entry is not None and entry[0] is node:
+            return entry[1]
+        return self._checker().constant(node)
+
+    def _checker(self) -> Checker:
+        checker = Checker(self.namespace, self.params)
+        checker.derived_defs.update((name, node) for name, node, _ in self.derived)
+        return checker
 
 
 def key_of(node: Name | Call) -> str:
@@ -117,6 +146,15 @@ def check_policy(
     Errors are :class:`PolicyError` located in the policy's file.
     """
     values = dict(params) if params is not None else dict(policy.params)
+    for name, value in values.items():
+        why = representable(value)
+        if why is not None:
+            raise PolicyError(
+                f"parameter {name!r}: {why}",
+                field=f"params.{name}",
+                hint="parameters must be finite numbers within the 64-bit range",
+                **_where(policy, ("params", name), None),
+            )
     ns = Namespace(
         fields=base.fields,
         features=base.features,
@@ -136,7 +174,9 @@ def check_policy(
 
     def check_at(node: Node, loc: tuple[str | int, ...], rule: str | None, condition: bool) -> Type:
         try:
-            return checker.check_condition(node) if condition else checker.check(node)
+            t = checker.check_condition(node) if condition else checker.check(node)
+            checker.range_check(node)
+            return t
         except PolicyError as exc:
             pos = (exc.line, exc.column or 1) if exc.line is not None else None
             raise PolicyError(
@@ -173,6 +213,7 @@ def check_policy(
         node = parse_at(text, loc, None)
         t = check_at(node, loc, None, condition=False)
         ns.derived[name] = t
+        checker.derived_defs[name] = node
         derived.append((name, node, t))
         derived_keys[name] = expand(node)
 
@@ -205,6 +246,8 @@ def check_policy(
         label_rank={lab.id: i for i, lab in enumerate(policy.labels)},
         derived_keys=derived_keys,
         population=tuple(population.values()),
+        types=checker.types,
+        constants=checker.constants,
     )
 
 

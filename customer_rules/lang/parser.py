@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
@@ -80,9 +81,9 @@ FALSE: "false"
 COMP_OP: "==" | "!=" | "<=" | ">=" | "<" | ">"
 ADD_OP: "+" | "-"
 MUL_OP: "*" | "/"
-DATE.3: /\d{4}-\d{2}-\d{2}(?![\d])/
-DURATION.2: /\d+[dw](?![A-Za-z0-9_])/
-NUMBER: /\d+(\.\d+)?([eE][+-]?\d+)?/
+DATE.3: /[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])/
+DURATION.2: /[0-9]+[dw](?![A-Za-z0-9_])/
+NUMBER: /[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/
 STRING: /"(?:[^"\\\n]|\\.)*"/ | /'(?:[^'\\\n]|\\.)*'/
 NAME: /(?!(?:and|or|not|in|between|is|missing|true|false)(?![A-Za-z0-9_]))[A-Za-z][A-Za-z0-9_]*/
 
@@ -172,6 +173,13 @@ class _Build(Transformer[Token, Node]):
     def number(self, tok: Token) -> Node:
         text = str(tok)
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        if isinstance(value, float) and math.isinf(value):
+            raise PolicyError(
+                f"the number {text} is too large for a decimal (it would be infinite)",
+                line=tok.line,
+                column=tok.column,
+                hint="decimals go up to about 1.8e308",
+            )
         return Literal(value, pos=_tpos(tok))
 
     def string(self, tok: Token) -> Node:
@@ -256,6 +264,8 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
             return "unexpected '_'", "names start with a letter; private names cannot be read"
         if ch == "=":
             return "unexpected '='", "compare with '=='"
+        if ch.isdigit() or ch.isnumeric():
+            return f"unexpected character {ch!r}", "write numbers with the ASCII digits 0-9"
         return f"unexpected character {ch!r}", None
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
