@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,19 +18,39 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import customer_rules as cr
+from customer_rules.backends import durable as durable_backend
+from customer_rules.streams.events import DEAL_EVENTS, EventError, RepairVisit, sample_events
+from customer_rules.streams.stream import Change, EscalationError
 
-durable = pytest.importorskip("customer_rules.backends.durable")
-if not durable.available():  # pragma: no cover - CPython 3.13+ or no durable_rules
-    pytest.skip("durable_rules is not installed here", allow_module_level=True)
+# Every test runs on both stream backends: python (the default, every CPython) and
+# durable_rules (where it is installed); the same assertions hold on both.
+STREAM_BACKENDS = [
+    "python",
+    pytest.param(
+        "durable",
+        marks=pytest.mark.skipif(
+            not durable_backend.available(), reason="durable_rules is not installed here"
+        ),
+    ),
+]
 
-from customer_rules.streams.events import (  # noqa: E402
-    DEAL_EVENTS,
-    Change,
-    EscalationError,
-    EventError,
-    RepairVisit,
-    sample_events,
-)
+
+@pytest.fixture(autouse=True, scope="module", params=STREAM_BACKENDS)
+def stream_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``engine.stream()`` in this module runs on the backend of the parameter."""
+    backend: str = request.param
+    original = cr.Engine.stream
+
+    def stream(self: cr.Engine, **options: Any) -> Any:
+        options.setdefault("backend", backend)
+        return original(self, **options)
+
+    cr.Engine.stream = stream  # type: ignore[method-assign]
+    try:
+        yield backend
+    finally:
+        cr.Engine.stream = original  # type: ignore[method-assign]
+
 
 START = dt.date(2026, 3, 1)
 ENGINE = cr.Engine(load_entry_points=False)

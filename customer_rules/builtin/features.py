@@ -7,9 +7,17 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from customer_rules.hookspecs import hookimpl
-from customer_rules.model.features import Feature, feature
-from customer_rules.model.records import Case, Customer
+from customer_rules.plugin import (
+    Customer,
+    Feature,
+    active_case_list,
+    active_mask,
+    feature,
+    hookimpl,
+    last_contact_date,
+    next_anniversary,
+    open_mask,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -35,19 +43,10 @@ def _days_since_contact_frame(as_of: dt.date) -> pl.Expr:
     return (pl.lit(as_of) - _last_contact_frame(as_of)).dt.total_days()
 
 
-def _open_mask(as_of: dt.date, closed_after: dt.date | None = None) -> pl.Expr:
-    """Per case (inside ``list.agg``): opened by as_of and not closed by ``closed_after``."""
-    import polars as pl
-
-    e = pl.element()
-    opened, closed = e.struct.field("opened_at"), e.struct.field("closed_at")
-    return (opened <= as_of) & (closed.is_null() | (closed > (closed_after or as_of)))
-
-
 def _open_cases_frame(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
-    return pl.col("cases").list.agg(_open_mask(as_of).sum())
+    return pl.col("cases").list.agg(open_mask(as_of).sum())
 
 
 def _repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
@@ -65,7 +64,7 @@ def _days_unresolved_frame(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
     age = (pl.lit(as_of) - pl.element().struct.field("opened_at")).dt.total_days()
-    return pl.col("cases").list.agg(pl.when(_open_mask(as_of)).then(age).max()).fill_null(0)
+    return pl.col("cases").list.agg(pl.when(open_mask(as_of)).then(age).max()).fill_null(0)
 
 
 def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
@@ -82,14 +81,6 @@ def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
     this_year = anniversary(as_of.year)
     nxt = pl.when(this_year >= as_of).then(this_year).otherwise(anniversary(as_of.year + 1))
     return (nxt - pl.lit(as_of)).dt.total_days()
-
-
-def last_contact_date(c: Customer, as_of: dt.date) -> dt.date | None:
-    """Most recent contact on or before as_of: interactions and the deal record."""
-    dates = [i.at for i in c.interactions if i.at <= as_of]
-    if c.deal.last_contact_at is not None and c.deal.last_contact_at <= as_of:
-        dates.append(c.deal.last_contact_at)
-    return max(dates) if dates else None
 
 
 @feature(
@@ -159,19 +150,6 @@ def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
     return (next_anniversary(c.birthday.month, c.birthday.day, as_of) - as_of).days
 
 
-def next_anniversary(month: int, day: int, as_of: dt.date) -> dt.date:
-    """The next date (on or after as_of) with this month and day; 29 February
-    falls on 28 February in common years."""
-    for year in (as_of.year, as_of.year + 1):
-        try:
-            nxt = dt.date(year, month, day)
-        except ValueError:
-            nxt = dt.date(year, 2, 28)
-        if nxt >= as_of:
-            return nxt
-    raise AssertionError("unreachable: one of the two years is always ahead")  # pragma: no cover
-
-
 # -- complaint cases -------------------------------------------------------
 # Complaint schemes (satisfaction, crisis) look at the *active* cases at
 # as_of: opened on or before as_of and still open then, or closed less than
@@ -179,46 +157,8 @@ def next_anniversary(month: int, day: int, as_of: dt.date) -> dt.date:
 # window has passed, and the same record read at another as_of can differ.
 
 
-def _days_before(as_of: dt.date, days: int) -> dt.date:
-    try:
-        return as_of - dt.timedelta(days=max(days, 0))
-    except OverflowError:  # a window reaching past the calendar
-        return dt.date.min
-
-
-def active_case_list(c: Customer, as_of: dt.date, days: int) -> list[Case]:
-    """The cases active at ``as_of``: open then, or closed within the last ``days`` days.
-
-    Some twenty features read the same list for one decision: the last few
-    lists are kept (records are frozen; the record itself is kept with its
-    list, so its ``id`` cannot be reused while the entry lives). Callers
-    must not change the list.
-    """
-    cases = c.cases
-    if not cases:
-        return []
-    key = (id(c), as_of, days)
-    hit = _ACTIVE_LISTS.get(key)
-    if hit is not None and hit[0] is c:
-        return hit[1]
-    since = _days_before(as_of, days)
-    found = [k for k in cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > since)]
-    if len(_ACTIVE_LISTS) >= 32:
-        _ACTIVE_LISTS.clear()
-    _ACTIVE_LISTS[key] = (c, found)
-    return found
-
-
-_ACTIVE_LISTS: dict[tuple[int, dt.date, int], tuple[Customer, list[Case]]] = {}
-
-
 _WINDOW = (("days", "integer"),)
 _ACTIVE = "active cases (open at as_of, or closed less than `days` days before it)"
-
-
-def active_mask(as_of: dt.date, days: int) -> pl.Expr:
-    """Frame version of :func:`active_case_list`: per case, inside ``pl.col("cases").list.agg``."""
-    return _open_mask(as_of, _days_before(as_of, days))
 
 
 def _active_cases_frame(as_of: dt.date, days: int) -> pl.Expr:

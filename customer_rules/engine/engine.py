@@ -35,7 +35,7 @@ from customer_rules.model.records import Customer
 from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
-    from customer_rules.streams.events import EventStream
+    from customer_rules.streams.stream import EventStream
 
 BACKENDS = ("python", "frame", "durable")
 
@@ -349,7 +349,10 @@ class Engine:
                             raise
                     cuts[key_of(call)] = learn(call, values, dict(checked.params))
             self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
-            self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
+            self._fit_info[sid] = {
+                "as_of": None if day is None else day.isoformat(),
+                "population": len(records),
+            }
         self.fit_rejected_ = rejected
         return self
 
@@ -497,7 +500,9 @@ class Engine:
             decision.strategy = scheme.strategies.get(decision.label)
         return decision
 
-    def _stabilise(self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date) -> Decision:
+    def _stabilise(
+        self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date
+    ) -> Decision:
         """Hysteresis: keep the previous label unless the change is clear enough."""
         previous = record.previous_grade(compiled.scheme, day)
         if previous is None or previous.label == decision.label or previous.label not in compiled.rank:
@@ -712,7 +717,7 @@ class Engine:
         """A stream of customer events: deal-stage and crisis statecharts run
         on durable_rules, in event time (see :class:`EventStream` for the
         ``options``). Needs durable_rules (:class:`BackendUnavailable` otherwise)."""
-        from customer_rules.streams.events import EventStream
+        from customer_rules.streams.stream import EventStream
 
         return EventStream(self, **options)
 
@@ -747,6 +752,15 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine(schemes={list(self._schemes)}, backend={self.backend!r})"
+
+    # -- for event streams (customer_rules.streams) ---------------------------------
+    # Streams read the engine through its public API and this one method only, never
+    # its private attributes: keep it when the backends change shape.
+    def compiled_policy(self, scheme: str) -> PythonPolicy:
+        """The compiled form ``scheme`` is decided with in this engine: ``.checked``
+        (the checked policy with its parameters) and ``.cuts`` (fitted cut-offs,
+        ``None`` before fitting) are what a stream compiles its charts from."""
+        return self._compiled[self._scheme(scheme).id]
 
 
 def _json_scalar(v: Any) -> Any:
