@@ -55,7 +55,9 @@ def test_backend_unavailable_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(cr.BackendUnavailable, match=r"customer-rules\[durable\]"):
         cr.Engine(load_entry_points=False, backend="durable")
     with pytest.raises(cr.BackendUnavailable):
-        cr.Engine(load_entry_points=False).stream()
+        cr.Engine(load_entry_points=False).stream(backend="durable")
+    # streams run on the python backend by default: they need no durable_rules
+    cr.Engine(load_entry_points=False).stream()
 
 
 def test_each_engine_has_its_own_host_and_unique_ruleset_names() -> None:
