@@ -82,10 +82,11 @@ def test_no_host_thread_runs_and_every_action_completes_in_the_call() -> None:
 
 def test_rulesets_are_json_safe_discriminated_and_never_use_negative_priorities() -> None:
     rules = cr.Engine(load_entry_points=False, backend="durable")
-    stream = rules.stream()
+    stream = rules.stream(backend="durable")
     definitions = [d for c in rules._compiled.values() for d in c.rulesets().values()]
-    definitions.extend(stream.stage_chart.chart.definitions.values())  # type: ignore[union-attr]
-    definitions.extend(stream.phase_chart.definitions.values())
+    (stage,) = stream._stages
+    definitions.extend(stage.runner.chart.chart.definitions.values())  # type: ignore[attr-defined]
+    definitions.extend(stream._phases.chart.definitions.values())  # type: ignore[union-attr]
     for definition in definitions:
         text = json.dumps(definition)  # actions were taken out at registration
         assert "$mt" not in text and "$imt" not in text  # no patterns at all
