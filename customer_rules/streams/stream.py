@@ -43,33 +43,30 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Literal
 
 from customer_rules.engine.plugins import call_hook
-from customer_rules.errors import CustomerRulesError, PluginError
-from customer_rules.model.records import Case, Customer, Deal, Interaction
+from customer_rules.errors import PluginError
+from customer_rules.model.records import Customer
+from customer_rules.streams.changes import (
+    Change,
+    EscalationError,
+    Explanation,
+    RejectedEvent,
+    StreamResult,
+    because_of,
+)
 from customer_rules.streams.events import (
     CASE_EVENTS,
-    CASE_FACTS,
     CASE_ID_EVENTS,
-    CYCLE_PAIRS,
-    DEAL_EVENTS,
-    MILESTONES,
     BaseEvent,
     CaseClosed,
-    CaseFacts,
     CaseOpened,
-    CaseUpdated,
-    Contact,
     EventError,
-    IdentityObserved,
-    Lost,
-    RepairVisit,
-    TermsAgreed,
     parse_event,
 )
+from customer_rules.streams.session import Session
 from customer_rules.streams.statecharts import (
     CaseChart,
     Labeller,
@@ -83,287 +80,10 @@ from customer_rules.streams.statecharts import (
 
 if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
-    from customer_rules.lang.compile import CheckedPolicy
-    from customer_rules.model.decision import Decision
+
+__all__ = ["Change", "EscalationError", "EventStream", "RejectedEvent", "StreamResult"]
 
 STREAM_BACKENDS = ("python", "durable")
-
-# ---------------------------------------------------------------------------
-# What changed
-# ---------------------------------------------------------------------------
-
-
-class _Explanation:
-    """A decision computed on first use (the stream's hot path needs only labels)."""
-
-    __slots__ = ("_args", "_decision")
-
-    def __init__(self, engine: Engine, scheme: str, record: Customer, day: dt.date) -> None:
-        self._args: tuple[Engine, str, Customer, dt.date] | None = (engine, scheme, record, day)
-        self._decision: Decision | None = None
-
-    def decision(self) -> Decision:
-        if self._decision is None:
-            assert self._args is not None
-            engine, scheme, record, day = self._args
-            self._decision = engine.decide(scheme, record, as_of=day)
-            self._args = None
-        return self._decision
-
-
-@dataclass(frozen=True)
-class Change:
-    """One thing an event changed.
-
-    ``kind``: ``stage`` (a stage chart moved), ``refused`` (the rules asked
-    for a stage move the statechart does not allow for this event), a case
-    chart's kind (``crisis`` / ``satisfaction`` for the built-in schemes: the
-    label changed), ``phase`` (a case's phase moved) or ``escalation`` (a
-    phase's procedure ran and the ``escalate`` hook was called).
-    ``previous``/``current`` are labels or phases; ``rule`` the deciding
-    rule; ``plan`` the procedure steps of an escalation. :attr:`reasons`
-    (the rule's reason and the flags that hold, in English) and
-    :attr:`decision` (the full decision, e.g. to explain it in Chinese) are
-    computed when first read.
-    """
-
-    kind: str
-    customer_id: str
-    at: dt.date
-    event: Any
-    scheme: str | None = None
-    previous: str | None = None
-    current: str | None = None
-    rule: str | None = None
-    case_id: str | None = None
-    plan: tuple[str, ...] = ()
-    because: tuple[str, ...] = field(default=(), repr=False)
-    explanation: _Explanation | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def decision(self) -> Decision | None:
-        """The full decision behind a case chart's change or an escalation."""
-        return self.explanation.decision() if self.explanation is not None else None
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        """Why: the deciding rule's reason, then the flags that hold (English)."""
-        if self.explanation is None:
-            return self.because
-        return _reasons(self.explanation.decision())
-
-    def key(self) -> tuple[Any, ...]:
-        """The change without the objects it refers to (for comparing runs)."""
-        return (
-            self.kind,
-            self.customer_id,
-            self.at,
-            self.scheme,
-            self.previous,
-            self.current,
-            self.rule,
-            self.reasons,
-            self.case_id,
-            self.plan,
-        )
-
-
-@dataclass
-class RejectedEvent:
-    """An event of a batch that failed; ``applied`` says whether it took effect
-    (only an escalation hook failing after the event was applied)."""
-
-    index: int
-    event: Any
-    error: CustomerRulesError
-    applied: bool = False
-
-
-@dataclass
-class StreamResult:
-    """What a batch changed, and the events rejected: events in = posted + rejected."""
-
-    changes: list[Change]
-    rejected: list[RejectedEvent]
-    posted: int = 0
-
-    def __iter__(self) -> Any:
-        return iter(self.changes)
-
-    def __len__(self) -> int:
-        return len(self.changes)
-
-
-class EscalationError(PluginError):
-    """An ``escalate`` hook failed after the event was applied; ``changes`` are the event's changes."""
-
-    def __init__(self, plugin: str, cause: str, changes: list[Change]) -> None:
-        super().__init__(plugin, cause)
-        self.changes = changes
-
-
-# ---------------------------------------------------------------------------
-# A customer's session
-# ---------------------------------------------------------------------------
-
-
-class _Session:
-    """What the stream knows about one customer, built from their events."""
-
-    __slots__ = (
-        "_cases_cache",
-        "_deal",
-        "_record",
-        "activity",
-        "cases",
-        "clock",
-        "closed",
-        "deal",
-        "dirty_cases",
-        "evaluated",
-        "events",
-        "id",
-        "identity",
-        "interactions",
-        "labels",
-        "phase_inputs",
-        "phases",
-        "stages",
-    )
-
-    def __init__(self, customer_id: str) -> None:
-        self.id = customer_id
-        self.clock: dt.date | None = None
-        self.events = 0
-        self.deal: dict[str, Any] = {}
-        self.interactions: list[Interaction] = []
-        self.identity: list[str] = []
-        self.cases: dict[str, dict[str, Any]] = {}
-        self.closed: dict[str, dt.date] = {}
-        self.activity: dict[str, dt.date] = {}  # day of the latest event about each case
-        self.dirty_cases: set[str] = set()
-        self._cases_cache: dict[str, Case] = {}
-        self._record: Customer | None = None
-        self._deal: Deal | None = None
-        self.stages: dict[str, str] = {}  # stage scheme -> state, once its chart ran
-        self.labels: dict[str, str | None] = {}  # case chart scheme -> label
-        self.evaluated: dt.date | None = None  # day the case charts were last decided
-        self.phases: dict[str, str] = {}
-        self.phase_inputs: dict[str, tuple[bool, bool]] = {}  # what the phase chart last saw
-
-    # -- building the record -------------------------------------------------
-    def apply(self, event: BaseEvent, day: dt.date) -> None:
-        t = event.type
-        deal = self.deal
-        if isinstance(event, Contact):
-            deal.setdefault("first_contact_at", day)
-            deal["last_contact_at"] = day
-            self.interactions.append(
-                _EMPTY_INTERACTION.model_copy(update={"at": day, "kind": event.kind, "note": event.note})
-            )
-        elif t in MILESTONES:
-            name = MILESTONES[t]
-            old = deal.get(name)
-            lost = deal.get("lost_at")
-            # the first occurrence in the current deal cycle (after the latest loss)
-            if old is None or (lost is not None and old <= lost):
-                deal[name] = day
-                later = CYCLE_PAIRS.get(name)
-                if later is not None and deal.get(later) is not None and deal[later] < day:
-                    del deal[later]
-        elif isinstance(event, TermsAgreed):
-            deal["needs_confirmed"] = event.needs_confirmed
-            deal["price_confirmed"] = event.price_confirmed
-            deal["terms_agreed"] = event.terms_agreed
-        elif isinstance(event, Lost):
-            deal["lost_at"] = day
-        elif isinstance(event, CaseOpened):
-            self.cases[event.case_id] = {
-                "id": event.case_id,
-                "opened_at": day,
-                "repair_visits": [],
-                **_facts(event),
-            }
-            self.dirty_cases.add(event.case_id)
-        elif isinstance(event, CaseUpdated | CaseClosed):
-            self.cases[event.case_id].update(_facts(event))
-            if isinstance(event, CaseClosed):
-                self.cases[event.case_id]["closed_at"] = day
-                self.closed[event.case_id] = day
-            self.dirty_cases.add(event.case_id)
-        elif isinstance(event, RepairVisit):
-            self.cases[event.case_id]["repair_visits"].append(day)
-            self.dirty_cases.add(event.case_id)
-        elif isinstance(event, IdentityObserved) and event.identity not in self.identity:
-            self.identity.append(event.identity)
-        if t in CASE_ID_EVENTS:
-            self.activity[event.case_id] = day  # type: ignore[attr-defined]
-        if t in DEAL_EVENTS:
-            self._deal = None
-        self._record = None
-
-    def deal_record(self) -> Deal:
-        deal = self._deal
-        if deal is None:
-            deal = self._deal = _EMPTY_DEAL.model_copy(update=self.deal)
-        return deal
-
-    def fast_record(self) -> Customer:
-        """The customer as a record for evaluating rules: copies of validated
-        empty models with the session's values put in (every value came from
-        a validated event), rebuilt only when an event changed something."""
-        record = self._record
-        if record is None:
-            cache = self._cases_cache
-            for cid in self.dirty_cases:
-                data = self.cases[cid]
-                cache[cid] = _EMPTY_CASE.model_copy(
-                    update={**data, "repair_visits": tuple(data["repair_visits"])}
-                )
-            self.dirty_cases.clear()
-            record = self._record = _EMPTY_CUSTOMER.model_copy(
-                update={
-                    "id": self.id,
-                    "identity": tuple(self.identity),
-                    "deal": self.deal_record(),
-                    "cases": tuple(cache[c] for c in self.cases),
-                    "interactions": tuple(self.interactions),
-                }
-            )
-        return record
-
-    def record_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "identity": list(self.identity),
-            "deal": dict(self.deal),
-            "cases": [{**c, "repair_visits": list(c["repair_visits"])} for c in self.cases.values()],
-            "interactions": [i.model_dump(exclude_none=True) for i in self.interactions],
-        }
-
-    def only_case(self, case_id: str) -> Customer:
-        """The record with one case only (to tell which case holds a label)."""
-        full = self.fast_record()
-        case = next(k for k in full.cases if k.id == case_id)
-        return full.model_copy(update={"cases": (case,)})
-
-    def live_cases(self, day: dt.date, horizon: int) -> bool:
-        """Whether any case is open at ``day``, or had an event (a closing, a late
-        repair visit ...) at most ``horizon`` days before it."""
-        if len(self.closed) < len(self.cases):
-            return True
-        return any((day - last).days <= horizon for last in self.activity.values())
-
-
-_EMPTY_CUSTOMER = Customer(id="-")
-_EMPTY_DEAL = Deal()
-_EMPTY_CASE = Case(id="-", opened_at=dt.date(2000, 1, 1))
-_EMPTY_INTERACTION = Interaction(at=dt.date(2000, 1, 1))
-
-
-def _facts(event: CaseFacts) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in event.model_fields_set if name in CASE_FACTS}
-
 
 # ---------------------------------------------------------------------------
 # The stream
@@ -437,7 +157,7 @@ class EventStream:
                 **{k: tuple(v) for k, v in (phase_plans or {}).items()},
             }
             self._phases = runners.phase(declared.phase)
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._watermark: dt.date | None = None
         self._lock = threading.RLock()  # posts from several threads apply one at a time
         self.posted = 0
@@ -452,7 +172,7 @@ class EventStream:
     def customers(self) -> list[str]:
         return list(self._sessions)
 
-    def _session(self, customer_id: str) -> _Session:
+    def _session(self, customer_id: str) -> Session:
         try:
             return self._sessions[customer_id]
         except KeyError:
@@ -563,7 +283,7 @@ class EventStream:
         s = self._sessions.get(cid)
         self._check(event, day, s, index)
         if s is None:
-            s = self._sessions[cid] = _Session(cid)
+            s = self._sessions[cid] = Session(cid)
         else:
             self._sessions.move_to_end(cid)
         s.apply(event, day)
@@ -596,7 +316,7 @@ class EventStream:
             raise EscalationError(first.plugin, first.cause, changes)
         return changes
 
-    def _check(self, event: BaseEvent, day: dt.date, s: _Session | None, index: int | None) -> None:
+    def _check(self, event: BaseEvent, day: dt.date, s: Session | None, index: int | None) -> None:
         cid = event.customer_id
 
         def reject(message: str) -> EventError:
@@ -623,7 +343,7 @@ class EventStream:
 
     # -- stage charts --------------------------------------------------------------
     def _move_stage(
-        self, stage: _Stage, s: _Session, event: BaseEvent, day: dt.date, changes: list[Change]
+        self, stage: _Stage, s: Session, event: BaseEvent, day: dt.date, changes: list[Change]
     ) -> None:
         runner = stage.runner
         parts = runner.record_parts
@@ -651,7 +371,7 @@ class EventStream:
                     before,
                     proposed,
                     rule,
-                    because=_because(checked, rule),
+                    because=because_of(checked, rule),
                 )
             )
         elif after != before:
@@ -665,14 +385,14 @@ class EventStream:
                     before,
                     after,
                     rule,
-                    because=_because(checked, rule),
+                    because=because_of(checked, rule),
                 )
             )
 
     # -- case charts and phases ----------------------------------------------------
     def _decide_cases(
         self,
-        s: _Session,
+        s: Session,
         event: BaseEvent,
         day: dt.date,
         changes: list[Change],
@@ -681,7 +401,7 @@ class EventStream:
         first = s.evaluated is None
         s.evaluated = day
         record = s.fast_record()
-        explanations: dict[str, _Explanation] = {}
+        explanations: dict[str, Explanation] = {}
         memo: dict[Any, Any] = {}  # feature values shared by the schemes
         for chart, labeller in self._cases:
             scheme = chart.scheme
@@ -689,7 +409,7 @@ class EventStream:
             previous = labeller.checked.policy.default if first else s.labels.get(scheme)
             s.labels[scheme] = label
             if label != previous:
-                lazy = explanations[scheme] = _Explanation(self.engine, scheme, record, day)
+                lazy = explanations[scheme] = Explanation(self.engine, scheme, record, day)
                 changes.append(
                     Change(
                         chart.change_kind, s.id, day, event, scheme, previous, label, rule, explanation=lazy
@@ -703,7 +423,7 @@ class EventStream:
             changes.append(Change("phase", s.id, day, event, None, None, phase.start, case_id=event.case_id))
         self._move_phases(phase, s, event, day, changes, hook_errors, explanations.get(phase.scheme))
 
-    def _case_at_label(self, phase: PhaseChart, s: _Session, case_id: str, day: dt.date) -> bool:
+    def _case_at_label(self, phase: PhaseChart, s: Session, case_id: str, day: dt.date) -> bool:
         if s.labels.get(phase.scheme) != phase.label:
             return False
         if len(s.cases) == 1:
@@ -713,12 +433,12 @@ class EventStream:
     def _move_phases(
         self,
         phase: PhaseChart,
-        s: _Session,
+        s: Session,
         event: BaseEvent,
         day: dt.date,
         changes: list[Change],
         hook_errors: list[PluginError],
-        explanation: _Explanation | None,
+        explanation: Explanation | None,
     ) -> None:
         runner = self._phases
         assert runner is not None
@@ -738,7 +458,7 @@ class EventStream:
                 changes.append(Change("phase", s.id, day, event, None, before, after, case_id=case_id))
                 if after in self.phase_plans:
                     if explanation is None:
-                        explanation = _Explanation(self.engine, phase.scheme, s.fast_record(), day)
+                        explanation = Explanation(self.engine, phase.scheme, s.fast_record(), day)
                     self._escalate(phase, s, event, day, case_id, after, explanation, changes, hook_errors)
                 if after in final:
                     runner.forget(key)  # the case's chart is done
@@ -748,12 +468,12 @@ class EventStream:
     def _escalate(
         self,
         phase: PhaseChart,
-        s: _Session,
+        s: Session,
         event: BaseEvent,
         day: dt.date,
         case_id: str,
         state: str,
-        explanation: _Explanation,
+        explanation: Explanation,
         changes: list[Change],
         hook_errors: list[PluginError],
     ) -> None:
@@ -791,25 +511,3 @@ class EventStream:
             )
         except PluginError as exc:
             hook_errors.append(exc)
-
-
-def _because(checked: CheckedPolicy, rule: str | None) -> tuple[str, ...]:
-    if rule is None:
-        return ()
-    for r in checked.policy.rules:
-        if r.id == rule and r.because is not None:
-            return (str(r.because.get("en")),)
-    return ()
-
-
-def _reasons(decision: Decision) -> tuple[str, ...]:
-    out = []
-    because = decision.because("en")
-    if because:
-        out.append(because)
-    policy = decision.source.checked.policy if decision.source is not None else None
-    texts = {f.id: f.en for f in policy.flags} if policy is not None else {}
-    for flag in decision.flags:
-        if flag in texts and texts[flag] not in out:
-            out.append(texts[flag])
-    return tuple(out)
