@@ -205,7 +205,9 @@ def test_the_stream_names_no_scheme_of_its_own() -> None:
 def test_charts_of_schemes_the_engine_lacks_are_left_out() -> None:
     engine = cr.Engine(load_entry_points=False, block=["customer_rules.schemes.crisis"])
     stream = engine.stream()
-    changes = stream.post_many([ev("case_opened", 0, case_id="K1", quality_issue=True, safety_related=True)]).changes
+    changes = stream.post_many(
+        [ev("case_opened", 0, case_id="K1", quality_issue=True, safety_related=True)]
+    ).changes
     assert {c.kind for c in changes} == {"satisfaction"}  # no crisis, so no phases either
     assert set(stream.snapshot("c1")) == {"deal_stage", "satisfaction"}
 
