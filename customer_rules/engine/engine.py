@@ -349,10 +349,7 @@ class Engine:
                             raise
                     cuts[key_of(call)] = learn(call, values, dict(checked.params))
             self._compiled[sid] = self._backend_policy(checked, sid, cuts=cuts)
-            self._fit_info[sid] = {
-                "as_of": None if day is None else day.isoformat(),
-                "population": len(records),
-            }
+            self._fit_info[sid] = {"as_of": None if day is None else day.isoformat(), "population": len(records)}
         self.fit_rejected_ = rejected
         return self
 
@@ -500,9 +497,7 @@ class Engine:
             decision.strategy = scheme.strategies.get(decision.label)
         return decision
 
-    def _stabilise(
-        self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date
-    ) -> Decision:
+    def _stabilise(self, compiled: PythonPolicy, decision: Decision, record: Customer, day: dt.date) -> Decision:
         """Hysteresis: keep the previous label unless the change is clear enough."""
         previous = record.previous_grade(compiled.scheme, day)
         if previous is None or previous.label == decision.label or previous.label not in compiled.rank:
