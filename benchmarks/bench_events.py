@@ -5,6 +5,9 @@ machine; then the resident memory before and after a long stream.
 
     python benchmarks/bench_events.py [--customers 2000] [--repeat 3] [--rss-events 200000]
 
+Streams run on the python backend (the default) and on durable_rules
+(``--backend``; durable where it is installed).
+
 Throughput: the same number of events goes through each contender; runs
 are interleaved (raw, stream, raw, stream, ...) and the best run of each
 is kept, so a busy machine slows both alike. Setup is outside the timing
@@ -95,64 +98,70 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def throughput(customers: int, repeat: int) -> dict[str, float]:
+def throughput(customers: int, repeat: int, backends: list[str]) -> dict[str, float]:
     events = sample_events(customers, seed=11)
     models = [parse_event(e) for e in events]
-    messages = raw_messages(events)
     n = len(events)
     print(
         f"events: {n} for {customers} customers; mix: "
         + ", ".join(f"{k} {v}" for k, v in Counter(e["type"] for e in events).most_common())
     )
     engine = cr.Engine(load_entry_points=False)
-    # setup, outside the timing for both contenders: the raw host and its ruleset, and
-    # the engine's stream rulesets and charts (compiled by its first stream, then shared)
-    post_one, post_batch = raw_durable()
-    engine.stream()
-    engine.stream(crisis_scheme=None, satisfaction_scheme=None)
-    best: dict[str, float] = {}
-
-    serial = iter(range(1 << 62))  # a fresh id per message: durable refuses a message it has seen
-
-    def run_raw() -> None:
-        for m in messages:
-            post_one({**m, "id": next(serial)})
-
-    def run_stream_dicts() -> None:
-        stream = engine.stream()
-        for e in events:
-            stream.post(e)
-
-    def run_stream_models() -> None:
-        stream = engine.stream()
-        for e in models:
-            stream.post(e)
-
     deal = [e for e in models if e.type in DEAL_EVENTS]
+    contenders: list[tuple[str, Callable[[], None], int]] = []
+    serial = iter(range(1 << 62))  # a fresh id per message: durable refuses a message it has seen
+    raw = "durable" in backends
+    if raw:
+        # setup, outside the timing for both contenders: the raw host and its ruleset
+        messages = raw_messages(events)
+        post_one, post_batch = raw_durable()
 
-    def run_stage_only() -> None:
-        stream = engine.stream(crisis_scheme=None, satisfaction_scheme=None)
-        for e in deal:
-            stream.post(e)
+        def run_raw() -> None:
+            for m in messages:
+                post_one({**m, "id": next(serial)})
 
-    def run_batch() -> None:
-        for i in range(0, n, 1000):
-            post_batch([{**m, "id": next(serial)} for m in messages[i : i + 1000]])
+        contenders.append(("raw durable post", run_raw, n))
+    for backend in backends:
+        # the engine's stream rulesets and charts are compiled by its first stream, then shared
+        engine.stream(backend=backend)
+        engine.stream(backend=backend, charts=["deal_stage"])
 
+        def run_stream_dicts(backend: str = backend) -> None:
+            stream = engine.stream(backend=backend)
+            for e in events:
+                stream.post(e)
+
+        def run_stream_models(backend: str = backend) -> None:
+            stream = engine.stream(backend=backend)
+            for e in models:
+                stream.post(e)
+
+        def run_stage_only(backend: str = backend) -> None:
+            stream = engine.stream(backend=backend, charts=["deal_stage"])
+            for e in deal:
+                stream.post(e)
+
+        contenders += [
+            (f"{backend} stream (dict events)", run_stream_dicts, n),
+            (f"{backend} stream (validated events)", run_stream_models, n),
+            (f"{backend} stream, deal events and stage chart only", run_stage_only, len(deal)),
+        ]
+    if raw:
+
+        def run_batch() -> None:
+            for i in range(0, n, 1000):
+                post_batch([{**m, "id": next(serial)} for m in messages[i : i + 1000]])
+
+        contenders.append(("raw durable post_batch (actions not awaited)", run_batch, n))
+    best: dict[str, float] = {}
     for _ in range(repeat):
-        for name, fn, count in (
-            ("raw durable post", run_raw, n),
-            ("stream (dict events)", run_stream_dicts, n),
-            ("stream (validated events)", run_stream_models, n),
-            ("stream, deal events and stage chart only", run_stage_only, len(deal)),
-            ("raw durable post_batch (actions not awaited)", run_batch, n),
-        ):
+        for name, fn, count in contenders:
             rate = count / timed(fn)
             best[name] = max(best.get(name, 0.0), rate)
     return best
 
 
-def long_stream(total: int, idle_days: int = 120) -> dict[str, Any]:
+def long_stream(total: int, idle_days: int = 120, backend: str = "python") -> dict[str, Any]:
     """Post ``total`` events (generated lazily, in time order) and watch RSS."""
     chunk = 1000  # customers per cohort; cohorts start 400 days apart, so they never overlap in time
 
@@ -169,7 +178,7 @@ def long_stream(total: int, idle_days: int = 120) -> dict[str, Any]:
             k += 1
 
     engine = cr.Engine(load_entry_points=False)
-    stream = engine.stream(idle_days=idle_days)
+    stream = engine.stream(idle_days=idle_days, backend=backend)
     # warm up (first rulesets, caches) before the first reading
     for e in sample_events(50, seed=1, start=dt.date(1999, 1, 1), prefix="W"):
         stream.post(e)
@@ -207,23 +216,37 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=2000, help="0: skip the throughput runs")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rss-events", type=int, default=200_000)
+    ap.add_argument(
+        "--backend",
+        choices=["python", "durable", "both"],
+        default="both",
+        help="stream backend(s) to run; durable ones are left out where durable_rules is not installed",
+    )
     args = ap.parse_args()
-    import durable
+    from customer_rules.backends.durable import available
 
-    print(f"Python {sys.version.split()[0]}, durable_rules {getattr(durable, '__version__', '2.0.28')}")
-    if args.customers:  # 0: the memory run only
-        best = throughput(args.customers, args.repeat)
-        raw = best["raw durable post"]
+    backends = ["python", "durable"] if args.backend == "both" else [args.backend]
+    if not available():
+        backends = [b for b in backends if b != "durable"]
+        print(f"Python {sys.version.split()[0]}, durable_rules not installed: python streams only")
+    else:
+        import durable
+
+        print(f"Python {sys.version.split()[0]}, durable_rules {getattr(durable, '__version__', '2.0.28')}")
+    if args.customers and backends:  # 0: the memory run only
+        best = throughput(args.customers, args.repeat, backends)
+        raw = best.get("raw durable post")
         print()
-        print(f"{'contender':48s} {'events/s':>10s} {'vs raw post':>12s}")
+        print(f"{'contender':56s} {'events/s':>10s} {'vs raw post' if raw else '':>12s}")
         for name, rate in best.items():
-            print(f"{name:48s} {rate:10.0f} {rate / raw:11.0%}")
-    if args.rss_events:
+            print(f"{name:56s} {rate:10.0f} {f'{rate / raw:11.0%}' if raw else ''}")
+    for backend in backends if args.rss_events else []:
         print()
-        r = long_stream(args.rss_events)
+        r = long_stream(args.rss_events, backend=backend)
         print(
-            f"long stream: {r['events']} events in {r['seconds']:.1f}s ({r['events'] / r['seconds']:.0f}/s); "
-            f"RSS before {r['rss_before']:.1f} MB, after {r['rss_after']:.1f} MB, peak {r['rss_peak']:.1f} MB"
+            f"{backend} long stream: {r['events']} events in {r['seconds']:.1f}s"
+            f" ({r['events'] / r['seconds']:.0f}/s); RSS before {r['rss_before']:.1f} MB,"
+            f" after {r['rss_after']:.1f} MB, peak {r['rss_peak']:.1f} MB"
         )
         print(f"  RSS at each 10%: {r['readings']}")
         print(f"  held at the end: {r['sessions']}")

@@ -60,7 +60,8 @@ from customer_rules.model.records import (
     Value,
 )
 from customer_rules.model.strategy import Cadence, Strategy
-from customer_rules.streams.events import Change, EventError, EventStream
+from customer_rules.streams.events import EventError
+from customer_rules.streams.stream import Change, EventStream
 
 __version__ = "0.1.0"
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from customer_rules.model.decision import Decision, Profile
     from customer_rules.model.features import Feature
     from customer_rules.model.strategy import Strategy
+    from customer_rules.streams.statecharts import Statechart
 
 PROJECT = "customer_rules"
 
@@ -152,4 +153,27 @@ def escalate(case: Any, decision: Decision, plan: list[str], customer: Any, engi
     :param engine: the engine.
     :returns: nothing; return values are ignored. An exception is raised to
         the caller as a :class:`~customer_rules.PluginError`.
+    """
+
+
+@hookspec
+def register_statecharts(engine: Engine) -> list[Statechart] | Statechart | None:
+    """Contribute statecharts that event streams run (``engine.stream()``).
+
+    Called once per stream, in registration order. A statechart belongs to
+    one scheme and is left out when the engine does not have that scheme.
+    Statecharts are usually registered by a plugin module of their own, next
+    to the scheme's, so that a firm replacing the scheme's policy (blocking
+    its plugin) keeps the chart.
+
+    :param engine: the engine the stream belongs to.
+    :returns: a :class:`~customer_rules.plugin.StageChart` (a scheme's labels
+        moved by some event types, each move allowed for some events), a
+        :class:`~customer_rules.plugin.CaseChart` (a scheme re-decided on
+        case and identity events), a :class:`~customer_rules.plugin.PhaseChart`
+        (phases per case, with the plan each phase runs through the
+        ``escalate`` hook), a list of them, or ``None``. A second chart of
+        the same kind for the same scheme, a second phase chart, a stage
+        chart of a scheme whose hit policy is not ``first`` or ``priority``,
+        or any other value is a :class:`~customer_rules.PluginError`.
     """

@@ -55,7 +55,9 @@ def test_backend_unavailable_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(cr.BackendUnavailable, match=r"customer-rules\[durable\]"):
         cr.Engine(load_entry_points=False, backend="durable")
     with pytest.raises(cr.BackendUnavailable):
-        cr.Engine(load_entry_points=False).stream()
+        cr.Engine(load_entry_points=False).stream(backend="durable")
+    # streams run on the python backend by default: they need no durable_rules
+    cr.Engine(load_entry_points=False).stream()
 
 
 def test_each_engine_has_its_own_host_and_unique_ruleset_names() -> None:
@@ -80,10 +82,11 @@ def test_no_host_thread_runs_and_every_action_completes_in_the_call() -> None:
 
 def test_rulesets_are_json_safe_discriminated_and_never_use_negative_priorities() -> None:
     rules = cr.Engine(load_entry_points=False, backend="durable")
-    stream = rules.stream()
+    stream = rules.stream(backend="durable")
     definitions = [d for c in (rules.compiled(sid) for sid in rules.schemes) for d in c.rulesets().values()]
-    definitions.extend(stream.stage_chart.chart.definitions.values())  # type: ignore[union-attr]
-    definitions.extend(stream.phase_chart.definitions.values())
+    (stage,) = stream._stages
+    definitions.extend(stage.runner.chart.chart.definitions.values())  # type: ignore[attr-defined]
+    definitions.extend(stream._phases.chart.definitions.values())  # type: ignore[union-attr]
     for definition in definitions:
         text = json.dumps(definition)  # actions were taken out at registration
         assert "$mt" not in text and "$imt" not in text  # no patterns at all

@@ -10,37 +10,49 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from stream_support import day, ev, histories
 
 import customer_rules as cr
+from customer_rules.backends import durable as durable_backend
+from customer_rules.streams.events import EventError, RepairVisit, sample_events
+from customer_rules.streams.stream import Change, EscalationError
 
-durable = pytest.importorskip("customer_rules.backends.durable")
-if not durable.available():  # pragma: no cover - CPython 3.13+ or no durable_rules
-    pytest.skip("durable_rules is not installed here", allow_module_level=True)
+# Every test runs on both stream backends: python (the default, every CPython) and
+# durable_rules (where it is installed); the same assertions hold on both.
+STREAM_BACKENDS = [
+    "python",
+    pytest.param(
+        "durable",
+        marks=pytest.mark.skipif(
+            not durable_backend.available(), reason="durable_rules is not installed here"
+        ),
+    ),
+]
 
-from customer_rules.streams.events import (  # noqa: E402
-    DEAL_EVENTS,
-    Change,
-    EscalationError,
-    EventError,
-    RepairVisit,
-    sample_events,
-)
 
-START = dt.date(2026, 3, 1)
+@pytest.fixture(autouse=True, scope="module", params=STREAM_BACKENDS)
+def stream_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``engine.stream()`` in this module runs on the backend of the parameter."""
+    backend: str = request.param
+    original = cr.Engine.stream
+
+    def stream(self: cr.Engine, **options: Any) -> Any:
+        options.setdefault("backend", backend)
+        return original(self, **options)
+
+    cr.Engine.stream = stream  # type: ignore[method-assign]
+    try:
+        yield backend
+    finally:
+        cr.Engine.stream = original  # type: ignore[method-assign]
+
+
 ENGINE = cr.Engine(load_entry_points=False)
-
-
-def day(n: int) -> dt.date:
-    return START + dt.timedelta(days=n)
-
-
-def ev(event_type: str, n: int, cid: str = "c1", /, **fields: Any) -> dict[str, Any]:
-    return {"type": event_type, "customer_id": cid, "at": day(n), **fields}
 
 
 def run(stream: Any, *events: dict[str, Any]) -> list[Change]:
@@ -471,59 +483,6 @@ def test_a_batch_keeps_going_and_loses_nothing() -> None:
 # ---------------------------------------------------------------------------
 # replay, snapshots, sessions
 # ---------------------------------------------------------------------------
-
-CASE_FLAGS = (
-    "media_threat",
-    "legal_threat",
-    "safety_related",
-    "injury",
-    "hostile_tone",
-    "calmed",
-    "media_involved",
-    "quality_issue",
-    "customer_accepts_repairs",
-    "solution_offered",
-    "exposed",
-)
-
-
-@st.composite
-def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Random, valid event histories of two customers."""
-    n = 0
-    events: list[dict[str, Any]] = []
-    cases: dict[str, list[str]] = {"a": [], "b": []}
-    closed: set[str] = set()
-    for _ in range(draw(st.integers(1, 25))):
-        n += draw(st.sampled_from([0, 0, 1, 4, 12, 25, 45]))
-        cid = draw(st.sampled_from(["a", "b"]))
-        kind = draw(st.sampled_from([*DEAL_EVENTS, "case_opened", "case_event", "identity_observed", "tick"]))
-        fields: dict[str, Any] = {}
-        if kind == "terms_agreed":
-            fields = {k: draw(st.booleans()) for k in ("needs_confirmed", "price_confirmed", "terms_agreed")}
-        elif kind == "identity_observed":
-            fields = {"identity": draw(st.sampled_from(["journalist", "lawyer", "taxi_driver", "fleet"]))}
-        elif kind in ("case_opened", "case_event"):
-            if kind == "case_opened" or not cases[cid]:
-                case = f"{cid}{len(cases[cid])}"
-                cases[cid].append(case)
-                kind = "case_opened"
-            else:
-                case = draw(st.sampled_from(cases[cid]))
-                kind = draw(st.sampled_from(["case_updated", "repair_visit", "case_closed"]))
-                if kind == "case_closed":
-                    if case in closed:
-                        kind = "case_updated"
-                    closed.add(case)
-            fields = {"case_id": case}
-            if kind != "repair_visit":
-                fields.update(
-                    {f: draw(st.booleans()) for f in draw(st.lists(st.sampled_from(CASE_FLAGS), max_size=2))}
-                )
-                if draw(st.integers(0, 9)) == 0:
-                    fields["damage_amount"] = draw(st.sampled_from([100.0, 60000.0]))
-        events.append(ev(kind, n, cid, **fields))
-    return events
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

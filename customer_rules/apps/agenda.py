@@ -118,7 +118,7 @@ def build_agenda(
     holidays: Mapping[tuple[int, int], tuple[str, str]] | None = None,
 ) -> Agenda:
     from customer_rules.engine.engine import to_record
-    from customer_rules.model.dates import last_contact_date, next_anniversary
+    from customer_rules.model.timeline import last_contact_date, next_anniversary
 
     holidays = DEFAULT_HOLIDAYS if holidays is None else holidays
     limit = as_of + dt.timedelta(days=horizon_days)

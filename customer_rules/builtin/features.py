@@ -7,10 +7,17 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from customer_rules.hookspecs import hookimpl
-from customer_rules.model.dates import last_contact_date, next_anniversary
-from customer_rules.model.features import Feature, feature
-from customer_rules.model.records import Case, Customer
+from customer_rules.plugin import (
+    Customer,
+    Feature,
+    active_case_list,
+    active_mask,
+    feature,
+    hookimpl,
+    last_contact_date,
+    next_anniversary,
+    open_mask,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -36,19 +43,10 @@ def _days_since_contact_frame(as_of: dt.date) -> pl.Expr:
     return (pl.lit(as_of) - _last_contact_frame(as_of)).dt.total_days()
 
 
-def _open_mask(as_of: dt.date, closed_after: dt.date | None = None) -> pl.Expr:
-    """Per case (inside ``list.agg``): opened by as_of and not closed by ``closed_after``."""
-    import polars as pl
-
-    e = pl.element()
-    opened, closed = e.struct.field("opened_at"), e.struct.field("closed_at")
-    return (opened <= as_of) & (closed.is_null() | (closed > (closed_after or as_of)))
-
-
 def _open_cases_frame(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
-    return pl.col("cases").list.agg(_open_mask(as_of).sum())
+    return pl.col("cases").list.agg(open_mask(as_of).sum())
 
 
 def _repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
@@ -66,7 +64,7 @@ def _days_unresolved_frame(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
     age = (pl.lit(as_of) - pl.element().struct.field("opened_at")).dt.total_days()
-    return pl.col("cases").list.agg(pl.when(_open_mask(as_of)).then(age).max()).fill_null(0)
+    return pl.col("cases").list.agg(pl.when(open_mask(as_of)).then(age).max()).fill_null(0)
 
 
 def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
@@ -159,46 +157,8 @@ def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
 # window has passed, and the same record read at another as_of can differ.
 
 
-def _days_before(as_of: dt.date, days: int) -> dt.date:
-    try:
-        return as_of - dt.timedelta(days=max(days, 0))
-    except OverflowError:  # a window reaching past the calendar
-        return dt.date.min
-
-
-def active_case_list(c: Customer, as_of: dt.date, days: int) -> list[Case]:
-    """The cases active at ``as_of``: open then, or closed within the last ``days`` days.
-
-    Some twenty features read the same list for one decision: the last few
-    lists are kept (records are frozen; the record itself is kept with its
-    list, so its ``id`` cannot be reused while the entry lives). Callers
-    must not change the list.
-    """
-    cases = c.cases
-    if not cases:
-        return []
-    key = (id(c), as_of, days)
-    hit = _ACTIVE_LISTS.get(key)
-    if hit is not None and hit[0] is c:
-        return hit[1]
-    since = _days_before(as_of, days)
-    found = [k for k in cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > since)]
-    if len(_ACTIVE_LISTS) >= 32:
-        _ACTIVE_LISTS.clear()
-    _ACTIVE_LISTS[key] = (c, found)
-    return found
-
-
-_ACTIVE_LISTS: dict[tuple[int, dt.date, int], tuple[Customer, list[Case]]] = {}
-
-
 _WINDOW = (("days", "integer"),)
 _ACTIVE = "active cases (open at as_of, or closed less than `days` days before it)"
-
-
-def active_mask(as_of: dt.date, days: int) -> pl.Expr:
-    """Frame version of :func:`active_case_list`: per case, inside ``pl.col("cases").list.agg``."""
-    return _open_mask(as_of, _days_before(as_of, days))
 
 
 def _active_cases_frame(as_of: dt.date, days: int) -> pl.Expr:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from customer_rules.hookspecs import hookimpl
+from customer_rules.plugin import hookimpl
 
 
 @hookimpl(trylast=True)

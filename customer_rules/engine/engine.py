@@ -38,7 +38,7 @@ from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
     from customer_rules.apps.agenda import Agenda
-    from customer_rules.streams.events import EventStream
+    from customer_rules.streams.stream import EventStream
 
 BACKENDS = ("python", "frame", "durable")
 
@@ -758,10 +758,12 @@ class Engine:
         )
 
     def stream(self, **options: Any) -> EventStream:
-        """A stream of customer events: deal-stage and crisis statecharts run
-        on durable_rules, in event time (see :class:`EventStream` for the
-        ``options``). Needs durable_rules (:class:`BackendUnavailable` otherwise)."""
-        from customer_rules.streams.events import EventStream
+        """A stream of customer events: the statecharts the plugins register
+        (deal stage, crisis phases, ...) run in event time (see
+        :class:`EventStream` for the ``options``). They run on the python
+        backend unless ``backend="durable"`` asks for durable_rules
+        (:class:`BackendUnavailable` where it cannot run)."""
+        from customer_rules.streams.stream import EventStream
 
         return EventStream(self, **options)
 

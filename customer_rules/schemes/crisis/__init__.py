@@ -13,10 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from customer_rules.engine.engine import Scheme, load_scheme
-from customer_rules.hookspecs import hookimpl
-from customer_rules.model.features import Feature, feature
-from customer_rules.model.records import Customer
+from customer_rules.plugin import Customer, Feature, Scheme, feature, hookimpl, load_scheme
 
 if TYPE_CHECKING:
     import polars as pl

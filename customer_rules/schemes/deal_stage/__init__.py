@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from customer_rules.engine.engine import Scheme, load_scheme
-from customer_rules.hookspecs import hookimpl
+from customer_rules.plugin import Scheme, hookimpl, load_scheme
 
 
 @hookimpl

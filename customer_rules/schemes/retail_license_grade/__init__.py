@@ -18,10 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from customer_rules.engine.engine import Scheme, load_scheme
-from customer_rules.hookspecs import hookimpl
-from customer_rules.model.features import Feature, feature
-from customer_rules.model.records import Customer, Deduction
+from customer_rules.plugin import Customer, Deduction, Feature, Scheme, feature, hookimpl, load_scheme
 
 if TYPE_CHECKING:
     import polars as pl

@@ -14,11 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from customer_rules.builtin.features import active_case_list, active_mask
-from customer_rules.engine.engine import Scheme, load_scheme
-from customer_rules.hookspecs import hookimpl
-from customer_rules.model.features import Feature, feature
-from customer_rules.model.records import Case, Customer
+from customer_rules.plugin import (
+    Case,
+    Customer,
+    Feature,
+    Scheme,
+    active_case_list,
+    active_mask,
+    feature,
+    hookimpl,
+    load_scheme,
+)
 
 if TYPE_CHECKING:
     import polars as pl

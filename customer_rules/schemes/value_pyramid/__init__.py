@@ -15,8 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from customer_rules.engine.engine import Scheme, load_scheme
-from customer_rules.hookspecs import hookimpl
+from customer_rules.plugin import Scheme, hookimpl, load_scheme
 
 
 class ValuePyramidParams(BaseModel):

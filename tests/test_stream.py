@@ -1,0 +1,300 @@
+"""Event streams without durable_rules, python vs durable on generated
+histories, and statecharts registered by plugins (``register_statecharts``).
+
+The scenarios of SCHEMES.md §2 and §9 are in tests/test_events.py, which
+runs on both stream backends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from stream_support import ev, histories
+
+import customer_rules as cr
+from customer_rules.backends import durable as durable_backend
+from customer_rules.plugin import CaseChart, Move, PhaseChart, PhaseTransition, StageChart
+from customer_rules.streams.events import sample_events
+
+ENGINE = cr.Engine(load_entry_points=False)
+needs_durable = pytest.mark.skipif(
+    not durable_backend.available(), reason="durable_rules is not installed here"
+)
+
+
+def keys(stream: Any, events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [c.key() for c in stream.post_many(events)]
+
+
+# ---------------------------------------------------------------------------
+# without durable_rules
+# ---------------------------------------------------------------------------
+
+
+def test_streams_run_where_durable_rules_cannot_be_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("durable", "durable.engine", "durable.lang", "durable_rules_engine"):
+        monkeypatch.setitem(sys.modules, name, None)  # every import of it fails
+    assert not durable_backend.available()
+    engine = cr.Engine(load_entry_points=False)
+    stream = engine.stream()
+    changes = stream.post_many(
+        [
+            ev("contact", 0),
+            ev("trial_started", 2),
+            ev("case_opened", 3, case_id="K1", safety_related=True),
+            ev("case_closed", 9, case_id="K1"),
+        ]
+    )
+    assert [(c.kind, c.previous, c.current) for c in changes] == [
+        ("stage", "potential", "trial"),
+        ("crisis", "none", "G"),
+        ("phase", None, "latent"),
+        ("phase", "latent", "outbreak"),
+        ("escalation", None, "outbreak"),
+        ("phase", "outbreak", "aftermath"),
+        ("escalation", None, "aftermath"),
+    ]
+    assert stream.snapshot("c1") == {"deal_stage": "trial", "crisis": "G", "satisfaction": None}
+    with pytest.raises(cr.BackendUnavailable, match=r"customer-rules\[durable\]"):
+        engine.stream(backend="durable")
+
+
+def test_importing_and_streaming_never_imports_durable_rules() -> None:
+    # a fresh interpreter in which durable_rules does not exist at all
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["durable"] = None
+        sys.modules["durable_rules_engine"] = None
+        import customer_rules as cr
+        from customer_rules.streams.events import sample_events
+        stream = cr.Engine(load_entry_points=False).stream()
+        result = stream.post_many(sample_events(30, seed=3))
+        assert result.posted > 100 and not result.rejected, result.rejected[:1]
+        assert not any(m == "durable" or m.startswith("durable.") for m in sys.modules if sys.modules[m])
+        print("ok", result.posted)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok ")
+
+
+def test_an_unknown_stream_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="python, durable"):
+        ENGINE.stream(backend="frame")
+
+
+# ---------------------------------------------------------------------------
+# python and durable give the same changes
+# ---------------------------------------------------------------------------
+
+
+@needs_durable
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_python_and_durable_streams_report_the_same_changes(events: list[dict[str, Any]]) -> None:
+    python, durable = ENGINE.stream(), ENGINE.stream(backend="durable")
+    assert keys(python, events) == keys(durable, events)
+    for cid in python.customers():
+        assert python.snapshot(cid) == durable.snapshot(cid)
+        assert python.phases(cid) == durable.phases(cid)
+    assert python.stats() == durable.stats()
+
+
+@needs_durable
+def test_python_and_durable_agree_on_a_long_sample_stream() -> None:
+    events = sample_events(150, seed=5)
+    assert keys(ENGINE.stream(), events) == keys(ENGINE.stream(backend="durable"), events)
+
+
+# ---------------------------------------------------------------------------
+# statecharts come from plugins
+# ---------------------------------------------------------------------------
+
+LOYALTY = cr.Policy.model_validate(
+    {
+        "id": "loyalty",
+        "hit": "first",
+        "labels": [
+            {"id": "gold", "zh": "金", "en": "gold"},
+            {"id": "silver", "zh": "银", "en": "silver"},
+            {"id": "basic", "zh": "普通", "en": "basic"},
+        ],
+        "rules": [
+            {"id": "paid", "when": "deal.first_payment_at is not missing", "then": "gold"},
+            {"id": "trial", "when": "deal.trial_started_at is not missing", "then": "silver"},
+        ],
+        "default": "basic",
+    }
+)
+
+
+class LoyaltyCharts:
+    """A third-party plugin: a stage chart where only a payment makes gold."""
+
+    @cr.hookimpl
+    def register_statecharts(self) -> list[Any]:
+        return [
+            StageChart(
+                "loyalty",
+                events=("trial_started", "payment_received", "lost"),
+                moves=(Move(events=("payment_received",), target="gold"),),
+            ),
+        ]
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("durable", marks=needs_durable)])
+def test_a_plugin_statechart_runs_on_its_events(backend: str) -> None:
+    engine = cr.Engine([LOYALTY], load_entry_points=False, plugins=[LoyaltyCharts()])
+    stream = engine.stream(backend=backend, charts=["loyalty"])
+    changes = stream.post_many(
+        [ev("contact", 0), ev("trial_started", 1), ev("contract_sent", 2), ev("payment_received", 3)]
+    )
+    assert [(c.kind, c.scheme, c.previous, c.current, c.rule) for c in changes] == [
+        ("stage", "loyalty", "basic", "silver", "trial"),
+        ("stage", "loyalty", "silver", "gold", "paid"),
+    ]
+    assert stream.snapshot("c1") == {"loyalty": "gold"}
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("durable", marks=needs_durable)])
+def test_a_move_its_events_may_not_cause_is_refused(backend: str) -> None:
+    policy = cr.Policy.model_validate(
+        {
+            **LOYALTY.model_dump(mode="json", exclude_none=True),
+            "rules": [
+                {"id": "lost_is_gold", "when": "deal.lost_at is not missing", "then": "gold"},
+                {"id": "trial", "when": "deal.trial_started_at is not missing", "then": "silver"},
+            ],
+        }
+    )
+    engine = cr.Engine([policy], load_entry_points=False, plugins=[LoyaltyCharts()])
+    stream = engine.stream(backend=backend, charts=["loyalty"])
+    (refused,) = stream.post_many([ev("trial_started", 1), ev("lost", 2)]).changes[1:]
+    assert (refused.kind, refused.previous, refused.current, refused.rule) == (
+        "refused",
+        "silver",
+        "gold",
+        "lost_is_gold",
+    )
+    assert stream.snapshot("c1")["loyalty"] == "silver"
+
+
+def test_the_stream_names_no_scheme_of_its_own() -> None:
+    # without the built-in statechart plugins a stream runs no chart at all
+    blocked = [
+        "customer_rules.schemes.deal_stage.statechart",
+        "customer_rules.schemes.crisis.statechart",
+        "customer_rules.schemes.satisfaction.statechart",
+    ]
+    stream = cr.Engine(load_entry_points=False, block=blocked).stream()
+    result = stream.post_many(sample_events(20, seed=2))
+    assert result.posted > 50 and result.changes == [] and not result.rejected
+    assert stream.snapshot(stream.customers()[0]) == {}
+
+
+def test_charts_of_schemes_the_engine_lacks_are_left_out() -> None:
+    engine = cr.Engine(load_entry_points=False, block=["customer_rules.schemes.crisis"])
+    stream = engine.stream()
+    changes = stream.post_many(
+        [ev("case_opened", 0, case_id="K1", quality_issue=True, safety_related=True)]
+    ).changes
+    assert {c.kind for c in changes} == {"satisfaction"}  # no crisis, so no phases either
+    assert set(stream.snapshot("c1")) == {"deal_stage", "satisfaction"}
+
+
+def test_phase_plans_come_from_the_plugin_and_can_be_replaced() -> None:
+    calls: list[tuple[str, list[str]]] = []
+
+    class Pager:
+        @cr.hookimpl
+        def escalate(self, case: Any, plan: list[str]) -> None:
+            calls.append((case.id, plan))
+
+    engine = cr.Engine(load_entry_points=False, plugins=[Pager()])
+    stream = engine.stream(phase_plans={"aftermath": ["Call the customer back"]})
+    stream.post_many(
+        [ev("case_opened", 0, case_id="K1", safety_related=True), ev("case_closed", 4, case_id="K1")]
+    )
+    outbreak, aftermath = calls
+    assert outbreak[1] == [a.get("en") for a in engine.schemes["crisis"].strategies["G"].actions]
+    assert aftermath == ("K1", ["Call the customer back"])
+
+
+class Twice:
+    @cr.hookimpl
+    def register_statecharts(self) -> Any:
+        return CaseChart("crisis")
+
+
+@pytest.mark.parametrize(
+    ("plugin", "message"),
+    [
+        (
+            Twice(),
+            r"CaseChart for 'crisis' is already registered by 'customer_rules\.schemes\.crisis\.statechart'",
+        ),
+        (
+            type(
+                "P",
+                (),
+                {"register_statecharts": cr.hookimpl(lambda self: StageChart("bird_style", ("contact",)))},
+            )(),
+            "needs hit policy first or priority",
+        ),
+        (
+            type(
+                "P",
+                (),
+                {"register_statecharts": cr.hookimpl(lambda self: StageChart("lead_grade", ("teleport",)))},
+            )(),
+            r"unknown events \['teleport'\]",
+        ),
+        (
+            type(
+                "P",
+                (),
+                {
+                    "register_statecharts": cr.hookimpl(
+                        lambda self: PhaseChart("lead_grade", "Z", "a", {"a": (PhaseTransition("a"),)})
+                    )
+                },
+            )(),
+            "'Z', not a label of that scheme",
+        ),
+        (type("P", (), {"register_statecharts": cr.hookimpl(lambda self: "chart")})(), "not a statechart"),
+    ],
+)
+def test_a_bad_statechart_is_a_plugin_error_naming_the_plugin(plugin: Any, message: str) -> None:
+    # the built-in phase chart left out, so a plugin's phase chart is the only one
+    block = [] if isinstance(plugin, Twice) else ["customer_rules.schemes.crisis.statechart"]
+    engine = cr.Engine(load_entry_points=False, plugins=[plugin], block=block)
+    with pytest.raises(cr.PluginError, match=message) as info:
+        engine.stream()
+    assert info.value.plugin.startswith("test_stream.")
+
+
+def test_a_phase_chart_naming_an_unknown_state_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"unknown states \['b'\]"):
+        PhaseChart("crisis", "G", "a", {"a": (PhaseTransition("b"),)})
+
+
+def test_a_stream_starts_with_the_engine_s_current_policy() -> None:
+    engine = cr.Engine(load_entry_points=False)
+    before = engine.stream()
+    strict = engine.with_params("deal_stage", intent_requires_trial=False).stream()
+    events = [ev("contact", 0), ev("terms_agreed", 1)]
+    assert [c.current for c in before.post_many(events)] == []
+    assert [c.current for c in strict.post_many(events)] == ["intent"]
+    assert before.snapshot("c1")["deal_stage"] == "potential"
+    assert strict.snapshot("c1")["deal_stage"] == "intent"
+    assert dt.date(2026, 3, 2) == strict.clock("c1")
