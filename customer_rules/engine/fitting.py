@@ -44,13 +44,18 @@ def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, 
     ``measures`` holds one value per record in the group (``None``/null
     when the record's measure is unknown; those do not count).
     """
-    if not isinstance(measures, pl.Series):
-        measures = pl.Series([None if v is None else float(v) for v in measures], dtype=pl.Float64())
-    known = measures.cast(pl.Float64()).drop_nulls().sort(descending=True)
+    if isinstance(measures, pl.Series):
+        series = measures.drop_nulls()
+        if series.dtype != pl.Float64():
+            series = series.cast(pl.Float64())
+    else:
+        series = pl.Series([float(v) for v in measures if v is not None], dtype=pl.Float64())
+    # one small sort per call: a thread pool would cost more than it saves
+    known = series.sort(descending=True, multithreaded=False)
     count = known.len()
     name = call.name
     if name == "percentile":
-        return Cut(name, None, 0, count, tuple(known.reverse().to_list()))
+        return Cut(name, None, 0, count, tuple(reversed(known.to_list())))
     amount = constant_value(call.args[1], dict(params))
     assert isinstance(amount, int | float)
     size = round_half_up(amount / 100 * count) if name.startswith("top_pct") else int(amount)
