@@ -20,6 +20,7 @@ from customer_rules.errors import (
     PluginError,
     PolicyError,
     RecordError,
+    StoreError,
 )
 from customer_rules.hookspecs import hookimpl
 from customer_rules.lab.check import (
@@ -64,6 +65,19 @@ from customer_rules.streams.events import Change, EventError, EventStream
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # the decision store needs SQLAlchemy and Alembic (extra "store"): import it on first use
+    if name in ("DecisionStore", "LoggedDecision", "RegradeResult"):
+        try:
+            from customer_rules import store
+        except ImportError as exc:
+            raise ImportError(
+                f"cr.{name} needs SQLAlchemy and Alembic: pip install 'customer-rules[store]' ({exc})"
+            ) from exc
+        return getattr(store, name)
+    raise AttributeError(f"module 'customer_rules' has no attribute {name!r}")
+
 __all__ = [
     "SAMPLE_AS_OF",
     "Agenda",
@@ -83,6 +97,7 @@ __all__ = [
     "CustomerRulesError",
     "Deal",
     "Decision",
+    "DecisionStore",
     "Deduction",
     "Engine",
     "EvaluationError",
@@ -97,6 +112,7 @@ __all__ = [
     "Interaction",
     "LabelDef",
     "Lead",
+    "LoggedDecision",
     "Move",
     "Need",
     "NotFittedError",
@@ -108,11 +124,13 @@ __all__ = [
     "Property",
     "PropertyResult",
     "RecordError",
+    "RegradeResult",
     "Rejected",
     "RejectedRowsWarning",
     "RuleDef",
     "Satisfaction",
     "Scheme",
+    "StoreError",
     "Strategy",
     "Text",
     "Value",

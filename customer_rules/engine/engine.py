@@ -35,6 +35,7 @@ from customer_rules.model.records import Customer
 from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
+    from customer_rules.store.store import DecisionStore
     from customer_rules.streams.events import EventStream
 
 BACKENDS = ("python", "frame", "durable")
@@ -185,6 +186,7 @@ class Engine:
         self._schemes: dict[str, Scheme] = {}
         self._compiled: dict[str, PythonPolicy] = {}
         self._fit_info: dict[str, dict[str, Any]] = {}
+        self._replayed: dict[tuple[int, int, int], tuple[Any, Any, Any, PythonPolicy]] = {}
         for owner, result in call_each(self.plugin_manager, "register_schemes", engine=self):
             for scheme in _as_list(result):
                 self._add_scheme(scheme, owner)
@@ -280,6 +282,42 @@ class Engine:
         return PythonPolicy(checked, sid, cuts=cuts)
 
     # -- population-relative schemes -------------------------------------------
+    def compiled(self, scheme: str) -> PythonPolicy:
+        """The compiled policy a scheme runs with (its checked policy in
+        ``.checked``, its fitted cut-offs in ``.cuts``)."""
+        return self._compiled[self._scheme(scheme).id]
+
+    def replay(
+        self,
+        policy: Policy,
+        customer: Any,
+        *,
+        as_of: Any,
+        params: Mapping[str, Any] | None = None,
+        fitted: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Decide ``customer`` under another version of one of this engine's
+        schemes — ``policy`` with ``params`` and the cut-offs ``fitted``
+        (``{key: cut}`` as logged by a :class:`DecisionStore`) — with this
+        engine's features, stability rules, overrides and strategies."""
+        from customer_rules.lang.population import Cut
+
+        scheme = self._scheme(policy.id)
+        # replaying a log compiles each logged policy version once
+        key = (id(policy), id(params), id(fitted))
+        cached = self._replayed.get(key)
+        if cached is None or cached[0] is not policy or cached[1] is not params or cached[2] is not fitted:
+            checked = check_policy(policy, self.namespace, resolve_params(policy, params, scheme.params_model))
+            cuts = None if fitted is None else {k: Cut.from_json(v) for k, v in fitted.items()}
+            cached = (policy, params, fitted, self._backend_policy(checked, scheme.id, cuts=cuts))
+            if len(self._replayed) > 64:
+                self._replayed.clear()
+            self._replayed[key] = cached
+        compiled = cached[3]
+        return self._decide(
+            replace(scheme, policy=policy), to_record(customer), normalise_as_of(as_of), compiled=compiled
+        )
+
     def population_schemes(self) -> list[str]:
         """Ids of the schemes whose rules rank customers against a population."""
         return [sid for sid, c in self._compiled.items() if c.checked.population_relative]
@@ -460,8 +498,11 @@ class Engine:
         day = normalise_as_of(as_of)
         return self._decide(self._scheme(scheme), record, day)
 
-    def _decide(self, scheme: Scheme, record: Customer, day: dt.date) -> Decision:
-        compiled = self._compiled[scheme.id]
+    def _decide(
+        self, scheme: Scheme, record: Customer, day: dt.date, compiled: PythonPolicy | None = None
+    ) -> Decision:
+        if compiled is None:
+            compiled = self._compiled[scheme.id]
         decision = compiled.decide(record, day, record.id)
         if (compiled.min_days or compiled.margin) and record.grades:
             decision = self._stabilise(compiled, decision, record, day)
@@ -540,17 +581,32 @@ class Engine:
             f"manual override by {override.author}{until}: {override.reason}"
             f" (rules said {decision.label or 'unclassified'})"
         )
-        return replace(decision, label=override.label, labels=(override.label,), flags=flags, note=note)
+        return replace(
+            decision, label=override.label, labels=(override.label,), flags=flags, note=note, override=override
+        )
 
-    def classify(self, customer: Any, *, as_of: Any, schemes: Iterable[str] | None = None) -> Profile:
+    def classify(
+        self,
+        customer: Any,
+        *,
+        as_of: Any,
+        schemes: Iterable[str] | None = None,
+        store: DecisionStore | None = None,
+        period: str | None = None,
+    ) -> Profile:
         """Classify one customer under every scheme (or the ones named).
 
         ``customer`` is a :class:`Customer` or a dict; ``as_of`` the date
         every time window is computed against. Raises :class:`RecordError`
         for an invalid record and :class:`KeyError` for an unknown scheme.
+        With a :class:`DecisionStore`, the customer's grade history is read
+        from it (for stability rules) and the decisions are logged to it
+        under ``period`` (default: the ``as_of`` date).
         """
         record = to_record(customer)
         day = normalise_as_of(as_of)
+        if store is not None:
+            record = next(store.with_history([record], day, exclude_period=period or day.isoformat()))
         skipped: dict[str, str] = {}
         if schemes is not None:
             wanted = [self._scheme(s) for s in schemes]
@@ -566,6 +622,8 @@ class Engine:
         profile = Profile(record.id, day, decisions, skipped=skipped, customer=record)
         if self._has_observers:
             call_hook(self.plugin_manager, "observe_profile", profile=profile, engine=self)
+        if store is not None:
+            store.log(profile, period=period)
         return profile
 
     def classify_many(
@@ -608,6 +666,8 @@ class Engine:
         rejected: Literal["warn", "raise", "ignore"] = "warn",
         backend: Literal["frame", "python"] = "frame",
         lang: str = "en",
+        store: DecisionStore | None = None,
+        period: str | None = None,
     ) -> Any:
         """Classify a whole table: the input columns plus, per scheme, ``<scheme>``
         (the label; null = unclassified) and ``<scheme>__rule`` (the deciding rule).
@@ -627,7 +687,10 @@ class Engine:
         :class:`RecordError` / :class:`EvaluationError`, ``"ignore"`` is
         silent; :meth:`classify_frame_with_rejects` returns them as a table.
         ``backend="python"`` runs the python backend row by row on the same
-        validated table (slow; applies manual overrides). See ``docs/frames.md``.
+        validated table (slow; applies manual overrides). With a
+        :class:`DecisionStore`, the grade history comes from it (unless
+        ``grades`` is given) and the result is logged to it in bulk under
+        ``period``. See ``docs/frames.md``.
         """
         if rejected not in ("warn", "raise", "ignore"):
             raise ValueError(f"rejected must be 'warn', 'raise' or 'ignore', not {rejected!r}")
@@ -646,6 +709,8 @@ class Engine:
             tables=tables,
             backend=backend,
             lang=lang,
+            store=store,
+            period=period,
         )
         if result.errors and rejected != "ignore":
             first = result.errors[0]
@@ -681,6 +746,8 @@ class Engine:
         tables: Mapping[str, Any] | None = None,
         backend: Literal["frame", "python"] = "frame",
         lang: str = "en",
+        store: DecisionStore | None = None,
+        period: str | None = None,
     ) -> FrameResult:
         """Like :meth:`classify_frame`, returning ``FrameResult(frame, rejected)``.
 
@@ -691,13 +758,16 @@ class Engine:
         from customer_rules.backends.frame import classify_frame
         from customer_rules.model.frames import nested_tables
 
+        day = normalise_as_of(as_of)
+        if store is not None and grades is None and not (tables and "grades" in tables):
+            data, grades = store.history_tables(data, day, exclude_period=period or day.isoformat())
         nested = nested_tables(
             tables, cases=cases, interactions=interactions, deductions=deductions, grades=grades
         )
-        return classify_frame(
+        result = classify_frame(
             self,
             data,
-            as_of=normalise_as_of(as_of),
+            as_of=day,
             schemes=schemes,
             reasons=reasons,
             flags=flags,
@@ -707,6 +777,9 @@ class Engine:
             backend=backend,
             lang=lang,
         )
+        if store is not None:
+            store.log(result.frame, period=period, engine=self, as_of=day)
+        return result
 
     def stream(self, **options: Any) -> EventStream:
         """A stream of customer events: deal-stage and crisis statecharts run
