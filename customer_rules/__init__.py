@@ -12,6 +12,7 @@ from customer_rules.apps.agenda import Agenda, AgendaItem
 from customer_rules.apps.allocate import Allocation, allocate
 from customer_rules.engine.api import load_policy
 from customer_rules.engine.engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
+from customer_rules._version import __version__
 from customer_rules.errors import (
     BackendUnavailable,
     CustomerRulesError,
@@ -20,6 +21,7 @@ from customer_rules.errors import (
     PluginError,
     PolicyError,
     RecordError,
+    StoreError,
 )
 from customer_rules.hookspecs import hookimpl
 from customer_rules.lab.check import (
@@ -63,7 +65,19 @@ from customer_rules.model.strategy import Cadence, Strategy
 from customer_rules.streams.events import EventError
 from customer_rules.streams.stream import Change, EventStream
 
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # the decision store needs SQLAlchemy and Alembic (extra "store"): import it on first use
+    if name in ("DecisionStore", "LoggedDecision", "RegradeResult"):
+        try:
+            from customer_rules import store
+        except ImportError as exc:
+            raise ImportError(
+                f"cr.{name} needs SQLAlchemy and Alembic: pip install 'customer-rules[store]' ({exc})"
+            ) from exc
+        return getattr(store, name)
+    raise AttributeError(f"module 'customer_rules' has no attribute {name!r}")
 
 __all__ = [
     "SAMPLE_AS_OF",
@@ -84,6 +98,7 @@ __all__ = [
     "CustomerRulesError",
     "Deal",
     "Decision",
+    "DecisionStore",
     "Deduction",
     "Engine",
     "EvaluationError",
@@ -98,6 +113,7 @@ __all__ = [
     "Interaction",
     "LabelDef",
     "Lead",
+    "LoggedDecision",
     "Move",
     "Need",
     "NotFittedError",
@@ -109,11 +125,13 @@ __all__ = [
     "Property",
     "PropertyResult",
     "RecordError",
+    "RegradeResult",
     "Rejected",
     "RejectedRowsWarning",
     "RuleDef",
     "Satisfaction",
     "Scheme",
+    "StoreError",
     "Strategy",
     "Text",
     "Value",

@@ -124,3 +124,8 @@ class PluginError(CustomerRulesError):
 
 class BackendUnavailable(CustomerRulesError):
     """The requested backend cannot run here (its dependency is missing)."""
+
+
+class StoreError(CustomerRulesError):
+    """A decision store cannot be opened, read or written as asked (wrong
+    schema version, unknown decision id, a masked input a replay needs)."""

@@ -1354,6 +1354,11 @@ def agenda(
         write_table(frame_out, out, stdout=sys.stdout)
 
 
+# commands that live in their own modules register themselves on ``cli``
+from customer_rules.cli import store as _store_commands  # noqa: E402
+
+del _store_commands
+
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +38,7 @@ from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
     from customer_rules.apps.agenda import Agenda
+    from customer_rules.store.store import DecisionStore
     from customer_rules.streams.stream import EventStream
 
 BACKENDS = ("python", "frame", "durable")
@@ -194,6 +195,8 @@ class Engine:
         self._compiled: dict[str, RecordPolicy] = {}
         self._table_compiled: dict[str, TablePolicy] = {}
         self._sticky: dict[str, tuple[RecordPolicy, RecordPolicy]] = {}
+        # logged policy versions being replayed (DecisionStore.replay), each compiled once
+        self._replayed: dict[tuple[int, int, int], tuple[Any, Any, Any, RecordPolicy, Any]] = {}
         for owner, result in call_each(self.plugin_manager, "register_schemes", engine=self):
             for scheme in _as_list(result):
                 self._add_scheme(scheme, owner)
@@ -330,7 +333,51 @@ class Engine:
         self._fit_info[sid] = info
         self._recompile(sid)
 
+    def replay(
+        self,
+        policy: Policy,
+        customer: Any,
+        *,
+        as_of: Any,
+        params: Mapping[str, Any] | None = None,
+        fitted: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Decide ``customer`` under another version of one of this engine's
+        schemes — ``policy`` with ``params`` and the cut-offs ``fitted``
+        (``{key: cut}`` as logged by a :class:`DecisionStore`) — with this
+        engine's features, stability rules, overrides and strategies."""
+        from customer_rules.lang.population import Cut
+
+        scheme = self.scheme(policy.id)
+        # replaying a log compiles each logged policy version once
+        key = (id(policy), id(params), id(fitted))
+        cached = self._replayed.get(key)
+        if cached is None or cached[0] is not policy or cached[1] is not params or cached[2] is not fitted:
+            checked = check_policy(policy, self.namespace, resolve_params(policy, params, scheme.params_model))
+            cuts = None if fitted is None else {k: Cut.from_json(v) for k, v in fitted.items()}
+            compiled = self._records.compile(checked, scheme.id, cuts)
+            assert isinstance(compiled, RecordPolicy)
+            pairs: dict[str, tuple[RecordPolicy, RecordPolicy]] = {}
+
+            def rewrites(sid: str) -> tuple[RecordPolicy, RecordPolicy]:
+                if sid not in pairs:
+                    pairs[sid] = self._compile_sticky(checked, sid, cuts)
+                return pairs[sid]
+
+            cached = (policy, params, fitted, compiled, rewrites)
+            if len(self._replayed) > 64:
+                self._replayed.clear()
+            self._replayed[key] = cached
+        return self._decide(
+            replace(scheme, policy=policy),
+            to_record(customer),
+            normalise_as_of(as_of),
+            compiled=cached[3],
+            rewrites=cached[4],
+        )
+
     # -- population-relative schemes -------------------------------------------
+
     def population_schemes(self) -> list[str]:
         """Ids of the schemes whose rules rank customers against a population."""
         return [sid for sid, c in self._checked.items() if c.population_relative]
@@ -516,15 +563,23 @@ class Engine:
         day = normalise_as_of(as_of)
         return self._decide(self.scheme(scheme), record, day)
 
-    def _decide(self, scheme: Scheme, record: Customer, day: dt.date) -> Decision:
-        compiled = self._compiled[scheme.id]
+    def _decide(
+        self,
+        scheme: Scheme,
+        record: Customer,
+        day: dt.date,
+        compiled: RecordPolicy | None = None,
+        rewrites: Callable[[str], tuple[RecordPolicy, RecordPolicy]] | None = None,
+    ) -> Decision:
+        if compiled is None:
+            compiled = self._compiled[scheme.id]
         outcome = compiled.evaluate(record, day, record.id)
         decision = decision_of(
             compiled.checked, scheme.id, outcome, record=record, as_of=day, record_id=record.id, source=compiled
         )
         stability = compiled.checked.policy.stability
         if stability is not None and (stability.min_days or stability.margin) and record.grades:
-            decision = stabilise(compiled, outcome, decision, record, day, self._sticky_pair)
+            decision = stabilise(compiled, outcome, decision, record, day, rewrites or self._sticky_pair)
         if self._has_adjust:
             owner, override = call_first(
                 self.plugin_manager,
@@ -561,13 +616,18 @@ class Engine:
         """A scheme's hysteresis rewrites compiled by the record backend (made once)."""
         pair = self._sticky.get(sid)
         if pair is None:
-            rewrites = sticky(self._checked[sid], self._cuts.get(sid))
-            assert rewrites is not None
-            relaxed = self._records.compile(rewrites.relaxed, sid, rewrites.relaxed_cuts)
-            tight = self._records.compile(rewrites.tightened, sid, rewrites.tightened_cuts)
-            assert isinstance(relaxed, RecordPolicy) and isinstance(tight, RecordPolicy)
-            pair = self._sticky[sid] = (relaxed, tight)
+            pair = self._sticky[sid] = self._compile_sticky(self._checked[sid], sid, self._cuts.get(sid))
         return pair
+
+    def _compile_sticky(
+        self, checked: CheckedPolicy, sid: str, cuts: Mapping[str, Cut] | None
+    ) -> tuple[RecordPolicy, RecordPolicy]:
+        rewrites = sticky(checked, cuts)
+        assert rewrites is not None
+        relaxed = self._records.compile(rewrites.relaxed, sid, rewrites.relaxed_cuts)
+        tight = self._records.compile(rewrites.tightened, sid, rewrites.tightened_cuts)
+        assert isinstance(relaxed, RecordPolicy) and isinstance(tight, RecordPolicy)
+        return relaxed, tight
 
     def _apply_override(
         self, scheme: Scheme, decision: Decision, override: Any, day: dt.date, owner: str | None = None
@@ -590,17 +650,32 @@ class Engine:
             f"manual override by {override.author}{until}: {override.reason}"
             f" (rules said {decision.label or 'unclassified'})"
         )
-        return replace(decision, label=override.label, labels=(override.label,), flags=flags, note=note)
+        return replace(
+            decision, label=override.label, labels=(override.label,), flags=flags, note=note, override=override
+        )
 
-    def classify(self, customer: Any, *, as_of: Any, schemes: Iterable[str] | None = None) -> Profile:
+    def classify(
+        self,
+        customer: Any,
+        *,
+        as_of: Any,
+        schemes: Iterable[str] | None = None,
+        store: DecisionStore | None = None,
+        period: str | None = None,
+    ) -> Profile:
         """Classify one customer under every scheme (or the ones named).
 
         ``customer`` is a :class:`Customer` or a dict; ``as_of`` the date
         every time window is computed against. Raises :class:`RecordError`
         for an invalid record and :class:`KeyError` for an unknown scheme.
+        With a :class:`DecisionStore`, the customer's grade history is read
+        from it (for stability rules) and the decisions are logged to it
+        under ``period`` (default: the ``as_of`` date).
         """
         record = to_record(customer)
         day = normalise_as_of(as_of)
+        if store is not None:
+            record = next(store.with_history([record], day, exclude_period=period or day.isoformat()))
         skipped: dict[str, str] = {}
         if schemes is not None:
             wanted = [self.scheme(s) for s in schemes]
@@ -615,6 +690,8 @@ class Engine:
         profile = Profile(record.id, day, decisions, skipped=skipped, customer=record)
         if self._has_observers:
             call_hook(self.plugin_manager, "observe_profile", profile=profile, engine=self)
+        if store is not None:
+            store.log(profile, period=period)
         return profile
 
     def classify_many(
@@ -657,6 +734,8 @@ class Engine:
         rejected: Literal["warn", "raise", "ignore"] = "warn",
         backend: Literal["frame", "python"] = "frame",
         lang: str = "en",
+        store: DecisionStore | None = None,
+        period: str | None = None,
     ) -> Any:
         """Classify a whole table: the input columns plus, per scheme, ``<scheme>``
         (the label; null = unclassified) and ``<scheme>__rule`` (the deciding rule).
@@ -676,7 +755,10 @@ class Engine:
         :class:`RecordError` / :class:`EvaluationError`, ``"ignore"`` is
         silent; :meth:`classify_frame_with_rejects` returns them as a table.
         ``backend="python"`` runs the python backend row by row on the same
-        validated table (slow; applies manual overrides). See ``docs/frames.md``.
+        validated table (slow; applies manual overrides). With a
+        :class:`DecisionStore`, the grade history comes from it (unless
+        ``grades`` is given) and the result is logged to it in bulk under
+        ``period``. See ``docs/frames.md``.
         """
         if rejected not in ("warn", "raise", "ignore"):
             raise ValueError(f"rejected must be 'warn', 'raise' or 'ignore', not {rejected!r}")
@@ -695,6 +777,8 @@ class Engine:
             tables=tables,
             backend=backend,
             lang=lang,
+            store=store,
+            period=period,
         )
         if result.errors and rejected != "ignore":
             first = result.errors[0]
@@ -730,6 +814,8 @@ class Engine:
         tables: Mapping[str, Any] | None = None,
         backend: Literal["frame", "python"] = "frame",
         lang: str = "en",
+        store: DecisionStore | None = None,
+        period: str | None = None,
     ) -> FrameResult:
         """Like :meth:`classify_frame`, returning ``FrameResult(frame, rejected)``.
 
@@ -740,13 +826,16 @@ class Engine:
         from customer_rules.engine.tables import classify_frame
         from customer_rules.model.frames import nested_tables
 
+        day = normalise_as_of(as_of)
+        if store is not None and grades is None and not (tables and "grades" in tables):
+            data, grades = store.history_tables(data, day, exclude_period=period or day.isoformat())
         nested = nested_tables(
             tables, cases=cases, interactions=interactions, deductions=deductions, grades=grades
         )
-        return classify_frame(
+        result = classify_frame(
             self,
             data,
-            as_of=normalise_as_of(as_of),
+            as_of=day,
             schemes=schemes,
             reasons=reasons,
             flags=flags,
@@ -756,6 +845,9 @@ class Engine:
             backend=backend,
             lang=lang,
         )
+        if store is not None:
+            store.log(result.frame, period=period, engine=self, as_of=day)
+        return result
 
     def stream(self, **options: Any) -> EventStream:
         """A stream of customer events: the statecharts the plugins register

@@ -92,6 +92,7 @@ class Decision:
     source: Any = field(default=None, repr=False)
     record: Any = field(default=None, repr=False)
     scores: Mapping[str, Any] | None = None
+    override: Any = None  # the manual Override that decided, if one did
 
     # -- reading it --------------------------------------------------------
     @property

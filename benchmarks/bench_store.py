@@ -1,0 +1,116 @@
+"""Decision-store write throughput: a classified table logged in bulk.
+
+One run, one machine: ``classify_frame`` labels N rows under the shared
+10-rule table (``common.py``), then ``store.log(frame, ...)`` writes the N
+decisions (with their input rows, content-addressed) into
+
+* a SQLite file (the default store), and
+* PostgreSQL (COPY into a staging table), when ``CUSTOMER_RULES_TEST_PG`` or
+  ``--pg URL`` names a server;
+
+beside the reference for each database in the same run: the same number of
+bare rows (id, customer, scheme, period, label, rule) inserted with the
+driver's own ``executemany`` into a plain table — the floor any log that
+keeps one row per decision pays.
+
+    python benchmarks/bench_store.py                # 100k rows
+    python benchmarks/bench_store.py --rows 20000   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+from typing import Any
+
+import polars as pl
+from common import POLICY_YAML, make_records
+
+import customer_rules as cr
+
+AS_OF = dt.date(2026, 11, 22)
+
+
+def _reference(url: str, rows: list[tuple[Any, ...]]) -> float:
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_plain")
+        conn.exec_driver_sql(
+            "CREATE TABLE bench_plain (id VARCHAR(32) PRIMARY KEY, customer_id VARCHAR(200),"
+            " scheme VARCHAR(100), period VARCHAR(64), label VARCHAR(100), rule VARCHAR(200))"
+        )
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        mark = "?" if url.startswith("sqlite") else "%s"
+        t0 = time.perf_counter()
+        cur.executemany(f"INSERT INTO bench_plain VALUES ({', '.join([mark] * 6)})", rows)
+        raw.commit()
+        elapsed = time.perf_counter() - t0
+    finally:
+        raw.close()
+        eng.dispose()
+    return elapsed
+
+
+def _fresh_pg(url: str) -> str:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"cr_bench_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--pg", default=os.environ.get("CUSTOMER_RULES_TEST_PG"))
+    args = ap.parse_args()
+    engine = cr.Engine([cr.load_policy(POLICY_YAML, format="yaml")], load_entry_points=False)
+    table = cr.frame_from_records(make_records(args.rows)) if args.rows <= 20_000 else None
+    if table is None:
+        recs = make_records(20_000)
+        base = cr.frame_from_records(recs)
+        reps = -(-args.rows // base.height)
+        table = pl.concat(
+            [base.with_columns((pl.col("id") + f"-{i}").alias("id")) for i in range(reps)]
+        ).head(args.rows)
+    t0 = time.perf_counter()
+    out = engine.classify_frame(table, as_of=AS_OF, schemes=["bench_tier"])
+    t_classify = time.perf_counter() - t0
+    n = out.height
+    plain = [
+        (f"{i:032d}", cid, "bench_tier", "2026Q4", lab, rule)
+        for i, (cid, lab, rule) in enumerate(zip(out["id"], out["bench_tier"].cast(pl.String), out["bench_tier__rule"], strict=True))
+    ]
+    targets = []
+    with tempfile.TemporaryDirectory() as tmp:
+        targets.append(("SQLite", f"sqlite:///{tmp}/store.db", f"sqlite:///{tmp}/plain.db"))
+        if args.pg:
+            pg = _fresh_pg(args.pg)
+            targets.append(("PostgreSQL", pg, pg))
+        print(f"{n:,} rows classified in {t_classify:.2f} s ({n / t_classify / 1e6:.2f} M rows/s)\n")
+        print("| database | store.log (decisions/s) | driver executemany, bare rows (rows/s) | ratio |")
+        print("|---|---|---|---|")
+        for name, url, plain_url in targets:
+            store = cr.DecisionStore(url)
+            t0 = time.perf_counter()
+            written = store.log(out, engine=engine, as_of=AS_OF, period="2026Q4")
+            t_log = time.perf_counter() - t0
+            assert written == n, (written, n)
+            store.close()
+            t_ref = _reference(plain_url, plain)
+            print(f"| {name} | {n / t_log:,.0f} | {n / t_ref:,.0f} | {t_ref / t_log:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
