@@ -450,7 +450,8 @@ class RejectedEvent:
 
 @dataclass
 class StreamResult:
-    """What a batch changed, and the events rejected: events in = posted + rejected."""
+    """What a batch changed, and the events rejected: events in = posted + rejected
+    (an event whose ``escalate`` hook failed is rejected with ``applied=True``)."""
 
     changes: list[Change]
     rejected: list[RejectedEvent]
@@ -895,9 +896,8 @@ class EventStream:
             try:
                 result.changes.extend(self._post(event, i))
                 result.posted += 1
-            except EscalationError as exc:
+            except EscalationError as exc:  # applied, but reported once: as rejected
                 result.changes.extend(exc.changes)
-                result.posted += 1
                 result.rejected.append(RejectedEvent(i, event, exc, applied=True))
             except EventError as exc:
                 result.rejected.append(RejectedEvent(i, event, exc))
