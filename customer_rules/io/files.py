@@ -29,11 +29,14 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import difflib
 import json
 import math
+import os
+import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -616,8 +619,31 @@ def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Write a file whole or not at all: yields a temporary path beside ``path``
+    (same folder, so the rename cannot cross file systems); when the block
+    ends normally the file is flushed to disk and renamed over ``path`` in one
+    step (``os.replace``). On any exception, ``KeyboardInterrupt`` (Ctrl-C)
+    included, the temporary file is removed and ``path`` keeps its previous
+    content."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None = None) -> None:
-    """Write a table; the format comes from the extension (``-``: CSV to stdout)."""
+    """Write a table; the format comes from the extension (``-``: CSV to stdout).
+
+    A file appears whole or not at all (see :func:`replacing`).
+    """
     fmt = file_format(path, role="output")
     try:
         if str(path) == "-":
@@ -630,12 +656,14 @@ def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None 
                 f"cannot write {str(path)!r}: the folder {str(p.parent)!r} does not exist",
                 hint="create it first",
             )
-        if fmt == "csv":
-            _for_text(frame).write_csv(p)
-        elif fmt == "parquet":
-            frame.write_parquet(p)
-        else:
+        if fmt == "jsonl":
             write_jsonl(frame.iter_rows(named=True), p)
+            return
+        with replacing(p) as tmp:
+            if fmt == "csv":
+                _for_text(frame).write_csv(tmp)
+            else:
+                frame.write_parquet(tmp)
     except PermissionError:
         raise FileError(
             f"cannot write {str(path)!r}: permission denied", hint="choose another path"
@@ -643,8 +671,8 @@ def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None 
 
 
 def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> None:
-    """One JSON object per line (dates as ISO text)."""
-    with Path(path).open("w", encoding="utf-8") as f:
+    """One JSON object per line (dates as ISO text); whole or not at all."""
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False, default=_json_default))
             f.write("\n")
