@@ -670,9 +670,9 @@ class Plan:
             atom = self.atoms[key] = Atom(key, node, kind, fn, may_nan=may_nan)
             features = self.checked.namespace.features
             if isinstance(node, Name) and node.dotted in features and not features[node.dotted].args:
-                atom.feature = (features[node.dotted].func, ())
+                atom.feature = (features[node.dotted].compute, ())
             elif isinstance(node, Call) and node.name in features and node.name not in FUNCTIONS:
-                atom.feature = (features[node.name].func, tuple(self.compiler.constant(a) for a in node.args))
+                atom.feature = (features[node.name].compute, tuple(self.compiler.constant(a) for a in node.args))
         if durable and not atom.in_durable:
             atom.in_durable = True
             atom.name = self.names.new()

@@ -198,7 +198,7 @@ class Compiler:
         if key in self.ns.fields:
             return _cached(key, _record_getter(key))
         feat = self.ns.features[key]
-        func = feat.func
+        func = feat.compute
         return _cached(key, lambda ctx: func(ctx.record, ctx.as_of))
 
     def _shifted(self, op: str, c: Any) -> Any:
@@ -368,7 +368,7 @@ class Compiler:
         feat = self.ns.features.get(name)
         if feat is not None and name not in _BUILTINS and name not in _SPECIAL:
             args = tuple(self.constant(a) for a in node.args)
-            func = feat.func
+            func = feat.compute
             # parameters passed as arguments (a window length...) are evidence too
             read = {a.dotted: self.constant(a) for a in node.args if isinstance(a, Name)}
 

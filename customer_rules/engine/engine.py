@@ -205,7 +205,7 @@ class Engine:
             raise PluginError(
                 owner, f"feature {feat.name!r} is already registered by {self._feature_owner[feat.name]!r}"
             )
-        self._features[feat.name] = feat
+        self._features[feat.name] = replace(feat, plugin=owner)  # its errors name the plugin
         self._feature_owner[feat.name] = owner
 
     def _add_scheme(self, scheme: Any, owner: str) -> None:
@@ -340,7 +340,7 @@ class Engine:
                             if cond is not None and cond(ctx) is not True:
                                 continue
                             values.append(measure(ctx))
-                        except TypeError as exc:
+                        except (TypeError, PluginError) as exc:
                             if day is None:
                                 raise ValueError(
                                     f"fitting {sid!r} needs as_of: its measure {to_text(call.args[0])}"
