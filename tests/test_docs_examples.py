@@ -41,6 +41,10 @@ from customer_rules.cli.main import cli
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 TUTORIALS = {"docs/writing-plugins.md": "tests/test_docs_writing_plugins.py"}
+# Pages whose examples call engine.stream(), which runs on durable_rules today
+# (not installable on CPython 3.13+). Streams are moving to the python backend;
+# remove a page from here once its examples run without durable_rules.
+NEEDS_DURABLE = {"docs/events.md"}
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,})(?P<info>[^`\n]*)$")
 MARK = re.compile(r"^<!--\s*(?P<what>no-test|output)\s*(?::\s*(?P<reason>.*?))?\s*-->$")
 
@@ -151,6 +155,11 @@ def run_console(block: Block) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=ids(PAGES))
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if rel(page) in NEEDS_DURABLE:
+        from customer_rules.backends.durable import available
+
+        if not available():
+            pytest.skip("engine.stream() needs durable_rules, which CPython 3.13+ cannot install")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     last_output: str | None = None
