@@ -8,11 +8,11 @@ recommend a strategy for each class.
 
 from __future__ import annotations
 
+from customer_rules._version import __version__ as __version__
 from customer_rules.apps.agenda import Agenda, AgendaItem
 from customer_rules.apps.allocate import Allocation, allocate
 from customer_rules.engine.api import load_policy
 from customer_rules.engine.engine import BatchResult, Engine, Override, Rejected, Scheme, load_scheme
-from customer_rules._version import __version__
 from customer_rules.errors import (
     BackendUnavailable,
     CustomerRulesError,
@@ -64,7 +64,6 @@ from customer_rules.model.records import (
 from customer_rules.model.strategy import Cadence, Strategy
 from customer_rules.streams.events import EventError
 from customer_rules.streams.stream import Change, EventStream
-
 
 
 def __getattr__(name: str) -> object:

@@ -36,7 +36,6 @@ import datetime as dt
 import importlib
 import importlib.util
 import inspect
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -49,7 +48,7 @@ from customer_rules.hookspecs import hookimpl
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
 from customer_rules.lang.policy import Text
 from customer_rules.lang.types import BOOL, DATE, NUMBER, STRING, Type
-from customer_rules.model.features import Feature
+from customer_rules.model.features import SCALAR_KINDS, Feature, value_problem
 from customer_rules.model.records import Customer
 from customer_rules.model.strategy import Strategy
 
@@ -66,7 +65,6 @@ __all__ = [
 SAMPLE_SIZE = 50
 
 _KINDS = ("type", "tier", "crisis", "other")
-_SCALAR_KINDS = (NUMBER, STRING, BOOL, DATE)
 
 
 class ConformanceError(AssertionError):
@@ -246,45 +244,18 @@ def _sample_arg(t: Type, as_of: dt.date) -> Any:
     return {NUMBER: 30, STRING: "x", BOOL: True, DATE: as_of}.get(t.kind, 30)
 
 
-def _value_problem(value: Any, t: Type) -> str | None:
-    """Why ``value`` is not of type ``t`` (``None`` always fits)."""
-    if value is None:
-        return None
-    if t.kind == NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"returned {value!r} ({type(value).__name__}), not a number"
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"returned {value!r}; return None for an unknown value"
-        if t.integer and not isinstance(value, int):
-            return f"returned {value!r} ({type(value).__name__}), declared integer"
-        return None
-    if t.kind == STRING:
-        if not isinstance(value, str):
-            return f"returned {value!r} ({type(value).__name__}), not a string"
-        if t.enum and value not in t.enum:
-            return f"returned {value!r}, not one of {', '.join(t.enum)}"
-        return None
-    if t.kind == BOOL:
-        return None if isinstance(value, bool) else f"returned {value!r} ({type(value).__name__}), not a bool"
-    if t.kind == DATE:
-        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-            return f"returned {value!r} ({type(value).__name__}), not a date"
-        return None
-    return f"has type {t.kind!r}; features must be one of {', '.join(_SCALAR_KINDS)}"
-
-
 def _feature_problems(
     feat: Feature, records: Sequence[Customer], as_of: dt.date, args: Sequence[Any] | None
 ) -> list[str]:
     pre = f"feature {feat.name!r}"
     out: list[str] = []
-    if not isinstance(feat.type, Type) or feat.type.kind not in _SCALAR_KINDS:
-        out.append(f"{pre}: type must be one of {', '.join(_SCALAR_KINDS)}, got {feat.type!r}")
+    if not isinstance(feat.type, Type) or feat.type.kind not in SCALAR_KINDS:
+        out.append(f"{pre}: type must be one of {', '.join(SCALAR_KINDS)}, got {feat.type!r}")
         return out
     if not isinstance(feat.description, str) or not feat.description.strip():
         out.append(f"{pre}: has no description")
     for name, t in feat.args:
-        if not isinstance(t, Type) or t.kind not in _SCALAR_KINDS:
+        if not isinstance(t, Type) or t.kind not in SCALAR_KINDS:
             out.append(f"{pre}: argument {name!r} has no scalar type")
     if not callable(feat.func):
         out.append(f"{pre}: func is not callable")
@@ -310,7 +281,7 @@ def _feature_problems(
         except Exception as exc:
             raised.append(f"{record.id}: {type(exc).__name__}: {exc}")
             continue
-        why = _value_problem(value, feat.type)
+        why = value_problem(value, feat.type)
         if why is not None:
             wrong.append(f"{record.id}: {why}")
     if raised:

@@ -449,12 +449,18 @@ def test_empty_files_classify_nobody_and_succeed(tmp_path: Path, name: str, cont
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     out = tmp_path / "out.csv"
-    result = run("classify", path, "--as-of", AS_OF, "--out", out, "--strict")
+    result = run("classify", path, "--as-of", AS_OF, "--out", out)
     assert result.exit_code == 0, result.output
     assert f"warning: no customers in {name}" in result.stderr
     assert "0 row(s), 0 classified, 0 rejected" in result.stdout
     assert out.read_text(encoding="utf-8").splitlines()[0].endswith("retail_license_grade__rule")
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1
+    # ... but an empty export is an error under --strict (issue 13, item 9)
+    out.unlink()
+    strict = run("classify", path, "--as-of", AS_OF, "--out", out, "--strict")
+    assert strict.exit_code == 1
+    assert f"Error: --strict: no customers in {name}" in strict.stderr
+    assert not out.exists()
 
 
 def test_empty_parquet_file(tmp_path: Path) -> None:
@@ -948,3 +954,100 @@ def test_every_command_and_option_is_in_the_reference() -> None:
             for opt in param.opts:
                 if opt.startswith("-") and opt not in ("--debug", "--help", "-h"):
                     assert opt in reference, (name, opt)
+
+
+# ---------------------------------------------------------------------------
+# issue 13, item 9: duplicate ids, typed output, values in reasons
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["frame", "python"])
+def test_duplicate_ids_keep_the_first_row_warn_and_fail_under_strict(tmp_path: Path, backend: str) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv",
+        ["id", "value.revenue_12m", "value.overdue_amount"],
+        [["C1", "900000", "0"], ["C2", "10", "0"], ["C1", "10", "0"], ["C1", "20", "0"]],
+    )
+    out, rejected = tmp_path / "out.csv", tmp_path / "rejected.csv"
+    args = ("classify", path, "--as-of", AS_OF, "--schemes", "crisis", "--backend", backend)
+    result = run(*args, "--out", out, "--rejected", rejected)
+    assert result.exit_code == 0, result.output
+    assert "warning: 2 row(s) repeat the id of an earlier row (e.g. 'C1' on row 2)" in result.stderr
+    assert "only the first row of each id is used" in result.stderr
+    rows = read_any(out)
+    assert [(r["id"], r["value.revenue_12m"]) for r in rows] == [("C1", "900000"), ("C2", "10")]
+    bad = read_any(rejected)
+    assert [(r["row"], r["id"]) for r in bad] == [("2", "C1"), ("3", "C1")]
+    assert "duplicate id: only the first row with this id (row 0) is used" in bad[0]["reason"]
+    assert "4 row(s), 2 classified, 2 rejected" in result.stdout  # rows in = out + rejected
+    strict = run(*args, "--strict")
+    assert strict.exit_code == 1
+    assert "Error: --strict: 2 row(s) rejected" in strict.stderr
+
+
+def test_duplicate_ids_are_not_counted_twice_in_a_population(tmp_path: Path) -> None:
+    frame = cr.frame_from_records(cr.sample_customers(40))
+    once = tmp_path / "once.parquet"
+    frame.write_parquet(once)
+    twice = tmp_path / "twice.parquet"
+    pl.concat([frame, frame.head(10)]).write_parquet(twice)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert run("classify", once, "--as-of", AS_OF, "--schemes", "value_pyramid", "--out", a).exit_code == 0
+    assert run("classify", twice, "--as-of", AS_OF, "--schemes", "value_pyramid", "--out", b).exit_code == 0
+    assert read_any(a) == read_any(b)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_typed_output_from_csv(tmp_path: Path, fmt: str) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv",
+        ["id", "value.revenue_12m", "value.bad_debt", "deal.last_contact_at", "notes", "identity"],
+        [["C1", "1200.5", "no", "2026-10-01", "007", "media;lawyer"], ["C2", "7", "yes", "", "x", ""]],
+    )
+    out = tmp_path / f"out.{fmt}"
+    result = run("classify", path, "--as-of", AS_OF, "--schemes", "crisis", "--out", out)
+    assert result.exit_code == 0, result.output
+    if fmt == "parquet":
+        frame = pl.read_parquet(out)
+        assert frame.schema["value.revenue_12m"] == pl.Float64()
+        assert frame.schema["value.bad_debt"] == pl.Boolean()
+        assert frame.schema["deal.last_contact_at"] == pl.Date()
+        assert frame.schema["notes"] == pl.String()  # not a record field: as written
+        rows = frame.to_dicts()
+        assert rows[0]["deal.last_contact_at"].isoformat() == "2026-10-01"
+    else:
+        rows = read_any(out)
+        assert rows[0]["deal.last_contact_at"] == "2026-10-01"
+    assert [r["value.revenue_12m"] for r in rows] == [1200.5, 7]
+    assert [r["value.bad_debt"] for r in rows] == [False, True]
+    assert rows[1]["deal.last_contact_at"] is None
+    assert [r["notes"] for r in rows] == ["007", "x"]
+    assert rows[0]["id"] == "C1" and rows[0]["crisis"] is not None
+
+
+def test_csv_output_keeps_cells_as_written(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "crm.csv", ["id", "value.revenue_12m"], [["C1", "1e3"]])
+    out = tmp_path / "out.csv"
+    assert run("classify", path, "--as-of", AS_OF, "--schemes", "crisis", "--out", out).exit_code == 0
+    assert read_any(out)[0]["value.revenue_12m"] == "1e3"
+
+
+@pytest.mark.parametrize("backend", ["frame", "python"])
+def test_value_errors_show_the_value_and_the_expected_form(tmp_path: Path, backend: str) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv",
+        ["id", "birthday", "value.bad_debt", "value.revenue_12m", "kind"],
+        [["C1", "2026/11/02", "maybe", "lots", "company"], ["C2", "2026-11-02", "no", "-5", "spaceship"]],
+    )
+    rejected = tmp_path / "rejected.csv"
+    result = run(
+        "classify", path, "--as-of", AS_OF, "--schemes", "crisis", "--backend", backend, "--rejected", rejected
+    )
+    assert result.exit_code == 0, result.output
+    bad = {r["id"]: r["reason"] for r in read_any(rejected)}
+    assert "birthday: Input should be a valid date (got '2026/11/02'; expected YYYY-MM-DD)" in bad["C1"]
+    assert "(got 'maybe'; expected true/false, yes/no or 1/0)" in bad["C1"]
+    assert "(got 'lots'; expected a number such as 1200 or 1200.5)" in bad["C1"]
+    assert "value.revenue_12m: Input should be greater than or equal to 0 (got '-5')" in bad["C2"]
+    assert "(got 'spaceship')" in bad["C2"]
+    assert "expected YYYY-MM-DD" in result.stderr  # the reasons shown on the terminal too

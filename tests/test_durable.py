@@ -48,8 +48,9 @@ def same(p: cr.Policy, *records: dict[str, Any]) -> list[cr.Decision]:
 
 def test_backend_unavailable_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "version_info", (3, 13, 0))
-    with pytest.raises(cr.BackendUnavailable, match=r"3\.12 and older"):
+    with pytest.raises(cr.BackendUnavailable, match=r"3\.12 and older") as info:
         cr.Engine(load_entry_points=False, backend="durable")
+    assert 'pip install "customer-rules[durable]"' in str(info.value)
     monkeypatch.undo()
     monkeypatch.setitem(sys.modules, "durable.engine", None)  # import fails
     with pytest.raises(cr.BackendUnavailable, match=r"customer-rules\[durable\]"):
@@ -58,6 +59,38 @@ def test_backend_unavailable_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
         cr.Engine(load_entry_points=False).stream(backend="durable")
     # streams run on the python backend by default: they need no durable_rules
     cr.Engine(load_entry_points=False).stream()
+
+
+
+def test_durable_warnings_stay_behind_the_fence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """durable_rules warns on every action on CPython 3.12 (datetime.utcfromtimestamp):
+    none of it reaches the caller; a warning of the caller's own code still does."""
+    import warnings
+
+    import durable.engine
+
+    real = durable.engine._unix_now
+
+    def noisy() -> float:  # what CPython 3.12 does in durable.engine._unix_now
+        warnings.warn_explicit(
+            "datetime.datetime.utcfromtimestamp() is deprecated",
+            DeprecationWarning,
+            durable.engine.__file__,
+            17,
+            module="durable.engine",
+        )
+        return real()
+
+    monkeypatch.setattr(durable.engine, "_unix_now", noisy)
+    engine = cr.Engine(load_entry_points=False, backend="durable")
+    records = cr.sample_customers(20)
+    engine.fit(records, as_of=cr.SAMPLE_AS_OF)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batch = engine.classify_many(records, as_of=cr.SAMPLE_AS_OF)
+    assert not batch.rejected
+    with pytest.warns(DeprecationWarning, match="mine"):
+        warnings.warn("mine", DeprecationWarning, stacklevel=1)
 
 
 def test_each_engine_has_its_own_host_and_unique_ruleset_names() -> None:

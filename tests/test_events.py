@@ -383,7 +383,27 @@ def test_a_failing_escalation_hook_is_reported_after_the_event_is_applied() -> N
     assert [c.kind for c in info.value.changes] == ["crisis", "phase", "escalation"]
     assert s.snapshot("c1")["crisis"] == "G"  # applied
     batch = s.post_many([ev("case_closed", 2, case_id="k1")])
-    assert batch.posted == 1 and batch.rejected[0].applied
+    # one event in: rejected (applied, its hook failed), not also posted (issue 13, item 8)
+    assert batch.posted == 0 and len(batch.rejected) == 1 and batch.rejected[0].applied
+    assert batch.posted + len(batch.rejected) == 1
+
+
+def test_escalation_failures_keep_the_batch_counts_invariant() -> None:
+    """events in = posted + rejected, with an escalate hook that fails on some events."""
+
+    class Flaky:
+        @cr.hookimpl
+        def escalate(self, case: Any) -> None:
+            if case is not None and case.id == "k1":
+                raise RuntimeError("pager down")
+
+    s = cr.Engine(load_entry_points=False, plugins=[Flaky()]).stream()
+    events = [ev("case_opened", 0, case_id="k1"), ev("case_opened", 0, case_id="k2")]
+    events += [ev("case_updated", 1, case_id=k, safety_related=True) for k in ("k1", "k2")]
+    events += [ev("case_updated", 2, case_id="nope", safety_related=True)]  # unknown case: rejected
+    batch = s.post_many(events)
+    assert batch.posted + len(batch.rejected) == len(events)
+    assert [(r.index, r.applied) for r in batch.rejected] == [(2, True), (4, False)]
 
 
 # ---------------------------------------------------------------------------

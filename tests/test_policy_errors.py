@@ -4,6 +4,7 @@ tests/policies/broken/, its expected errors in expectations.yaml there."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ def test_the_corpus_covers_every_format() -> None:
 @pytest.mark.parametrize("name", FILES)
 def test_broken_policy_is_refused_with_its_location(name: str) -> None:
     expected = EXPECTATIONS[name]
+    if sys.version_info >= (3, 13):  # the json module words some errors differently from 3.13 on
+        expected = {**expected, **expected.get("py313", {})}
     path = BROKEN / name
     with pytest.raises(cr.PolicyError) as info:
         cr.load_policy(path)

@@ -74,6 +74,7 @@ import json
 import math
 import sys
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,21 @@ _ANSWERS = 4096  # look-up answers kept per policy (label_of)
 # ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _fence() -> Any:
+    """Where our code calls durable_rules: its warnings stay here.
+
+    durable_rules 2.0.28 is unmaintained; on CPython 3.12 every action it
+    runs calls ``datetime.utcfromtimestamp`` and warns (tens of thousands of
+    ``DeprecationWarning`` lines in a test run). Warnings raised by durable's
+    own modules are dropped inside this block; everything else is untouched.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"durable(\.|_|$)")
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"durable(\.|_|$)")
+        yield
+
+
 def load() -> tuple[Any, Any]:
     """Import durable_rules (``durable.engine`` and its C core) or raise
     :class:`~customer_rules.BackendUnavailable` naming the extra to install."""
@@ -143,15 +159,16 @@ def load() -> tuple[Any, Any]:
         raise BackendUnavailable(
             "the durable backend needs durable_rules, which builds and imports on CPython 3.12 and "
             f"older only; this is Python {sys.version_info[0]}.{sys.version_info[1]}. "
-            "Use backend='python' here."
+            f'Use backend="python" here, or run on CPython 3.12 or older with pip install "{EXTRA}".'
         )
     try:
-        import durable.engine as engine_module
+        with _fence():
+            import durable.engine as engine_module
 
-        core = importlib.import_module("durable_rules_engine")  # durable's C core
+            core = importlib.import_module("durable_rules_engine")  # durable's C core
     except ImportError as exc:
         raise BackendUnavailable(
-            f"the durable backend needs durable_rules: pip install '{EXTRA}' ({exc})"
+            f'the durable backend needs durable_rules: pip install "{EXTRA}" ({exc})'
         ) from None
     return engine_module, core
 
@@ -220,7 +237,8 @@ class Runtime:
 
         self._core = core
         self._not_handled: type[Exception] = engine_module.MessageNotHandledException
-        self._host = _Host()
+        with _fence():
+            self._host = _Host()
         self.lock = threading.RLock()
         self.id = next(_RUNTIME_IDS)
         self._names = itertools.count()
@@ -236,7 +254,7 @@ class Runtime:
     def register(self, name: str, definition: Mapping[str, Any], *, statechart: bool = False) -> str:
         """Register a ruleset (or, with ``statechart``, a statechart) under ``name``."""
         key = name + "$state" if statechart else name
-        with self.lock:
+        with self.lock, _fence():
             self._host.register_rulesets({key: dict(definition)})
             self._handles[name] = self._host.get_ruleset(name)._handle
         return name
@@ -281,7 +299,7 @@ class Runtime:
         return self._send(self._host.post, name, message)
 
     def _send(self, call: Any, name: str, payload: dict[str, Any]) -> bool:
-        with self.lock:
+        with self.lock, _fence():
             try:
                 state = call(name, payload)
             except self._not_handled:
@@ -295,7 +313,7 @@ class Runtime:
 
     def delete_state(self, name: str, sid: str) -> None:
         """Forget everything a session of ``name`` holds."""
-        with self.lock:
+        with self.lock, _fence():
             self._host.delete_state(name, sid)
 
     def close(self) -> None:
@@ -663,9 +681,9 @@ class Plan:
             atom = self.atoms[key] = Atom(key, node, kind, fn, may_nan=may_nan)
             features = self.checked.namespace.features
             if isinstance(node, Name) and node.dotted in features and not features[node.dotted].args:
-                atom.feature = (features[node.dotted].func, ())
+                atom.feature = (features[node.dotted].compute, ())
             elif isinstance(node, Call) and node.name in features and node.name not in FUNCTIONS:
-                atom.feature = (features[node.name].func, tuple(self.compiler.constant(a) for a in node.args))
+                atom.feature = (features[node.name].compute, tuple(self.compiler.constant(a) for a in node.args))
         if durable and not atom.in_durable:
             atom.in_durable = True
             atom.name = self.names.new()

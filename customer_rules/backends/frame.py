@@ -886,13 +886,26 @@ def _fallback_features(
     if bad:
         keep = pl.Series(ROW, [row for row, _ in ok], dtype=frame.schema[ROW])
         frame = frame.filter(pl.col(ROW).is_in(keep.implode()))
-    columns = []
-    for use in uses:
-        func = use.feature.func
-        values = [func(rec, as_of, *use.args) for _, rec in ok]
-        columns.append(pl.Series(use.column, values, dtype=dtype_of(use.feature.type)))
-    frame = frame.with_columns(columns)
-    rejected = pl.DataFrame([record_error_row(row, err) for row, err in bad], schema=ERROR_SCHEMA)
+    # a plugin's feature that fails (or returns the wrong type) rejects its row only
+    values: dict[str, list[Any]] = {use.column: [] for use in uses}
+    failed: list[dict[str, Any]] = []
+    for row, rec in ok:
+        try:
+            computed = [use.feature.compute(rec, as_of, *use.args) for use in uses]
+        except CustomerRulesError as exc:
+            failed.append({"row": row, "id": rec.id, "reason": str(exc), "details": []})
+            continue
+        for use, value in zip(uses, computed, strict=True):
+            values[use.column].append(value)
+    if failed:
+        drop = pl.Series(ROW, [f["row"] for f in failed], dtype=frame.schema[ROW])
+        frame = frame.filter(~pl.col(ROW).is_in(drop.implode()))
+    frame = frame.with_columns(
+        [pl.Series(use.column, values[use.column], dtype=dtype_of(use.feature.type)) for use in uses]
+    )
+    rejected = pl.DataFrame(
+        [*(record_error_row(row, err) for row, err in bad), *failed], schema=ERROR_SCHEMA
+    )
     return frame, rejected
 
 

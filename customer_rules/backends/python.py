@@ -141,7 +141,7 @@ class Compiler:
         if key in self.ns.fields:
             return _cached(key, _record_getter(key))
         feat = self.ns.features[key]
-        func = feat.func
+        func = feat.compute
         return _cached(key, lambda ctx: func(ctx.record, ctx.as_of))
 
     def _binary(self, node: Binary, entry: Operator) -> Fn:
@@ -263,7 +263,7 @@ class Compiler:
         if fn is None:  # a feature that takes (constant) arguments
             feat = self.ns.features[name]
             args = tuple(self.constant(a) for a in node.args)
-            func = feat.func
+            func = feat.compute
             # parameters passed as arguments (a window length...) are evidence too
             read = {a.dotted: self.constant(a) for a in node.args if isinstance(a, Name)}
 

@@ -379,12 +379,27 @@ def library_warnings(err: Console) -> Iterator[None]:
 
 
 def read_input(
-    path: Path, encoding: str, err: Console, *, strict_columns: list[str] | None = None
+    path: Path,
+    encoding: str,
+    err: Console,
+    *,
+    strict_columns: list[str] | None = None,
+    strict: bool = False,
 ) -> FileTable:
-    """Read the input file and report columns that are not record fields."""
-    from customer_rules.io.files import read_table, unknown_columns
+    """Read the input file and report columns that are not record fields and ids
+    used on more than one row (only the first row of an id is kept); with
+    ``strict``, a file without customers is an error."""
+    from customer_rules.io.files import read_table, reject_duplicate_ids, unknown_columns
 
     table_ = read_table(path, encoding=encoding)
+    repeated = reject_duplicate_ids(table_)
+    if repeated:
+        first = repeated[0]
+        warn(
+            err,
+            f"{len(repeated)} row(s) repeat the id of an earlier row (e.g. {first.id!r} on row {first.row});"
+            " only the first row of each id is used, the others are rejected",
+        )
     typos = []
     others = []
     for column, guess in unknown_columns(table_.columns):
@@ -406,6 +421,11 @@ def read_input(
         strict_columns.extend(typos)
     if table_.n_rows == 0:
         warn(err, f"no customers in {path.name}")
+        if strict:
+            raise CliError(
+                f"--strict: no customers in {path.name} (the file is empty or has only a header)",
+                "check that the export wrote its rows",
+            )
     return table_
 
 
@@ -541,9 +561,12 @@ output has the input's columns plus, per scheme, <scheme> (the label,
 empty = unclassified) and <scheme>__rule (with --reasons also
 <scheme>__reason). Population-relative schemes (value_pyramid, ...) are
 fitted on the input first. Rows that cannot be classified are left out of
-the output and listed, with the reason, in --rejected; the exit code is 0
-unless --strict (then 1 when a row was rejected or a column looks like a
-misspelt record field).
+the output and listed, with the reason, in --rejected. An id on several
+rows: the first row (in file order) is classified, the later ones are
+rejected. Parquet and JSON Lines output keep the record fields' types
+(numbers, dates, booleans) even from a CSV. The exit code is 0 unless
+--strict (then 1 when a row was rejected, a column looks like a misspelt
+record field, or the file has no customers).
 """
 )
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
@@ -570,7 +593,8 @@ misspelt record field).
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit with code 1 when a row is rejected or a column looks like a misspelt field.",
+    help="Exit with code 1 when a row is rejected (duplicate ids included), a column looks like "
+    "a misspelt field, or the file has no customers.",
 )
 @click.option("--reasons", is_flag=True, help="Add a <scheme>__reason column (the rule and why).")
 @lang_option
@@ -600,7 +624,7 @@ def classify(
     fitted: Path | None,
     policies: tuple[Path, ...],
 ) -> None:
-    from customer_rules.io.files import bad_rows_frame, file_format
+    from customer_rules.io.files import bad_rows_frame, file_format, with_cell_values
 
     day = need_as_of(as_of)
     for target in (out, rejected_path):
@@ -616,7 +640,7 @@ def classify(
     big = input_path.is_file() and input_path.stat().st_size >= PROGRESS_MIN_BYTES
     with library_warnings(err), Steps(err, big) as steps:
         task = steps.task("reading")
-        table_ = read_input(input_path, encoding, err, strict_columns=typos)
+        table_ = read_input(input_path, encoding, err, strict_columns=typos, strict=strict)
         steps.done(task)
         task = steps.task("fitting")
         fit_population(engine, table_, day, wanted, fitted)
@@ -632,7 +656,7 @@ def classify(
             results, bad = _classify_frame(
                 engine, table_, day, wanted, reasons, lang, steps, task, backend="python"
             )
-        bad = [*table_.bad, *bad]
+        bad = with_cell_values(table_, [*table_.bad, *bad])
         task = steps.task("writing")
         if out is not None:
             _write_output(table_, results, out)
@@ -705,10 +729,11 @@ def _classify_frame(
 
 def _write_output(table_: FileTable, results: pl.DataFrame, out: str) -> None:
     """The input's columns (as written) plus the result columns, classified rows only."""
-    from customer_rules.io.files import ROW, file_format, write_jsonl, write_table
+    from customer_rules.io.files import ROW, file_format, typed_fields, write_jsonl, write_table
 
     added = [c for c in results.columns if c != ROW]
-    if table_.objects is not None and file_format(out) == "jsonl" and out != "-":
+    fmt = file_format(out) if out != "-" else "csv"
+    if table_.objects is not None and fmt == "jsonl":
         objects = table_.objects
         rows = (
             {**{k: v for k, v in objects[r[ROW]].items() if k not in added}, **{c: r[c] for c in added}}
@@ -717,6 +742,8 @@ def _write_output(table_: FileTable, results: pl.DataFrame, out: str) -> None:
         write_jsonl(rows, out)
         return
     data = table_.data.drop([c for c in added if c in table_.data.columns])
+    if fmt != "csv":  # Parquet and JSON Lines keep types: numbers, dates, booleans as read
+        data = typed_fields(table_, data)
     joined = data.join(results, on=ROW, how="inner", maintain_order="left").drop(ROW)
     write_table(joined, out, stdout=sys.stdout)
 

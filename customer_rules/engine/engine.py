@@ -217,7 +217,7 @@ class Engine:
             raise PluginError(
                 owner, f"feature {feat.name!r} is already registered by {self._feature_owner[feat.name]!r}"
             )
-        self._features[feat.name] = feat
+        self._features[feat.name] = replace(feat, plugin=owner)  # its errors name the plugin
         self._feature_owner[feat.name] = owner
 
     def _add_scheme(self, scheme: Any, owner: str) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from customer_rules.errors import RecordError
+from customer_rules.errors import PluginError, RecordError
 from customer_rules.lang.ast import Call, to_text
 from customer_rules.lang.check import constant_value
 from customer_rules.lang.compile import CheckedPolicy, key_of
@@ -87,7 +87,7 @@ def cuts_from_records(checked: CheckedPolicy, records: Sequence[Any], as_of: dt.
                     if cond is not None and cond(ctx) is not True:
                         continue
                     values.append(measure(ctx))
-                except TypeError as exc:
+                except (TypeError, PluginError) as exc:
                     if as_of is None:
                         raise ValueError(
                             f"fitting {checked.policy.id!r} needs as_of: its measure {to_text(call.args[0])}"

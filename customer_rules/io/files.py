@@ -29,11 +29,14 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import difflib
 import json
 import math
+import os
+import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +46,7 @@ from typing import Any, TextIO
 import polars as pl
 
 from customer_rules.errors import CustomerRulesError
-from customer_rules.lang.types import LIST
+from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, Type
 from customer_rules.model.tables import ModelSpec, canonical_name, customer_spec
 
 ROW = "__cli_row"
@@ -582,9 +585,127 @@ def _read_parquet(p: Path) -> Table:
     )
 
 
+def reject_duplicate_ids(table: Table) -> list[BadRow]:
+    """Keep the first row of each customer id; reject the later ones.
+
+    A file with one id on two rows would give one customer two labels (or
+    count it twice in a population), so only the first row with an id (in
+    file order) is kept in ``table.records``; each later row becomes a
+    rejected row naming the first one. Rows without an id are left to the
+    library (which rejects them). Returns the rows rejected here (also
+    added to ``table.bad``).
+    """
+    if "id" not in table.records.columns or not table.records.height:
+        return []
+    ids = table.records.select(pl.col("id").cast(pl.String(), strict=False).alias("__id"), ROW)
+    later = ids.filter(pl.col("__id").is_not_null() & pl.col("__id").is_duplicated())
+    if not later.height:
+        return []
+    first = later.group_by("__id", maintain_order=True).agg(pl.col(ROW).min().alias("__first"))
+    later = later.join(first, on="__id", how="left", maintain_order="left").filter(
+        pl.col(ROW) != pl.col("__first")
+    )
+    rejected = [
+        BadRow(
+            pos,
+            table.lines.get(pos),
+            rid,
+            f"{_who(rid, pos)}: duplicate id: only the first row with this id (row {first_pos}) is used",
+        )
+        for rid, pos, first_pos in later.iter_rows()
+    ]
+    table.records = table.records.filter(~pl.col(ROW).is_in(later.get_column(ROW).implode()))
+    table.bad.extend(rejected)
+    return rejected
+
+
+def with_cell_values(table: Table, bad: Sequence[BadRow]) -> list[BadRow]:
+    """Reasons that show the offending cell and the form expected.
+
+    A value error of a record field (``birthday: Input should be a valid
+    date``) gets the value the file holds and, for dates, numbers and
+    booleans, how to write one: ``(got '2026/11/02'; expected YYYY-MM-DD)``.
+    """
+    kinds = _kinds()
+    wanted = {b.row for b in bad if "Input should be" in b.reason}
+    if not wanted:
+        return list(bad)
+    columns = [c for c in table.data.columns if c != ROW and kinds.path(c) in kinds.scalars]
+    rows = {
+        r[ROW]: r
+        for r in table.data.select([*columns, ROW])
+        .filter(pl.col(ROW).is_in(pl.Series(sorted(wanted), dtype=pl.Int64()).implode()))
+        .iter_rows(named=True)
+    }
+    out = []
+    for b in bad:
+        cells = rows.get(b.row)
+        reason = b.reason
+        if cells is not None:
+            for column in columns:
+                value = cells[column]
+                path = kinds.path(column)
+                start = reason.find(f"{path}: Input should be")
+                if value is None or start < 0 or (start and reason[start - 1] not in " ;"):
+                    continue
+                end = reason.find("; ", start)
+                end = len(reason) if end < 0 else end
+                text = reason[start:end]
+                note = f"got {value!r}"
+                form = _expected_form(kinds.spec.slots[path].type)
+                if form is not None and "valid" in text:
+                    note += f"; expected {form}"
+                reason = f"{reason[:end]} ({note}){reason[end:]}"
+        out.append(BadRow(b.row, b.line, b.id, reason))
+    return out
+
+
+def _expected_form(t: Type) -> str | None:
+    if t.kind == DATE:
+        return "YYYY-MM-DD"
+    if t.kind == BOOL:
+        return "true/false, yes/no or 1/0"
+    if t.kind == NUMBER:
+        return "a whole number" if t.integer else "a number such as 1200 or 1200.5"
+    return None
+
+
 # ---------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------
+
+
+def typed_fields(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (columns of ``table.data`` plus ``ROW``) with its record fields
+    typed as the library read them: the text of a CSV (or a JSON Lines
+    string) becomes numbers, dates and booleans, for output formats that keep
+    types (Parquet, JSON Lines). Other columns, and rows the library
+    rejected, are left as they are."""
+    from customer_rules.model.tables import ROW as POSITION
+    from customer_rules.model.tables import prepare
+
+    kinds = _kinds()
+    text = {
+        c: kinds.path(c)
+        for c, dtype in frame.schema.items()
+        if c != ROW and dtype == pl.String() and kinds.path(c) in kinds.scalars and kinds.path(c) != "id"
+    }
+    if not text or not table.records.height:
+        return frame
+    valid = prepare(table.records, warn=False).valid
+    present = {c: p for c, p in text.items() if p in valid.columns}
+    if not present:
+        return frame
+    positions = table.records.get_column(ROW)
+    typed = valid.select(
+        positions.gather(valid.get_column(POSITION)).alias(ROW),
+        *[pl.col(p).alias(c) for c, p in present.items()],
+    )
+    return (
+        frame.drop(list(present))
+        .join(typed, on=ROW, how="left", maintain_order="left")
+        .select(frame.columns)
+    )
 
 
 def _json_default(v: Any) -> Any:
@@ -616,8 +737,31 @@ def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Write a file whole or not at all: yields a temporary path beside ``path``
+    (same folder, so the rename cannot cross file systems); when the block
+    ends normally the file is flushed to disk and renamed over ``path`` in one
+    step (``os.replace``). On any exception, ``KeyboardInterrupt`` (Ctrl-C)
+    included, the temporary file is removed and ``path`` keeps its previous
+    content."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None = None) -> None:
-    """Write a table; the format comes from the extension (``-``: CSV to stdout)."""
+    """Write a table; the format comes from the extension (``-``: CSV to stdout).
+
+    A file appears whole or not at all (see :func:`replacing`).
+    """
     fmt = file_format(path, role="output")
     try:
         if str(path) == "-":
@@ -630,12 +774,14 @@ def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None 
                 f"cannot write {str(path)!r}: the folder {str(p.parent)!r} does not exist",
                 hint="create it first",
             )
-        if fmt == "csv":
-            _for_text(frame).write_csv(p)
-        elif fmt == "parquet":
-            frame.write_parquet(p)
-        else:
+        if fmt == "jsonl":
             write_jsonl(frame.iter_rows(named=True), p)
+            return
+        with replacing(p) as tmp:
+            if fmt == "csv":
+                _for_text(frame).write_csv(tmp)
+            else:
+                frame.write_parquet(tmp)
     except PermissionError:
         raise FileError(
             f"cannot write {str(path)!r}: permission denied", hint="choose another path"
@@ -643,8 +789,8 @@ def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None 
 
 
 def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> None:
-    """One JSON object per line (dates as ISO text)."""
-    with Path(path).open("w", encoding="utf-8") as f:
+    """One JSON object per line (dates as ISO text); whole or not at all."""
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False, default=_json_default))
             f.write("\n")

@@ -724,13 +724,20 @@ def prepare(
     """
     spec = spec or customer_spec()
     n = data.height
+    # One chunk per column before anything else: polars 2.1 panics ("assertion
+    # failed: i < self.len()") in pl.format/concat_str over a filtered frame
+    # whose columns are chunked differently (a multi-chunk input column beside
+    # the single-chunk row index), as the rejected-rows plan below builds.
+    # Several row groups, pl.concat(rechunk=False) and Arrow batches give such
+    # tables; rechunk() is a no-op on a table that is already contiguous.
+    data = data.rechunk()
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
     values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
     checks += _model_checks(spec.model, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
-    tables = dict(tables or {})
+    tables = {k: None if v is None else v.rechunk() for k, v in (tables or {}).items()}
     for key in tables:
         if key not in spec.children:
             raise ValueError(f"unknown nested table {key!r}; use one of {', '.join(spec.children)}")

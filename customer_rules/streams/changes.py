@@ -108,7 +108,8 @@ class RejectedEvent:
 
 @dataclass
 class StreamResult:
-    """What a batch changed, and the events rejected: events in = posted + rejected."""
+    """What a batch changed, and the events rejected: events in = posted + rejected
+    (an event whose ``escalate`` hook failed is rejected with ``applied=True``)."""
 
     changes: list[Change]
     rejected: list[RejectedEvent]

@@ -264,9 +264,8 @@ class EventStream:
             try:
                 result.changes.extend(self._post(event, i))
                 result.posted += 1
-            except EscalationError as exc:
+            except EscalationError as exc:  # applied, but reported once: as rejected
                 result.changes.extend(exc.changes)
-                result.posted += 1
                 result.rejected.append(RejectedEvent(i, event, exc, applied=True))
             except EventError as exc:
                 result.rejected.append(RejectedEvent(i, event, exc))
