@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from customer_rules.cli.main import (
+from customer_rules.cli.common import (
     CliError,
     as_of_option,
     build_engine,
