@@ -23,7 +23,7 @@ from customer_rules.interop.table import InteropError
 from customer_rules.lang.policy import Policy
 
 if TYPE_CHECKING:
-    from customer_rules import Engine
+    from customer_rules.engine.engine import Engine
 
 FORMATS = ("yaml", "json", "toml", "jdm", "dmn", "xlsx")
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".dmn": "dmn", ".xml": "dmn", ".xlsx": "xlsx"}
@@ -63,7 +63,7 @@ def read_policy(
     fields and features). ``options`` go to the format's reader
     (``fields=``, ``labels=``, ``table=`` / ``decision=``, ``policy_id=``).
     """
-    from customer_rules import load_policy
+    from customer_rules.engine.api import load_policy
 
     fmt = format or format_of(path)
     if fmt in ("yaml", "json", "toml"):
@@ -83,7 +83,7 @@ def read_policy(
     else:
         raise InteropError(f"unknown format {fmt!r}", hint="one of " + ", ".join(FORMATS))
     if engine is None:
-        from customer_rules import Engine
+        from customer_rules.engine.engine import Engine
 
         engine = Engine(load_entry_points=False)
     try:
