@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
@@ -54,7 +55,7 @@ from customer_rules.lang.ast import (
 from customer_rules.lang.check import FUNCTIONS, POPULATION_FUNCTIONS, Checker
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
 from customer_rules.lang.population import Cut
-from customer_rules.lang.types import DATE, NUMBER
+from customer_rules.lang.types import DATE, LIST, NUMBER
 from customer_rules.model.features import Feature, Inputs, UndeclaredRead
 from customer_rules.model.frames import FrameResult
 from customer_rules.model.tables import (
@@ -239,15 +240,10 @@ def python_values(series: pl.Series) -> list[Any]:
     absent list is empty), structs as :class:`Inputs`."""
     dtype = series.dtype
     if isinstance(dtype, pl.List):
-        lengths = series.list.len().to_list()
+        ends = series.list.len().fill_null(0).cum_sum()
+        starts = ends.shift(1, fill_value=0).to_list()
         inner = python_values(series.explode(empty_as_null=False, keep_nulls=False))
-        out: list[Any] = []
-        pos = 0
-        for n in lengths:
-            n = n or 0
-            out.append(tuple(inner[pos : pos + n]))
-            pos += n
-        return out
+        return [tuple(inner[a:b]) for a, b in zip(starts, ends.to_list(), strict=True)]
     if isinstance(dtype, pl.Struct):
         names = tuple(f.name for f in dtype.fields)
         make = Inputs.shape(names)
@@ -293,32 +289,12 @@ def _python_features(
     rows = frame.get_column(ROW).to_list()
     ids = frame.get_column("id").to_list()
     failed: dict[int, CustomerRulesError] = {}
-    inputs: dict[Any, list[Inputs]] = {}
     columns = []
     for use in uses:
-        feat = use.feature
-        key = feat.reads
-        if key not in inputs:
-            inputs[key] = feature_inputs(frame, feat, spec)
-        func, args = feat.func, use.args
-        try:
-            try:
-                values = [func(one, as_of, *args) for one in inputs[key]]
-            except CustomerRulesError:  # again, row by row, to reject the rows that raise
-                values = []
-                for i, one in enumerate(inputs[key]):
-                    try:
-                        values.append(func(one, as_of, *args))
-                    except CustomerRulesError as exc:
-                        failed.setdefault(i, exc)
-                        values.append(None)
-        except UndeclaredRead as exc:
-            declared = ", ".join(feat.reads or ())
-            raise EvaluationError(
-                f"feature {feat.name!r} read {exc.attribute!r}, which is not among the paths it"
-                f" declares in reads ({declared}): add it there"
-            ) from None
-        columns.append(pl.Series(use.column, values, dtype=dtype_of(feat.type)))
+        values = _distinct_values(frame, use, as_of, spec)
+        if values is None:  # every row in turn
+            values = _values(use, feature_inputs(frame, use.feature, spec), as_of, failed)
+        columns.append(values.alias(use.column))
     frame = frame.with_columns(columns)
     rejected = []
     for i, exc in sorted(failed.items()):
@@ -330,6 +306,64 @@ def _python_features(
         bad = pl.Series(ROW, [rows[i] for i in failed], dtype=frame.schema[ROW])
         frame = frame.filter(~pl.col(ROW).is_in(bad.implode()))
     return frame, pl.DataFrame(rejected, schema=_ERROR_SCHEMA)
+
+
+def _values(
+    use: FeatureUse, inputs: Sequence[Inputs], as_of: dt.date, failed: dict[int, CustomerRulesError] | None
+) -> pl.Series:
+    """The Python implementation over ``inputs``. A row that raises a
+    :class:`CustomerRulesError` is noted in ``failed`` (its value null), or,
+    without ``failed``, the error propagates."""
+    feat, args = use.feature, use.args
+    func = feat.func
+    try:
+        try:
+            values = list(map(func, inputs, repeat(as_of), *(repeat(a) for a in args)))
+        except CustomerRulesError:  # again, row by row, to reject the rows that raise
+            if failed is None:
+                raise
+            values = []
+            for i, one in enumerate(inputs):
+                try:
+                    values.append(func(one, as_of, *args))
+                except CustomerRulesError as exc:
+                    failed.setdefault(i, exc)
+                    values.append(None)
+    except UndeclaredRead as exc:
+        declared = ", ".join(feat.reads or ())
+        raise EvaluationError(
+            f"feature {feat.name!r} read {exc.attribute!r}, which is not among the paths it"
+            f" declares in reads ({declared}): add it there"
+        ) from None
+    return pl.Series(values, dtype=dtype_of(feat.type))
+
+
+def _distinct_values(
+    frame: pl.DataFrame, use: FeatureUse, as_of: dt.date, spec: ModelSpec
+) -> pl.Series | None:
+    """A feature that reads only scalar fields, computed once per distinct
+    combination of their values when those repeat (at most half as many as
+    rows); None when that does not apply or a combination raises (then every
+    row is computed in turn, so that each error names its own row)."""
+    read = columns_read(use.feature, spec)
+    if not read or use.feature.reads is None:
+        return None
+    if any(c not in spec.slots or spec.slots[c].type.kind == LIST for c in read):
+        return None
+    cols = list(read)
+    groups = (
+        frame.select(cols).with_row_index("__cr:i").group_by(cols, maintain_order=True).agg(pl.col("__cr:i"))
+    )
+    if groups.height > frame.height // 2:
+        return None
+    firsts = groups.get_column("__cr:i").list.first()
+    try:
+        distinct = frame.select(["id", *cols]).select(pl.all().gather(firsts))
+        values = _values(use, feature_inputs(distinct, use.feature, spec), as_of, None)
+    except CustomerRulesError:
+        return None
+    spread = pl.DataFrame({"i": groups.get_column("__cr:i"), "v": values}).explode("i").sort("i")
+    return spread.get_column("v")
 
 
 # ---------------------------------------------------------------------------
