@@ -129,7 +129,7 @@ class Feature:
         """The feature's name for people, in ``lang`` (``en`` or ``zh``)."""
         if lang == "zh" and self.zh:
             return self.zh
-        return self.en or self.name.replace("_", " ")
+        return self.en or self.name.replace("_", " ").strip()
 
     def unknown_reads(self, known: Iterable[str]) -> list[str]:
         """The declared ``reads`` that are not record paths among ``known``

@@ -1,0 +1,276 @@
+"""Features declared once (customer_rules.model.features): the declaration,
+the inputs a feature without polars gets on tables, and the conformance kit's
+comparison of its implementations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import customer_rules as cr
+from customer_rules.backends.frame import FeatureTable, columns_read, feature_inputs, python_features
+from customer_rules.lab.generate import settings
+from customer_rules.model.features import Inputs, UndeclaredRead
+from customer_rules.model.tables import prepare
+from customer_rules.testing import check_feature, check_plugin
+
+AS_OF = dt.date(2026, 11, 22)
+BUILTIN = cr.Engine(load_entry_points=False)
+
+
+def _age(c: Any, as_of: dt.date) -> int | None:
+    born = c.birthday
+    if born is None or born > as_of:
+        return None
+    return as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
+
+
+def _age_polars(as_of: dt.date) -> pl.Expr:
+    born = pl.col("birthday")
+    later = (born.dt.month() > as_of.month) | ((born.dt.month() == as_of.month) & (born.dt.day() > as_of.day))
+    return pl.when(born <= as_of).then(pl.lit(as_of.year) - born.dt.year() - later.cast(pl.Int64()))
+
+
+def age_feature(**kwargs: Any) -> cr.Feature:
+    func = kwargs.pop("func", _age)
+    declared: dict[str, Any] = {
+        "type": "integer",
+        "unit": "years",
+        "en": "Age",
+        "zh": "年龄",
+        "description": "Age in whole years at as_of.",
+        "reads": ("birthday",),
+        "name": "age",
+    }
+    declared.update(kwargs)
+    return cr.feature(**declared)(func)
+
+
+class Lend:
+    def __init__(self, *features: cr.Feature) -> None:
+        self.features = list(features)
+
+    @cr.hookimpl
+    def register_features(self) -> list[cr.Feature]:
+        return self.features
+
+
+def engine_reading(when: str, *features: cr.Feature) -> cr.Engine:
+    e = cr.Engine(plugins=[Lend(*features)], load_entry_points=False)
+    e.add_policy(
+        cr.Policy.model_validate(
+            {
+                "id": "t",
+                "labels": [{"id": "yes", "zh": "是", "en": "Yes"}, {"id": "no", "zh": "否", "en": "No"}],
+                "rules": [{"id": "r", "when": when, "then": "yes"}],
+                "default": "no",
+            }
+        )
+    )
+    return e
+
+
+RECORDS = [
+    cr.Customer.model_validate(r)
+    for r in [
+        {"id": "a", "birthday": "1940-01-01", "segment": "x"},
+        {"id": "b", "birthday": "1990-12-01"},
+        {"id": "c"},
+        {
+            "id": "d",
+            "birthday": "1946-11-22",
+            "cases": [{"id": "k1", "opened_at": "2026-11-01", "repair_visits": ["2026-11-02", "2026-11-03"]}],
+        },
+    ]
+]
+
+
+# -- the declaration -------------------------------------------------------------------
+
+
+def test_a_declaration_holds_names_unit_reads_and_both_implementations() -> None:
+    age = age_feature(polars=_age_polars)
+    assert (age.name, age.unit, age.reads) == ("age", "years", ("birthday",))
+    assert age.display_name("zh") == "年龄" and age.display_name("en") == "Age"
+    assert age.polars is _age_polars and age.frame is _age_polars
+    assert age.func(RECORDS[0], AS_OF) == 86
+
+
+def test_frame_is_the_older_name_of_polars() -> None:
+    assert age_feature(frame=_age_polars).polars is _age_polars
+    with pytest.raises(ValueError, match="once"):
+        age_feature(frame=_age_polars, polars=lambda as_of: pl.lit(1))
+
+
+def test_reads_is_a_sequence_of_paths_and_display_names_default_to_the_name() -> None:
+    with pytest.raises(TypeError, match="not one string"):
+        age_feature(reads="birthday")
+    bare = cr.feature(type="integer", description="d", name="patient_age")(_age)
+    assert bare.reads is None and bare.display_name("zh") == bare.display_name() == "patient age"
+
+
+def test_every_engine_feature_is_declared_in_full() -> None:
+    for feat in BUILTIN.features.values():
+        assert feat.reads, feat.name
+        assert feat.en and feat.zh, feat.name
+        assert feat.polars is not None, feat.name
+        assert not feat.unknown_reads(_paths()), feat.name
+
+
+def _paths() -> set[str]:
+    from customer_rules.backends.frame import record_paths
+
+    return record_paths()
+
+
+def test_reads_resolve_to_columns_and_item_fields() -> None:
+    feat = BUILTIN.features["max_case_damage"]
+    assert columns_read(feat) == {"cases": frozenset({"opened_at", "closed_at", "damage_amount"})}
+    contact = BUILTIN.features["last_contact"]
+    assert columns_read(contact) == {"interactions": frozenset({"at"}), "deal.last_contact_at": None}
+    deal = age_feature(reads=("deal",))
+    assert "deal.last_contact_at" in columns_read(deal) and "birthday" not in columns_read(deal)
+    with pytest.raises(cr.EvaluationError, match="did you mean 'birthday'"):
+        columns_read(age_feature(reads=("birthdey",)))
+
+
+# -- inputs built from the columns a feature reads -------------------------------------
+
+
+def test_inputs_hold_only_what_is_read() -> None:
+    one = Inputs.of(id="x", birthday=dt.date(2000, 1, 1))
+    assert one.birthday == dt.date(2000, 1, 1) and one.id == "x"
+    assert "birthday=datetime.date(2000, 1, 1)" in repr(one)
+    with pytest.raises(UndeclaredRead, match="'segment' was not read"):
+        _ = one.segment
+    assert isinstance(UndeclaredRead("x"), AttributeError)
+    assert getattr(one, "segment", "fallback") == "fallback"
+
+
+def test_feature_inputs_give_each_row_its_read_paths_as_the_record_has_them() -> None:
+    table = prepare(cr.frame_from_records(RECORDS)).valid
+    feat = cr.feature(type="integer", description="d", reads=("cases.repair_visits", "deal.last_contact_at"))(
+        lambda c, as_of: 0
+    )
+    rows = feature_inputs(table, feat)
+    assert [r.id for r in rows] == ["a", "b", "c", "d"]
+    assert rows[0].cases == () and rows[0].deal.last_contact_at is None
+    case = rows[3].cases[0]
+    assert case.repair_visits == (dt.date(2026, 11, 2), dt.date(2026, 11, 3))
+    with pytest.raises(UndeclaredRead):
+        _ = case.opened_at
+    with pytest.raises(UndeclaredRead):
+        _ = rows[0].birthday
+
+
+def test_a_feature_without_polars_never_builds_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    import customer_rules.backends.frame as frame_backend
+
+    seen: list[type] = []
+
+    def age(c: Any, as_of: dt.date) -> int | None:
+        seen.append(type(c))
+        return _age(c, as_of)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a whole record was built")
+
+    e = engine_reading("age >= 80", age_feature(func=age))
+    monkeypatch.setattr(frame_backend, "records_from_canonical", refuse)
+    monkeypatch.setattr(cr.Customer, "model_validate", refuse)
+    with pytest.warns(UserWarning, match="age have no frame implementation"):
+        out = e.classify_frame(cr.frame_from_records(RECORDS), as_of=AS_OF, schemes=["t"])
+    assert out["t"].to_list() == ["yes", "no", "no", "yes"]
+    assert seen and all(issubclass(t, Inputs) for t in seen)
+
+
+@settings(15)
+@given(st.lists(st.one_of(st.none(), st.dates(dt.date(1920, 1, 1), dt.date(2030, 1, 1))), min_size=1, max_size=30))
+def test_python_features_equal_the_feature_on_each_record(birthdays: list[dt.date | None]) -> None:
+    # many repeats (few distinct values) and all distinct go different ways; both must agree
+    records = [cr.Customer(id=f"r{i}", birthday=b) for i, b in enumerate(birthdays + birthdays[:1] * 30)]
+    table = prepare(cr.frame_from_records(records)).valid
+    features = FeatureTable()
+    features.column(age_feature())
+    out, rejected = python_features(table, list(features.uses.values()), AS_OF)
+    assert rejected.height == 0
+    assert out.get_column("__cr:f:age").to_list() == [_age(r, AS_OF) for r in records]
+
+
+def test_a_row_whose_feature_raises_is_rejected_as_the_python_backend_rejects_it() -> None:
+    def picky(c: Any, as_of: dt.date) -> int | None:
+        if c.birthday is not None and c.birthday.year < 1945:
+            raise cr.RecordError(c.id, [("birthday", "too old to be true")])
+        return _age(c, as_of)
+
+    e = engine_reading("age >= 80", age_feature(func=picky))
+    table = cr.frame_from_records([*RECORDS, cr.Customer(id="e", birthday=dt.date(1940, 1, 1))])
+    with pytest.warns(UserWarning):
+        frame = e.classify_frame_with_rejects(table, as_of=AS_OF, schemes=["t"])
+    python = e.classify_frame_with_rejects(table, as_of=AS_OF, schemes=["t"], backend="python")
+    assert frame.rejected["id"].to_list() == python.rejected["id"].to_list() == ["a", "e"]
+    assert "too old to be true" in frame.rejected["reason"][1]
+    assert frame.frame["t"].to_list() == python.frame["t"].to_list() == ["no", "no", "yes"]
+
+
+def test_reading_an_undeclared_path_on_a_table_names_the_feature_and_the_path() -> None:
+    sneaky = age_feature(func=lambda c, as_of: len(c.segment or ""), reads=("birthday",))
+    e = engine_reading("age >= 1", sneaky)
+    with pytest.warns(UserWarning), pytest.raises(cr.EvaluationError, match="'age' read 'segment'"):
+        e.classify_frame(cr.frame_from_records(RECORDS), as_of=AS_OF, schemes=["t"])
+
+
+# -- the conformance kit compares the implementations ---------------------------------
+
+
+def test_the_kit_passes_a_feature_whose_implementations_agree() -> None:
+    report = check_feature(age_feature(polars=_age_polars), raise_errors=False)
+    assert report.ok, str(report)
+
+
+def test_the_kit_finds_a_polars_implementation_that_disagrees() -> None:
+    off_by_one = age_feature(polars=lambda as_of: _age_polars(as_of) + 1)
+    report = check_feature(off_by_one, raise_errors=False)
+    assert any("by its polars implementation but" in p for p in report.problems), report.problems
+
+
+def test_the_kit_finds_incomplete_reads() -> None:
+    def age_or_zero(c: Any, as_of: dt.date) -> int | None:
+        return 0 if c.segment == "care:x" else _age(c, as_of)
+
+    problems = check_feature(age_feature(func=age_or_zero), raise_errors=False).problems
+    assert any("reads 'segment', which is not among the paths it declares" in p for p in problems), problems
+
+    hides = age_feature(func=lambda c, as_of: getattr(c, "segment", None) or "-", type="string")
+    found = check_feature(hides, records=[cr.Customer(id="s", segment="vip")], raise_errors=False).problems
+    assert any("on the inputs built from its reads but" in p for p in found), found
+
+
+def test_the_kit_finds_a_polars_implementation_reading_outside_its_reads() -> None:
+    wide = age_feature(polars=lambda as_of: _age_polars(as_of) + pl.col("value.orders_12m").fill_null(0) * 0)
+    problems = check_feature(wide, raise_errors=False).problems
+    assert any("reads value.orders_12m, not declared in reads" in p for p in problems), problems
+
+
+def test_the_kit_reports_unknown_reads() -> None:
+    problems = check_feature(age_feature(reads=("birthdey",)), raise_errors=False).problems
+    assert any("reads unknown record path(s) 'birthdey'" in p for p in problems), problems
+
+
+def test_the_kit_compares_every_builtin_feature() -> None:
+    report = check_plugin(BUILTIN, raise_errors=False, generated=40)
+    assert report.ok, str(report)
+    assert set(report.features) == set(BUILTIN.features)
+
+
+def test_the_kit_compares_the_care_plugins_features() -> None:
+    care = pytest.importorskip("customer_rules_care")
+    report = check_plugin(care, raise_errors=False)
+    assert report.ok, str(report)
+    assert care.patient_age.polars is not None and care.care_condition.polars is None
+    assert care.care_condition.reads == ("segment",)
