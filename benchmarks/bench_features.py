@@ -105,7 +105,9 @@ def engine(with_polars: bool) -> cr.Engine:
 def table(rows: int, seed: int = 7) -> pl.DataFrame:
     rnd = random.Random(seed)
     start = dt.date(1930, 1, 1)
-    birthdays = [None if rnd.random() < 0.1 else start + dt.timedelta(days=rnd.randrange(30000)) for _ in range(rows)]
+    birthdays = [
+        None if rnd.random() < 0.1 else start + dt.timedelta(days=rnd.randrange(30000)) for _ in range(rows)
+    ]
     cases = []
     for i in range(rows):
         items = []

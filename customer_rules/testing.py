@@ -391,12 +391,10 @@ def generated_records(
 
     drawn: list[Customer] = []
 
-    @settings(n, shrink=False)
-    @given(records(paths, {}, as_of, nested=True))
     def collect(data: dict[str, Any]) -> None:
         drawn.append(Customer.model_validate({**data, "id": f"generated-{len(drawn)}"}))
 
-    collect()
+    settings(n, shrink=False)(given(records(paths, {}, as_of, nested=True))(collect))()
     return drawn
 
 
@@ -486,10 +484,14 @@ def _agreement_problems(
             assert expr is not None
             extra = sorted(set(expr.meta.root_names()) - set(declared))
             if extra and feat.reads is not None:
-                out.append(f"{pre}: the polars implementation reads {', '.join(extra)}, not declared in reads")
+                out.append(
+                    f"{pre}: the polars implementation reads {', '.join(extra)}, not declared in reads"
+                )
             values = table.select(expr).to_series().to_list()
         except Exception as exc:
-            out.append(f"{pre}: the polars implementation of {shown_args} failed: {type(exc).__name__}: {exc}")
+            out.append(
+                f"{pre}: the polars implementation of {shown_args} failed: {type(exc).__name__}: {exc}"
+            )
             continue
         for row, got, w in zip(rows, values, want, strict=True):
             if w is not _RAISED and not _same(got, w):

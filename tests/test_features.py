@@ -190,7 +190,11 @@ def test_a_feature_without_polars_never_builds_records(monkeypatch: pytest.Monke
 
 
 @settings(15)
-@given(st.lists(st.one_of(st.none(), st.dates(dt.date(1920, 1, 1), dt.date(2030, 1, 1))), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.one_of(st.none(), st.dates(dt.date(1920, 1, 1), dt.date(2030, 1, 1))), min_size=1, max_size=30
+    )
+)
 def test_python_features_equal_the_feature_on_each_record(birthdays: list[dt.date | None]) -> None:
     # many repeats (few distinct values) and all distinct go different ways; both must agree
     records = [cr.Customer(id=f"r{i}", birthday=b) for i, b in enumerate(birthdays + birthdays[:1] * 30)]
