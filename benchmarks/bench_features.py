@@ -9,6 +9,12 @@ One scheme reads both; ``classify_frame`` runs the whole table (validation
 included) with the polars pair and with the Python pair, best of
 ``--repeat`` runs each, and prints the times and their ratio.
 
+Then, when the care plugin (plugins/customer-rules-care) is importable, the
+whole engine — every built-in scheme plus ``care_level`` — on a table of
+sample customers (tiled to ``--rows``), with ``care_condition`` as the
+plugin declares it (no polars implementation) and with a polars one added
+for the comparison.
+
     python benchmarks/bench_features.py                # 100k rows
     python benchmarks/bench_features.py --rows 20000   # a quick run
 """
@@ -139,6 +145,45 @@ def best(e: cr.Engine, data: pl.DataFrame, repeat: int) -> tuple[float, pl.DataF
     return min(times), out
 
 
+def care_engines() -> tuple[cr.Engine, cr.Engine] | None:
+    """The built-in engine with the care plugin as it is, and with a polars
+    ``care_condition`` (valid segments only: the benchmark has no others)."""
+    import dataclasses
+    import types
+
+    try:
+        import customer_rules_care as care
+    except ImportError:
+        return None
+
+    def condition_polars(as_of: dt.date) -> pl.Expr:
+        segment = pl.col("segment")
+        return pl.when(segment.str.starts_with(care.SEGMENT_PREFIX)).then(
+            segment.str.strip_prefix(care.SEGMENT_PREFIX).str.strip_chars()
+        )
+
+    fast = dataclasses.replace(care.care_condition, polars=condition_polars)
+    twin = types.SimpleNamespace(
+        __name__="care_twin",
+        register_features=cr.hookimpl(lambda: [fast, care.patient_age]),
+        register_schemes=care.register_schemes,
+        choose_strategy=care.choose_strategy,
+    )
+    return (
+        cr.Engine(plugins=[twin], load_entry_points=False),
+        cr.Engine(plugins=[care], load_entry_points=False),
+    )
+
+
+def sample_table(rows: int) -> pl.DataFrame:
+    base = cr.frame_from_records(cr.sample_customers(2000))
+    tiled = pl.concat([base] * (rows // base.height + 1)).head(rows)
+    conditions = ["critical", "major_surgery", "serious", "recovering", "frail", "self_care"]
+    n = pl.int_range(pl.len())
+    segment = pl.when(n % 3 == 0).then(pl.format("care:{}", pl.lit(pl.Series(conditions)).gather(n % 6)))
+    return tiled.with_columns(id=pl.format("P{}", n), segment=segment.otherwise(pl.col("segment")))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
@@ -152,6 +197,28 @@ def main() -> None:
     print(f"features with a polars implementation:    {fast:8.3f} s")
     print(f"features without (python, columns read):  {slow:8.3f} s")
     print(f"ratio without / with:                     {slow / fast:8.1f}x   same labels: {same}")
+    engines = care_engines()
+    if engines is None:
+        print("care plugin not importable: whole-engine comparison skipped")
+        return
+    whole = sample_table(args.rows)
+    as_of = cr.SAMPLE_AS_OF
+    times = []
+    for e in engines:
+        e.fit(whole, as_of=as_of)
+        best_time = min(_timed(e, whole, as_of) for _ in range(args.repeat))
+        times.append(best_time)
+    print(f"whole engine ({len(engines[1].schemes)} schemes), care_condition with polars: {times[0]:8.3f} s")
+    print(f"whole engine ({len(engines[1].schemes)} schemes), care_condition without:     {times[1]:8.3f} s")
+    print(f"ratio without / with:                                  {times[1] / times[0]:8.1f}x")
+
+
+def _timed(e: cr.Engine, data: pl.DataFrame, as_of: dt.date) -> float:
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e.classify_frame(data, as_of=as_of)
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

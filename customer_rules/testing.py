@@ -477,6 +477,14 @@ def _agreement_problems(
                     f" whole record (reads incomplete?): {_shown(records[row])}"
                 )
                 break
+            renamed = type(one)(("conformance-other-id", *one[1:]))
+            if "id" not in (feat.reads or ("id",)) and not _same(feat.func(renamed, as_of, *call_args), got):
+                out.append(
+                    f"{pre}: {shown_args} depends on the record's id; declare 'id' in reads"
+                    " (the id is given for messages; on tables a feature reading only plain"
+                    " fields is computed once per distinct combination of their values)"
+                )
+                break
         if feat.polars is None:
             continue
         try:

@@ -255,6 +255,15 @@ def test_the_kit_finds_incomplete_reads() -> None:
     assert any("on the inputs built from its reads but" in p for p in found), found
 
 
+def test_the_kit_finds_a_feature_that_depends_on_the_id() -> None:
+    by_id = age_feature(func=lambda c, as_of: len(c.id), type="integer")
+    problems = check_feature(by_id, raise_errors=False, generated=5).problems
+    assert any("depends on the record's id" in p for p in problems), problems
+    assert check_feature(
+        age_feature(func=lambda c, as_of: len(c.id), reads=("id", "birthday")), generated=5
+    ).ok
+
+
 def test_the_kit_finds_a_polars_implementation_reading_outside_its_reads() -> None:
     wide = age_feature(polars=lambda as_of: _age_polars(as_of) + pl.col("value.orders_12m").fill_null(0) * 0)
     problems = check_feature(wide, raise_errors=False).problems

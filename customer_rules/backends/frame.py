@@ -358,7 +358,7 @@ def _distinct_values(
         return None
     firsts = groups.get_column("__cr:i").list.first()
     try:
-        distinct = frame.select(["id", *cols]).select(pl.all().gather(firsts))
+        distinct = frame.select(list(dict.fromkeys(["id", *cols]))).select(pl.all().gather(firsts))
         values = _values(use, feature_inputs(distinct, use.feature, spec), as_of, None)
     except CustomerRulesError:
         return None

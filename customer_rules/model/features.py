@@ -12,10 +12,13 @@ when it takes arguments, by calling it with constants
 The Python implementation receives a :class:`~customer_rules.Customer` when
 one record is decided. On a table, a feature without a polars
 implementation receives :class:`Inputs` instead: a light object holding
-only the paths the feature ``reads`` (plus ``id``), built straight from
-those columns. It must therefore read nothing else; the conformance kit
-(:mod:`customer_rules.testing`) checks that, and that both implementations
-agree.
+only the paths the feature ``reads`` (plus ``id``, for messages), built
+straight from those columns. It must therefore read nothing else, and its
+value must depend on nothing else (unless ``id`` is declared in ``reads``):
+a feature reading only plain fields is computed once per distinct
+combination of their values. The conformance kit
+(:mod:`customer_rules.testing`) checks all that, and that both
+implementations agree.
 """
 
 from __future__ import annotations
