@@ -287,3 +287,22 @@ def test_the_kit_compares_the_care_plugins_features() -> None:
     assert report.ok, str(report)
     assert care.patient_age.polars is not None and care.care_condition.polars is None
     assert care.care_condition.reads == ("segment",)
+
+
+def test_fitting_a_table_computes_a_feature_without_polars_from_its_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = [cr.Customer(id=f"r{i}", birthday=dt.date(1940 + 5 * i, 3, 1)) for i in range(8)]
+    table = cr.frame_from_records(records)
+    by_records = engine_reading("top(age, 3)", age_feature()).fit(records, as_of=AS_OF)
+    want = [by_records.decide("t", r, as_of=AS_OF).label for r in records]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a whole record was built")
+
+    monkeypatch.setattr(cr.Customer, "model_validate", refuse)
+    by_table = engine_reading("top(age, 3)", age_feature())
+    with pytest.warns(UserWarning):
+        by_table.fit(table, as_of=AS_OF)
+        got = by_table.classify_frame(table, as_of=AS_OF, schemes=["t"])["t"].to_list()
+    assert got == want == ["yes"] * 3 + ["no"] * 5

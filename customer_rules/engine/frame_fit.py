@@ -7,9 +7,10 @@ table at once; the cut-offs are then learned exactly as
 the same stages. A table of 100 000 customers fits in well under a second,
 where building the records first takes tens of seconds.
 
-When a measure reads a feature without a frame implementation, the table's
-valid rows are turned into records and fitted by :meth:`Engine.fit` (slow,
-same result). This module imports polars at import time: import it lazily.
+A measure reading a feature without a polars implementation gets it from
+the feature's Python implementation over only the columns it reads (as
+``classify_frame`` does; rows where it raises are left out). This module
+imports polars at import time: import it lazily.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from customer_rules.backends.frame import FeatureTable, FrameCompiler, _derived_needed, to_polars
+from customer_rules.backends.frame import (
+    FeatureTable,
+    FrameCompiler,
+    _derived_needed,
+    python_features,
+    to_polars,
+)
 from customer_rules.errors import RecordError
 from customer_rules.lang.compile import key_of
 from customer_rules.lang.population import Cut, fit_order, learn
@@ -28,7 +35,6 @@ from customer_rules.model.tables import (
     customer_spec,
     empty_value,
     prepare,
-    records_from_canonical,
     split_details,
 )
 
@@ -71,21 +77,17 @@ def fit_frame(
         if not checked.population_relative:
             continue
         cuts = _learn(checked, sid, frame, as_of)
-        if cuts is None:  # a feature without a frame version: the record path
-            records = [rec for _, rec in records_from_canonical(frame) if not isinstance(rec, RecordError)]
-            engine.fit(records, as_of=as_of, schemes=[sid])
-        else:
-            make = getattr(engine, "_backend_policy", None)  # the engine's backend compiles the cut-offs in
-            engine._compiled[sid] = (
-                make(checked, sid, cuts=cuts) if make else PythonPolicy(checked, sid, cuts=cuts)
-            )
+        make = getattr(engine, "_backend_policy", None)  # the engine's backend compiles the cut-offs in
+        engine._compiled[sid] = (
+            make(checked, sid, cuts=cuts) if make else PythonPolicy(checked, sid, cuts=cuts)
+        )
         engine._fit_info[sid] = {"as_of": as_of.isoformat(), "population": frame.height}
     engine.fit_rejected_ = rejected
     return engine
 
 
-def _learn(checked: Any, sid: str, frame: pl.DataFrame, as_of: dt.date) -> dict[str, Cut] | None:
-    """The cuts of one scheme, stage by stage; None when a feature has no frame version."""
+def _learn(checked: Any, sid: str, frame: pl.DataFrame, as_of: dt.date) -> dict[str, Cut]:
+    """The cuts of one scheme, stage by stage."""
     cuts: dict[str, Cut] = {}
     params = dict(checked.params)
     for stage in fit_order(checked.population, checked.derived):
@@ -104,18 +106,19 @@ def _learn(checked: Any, sid: str, frame: pl.DataFrame, as_of: dt.date) -> dict[
             if call.name.endswith("_within"):
                 # only records where the group condition is true count
                 outputs.append(comp.compile(call.args[2]).fill_null(False).alias(f"c{i}"))
-        feature_exprs = [use.expr(as_of) for use in features.uses.values()]
-        if any(e is None for e in feature_exprs):
-            return None
-        every = [*feature_exprs, *derived, *outputs]
-        roots = {c for e in every if e is not None for c in e.meta.root_names()}
         spec = customer_spec()
+        feature_exprs = [e for use in features.uses.values() if (e := use.expr(as_of)) is not None]
+        every = [*feature_exprs, *derived, *outputs]
+        roots = {c for e in every for c in e.meta.root_names()} | features.columns_read(spec)
         absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
         lf = frame.lazy()
         if absent:  # a field no column gives is missing (an absent list is empty)
             lf = lf.with_columns([empty_value(c, spec).alias(c) for c in absent])
+        if features.python_uses():
+            computed, _ = python_features(lf.collect(), features.python_uses(), as_of)
+            lf = computed.lazy()
         if feature_exprs:
-            lf = lf.with_columns([e for e in feature_exprs if e is not None])
+            lf = lf.with_columns(feature_exprs)
         for e in derived:
             lf = lf.with_columns(e)
         out = lf.select(outputs).collect()
