@@ -421,7 +421,7 @@ def _agreement_problems(
 ) -> list[str]:
     """The Python implementation on whole records, on the inputs built from
     its reads, and the polars implementation: the same values on every record."""
-    from customer_rules.backends.frame import FeatureUse, columns_read, feature_inputs, record_paths
+    from customer_rules.backends.table_features import FeatureUse, columns_read, feature_inputs, record_paths
     from customer_rules.errors import EvaluationError
     from customer_rules.model.features import UndeclaredRead
     from customer_rules.model.tables import ROW, frame_from_records, prepare

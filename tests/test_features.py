@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules.backends.frame import FeatureTable, columns_read, feature_inputs, python_features
+from customer_rules.backends.table_features import FeatureTable, columns_read, feature_inputs, python_features
 from customer_rules.lab.generate import settings
 from customer_rules.model.features import Inputs, UndeclaredRead
 from customer_rules.model.tables import prepare
@@ -123,7 +123,7 @@ def test_every_engine_feature_is_declared_in_full() -> None:
 
 
 def _paths() -> set[str]:
-    from customer_rules.backends.frame import record_paths
+    from customer_rules.backends.table_features import record_paths
 
     return record_paths()
 
@@ -202,7 +202,7 @@ def test_python_features_equal_the_feature_on_each_record(birthdays: list[dt.dat
     features = FeatureTable()
     features.column(age_feature())
     out, rejected = python_features(table, list(features.uses.values()), AS_OF)
-    assert rejected.height == 0
+    assert rejected == []
     assert out.get_column("__cr:f:age").to_list() == [_age(r, AS_OF) for r in records]
 
 

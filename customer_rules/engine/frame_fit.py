@@ -21,13 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from customer_rules.backends.frame import (
-    FeatureTable,
-    FrameCompiler,
-    _derived_needed,
-    python_features,
-    to_polars,
-)
+from customer_rules.backends.frame import FrameCompiler, _derived_needed, to_polars
+from customer_rules.backends.table_features import FeatureTable, python_features
 from customer_rules.errors import RecordError
 from customer_rules.lang.compile import key_of
 from customer_rules.lang.population import Cut, fit_order, learn
