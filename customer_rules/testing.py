@@ -46,6 +46,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -290,7 +291,6 @@ def _feature_problems(
     as_of: dt.date,
     args: Sequence[Any] | None,
     generated: int = GENERATED,
-    cache: dict[Any, Any] | None = None,
 ) -> list[str]:
     pre = f"feature {feat.name!r}"
     out: list[str] = []
@@ -336,7 +336,7 @@ def _feature_problems(
             f"{pre}: wrong type on {len(wrong)} of {len(records)} sample record(s)"
             f" (declared {feat.type}), e.g. {wrong[0]}"
         )
-    out += _agreement_problems(feat, records, as_of, args, generated, {} if cache is None else cache)
+    out += _agreement_problems(feat, records, as_of, args, generated)
     return out
 
 
@@ -398,6 +398,20 @@ def generated_records(
     return drawn
 
 
+@lru_cache(maxsize=16)
+def _generated(paths: tuple[str, ...], as_of: dt.date, n: int) -> tuple[Customer, ...]:
+    """:func:`generated_records`, kept: the draws are reproducible and records immutable."""
+    return tuple(generated_records(paths, as_of, n))
+
+
+@lru_cache(maxsize=16)
+def _table(records: tuple[Customer, ...]) -> Any:
+    """The validated table of ``records`` (row i is record i), kept for the next feature."""
+    from customer_rules.model.tables import frame_from_records, prepare
+
+    return prepare(frame_from_records(records), warn=False).valid
+
+
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -417,28 +431,21 @@ def _agreement_problems(
     as_of: dt.date,
     args: Sequence[Any] | None,
     generated: int,
-    cache: dict[Any, Any],
 ) -> list[str]:
     """The Python implementation on whole records, on the inputs built from
     its reads, and the polars implementation: the same values on every record."""
     from customer_rules.backends.table_features import FeatureUse, columns_read, feature_inputs, record_paths
     from customer_rules.errors import EvaluationError
     from customer_rules.model.features import UndeclaredRead
-    from customer_rules.model.tables import ROW, frame_from_records, prepare
+    from customer_rules.model.tables import ROW
 
     pre = f"feature {feat.name!r}"
     unknown = feat.unknown_reads(record_paths())
     if unknown:
         return [f"{pre}: reads unknown record path(s) {', '.join(map(repr, unknown))}"]
     paths = tuple(_generated_paths(feat))
-    key = (paths, as_of, generated)
-    if key not in cache:
-        cache[key] = generated_records(paths, as_of, generated) if generated else []
-    records = [*sample, *cache[key]]
-    table_key = (id(sample), key)
-    if table_key not in cache:
-        cache[table_key] = prepare(frame_from_records(records), warn=False).valid
-    table = cache[table_key]
+    records = [*sample, *(_generated(paths, as_of, generated) if generated else ())]
+    table = _table(tuple(records))
     rows = table.get_column(ROW).to_list()
     out: list[str] = []
     declared = columns_read(feat)
@@ -667,9 +674,8 @@ def check_plugin(
     problems: list[str] = []
     for scheme in schemes:
         problems += _scheme_problems(scheme, engine, records, as_of, decide=False)
-    cache: dict[Any, Any] = {}
     for feat in features:
-        problems += _feature_problems(feat, records, as_of, feature_args.get(feat.name), generated, cache)
+        problems += _feature_problems(feat, records, as_of, feature_args.get(feat.name), generated)
     # a plugin that only implements hooks (e.g. choose_strategy) is checked
     # through every scheme's decisions
     decided = list(engine.schemes) if hooks_only else [s.id for s in schemes]
