@@ -122,14 +122,11 @@ def feature_inputs(frame: pl.DataFrame, feat: Feature, spec: ModelSpec | None = 
     tree: dict[str, Any] = {"id": frame.get_column("id").to_list()}
     for col, fields in columns_read(feat, spec).items():
         series = frame.get_column(col)
-        if col in spec.children and fields is not None:
-            pick = pl.struct([pl.element().struct.field(n) for n in sorted(fields)])
-            series = frame.select(pl.col(col).list.eval(pick)).to_series()
         *groups, leaf = col.split(".")
         node = tree
         for g in groups:
             node = node.setdefault(g, {})
-        node[leaf] = python_values(series)
+        node[leaf] = python_values(series, None if fields is None else tuple(sorted(fields)))
     return _inputs(tree)
 
 
@@ -139,18 +136,19 @@ def _inputs(tree: Mapping[str, Any]) -> list[Inputs]:
     return list(map(make, zip(*columns, strict=True)))
 
 
-def python_values(series: pl.Series) -> list[Any]:
+def python_values(series: pl.Series, fields: tuple[str, ...] | None = None) -> list[Any]:
     """A column as the Python values a record holds, converted column-wise:
     dates through one lookup of the distinct values, lists as tuples (an
-    absent list is empty), structs as :class:`Inputs`."""
+    absent list is empty), structs as :class:`Inputs` (of only ``fields``,
+    when given, for a struct or a list of structs)."""
     dtype = series.dtype
     if isinstance(dtype, pl.List):
         ends = series.list.len().fill_null(0).cum_sum()
         starts = ends.shift(1, fill_value=0).to_list()
-        inner = python_values(series.explode(empty_as_null=False, keep_nulls=False))
+        inner = python_values(series.explode(empty_as_null=False, keep_nulls=False), fields)
         return [tuple(inner[a:b]) for a, b in zip(starts, ends.to_list(), strict=True)]
     if isinstance(dtype, pl.Struct):
-        names = tuple(f.name for f in dtype.fields)
+        names = fields if fields is not None else tuple(f.name for f in dtype.fields)
         make = Inputs.shape(names)
         columns = [python_values(series.struct.field(n)) for n in names]
         nulls = series.is_null().to_list() if series.null_count() else None
