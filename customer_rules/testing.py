@@ -18,6 +18,13 @@ every scheme and feature the plugin contributes:
 - the policy type-checks against the engine (``engine.check``);
 - every feature is typed and described, accepts ``(customer, as_of, *args)``
   and returns its declared type (or ``None``) on a sample population;
+- every feature gives the same values three ways, on the sample and on
+  records generated for the paths it reads (:mod:`customer_rules.lab.generate`,
+  with hypothesis): its Python implementation on whole records, the same
+  on the :class:`~customer_rules.model.features.Inputs` the frame backend
+  builds from only the columns it declares in ``reads`` (so ``reads`` is
+  complete), and its polars implementation, when it has one, over the same
+  records as a table (which must read no column outside ``reads``);
 - deciding the sample population raises nothing, and every strategy the
   engine's plugins choose is bilingual.
 
@@ -36,8 +43,10 @@ import datetime as dt
 import importlib
 import importlib.util
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -58,11 +67,15 @@ __all__ = [
     "check_feature",
     "check_plugin",
     "check_scheme",
+    "generated_records",
     "sample_records",
 ]
 
 #: How many records of :func:`customer_rules.sample_customers` the checks run over.
 SAMPLE_SIZE = 50
+
+#: How many records are generated for the paths a feature reads (needs hypothesis).
+GENERATED = 120
 
 _KINDS = ("type", "tier", "crisis", "other")
 
@@ -245,7 +258,11 @@ def _sample_arg(t: Type, as_of: dt.date) -> Any:
 
 
 def _feature_problems(
-    feat: Feature, records: Sequence[Customer], as_of: dt.date, args: Sequence[Any] | None
+    feat: Feature,
+    records: Sequence[Customer],
+    as_of: dt.date,
+    args: Sequence[Any] | None,
+    generated: int = GENERATED,
 ) -> list[str]:
     pre = f"feature {feat.name!r}"
     out: list[str] = []
@@ -291,7 +308,189 @@ def _feature_problems(
             f"{pre}: wrong type on {len(wrong)} of {len(records)} sample record(s)"
             f" (declared {feat.type}), e.g. {wrong[0]}"
         )
+    out += _agreement_problems(feat, records, as_of, args, generated)
     return out
+
+
+# -- one feature, three ways -----------------------------------------------------
+
+
+def _arg_sets(feat: Feature, as_of: dt.date, args: Sequence[Any] | None) -> list[tuple[Any, ...]]:
+    """The constant arguments to compare a feature with: those given, or a few per type."""
+    if args is not None:
+        return [tuple(args)]
+    if not feat.args:
+        return [()]
+    numbers = (30, 0, 1, 400, -3)
+    return [
+        tuple(n if t.kind == NUMBER and not t.enum else _sample_arg(t, as_of) for _, t in feat.args)
+        for n in numbers
+    ]
+
+
+def _generated_paths(feat: Feature) -> list[str]:
+    """The record fields to generate for a feature: the fields its reads name
+    or lie in (a record list for one of its item fields)."""
+    from customer_rules.lab.generate import FEATURE_FIELDS
+    from customer_rules.lang.types import record_fields
+
+    known = record_fields(Customer)
+    if feat.reads is None:
+        return list(FEATURE_FIELDS)
+    out: list[str] = []
+    for path in feat.reads:
+        parts = path.split(".")
+        for i in range(len(parts), 0, -1):
+            head = ".".join(parts[:i])
+            if head in known:
+                out.append(head)
+                break
+        else:  # a nested model: every field in it
+            out.extend(p for p in known if p.startswith(path + "."))
+    return list(dict.fromkeys(out))
+
+
+def generated_records(
+    paths: Sequence[str], as_of: dt.date = SAMPLE_AS_OF, n: int = GENERATED
+) -> list[Customer]:
+    """``n`` valid records with the fields in ``paths`` (and the nested lists
+    features read), drawn reproducibly by hypothesis; ``[]`` without it."""
+    try:
+        from hypothesis import given
+    except ImportError:
+        return []
+    from customer_rules.lab.generate import records, settings
+
+    drawn: list[Customer] = []
+
+    def collect(data: dict[str, Any]) -> None:
+        drawn.append(Customer.model_validate({**data, "id": f"generated-{len(drawn)}"}))
+
+    settings(n, shrink=False)(given(records(paths, {}, as_of, nested=True))(collect))()
+    return drawn
+
+
+@lru_cache(maxsize=16)
+def _generated(paths: tuple[str, ...], as_of: dt.date, n: int) -> tuple[Customer, ...]:
+    """:func:`generated_records`, kept: the draws are reproducible and records immutable."""
+    return tuple(generated_records(paths, as_of, n))
+
+
+@lru_cache(maxsize=16)
+def _table(records: tuple[Customer, ...]) -> Any:
+    """The validated table of ``records`` (row i is record i), kept for the next feature."""
+    from customer_rules.model.tables import frame_from_records, prepare
+
+    return prepare(frame_from_records(records), warn=False).valid
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b, rel_tol=1e-9)
+    return bool(a == b) and type(a) is type(b)
+
+
+def _shown(record: Customer) -> str:
+    text = record.model_dump_json(exclude_defaults=True)
+    return text if len(text) <= 400 else text[:400] + "…"
+
+
+def _agreement_problems(
+    feat: Feature,
+    sample: Sequence[Customer],
+    as_of: dt.date,
+    args: Sequence[Any] | None,
+    generated: int,
+) -> list[str]:
+    """The Python implementation on whole records, on the inputs built from
+    its reads, and the polars implementation: the same values on every record."""
+    from customer_rules.backends.table_features import FeatureUse, columns_read, feature_inputs, record_paths
+    from customer_rules.errors import EvaluationError
+    from customer_rules.model.features import UndeclaredRead
+    from customer_rules.model.tables import ROW
+
+    pre = f"feature {feat.name!r}"
+    unknown = feat.unknown_reads(record_paths())
+    if unknown:
+        return [f"{pre}: reads unknown record path(s) {', '.join(map(repr, unknown))}"]
+    paths = tuple(_generated_paths(feat))
+    records = [*sample, *(_generated(paths, as_of, generated) if generated else ())]
+    table = _table(tuple(records))
+    rows = table.get_column(ROW).to_list()
+    out: list[str] = []
+    declared = columns_read(feat)
+    try:
+        inputs = feature_inputs(table, feat)
+    except EvaluationError as exc:
+        return [f"{pre}: {exc}"]
+    for call_args in _arg_sets(feat, as_of, args):
+        shown_args = f"{feat.name}({', '.join(map(repr, call_args))})" if feat.args else feat.name
+        want: list[Any] = []
+        for row in rows:
+            try:
+                want.append(feat.func(records[row], as_of, *call_args))
+            except Exception:  # reported with the record checks above
+                want.append(_RAISED)
+        for row, one, w in zip(rows, inputs, want, strict=True):
+            if w is _RAISED:
+                continue
+            try:
+                got = feat.func(one, as_of, *call_args)
+            except UndeclaredRead as exc:
+                out.append(
+                    f"{pre}: reads {exc.attribute!r}, which is not among the paths it declares in reads"
+                    f" ({', '.join(feat.reads or ())}); on a table it would fail"
+                )
+                break
+            except Exception as exc:
+                out.append(
+                    f"{pre}: {shown_args} raised {type(exc).__name__}: {exc} on the inputs built from its"
+                    f" reads, not on the whole record {_shown(records[row])}"
+                )
+                break
+            if not _same(got, w):
+                out.append(
+                    f"{pre}: {shown_args} is {got!r} on the inputs built from its reads but {w!r} on the"
+                    f" whole record (reads incomplete?): {_shown(records[row])}"
+                )
+                break
+            renamed = type(one)(("conformance-other-id", *one[1:]))
+            if "id" not in (feat.reads or ("id",)) and not _same(feat.func(renamed, as_of, *call_args), got):
+                out.append(
+                    f"{pre}: {shown_args} depends on the record's id; declare 'id' in reads"
+                    " (the id is given for messages; on tables a feature reading only plain"
+                    " fields is computed once per distinct combination of their values)"
+                )
+                break
+        if feat.polars is None:
+            continue
+        try:
+            expr = FeatureUse("value", feat, call_args).expr(as_of)
+            assert expr is not None
+            extra = sorted(set(expr.meta.root_names()) - set(declared))
+            if extra and feat.reads is not None:
+                out.append(
+                    f"{pre}: the polars implementation reads {', '.join(extra)}, not declared in reads"
+                )
+            values = table.select(expr).to_series().to_list()
+        except Exception as exc:
+            out.append(
+                f"{pre}: the polars implementation of {shown_args} failed: {type(exc).__name__}: {exc}"
+            )
+            continue
+        for row, got, w in zip(rows, values, want, strict=True):
+            if w is not _RAISED and not _same(got, w):
+                out.append(
+                    f"{pre}: {shown_args} is {got!r} by its polars implementation but {w!r} by its Python"
+                    f" implementation on {_shown(records[row])}"
+                )
+                break
+    return list(dict.fromkeys(out))
+
+
+_RAISED = object()
 
 
 # -- decisions through the engine's hooks --------------------------------------
@@ -376,13 +575,17 @@ def check_feature(
     args: Sequence[Any] | None = None,
     records: Sequence[Customer] | None = None,
     as_of: dt.date = SAMPLE_AS_OF,
+    generated: int = GENERATED,
     raise_errors: bool = True,
 ) -> ConformanceReport:
     """Check one feature: typed, described, callable as ``(customer, as_of,
-    *args)`` and returning its declared type or ``None`` on every record.
-    ``args`` are the constant arguments to call it with (defaults by type)."""
+    *args)`` and returning its declared type or ``None`` on every record,
+    and its Python implementation, the same on the inputs built from its
+    ``reads``, and its polars implementation agree on ``records`` plus
+    ``generated`` records drawn for the paths it reads. ``args`` are the
+    constant arguments to call it with (defaults: a few by type)."""
     records = list(records) if records is not None else sample_records()
-    problems = _feature_problems(feature, records, as_of, args)
+    problems = _feature_problems(feature, records, as_of, args, generated)
     report = ConformanceReport(f"feature {feature.name!r}", (), (feature.name,), tuple(problems))
     return _finish(report, raise_errors)
 
@@ -400,6 +603,7 @@ def check_plugin(
     as_of: dt.date = SAMPLE_AS_OF,
     feature_args: Mapping[str, Sequence[Any]] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    generated: int = GENERATED,
     raise_errors: bool = True,
 ) -> ConformanceReport:
     """Check a plugin (a module, an object with hook implementations, or a
@@ -412,7 +616,8 @@ def check_plugin(
     plugin contributes is checked (see the module docs), and the sample
     records are decided through the engine, so strategies chosen by the
     plugin's ``choose_strategy`` are checked too. ``feature_args`` gives the
-    constant arguments to call a feature with, by feature name.
+    constant arguments to call a feature with, by feature name; ``generated``
+    how many records to draw per feature for the paths it reads.
 
     Raises :class:`ConformanceError` listing every problem unless
     ``raise_errors`` is false; returns the :class:`ConformanceReport`.
@@ -442,7 +647,7 @@ def check_plugin(
     for scheme in schemes:
         problems += _scheme_problems(scheme, engine, records, as_of, decide=False)
     for feat in features:
-        problems += _feature_problems(feat, records, as_of, feature_args.get(feat.name))
+        problems += _feature_problems(feat, records, as_of, feature_args.get(feat.name), generated)
     # a plugin that only implements hooks (e.g. choose_strategy) is checked
     # through every scheme's decisions
     decided = list(engine.schemes) if hooks_only else [s.id for s in schemes]

@@ -1,159 +1,308 @@
-"""A plugin's feature that fails for one customer (issue 13, item 2).
-
-A feature is third-party code: a ``ZeroDivisionError`` for one customer, or
-``"abc"`` where a number is declared, must be a :class:`PluginError` naming
-the plugin, the feature and the customer. In a batch only that row is
-rejected, with that reason; rows in = rows out + rows rejected.
-"""
+"""Features declared once (customer_rules.model.features): the declaration,
+the inputs a feature without polars gets on tables, and the conformance kit's
+comparison of its implementations."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import datetime as dt
 from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules.lang.types import T_NUMBER
-from customer_rules.model.features import value_problem
+from customer_rules.backends.table_features import FeatureTable, columns_read, feature_inputs, python_features
+from customer_rules.lab.generate import settings
+from customer_rules.model.features import Inputs, UndeclaredRead
+from customer_rules.model.tables import prepare
+from customer_rules.testing import check_feature, check_plugin
 
-AS_OF = "2026-11-22"
-
-# the test feature has no polars version: the frame backend computes it row by row
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:feature\\(s\\) revenue_per_visit have no frame implementation"
-)
-
-POLICY = """
-id: per_visit
-version: "1"
-hit: first
-labels:
-  - {id: high, zh: 高, en: High}
-  - {id: low, zh: 低, en: Low}
-rules:
-  - id: big
-    when: revenue_per_visit > 1000
-    then: high
-default: low
-"""
+AS_OF = dt.date(2026, 11, 22)
+BUILTIN = cr.Engine(load_entry_points=False)
 
 
-def _plugin(func: Any, *, type_: str = "number", frame: Any = None) -> SimpleNamespace:
-    feat = cr.feature(
-        type=type_, description="revenue per repair visit", name="revenue_per_visit", frame=frame
-    )(func)
+def _age(c: Any, as_of: dt.date) -> int | None:
+    born = c.birthday
+    if born is None or born > as_of:
+        return None
+    return as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
+
+
+def _age_polars(as_of: dt.date) -> pl.Expr:
+    born = pl.col("birthday")
+    later = (born.dt.month() > as_of.month) | ((born.dt.month() == as_of.month) & (born.dt.day() > as_of.day))
+    return pl.when(born <= as_of).then(pl.lit(as_of.year) - born.dt.year() - later.cast(pl.Int64()))
+
+
+def age_feature(**kwargs: Any) -> cr.Feature:
+    func = kwargs.pop("func", _age)
+    declared: dict[str, Any] = {
+        "type": "integer",
+        "unit": "years",
+        "en": "Age",
+        "zh": "年龄",
+        "description": "Age in whole years at as_of.",
+        "reads": ("birthday",),
+        "name": "age",
+    }
+    declared.update(kwargs)
+    return cr.feature(**declared)(func)
+
+
+class Lend:
+    def __init__(self, *features: cr.Feature) -> None:
+        self.features = list(features)
 
     @cr.hookimpl
-    def register_features() -> Any:
-        return feat
-
-    return SimpleNamespace(__name__="acme_features", register_features=register_features)
+    def register_features(self) -> list[cr.Feature]:
+        return self.features
 
 
-def _visits(customer: Any) -> int:
-    return int(customer.id[1:]) % 3  # C3, C6, ... have no visits
-
-
-def _divide(customer: Any, as_of: Any) -> Any:
-    return 5000 / _visits(customer)  # ZeroDivisionError for one customer in three
-
-
-def _text_for_c4(customer: Any, as_of: Any) -> Any:
-    return "abc" if customer.id == "C4" else 5000
-
-
-def _engine(func: Any, backend: str = "python") -> cr.Engine:
-    engine = cr.Engine(plugins=[_plugin(func)], load_entry_points=False, backend=backend)
-    engine.add_scheme(cr.load_policy(POLICY, format="yaml", engine=engine))
-    return engine
-
-
-CUSTOMERS = [{"id": f"C{i}", "value": {"revenue_12m": 1000 * i}} for i in range(1, 10)]
-
-
-def test_classify_names_plugin_feature_and_customer() -> None:
-    engine = _engine(_divide)
-    with pytest.raises(cr.PluginError) as info:
-        engine.classify(CUSTOMERS[2], as_of=AS_OF)
-    err = info.value
-    assert err.plugin == "acme_features"
-    assert "feature 'revenue_per_visit' failed for customer 'C3': ZeroDivisionError" in str(err)
-    assert isinstance(err.__cause__, ZeroDivisionError)
-    assert engine.classify(CUSTOMERS[0], as_of=AS_OF)["per_visit"].label == "high"
-
-
-def test_a_wrong_type_is_a_plugin_error_not_a_type_error() -> None:
-    engine = _engine(_text_for_c4)
-    with pytest.raises(
-        cr.PluginError,
-        match=r"feature 'revenue_per_visit' for customer 'C4' returned 'abc' \(str\), not a number",
-    ):
-        engine.classify(CUSTOMERS[3], as_of=AS_OF)
-
-
-@pytest.mark.parametrize("func", [_divide, _text_for_c4])
-def test_classify_many_rejects_only_the_failing_rows(func: Any) -> None:
-    batch = _engine(func).classify_many(CUSTOMERS, as_of=AS_OF)
-    bad = {"C3", "C6", "C9"} if func is _divide else {"C4"}
-    assert {r.record_id for r in batch.rejected} == bad
-    assert all(
-        isinstance(r.error, cr.PluginError) and "revenue_per_visit" in r.reason for r in batch.rejected
+def engine_reading(when: str, *features: cr.Feature) -> cr.Engine:
+    e = cr.Engine(plugins=[Lend(*features)], load_entry_points=False)
+    e.add_policy(
+        cr.Policy.model_validate(
+            {
+                "id": "t",
+                "labels": [{"id": "yes", "zh": "是", "en": "Yes"}, {"id": "no", "zh": "否", "en": "No"}],
+                "rules": [{"id": "r", "when": when, "then": "yes"}],
+                "default": "no",
+            }
+        )
     )
-    assert len(batch.profiles) + len(batch.rejected) == len(CUSTOMERS)
-    assert {p.customer_id for p in batch.profiles} == {c["id"] for c in CUSTOMERS} - bad
+    return e
 
 
-@pytest.mark.parametrize("backend", ["frame", "python"])
-@pytest.mark.parametrize("func", [_divide, _text_for_c4])
-def test_classify_frame_with_rejects_rejects_only_the_failing_rows(func: Any, backend: Any) -> None:
-    table = cr.frame_from_records(CUSTOMERS)
-    result = _engine(func).classify_frame_with_rejects(table, as_of=AS_OF, backend=backend)
-    bad = ["C3", "C6", "C9"] if func is _divide else ["C4"]
-    assert result.rejected.get_column("id").to_list() == bad
-    assert all("plugin 'acme_features'" in r and "revenue_per_visit" in r for r in result.rejected["reason"])
-    assert result.frame.height + result.rejected.height == table.height
-    assert result.frame.get_column("per_visit").cast(pl.String).to_list() == ["high"] * (9 - len(bad))
+RECORDS = [
+    cr.Customer.model_validate(r)
+    for r in [
+        {"id": "a", "birthday": "1940-01-01", "segment": "x"},
+        {"id": "b", "birthday": "1990-12-01"},
+        {"id": "c"},
+        {
+            "id": "d",
+            "birthday": "1946-11-22",
+            "cases": [{"id": "k1", "opened_at": "2026-11-01", "repair_visits": ["2026-11-02", "2026-11-03"]}],
+        },
+    ]
+]
 
 
-def test_the_durable_backend_reports_it_the_same_way() -> None:
-    pytest.importorskip("durable", reason="durable_rules is not installed (CPython >= 3.13)")
-    engine = _engine(_divide, backend="durable")
-    batch = engine.classify_many(CUSTOMERS, as_of=AS_OF)
-    assert {r.record_id for r in batch.rejected} == {"C3", "C6", "C9"}
-    assert all(isinstance(r.error, cr.PluginError) for r in batch.rejected)
+# -- the declaration -------------------------------------------------------------------
 
 
-_RETURNS: dict[str, Any] = {}  # what the feature of the property test returns, by customer id
-_RETURNING = _engine(lambda customer, as_of: _RETURNS[customer.id])
+def test_a_declaration_holds_names_unit_reads_and_both_implementations() -> None:
+    age = age_feature(polars=_age_polars)
+    assert (age.name, age.unit, age.reads) == ("age", "years", ("birthday",))
+    assert age.display_name("zh") == "年龄" and age.display_name("en") == "Age"
+    assert age.polars is _age_polars and age.frame is _age_polars
+    assert age.func(RECORDS[0], AS_OF) == 86
 
 
-@settings(max_examples=12, deadline=None)
+def test_frame_is_the_older_name_of_polars() -> None:
+    assert age_feature(frame=_age_polars).polars is _age_polars
+    with pytest.raises(ValueError, match="once"):
+        age_feature(frame=_age_polars, polars=lambda as_of: pl.lit(1))
+
+
+def test_reads_is_a_sequence_of_paths_and_display_names_default_to_the_name() -> None:
+    with pytest.raises(TypeError, match="not one string"):
+        age_feature(reads="birthday")
+    bare = cr.feature(type="integer", description="d", name="patient_age")(_age)
+    assert bare.reads is None and bare.display_name("zh") == bare.display_name() == "patient age"
+
+
+def test_every_engine_feature_is_declared_in_full() -> None:
+    for feat in BUILTIN.features.values():
+        assert feat.reads, feat.name
+        assert feat.en and feat.zh, feat.name
+        assert feat.polars is not None, feat.name
+        assert not feat.unknown_reads(_paths()), feat.name
+
+
+def _paths() -> set[str]:
+    from customer_rules.backends.table_features import record_paths
+
+    return record_paths()
+
+
+def test_reads_resolve_to_columns_and_item_fields() -> None:
+    feat = BUILTIN.features["max_case_damage"]
+    assert columns_read(feat) == {"cases": frozenset({"opened_at", "closed_at", "damage_amount"})}
+    contact = BUILTIN.features["last_contact"]
+    assert columns_read(contact) == {"interactions": frozenset({"at"}), "deal.last_contact_at": None}
+    deal = age_feature(reads=("deal",))
+    assert "deal.last_contact_at" in columns_read(deal) and "birthday" not in columns_read(deal)
+    with pytest.raises(cr.EvaluationError, match="did you mean 'birthday'"):
+        columns_read(age_feature(reads=("birthdey",)))
+
+
+# -- inputs built from the columns a feature reads -------------------------------------
+
+
+def test_inputs_hold_only_what_is_read() -> None:
+    one = Inputs.of(id="x", birthday=dt.date(2000, 1, 1))
+    assert one.birthday == dt.date(2000, 1, 1) and one.id == "x"
+    assert "birthday=datetime.date(2000, 1, 1)" in repr(one)
+    with pytest.raises(UndeclaredRead, match="'segment' was not read"):
+        _ = one.segment
+    assert isinstance(UndeclaredRead("x"), AttributeError)
+    assert getattr(one, "segment", "fallback") == "fallback"
+
+
+def test_feature_inputs_give_each_row_its_read_paths_as_the_record_has_them() -> None:
+    table = prepare(cr.frame_from_records(RECORDS)).valid
+    feat = cr.feature(type="integer", description="d", reads=("cases.repair_visits", "deal.last_contact_at"))(
+        lambda c, as_of: 0
+    )
+    rows = feature_inputs(table, feat)
+    assert [r.id for r in rows] == ["a", "b", "c", "d"]
+    assert rows[0].cases == () and rows[0].deal.last_contact_at is None
+    case = rows[3].cases[0]
+    assert case.repair_visits == (dt.date(2026, 11, 2), dt.date(2026, 11, 3))
+    with pytest.raises(UndeclaredRead):
+        _ = case.opened_at
+    with pytest.raises(UndeclaredRead):
+        _ = rows[0].birthday
+
+
+def test_a_feature_without_polars_never_builds_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    import customer_rules.backends.frame as frame_backend
+
+    seen: list[type] = []
+
+    def age(c: Any, as_of: dt.date) -> int | None:
+        seen.append(type(c))
+        return _age(c, as_of)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a whole record was built")
+
+    e = engine_reading("age >= 80", age_feature(func=age))
+    monkeypatch.setattr(frame_backend, "records_from_canonical", refuse)
+    monkeypatch.setattr(cr.Customer, "model_validate", refuse)
+    with pytest.warns(UserWarning, match="age have no frame implementation"):
+        out = e.classify_frame(cr.frame_from_records(RECORDS), as_of=AS_OF, schemes=["t"])
+    assert out["t"].to_list() == ["yes", "no", "no", "yes"]
+    assert seen and all(issubclass(t, Inputs) for t in seen)
+
+
+@settings(15)
 @given(
     st.lists(
-        st.one_of(
-            st.integers(-(10**6), 10**6),
-            st.floats(allow_nan=True),
-            st.text(max_size=3),
-            st.none(),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=12,
+        st.one_of(st.none(), st.dates(dt.date(1920, 1, 1), dt.date(2030, 1, 1))), min_size=1, max_size=30
     )
 )
-def test_rows_in_equal_rows_out_plus_rejected(values: list[Any]) -> None:
-    """Whatever a feature returns, a batch classifies or rejects every row, nothing raw escapes."""
-    _RETURNS.clear()
-    _RETURNS.update({f"C{i}": v for i, v in enumerate(values)})
-    customers = [{"id": k} for k in _RETURNS]
-    ok = {k for k, v in _RETURNS.items() if value_problem(v, T_NUMBER) is None}
-    batch = _RETURNING.classify_many(customers, as_of=AS_OF)
-    assert len(batch.profiles) + len(batch.rejected) == len(values)
-    assert {p.customer_id for p in batch.profiles} == ok
-    table = _RETURNING.classify_frame_with_rejects(cr.frame_from_records(customers), as_of=AS_OF)
-    assert table.frame.height + table.rejected.height == len(values)
-    assert set(table.frame.get_column("id").to_list()) == ok
+def test_python_features_equal_the_feature_on_each_record(birthdays: list[dt.date | None]) -> None:
+    # many repeats (few distinct values) and all distinct go different ways; both must agree
+    records = [cr.Customer(id=f"r{i}", birthday=b) for i, b in enumerate(birthdays + birthdays[:1] * 30)]
+    table = prepare(cr.frame_from_records(records)).valid
+    features = FeatureTable()
+    features.column(age_feature())
+    out, rejected = python_features(table, list(features.uses.values()), AS_OF)
+    assert rejected == []
+    assert out.get_column("__cr:f:age").to_list() == [_age(r, AS_OF) for r in records]
+
+
+def test_a_row_whose_feature_raises_is_rejected_as_the_python_backend_rejects_it() -> None:
+    def picky(c: Any, as_of: dt.date) -> int | None:
+        if c.birthday is not None and c.birthday.year < 1945:
+            raise cr.RecordError(c.id, [("birthday", "too old to be true")])
+        return _age(c, as_of)
+
+    e = engine_reading("age >= 80", age_feature(func=picky))
+    table = cr.frame_from_records([*RECORDS, cr.Customer(id="e", birthday=dt.date(1940, 1, 1))])
+    with pytest.warns(UserWarning):
+        frame = e.classify_frame_with_rejects(table, as_of=AS_OF, schemes=["t"])
+    python = e.classify_frame_with_rejects(table, as_of=AS_OF, schemes=["t"], backend="python")
+    assert frame.rejected["id"].to_list() == python.rejected["id"].to_list() == ["a", "e"]
+    assert "too old to be true" in frame.rejected["reason"][1]
+    assert frame.frame["t"].to_list() == python.frame["t"].to_list() == ["no", "no", "yes"]
+
+
+def test_reading_an_undeclared_path_on_a_table_names_the_feature_and_the_path() -> None:
+    sneaky = age_feature(func=lambda c, as_of: len(c.segment or ""), reads=("birthday",))
+    e = engine_reading("age >= 1", sneaky)
+    with pytest.warns(UserWarning), pytest.raises(cr.EvaluationError, match="'age' read 'segment'"):
+        e.classify_frame(cr.frame_from_records(RECORDS), as_of=AS_OF, schemes=["t"])
+
+
+# -- the conformance kit compares the implementations ---------------------------------
+
+
+def test_the_kit_passes_a_feature_whose_implementations_agree() -> None:
+    report = check_feature(age_feature(polars=_age_polars), raise_errors=False)
+    assert report.ok, str(report)
+
+
+def test_the_kit_finds_a_polars_implementation_that_disagrees() -> None:
+    off_by_one = age_feature(polars=lambda as_of: _age_polars(as_of) + 1)
+    report = check_feature(off_by_one, raise_errors=False)
+    assert any("by its polars implementation but" in p for p in report.problems), report.problems
+
+
+def test_the_kit_finds_incomplete_reads() -> None:
+    def age_or_zero(c: Any, as_of: dt.date) -> int | None:
+        return 0 if c.segment == "care:x" else _age(c, as_of)
+
+    problems = check_feature(age_feature(func=age_or_zero), raise_errors=False).problems
+    assert any("reads 'segment', which is not among the paths it declares" in p for p in problems), problems
+
+    hides = age_feature(func=lambda c, as_of: getattr(c, "segment", None) or "-", type="string")
+    found = check_feature(hides, records=[cr.Customer(id="s", segment="vip")], raise_errors=False).problems
+    assert any("on the inputs built from its reads but" in p for p in found), found
+
+
+def test_the_kit_finds_a_feature_that_depends_on_the_id() -> None:
+    by_id = age_feature(func=lambda c, as_of: len(c.id), type="integer")
+    problems = check_feature(by_id, raise_errors=False, generated=5).problems
+    assert any("depends on the record's id" in p for p in problems), problems
+    assert check_feature(
+        age_feature(func=lambda c, as_of: len(c.id), reads=("id", "birthday")), generated=5
+    ).ok
+
+
+def test_the_kit_finds_a_polars_implementation_reading_outside_its_reads() -> None:
+    wide = age_feature(polars=lambda as_of: _age_polars(as_of) + pl.col("value.orders_12m").fill_null(0) * 0)
+    problems = check_feature(wide, raise_errors=False).problems
+    assert any("reads value.orders_12m, not declared in reads" in p for p in problems), problems
+
+
+def test_the_kit_reports_unknown_reads() -> None:
+    problems = check_feature(age_feature(reads=("birthdey",)), raise_errors=False).problems
+    assert any("reads unknown record path(s) 'birthdey'" in p for p in problems), problems
+
+
+def test_the_kit_compares_every_builtin_feature() -> None:
+    report = check_plugin(BUILTIN, raise_errors=False, generated=40)
+    assert report.ok, str(report)
+    assert set(report.features) == set(BUILTIN.features)
+
+
+def test_the_kit_compares_the_care_plugins_features() -> None:
+    care = pytest.importorskip("customer_rules_care")
+    report = check_plugin(care, raise_errors=False)
+    assert report.ok, str(report)
+    assert care.patient_age.polars is not None and care.care_condition.polars is None
+    assert care.care_condition.reads == ("segment",)
+
+
+def test_fitting_a_table_computes_a_feature_without_polars_from_its_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = [cr.Customer(id=f"r{i}", birthday=dt.date(1940 + 5 * i, 3, 1)) for i in range(8)]
+    table = cr.frame_from_records(records)
+    by_records = engine_reading("top(age, 3)", age_feature()).fit(records, as_of=AS_OF)
+    want = [by_records.decide("t", r, as_of=AS_OF).label for r in records]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a whole record was built")
+
+    monkeypatch.setattr(cr.Customer, "model_validate", refuse)
+    by_table = engine_reading("top(age, 3)", age_feature())
+    with pytest.warns(UserWarning):
+        by_table.fit(table, as_of=AS_OF)
+        got = by_table.classify_frame(table, as_of=AS_OF, schemes=["t"])["t"].to_list()
+    assert got == want == ["yes"] * 3 + ["no"] * 5

@@ -13,8 +13,9 @@ gives row by row:
   date outside years 1-9999 is null;
 * ``min``/``max`` are null when any argument is (unlike
   ``pl.min_horizontal``);
-* features come from :attr:`Feature.frame` expressions; a feature without
-  one is computed row by row from validated records (a slow fallback);
+* features come from their declared polars implementations; a feature
+  without one is computed by its Python implementation, per row, from only
+  the columns it declares it reads (see ``backends/table_features.py``);
 * population-relative calls read the cut-offs ``Engine.fit`` learned, and
   stability rules (hysteresis) read the grade history, as in python.
 
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import polars as pl
 
 from customer_rules.backends.base import CompiledPolicy
+from customer_rules.backends.table_features import FeatureTable, FeatureUse, python_features
 from customer_rules.errors import CustomerRulesError, EvaluationError, NotFittedError, RecordError
 from customer_rules.lang.ast import (
     Between,
@@ -58,7 +60,6 @@ from customer_rules.lang.ops import (
 )
 from customer_rules.lang.population import Cut
 from customer_rules.lang.stability import Sticky, sticky
-from customer_rules.model.features import Feature
 from customer_rules.model.frames import FrameResult, from_polars
 from customer_rules.model.tables import (
     ROW,
@@ -66,7 +67,6 @@ from customer_rules.model.tables import (
     dtype_of,
     empty_value,
     prepare,
-    records_from_canonical,
 )
 
 if TYPE_CHECKING:
@@ -96,45 +96,6 @@ def _null(dtype: pl.DataType) -> pl.Expr:
 
 
 days = polars_days
-
-
-# ---------------------------------------------------------------------------
-# Features
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class FeatureUse:
-    """One feature column of a run: the feature and its constant arguments."""
-
-    column: str
-    feature: Feature
-    args: tuple[Any, ...]
-
-    def expr(self, as_of: dt.date) -> pl.Expr | None:
-        """The feature's frame expression (typed), or None when it has none."""
-        if self.feature.frame is None:
-            return None
-        out = self.feature.frame(as_of, *self.args)
-        if not isinstance(out, pl.Expr):
-            raise TypeError(
-                f"feature {self.feature.name!r}: frame() returned {type(out).__name__}, not a polars Expr"
-            )
-        return out.cast(dtype_of(self.feature.type)).alias(self.column)
-
-
-class FeatureTable:
-    """The feature columns one run needs, shared by all its schemes."""
-
-    def __init__(self) -> None:
-        self.uses: dict[str, FeatureUse] = {}
-
-    def column(self, feat: Feature, args: tuple[Any, ...] = ()) -> str:
-        key = feat.name if not args else f"{feat.name}({', '.join(repr(a) for a in args)})"
-        col = f"__cr:f:{key}"
-        if col not in self.uses:
-            self.uses[col] = FeatureUse(col, feat, args)
-        return col
 
 
 # ---------------------------------------------------------------------------
@@ -803,14 +764,15 @@ def run_frame(
     if fallback:
         names = ", ".join(sorted({u.feature.name for u in fallback}))
         warnings.warn(
-            f"feature(s) {names} have no frame implementation: computed row by row from records (slow)",
+            f"feature(s) {names} have no frame implementation (polars): computed in Python, row by row,"
+            " from the columns they read",
             UserWarning,
             stacklevel=4,
         )
     every = feature_exprs + [e for p in plans for e in p.exprs()] + [p.conflict for p in plans]
-    roots = _needed_columns(every)
+    roots = _needed_columns(every) | features.columns_read(spec)
     canonical = set(spec.slots) | set(spec.children)
-    children = [c for c in spec.children if c in roots] if not fallback else list(spec.children)
+    children = [c for c in spec.children if c in roots]
     prepared = prepare(source, tables, children=children)
     frame = prepared.valid
     rejected = prepared.rejected.with_columns(
@@ -820,7 +782,8 @@ def run_frame(
     if missing:
         frame = frame.with_columns([empty_value(c, spec).alias(c) for c in sorted(missing)])
     if fallback:
-        frame, bad = _fallback_features(frame, fallback, as_of)
+        frame, entries = python_features(frame, fallback, as_of)
+        bad = pl.DataFrame(entries, schema=ERROR_SCHEMA)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
     lf = frame.lazy()
@@ -874,39 +837,6 @@ def _conflicts(
                 break
     rej = pl.DataFrame(rows, schema=ERROR_SCHEMA)
     return result.filter(~any_bad).drop(names), rej
-
-
-def _fallback_features(
-    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Feature columns computed per row by the python functions (no frame version)."""
-    records = records_from_canonical(frame)
-    ok = [(row, rec) for row, rec in records if not isinstance(rec, RecordError)]
-    bad = [(row, rec) for row, rec in records if isinstance(rec, RecordError)]
-    if bad:
-        keep = pl.Series(ROW, [row for row, _ in ok], dtype=frame.schema[ROW])
-        frame = frame.filter(pl.col(ROW).is_in(keep.implode()))
-    # a plugin's feature that fails (or returns the wrong type) rejects its row only
-    values: dict[str, list[Any]] = {use.column: [] for use in uses}
-    failed: list[dict[str, Any]] = []
-    for row, rec in ok:
-        try:
-            computed = [use.feature.compute(rec, as_of, *use.args) for use in uses]
-        except CustomerRulesError as exc:
-            failed.append({"row": row, "id": rec.id, "reason": str(exc), "details": []})
-            continue
-        for use, value in zip(uses, computed, strict=True):
-            values[use.column].append(value)
-    if failed:
-        drop = pl.Series(ROW, [f["row"] for f in failed], dtype=frame.schema[ROW])
-        frame = frame.filter(~pl.col(ROW).is_in(drop.implode()))
-    frame = frame.with_columns(
-        [pl.Series(use.column, values[use.column], dtype=dtype_of(use.feature.type)) for use in uses]
-    )
-    rejected = pl.DataFrame(
-        [*(record_error_row(row, err) for row, err in bad), *failed], schema=ERROR_SCHEMA
-    )
-    return frame, rejected
 
 
 def record_error_row(row: int, err: RecordError) -> dict[str, Any]:

@@ -1,4 +1,11 @@
-"""Built-in plugin: general features derived from a record as of a date."""
+"""Built-in plugin: general features derived from a record as of a date.
+
+Each feature is declared once: its Python implementation (decorated) with
+its polars implementation defined just above it — a polars expression
+computing the same value for a whole table (see docs/frames.md). Nested
+lists are list-of-struct columns (``cases``, ``interactions``); polars is
+imported inside them so that importing this plugin does not import polars.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +29,13 @@ from customer_rules.plugin import (
 if TYPE_CHECKING:
     import polars as pl
 
-# Each feature also has a ``frame`` version: a polars expression computing the
-# same value for a whole table (see docs/frames.md). Nested lists are
-# list-of-struct columns (``cases``, ``interactions``); polars is imported
-# inside them so that importing this plugin does not import polars.
+# -- contact and birthday ----------------------------------------------------------
+
+_CONTACT_READS = ("interactions.at", "deal.last_contact_at")
+_CASE_DATES = ("cases.opened_at", "cases.closed_at")
 
 
-def _last_contact_frame(as_of: dt.date) -> pl.Expr:
+def _last_contact_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
     at = pl.element().struct.field("at")
@@ -37,19 +44,58 @@ def _last_contact_frame(as_of: dt.date) -> pl.Expr:
     return pl.max_horizontal(logged, pl.when(deal <= as_of).then(deal))
 
 
-def _days_since_contact_frame(as_of: dt.date) -> pl.Expr:
+@feature(
+    type="date",
+    en="Last contact",
+    zh="最近联系日期",
+    description="Most recent contact on or before as_of (interactions or deal record).",
+    reads=_CONTACT_READS,
+    polars=_last_contact_polars,
+)
+def last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
+    return last_contact_date(c, as_of)
+
+
+def _days_since_contact_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
-    return (pl.lit(as_of) - _last_contact_frame(as_of)).dt.total_days()
+    return (pl.lit(as_of) - _last_contact_polars(as_of)).dt.total_days()
 
 
-def _open_cases_frame(as_of: dt.date) -> pl.Expr:
+@feature(
+    type="integer",
+    unit="days",
+    en="Days since last contact",
+    zh="距上次联系天数",
+    description="Days from the most recent contact to as_of; missing if never contacted.",
+    reads=_CONTACT_READS,
+    polars=_days_since_contact_polars,
+)
+def days_since_contact(c: Customer, as_of: dt.date) -> int | None:
+    last = last_contact_date(c, as_of)
+    return None if last is None else (as_of - last).days
+
+
+def _open_cases_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
     return pl.col("cases").list.agg(open_mask(as_of).sum())
 
 
-def _repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
+@feature(
+    type="integer",
+    unit="count",
+    en="Open cases",
+    zh="未结案件数",
+    description="Service cases open at as_of.",
+    reads=_CASE_DATES,
+    polars=_open_cases_polars,
+)
+def open_cases(c: Customer, as_of: dt.date) -> int:
+    return sum(1 for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of))
+
+
+def _repair_visits_within_polars(as_of: dt.date, days: int) -> pl.Expr:
     import polars as pl
 
     try:
@@ -60,14 +106,50 @@ def _repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
     return pl.col("cases").list.agg(((visits > start) & (visits <= as_of)).sum())
 
 
-def _days_unresolved_frame(as_of: dt.date) -> pl.Expr:
+@feature(
+    type="integer",
+    unit="count",
+    en="Repair visits",
+    zh="维修上门次数",
+    description="Repair visits (over all cases) in the given number of days up to and including as_of.",
+    args=(("days", "integer"),),
+    reads=("cases.repair_visits",),
+    polars=_repair_visits_within_polars,
+)
+def repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
+    try:
+        start = as_of - dt.timedelta(days=days)
+    except OverflowError:  # a window reaching past the calendar: every visit up to as_of
+        start = dt.date.min if days > 0 else dt.date.max
+    return sum(1 for k in c.cases for v in k.repair_visits if start < v <= as_of)
+
+
+def _days_unresolved_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
     age = (pl.lit(as_of) - pl.element().struct.field("opened_at")).dt.total_days()
     return pl.col("cases").list.agg(pl.when(open_mask(as_of)).then(age).max()).fill_null(0)
 
 
-def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
+@feature(
+    type="integer",
+    unit="days",
+    en="Days unresolved",
+    zh="未解决天数",
+    description="Longest time any case open at as_of has been unresolved; 0 when none is open.",
+    reads=_CASE_DATES,
+    polars=_days_unresolved_polars,
+)
+def days_unresolved(c: Customer, as_of: dt.date) -> int:
+    ages = [
+        (as_of - k.opened_at).days
+        for k in c.cases
+        if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of)
+    ]
+    return max(ages, default=0)
+
+
+def _days_to_birthday_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
     born = pl.col("birthday")
@@ -84,65 +166,13 @@ def _days_to_birthday_frame(as_of: dt.date) -> pl.Expr:
 
 
 @feature(
-    type="date",
-    description="Most recent contact on or before as_of (interactions or deal record).",
-    frame=_last_contact_frame,
-)
-def last_contact(c: Customer, as_of: dt.date) -> dt.date | None:
-    return last_contact_date(c, as_of)
-
-
-@feature(
     type="integer",
     unit="days",
-    description="Days from the most recent contact to as_of; missing if never contacted.",
-    frame=_days_since_contact_frame,
-)
-def days_since_contact(c: Customer, as_of: dt.date) -> int | None:
-    last = last_contact_date(c, as_of)
-    return None if last is None else (as_of - last).days
-
-
-@feature(type="integer", unit="count", description="Service cases open at as_of.", frame=_open_cases_frame)
-def open_cases(c: Customer, as_of: dt.date) -> int:
-    return sum(1 for k in c.cases if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of))
-
-
-@feature(
-    type="integer",
-    unit="count",
-    description="Repair visits (over all cases) in the given number of days up to and including as_of.",
-    args=(("days", "integer"),),
-    frame=_repair_visits_within_frame,
-)
-def repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
-    try:
-        start = as_of - dt.timedelta(days=days)
-    except OverflowError:  # a window reaching past the calendar: every visit up to as_of
-        start = dt.date.min if days > 0 else dt.date.max
-    return sum(1 for k in c.cases for v in k.repair_visits if start < v <= as_of)
-
-
-@feature(
-    type="integer",
-    unit="days",
-    description="Longest time any case open at as_of has been unresolved; 0 when none is open.",
-    frame=_days_unresolved_frame,
-)
-def days_unresolved(c: Customer, as_of: dt.date) -> int:
-    ages = [
-        (as_of - k.opened_at).days
-        for k in c.cases
-        if k.opened_at <= as_of and (k.closed_at is None or k.closed_at > as_of)
-    ]
-    return max(ages, default=0)
-
-
-@feature(
-    type="integer",
-    unit="days",
+    en="Days to birthday",
+    zh="距生日天数",
     description="Days until the customer's next birthday (0 on the day); missing without a birthday.",
-    frame=_days_to_birthday_frame,
+    reads=("birthday",),
+    polars=_days_to_birthday_polars,
 )
 def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
     if c.birthday is None:
@@ -157,39 +187,56 @@ def days_to_birthday(c: Customer, as_of: dt.date) -> int | None:
 # window has passed, and the same record read at another as_of can differ.
 
 
+
 _WINDOW = (("days", "integer"),)
 _ACTIVE = "active cases (open at as_of, or closed less than `days` days before it)"
 
 
-def _active_cases_frame(as_of: dt.date, days: int) -> pl.Expr:
+#: What :func:`active_case_list` reads; features built on it add the case fields they look at.
+ACTIVE_READS = _CASE_DATES
+
+
+def _active_cases_polars(as_of: dt.date, days: int) -> pl.Expr:
     import polars as pl
 
     return pl.col("cases").list.agg(active_mask(as_of, days).sum())
 
 
-def _max_active(name: str, zero: float) -> Callable[[dt.date, int], pl.Expr]:
-    def frame(as_of: dt.date, days: int) -> pl.Expr:
-        import polars as pl
-
-        value = pl.element().struct.field(name)
-        return pl.col("cases").list.agg(pl.when(active_mask(as_of, days)).then(value).max()).fill_null(zero)
-
-    return frame
-
-
 @feature(
-    type="integer", unit="count", description=f"Number of {_ACTIVE}.", args=_WINDOW, frame=_active_cases_frame
+    type="integer",
+    unit="count",
+    en="Active cases",
+    zh="有效投诉案件数",
+    description=f"Number of {_ACTIVE}.",
+    args=_WINDOW,
+    reads=ACTIVE_READS,
+    polars=_active_cases_polars,
 )
 def active_cases(c: Customer, as_of: dt.date, days: int) -> int:
     return len(active_case_list(c, as_of, days))
 
 
+def _max_active(name: str, zero: float) -> Callable[[dt.date, int], pl.Expr]:
+    """Polars: the largest ``name`` on the active cases (``zero`` when there is none)."""
+
+    def largest(as_of: dt.date, days: int) -> pl.Expr:
+        import polars as pl
+
+        value = pl.element().struct.field(name)
+        return pl.col("cases").list.agg(pl.when(active_mask(as_of, days)).then(value).max()).fill_null(zero)
+
+    return largest
+
+
 @feature(
     type="number",
     unit="CNY",
+    en="Largest damage on active cases",
+    zh="有效案件最大损失金额",
     description=f"Largest damage amount recorded on the {_ACTIVE}; 0 when none is recorded.",
     args=_WINDOW,
-    frame=_max_active("damage_amount", 0.0),
+    reads=(*ACTIVE_READS, "cases.damage_amount"),
+    polars=_max_active("damage_amount", 0.0),
 )
 def max_case_damage(c: Customer, as_of: dt.date, days: int) -> float:
     amounts = [k.damage_amount for k in active_case_list(c, as_of, days) if k.damage_amount is not None]
@@ -199,59 +246,68 @@ def max_case_damage(c: Customer, as_of: dt.date, days: int) -> float:
 @feature(
     type="integer",
     unit="days",
+    en="Longest parts wait on active cases",
+    zh="有效案件最长配件等待天数",
     description=f"Longest wait for spare parts recorded on the {_ACTIVE}; 0 when none is recorded.",
     args=_WINDOW,
-    frame=_max_active("parts_wait_days", 0),
+    reads=(*ACTIVE_READS, "cases.parts_wait_days"),
+    polars=_max_active("parts_wait_days", 0),
 )
 def max_parts_wait_days(c: Customer, as_of: dt.date, days: int) -> int:
     waits = [k.parts_wait_days for k in active_case_list(c, as_of, days) if k.parts_wait_days is not None]
     return max(waits, default=0)
 
 
-#: Yes/no facts of a case; each gets a feature ``cases_<name>(days)`` counting
-#: the active cases where it is recorded as true.
-CASE_FACTS: tuple[str, ...] = (
-    "quality_issue",
-    "repeat_complaint",
-    "safety_related",
-    "injury",
-    "property_loss",
-    "batch_issue",
-    "price_opaque",
-    "technician_skill_issue",
-    "hostile_tone",
-    "media_threat",
-    "legal_threat",
-    "extreme_behaviour_risk",
-    "exposed",
-    "media_involved",
-    "lawyer_involved",
-    "police_involved",
-    "regulator_involved",
-    "consumer_association_involved",
-    "government_involved",
-)
+#: Yes/no facts of a case (with a Chinese name); each gets a feature
+#: ``cases_<name>(days)`` counting the active cases where it is recorded as true.
+CASE_FACT_NAMES: dict[str, str] = {
+    "quality_issue": "质量问题",
+    "repeat_complaint": "重复投诉",
+    "safety_related": "涉及安全",
+    "injury": "人身伤害",
+    "property_loss": "财产损失",
+    "batch_issue": "批量问题",
+    "price_opaque": "价格不透明",
+    "technician_skill_issue": "技师技能问题",
+    "hostile_tone": "态度敌对",
+    "media_threat": "扬言曝光",
+    "legal_threat": "扬言起诉",
+    "extreme_behaviour_risk": "极端行为风险",
+    "exposed": "已曝光",
+    "media_involved": "媒体介入",
+    "lawyer_involved": "律师介入",
+    "police_involved": "警方介入",
+    "regulator_involved": "监管部门介入",
+    "consumer_association_involved": "消协介入",
+    "government_involved": "政府介入",
+}
+CASE_FACTS: tuple[str, ...] = tuple(CASE_FACT_NAMES)
 
 
 def _case_fact_feature(fact: str) -> Feature:
-    def count(c: Customer, as_of: dt.date, days: int) -> int:
-        return sum(1 for k in active_case_list(c, as_of, days) if getattr(k, fact) is True)
-
-    def frame(as_of: dt.date, days: int) -> pl.Expr:
+    def count_polars(as_of: dt.date, days: int) -> pl.Expr:
         import polars as pl
 
         true = pl.element().struct.field(fact).fill_null(False)
         return pl.col("cases").list.agg((active_mask(as_of, days) & true).sum())
 
     described = fact.replace("_", " ")
-    return feature(
+
+    @feature(
         type="integer",
         unit="count",
+        en=f"Active cases: {described}",
+        zh=f"有效案件数（{CASE_FACT_NAMES[fact]}）",
         description=f"Number of {_ACTIVE} with `{fact}` ({described}) recorded as true.",
         args=_WINDOW,
         name=f"cases_{fact}",
-        frame=frame,
-    )(count)
+        reads=(*ACTIVE_READS, f"cases.{fact}"),
+        polars=count_polars,
+    )
+    def count(c: Customer, as_of: dt.date, days: int) -> int:
+        return sum(1 for k in active_case_list(c, as_of, days) if getattr(k, fact) is True)
+
+    return count
 
 
 CASE_FEATURES: list[Feature] = [

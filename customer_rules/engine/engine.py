@@ -417,15 +417,8 @@ class Engine:
             on = normalise_as_of(as_of)
             frame, bad = fitting.table_population(population, tables)
             rejected = [Rejected(row, rid, err) for row, rid, err in bad]
-            records: list[Customer] | None = None
             for sid in wanted:
                 cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on)
-                if cuts is None:  # a feature without a polars implementation: fit the records
-                    if records is None:
-                        from customer_rules.model.tables import records_from_canonical
-
-                        records = [r for _, r in records_from_canonical(frame) if isinstance(r, Customer)]
-                    cuts = fitting.cuts_from_records(self._checked[sid], records, on)
                 self.use_cuts(sid, cuts, as_of=on.isoformat(), population=frame.height)
         else:
             day = normalise_as_of(as_of) if as_of is not None else None

@@ -118,12 +118,11 @@ def table_population(
 
 def cuts_from_table(
     checked: CheckedPolicy, scheme: str, frame: pl.DataFrame, as_of: dt.date
-) -> dict[str, Cut] | None:
-    """The cut-offs of one policy from a validated table (polars measures).
-
-    ``None`` when a measure reads a feature without a polars implementation.
-    """
-    from customer_rules.backends.frame import FeatureTable, FrameCompiler, derived_needed
+) -> dict[str, Cut]:
+    """The cut-offs of one policy from a validated table (polars measures;
+    a feature without a polars implementation is computed from the columns it reads)."""
+    from customer_rules.backends.frame import FrameCompiler, derived_needed
+    from customer_rules.backends.table_features import FeatureTable, python_features
 
     cuts: dict[str, Cut] = {}
     spec = customer_spec()
@@ -143,17 +142,20 @@ def cuts_from_table(
             if call.name.endswith("_within"):
                 # only records where the group condition is true count
                 outputs.append(comp.compile(call.args[2]).fill_null(False).alias(f"c{i}"))
-        feature_exprs = [use.expr(as_of) for use in features.uses.values()]
-        if any(e is None for e in feature_exprs):
-            return None
-        every: Iterable[pl.Expr] = [e for e in (*feature_exprs, *derived, *outputs) if e is not None]
-        roots = {c for e in every for c in e.meta.root_names()}
+        feature_exprs = [e for use in features.uses.values() if (e := use.expr(as_of)) is not None]
+        every: Iterable[pl.Expr] = [*feature_exprs, *derived, *outputs]
+        roots = {c for e in every for c in e.meta.root_names()} | features.columns_read(spec)
         absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
         lf = frame.lazy()
         if absent:  # a field no column gives is missing (an absent list is empty)
             lf = lf.with_columns([empty_value(c, spec).alias(c) for c in absent])
+        if features.python_uses():
+            # a feature without a polars implementation: its Python one over only
+            # the columns it reads (rows where it raises are left out)
+            computed, _ = python_features(lf.collect(), features.python_uses(), as_of)
+            lf = computed.lazy()
         if feature_exprs:
-            lf = lf.with_columns([e for e in feature_exprs if e is not None])
+            lf = lf.with_columns(feature_exprs)
         for e in derived:
             lf = lf.with_columns(e)
         out = lf.select(outputs).collect()

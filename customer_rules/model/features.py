@@ -1,17 +1,34 @@
 """Features: named, typed values derived from a record as of a date.
 
-A feature is a plain function ``(customer, as_of, *args) -> value`` with a
-declared type. Rules read it by name (``open_cases``) or, when it takes
-arguments, by calling it with constants (``repair_visits_within(30d)``).
-Plugins contribute features through the ``register_features`` hook.
+A feature is declared once, with :func:`feature`: its name, type, display
+names (``en``/``zh``) and unit, the record paths it ``reads``, its Python
+implementation ``func(customer, as_of, *args) -> value`` and, optionally,
+its polars implementation ``polars(as_of, *args) -> pl.Expr`` computing the
+same value over a whole table. Rules read it by name (``open_cases``) or,
+when it takes arguments, by calling it with constants
+(``repair_visits_within(30d)``). Plugins contribute features through the
+``register_features`` hook.
+
+The Python implementation receives a :class:`~customer_rules.Customer` when
+one record is decided. On a table, a feature without a polars
+implementation receives :class:`Inputs` instead: a light object holding
+only the paths the feature ``reads`` (plus ``id``, for messages), built
+straight from those columns. It must therefore read nothing else, and its
+value must depend on nothing else (unless ``id`` is declared in ``reads``):
+a feature reading only plain fields is computed once per distinct
+combination of their values. The conformance kit
+(:mod:`customer_rules.testing`) checks all that, and that both
+implementations agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from customer_rules.errors import CustomerRulesError, PluginError
@@ -38,13 +55,60 @@ def _type_from(kind: str, enum: tuple[str, ...] | None = None) -> Type:
         raise ValueError(f"unknown feature type {kind!r}; use one of {', '.join(_TYPES)}") from None
 
 
+class UndeclaredRead(AttributeError):
+    """A feature's Python implementation read a path its ``reads`` do not declare."""
+
+    def __init__(self, name: str) -> None:
+        self.attribute = name
+        super().__init__(f"{name!r} was not read from the table: declare it in the feature's reads")
+
+
+class Inputs(tuple[Any, ...]):
+    """The part of a record a feature reads, as attributes (``c.deal.last_contact_at``).
+
+    Built by the frame backend from only the columns a feature declares in
+    ``reads``, without building or validating a whole record: nested models
+    are ``Inputs`` too, record lists (``cases``) tuples of ``Inputs``, list
+    fields tuples. Reading anything else raises :class:`UndeclaredRead`.
+    One subclass per set of names (:meth:`shape`) holds the values as a
+    tuple, so that making one per row is cheap.
+    """
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UndeclaredRead(name)
+
+    def __repr__(self) -> str:
+        return "Inputs(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self, strict=True)) + ")"
+
+    @staticmethod
+    @cache
+    def shape(names: tuple[str, ...]) -> type[Inputs]:
+        """The subclass whose instances are ``names`` in this order: ``shape(names)(values)``."""
+        attrs: dict[str, Any] = {"__slots__": (), "_fields": names}
+        for i, n in enumerate(names):
+            attrs[n] = property(itemgetter(i), doc=f"the value of {n!r}")
+        return type("Inputs", (Inputs,), attrs)
+
+    @classmethod
+    def of(cls, **values: Any) -> Inputs:
+        """An ``Inputs`` with these names and values."""
+        return Inputs.shape(tuple(values))(values.values())
+
+
 @dataclass(frozen=True)
 class Feature:
-    """A derived value rules can read.
+    """A derived value rules can read, declared once (see :func:`feature`).
 
-    ``func(customer, as_of, *args)`` computes it for one record (``None`` =
-    unknown). ``frame(as_of, *args)``, when given, returns a polars
-    expression computing the same value column-wise (see the frame backend).
+    ``func(customer, as_of, *args)`` is the Python implementation (``None``
+    = unknown); ``polars(as_of, *args)``, when given, returns a polars
+    expression computing the same value column-wise. ``reads`` lists the
+    record paths both read (``None``: not declared, the whole record).
+    ``en``/``zh`` are display names, ``unit`` the unit of the value.
     ``plugin`` is the plugin that registered it (filled in by the engine).
     Backends call :meth:`compute`, never ``func`` directly.
     """
@@ -55,8 +119,16 @@ class Feature:
     description: str
     unit: str | None = None
     args: tuple[tuple[str, Type], ...] = ()
-    frame: Callable[..., Any] | None = None
+    polars: Callable[..., Any] | None = None
+    reads: tuple[str, ...] | None = None
+    en: str | None = None
+    zh: str | None = None
     plugin: str | None = None
+
+    @property
+    def frame(self) -> Callable[..., Any] | None:
+        """The polars implementation (its older name)."""
+        return self.polars
 
     def compute(self, customer: Any, as_of: Any, *args: Any) -> Any:
         """``func``'s value for one record, checked: a plugin's feature that
@@ -65,7 +137,7 @@ class Feature:
         and the customer (a batch then rejects that row only)."""
         try:
             value = self.func(customer, as_of, *args)
-        except CustomerRulesError:
+        except (CustomerRulesError, UndeclaredRead):
             raise
         except Exception as exc:
             raise PluginError(
@@ -88,6 +160,20 @@ class Feature:
         args = ", ".join(f"{n}: {'integer' if t.integer else t.kind}" for n, t in self.args)
         return f"{self.name}({args})"
 
+    def display_name(self, lang: str = "en") -> str:
+        """The feature's name for people, in ``lang`` (``en`` or ``zh``)."""
+        if lang == "zh" and self.zh:
+            return self.zh
+        return self.en or self.name.replace("_", " ").strip()
+
+    def unknown_reads(self, known: Iterable[str]) -> list[str]:
+        """The declared ``reads`` that are not record paths among ``known``
+        (field paths, record lists and their item fields, nested models)."""
+        if self.reads is None:
+            return []
+        known = set(known)
+        return [p for p in self.reads if p not in known]
+
 
 def feature(
     *,
@@ -97,17 +183,36 @@ def feature(
     args: tuple[tuple[str, str], ...] = (),
     enum: tuple[str, ...] | None = None,
     name: str | None = None,
+    reads: Iterable[str] | None = None,
+    en: str | None = None,
+    zh: str | None = None,
+    polars: Callable[..., Any] | None = None,
     frame: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Feature]:
-    """Decorate ``func(customer, as_of, *args)`` to make it a :class:`Feature`.
+    """Declare a feature: decorate its Python implementation
+    ``func(customer, as_of, *args)`` to make it a :class:`Feature`.
 
     ``type`` is one of ``number``, ``integer``, ``string``, ``bool``,
-    ``date``; ``args`` names and types the constant arguments a rule passes.
-    ``frame(as_of, *args)`` returns a polars expression computing the same
-    value over a whole table (columns named by record path, nested lists as
-    list-of-struct columns; see ``docs/frames.md``). Without it the frame
-    backend computes the feature row by row (slow).
+    ``date`` (``enum`` makes it a string with these values); ``args`` names
+    and types the constant arguments a rule passes. ``en`` and ``zh`` are
+    display names, ``unit`` the unit of the value.
+
+    ``reads`` lists the record paths the feature reads: fields
+    (``birthday``, ``deal.last_contact_at``), record lists and their item
+    fields (``cases``, ``cases.opened_at``) or nested models (``deal``).
+
+    ``polars(as_of, *args)`` returns a polars expression computing the same
+    value over a whole table (columns named by record path, record lists as
+    list-of-struct columns; see ``docs/frames.md``); ``frame`` is its older
+    name. Without one the frame backend calls ``func`` per row with
+    :class:`Inputs` built from only the columns in ``reads``.
     """
+    if polars is not None and frame is not None and polars is not frame:
+        raise ValueError("give the polars implementation once: polars= (frame= is its older name)")
+    if isinstance(reads, str):
+        raise TypeError("reads must be a sequence of record paths, not one string")
+    impl = polars if polars is not None else frame
+    declared = None if reads is None else tuple(dict.fromkeys(reads))
 
     def wrap(func: Callable[..., Any]) -> Feature:
         return Feature(
@@ -117,7 +222,10 @@ def feature(
             description=description,
             unit=unit,
             args=tuple((n, _type_from(k)) for n, k in args),
-            frame=frame,
+            polars=impl,
+            reads=declared,
+            en=en,
+            zh=zh,
         )
 
     return wrap

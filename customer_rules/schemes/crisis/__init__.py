@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def _refused_repair_visits_frame(as_of: dt.date, days: int) -> pl.Expr:
-    """Frame version of refused_repair_visits (see docs/frames.md)."""
+def _refused_repair_visits_polars(as_of: dt.date, days: int) -> pl.Expr:
+    """Polars implementation of refused_repair_visits (see docs/frames.md)."""
     import polars as pl
 
     try:
@@ -38,13 +38,16 @@ def _refused_repair_visits_frame(as_of: dt.date, days: int) -> pl.Expr:
 @feature(
     type="integer",
     unit="count",
+    en="Repair visits on a refused case",
+    zh="拒绝再修案件的维修次数",
     description=(
         "Most repair visits, in the given number of days up to and including as_of, on "
         "one case whose customer refuses further repairs (customer_accepts_repairs false); "
         "0 when there is none."
     ),
     args=(("days", "integer"),),
-    frame=_refused_repair_visits_frame,
+    reads=("cases.opened_at", "cases.repair_visits", "cases.customer_accepts_repairs"),
+    polars=_refused_repair_visits_polars,
 )
 def refused_repair_visits(c: Customer, as_of: dt.date, days: int) -> int:
     try:

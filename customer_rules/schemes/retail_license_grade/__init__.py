@@ -81,11 +81,15 @@ def _in_period(d: Deduction, as_of: dt.date, days: int) -> bool:
 
 
 def _points(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+    """Points as shown: rounded to hundredths (half to even), without trailing zeros."""
+    cents = round(x * 100)
+    whole, frac = divmod(cents, 100)
+    return str(whole) if frac == 0 else f"{whole}." + f"{frac:02d}".rstrip("0")
 
 
-# Frame versions of the features (polars expressions over a whole table, see
-# docs/frames.md): per deduction inside ``pl.col("compliance.deductions")``.
+# The polars implementations (expressions over a whole table, see
+# docs/frames.md) work per deduction inside ``pl.col("compliance.deductions")``;
+# each one is declared with its feature below.
 
 
 def _period_start(as_of: dt.date, days: int) -> dt.date:
@@ -101,40 +105,72 @@ def _deduction(name: str) -> pl.Expr:
     return pl.element().struct.field(name)
 
 
-def _open_frame(as_of: dt.date) -> pl.Expr:
+def _open_polars(as_of: dt.date) -> pl.Expr:
     resolved = _deduction("resolved_at")
     return _deduction("serious") & (_deduction("at") <= as_of) & (resolved.is_null() | (resolved > as_of))
 
 
-def _in_period_frame(as_of: dt.date, days: int) -> pl.Expr:
+def _in_period_polars(as_of: dt.date, days: int) -> pl.Expr:
     at = _deduction("at")
     return (at > _period_start(as_of, days)) & (at <= as_of)
 
 
-def _serious_violation_open_frame(as_of: dt.date) -> pl.Expr:
+def _serious_violation_open_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 
-    return pl.col("compliance.deductions").list.agg(_open_frame(as_of).any())
+    return pl.col("compliance.deductions").list.agg(_open_polars(as_of).any())
 
 
-def _deduction_points_within_frame(as_of: dt.date, days: int) -> pl.Expr:
+@feature(
+    type="bool",
+    en="Serious violation open",
+    zh="严重违规未结",
+    description=(
+        "A serious violation (deduction with serious = true) is recorded on or before as_of and its"
+        " enforcement has not concluded (no resolved_at, or resolved after as_of)."
+    ),
+    reads=("compliance.deductions.serious", "compliance.deductions.at", "compliance.deductions.resolved_at"),
+    polars=_serious_violation_open_polars,
+)
+def serious_violation_open(c: Customer, as_of: dt.date) -> bool:
+    return any(_open(d, as_of) for d in c.compliance.deductions)
+
+
+def _deduction_points_within_polars(as_of: dt.date, days: int) -> pl.Expr:
     import polars as pl
 
     points = _deduction("points")
-    return pl.col("compliance.deductions").list.agg(pl.when(_in_period_frame(as_of, days)).then(points).sum())
+    return pl.col("compliance.deductions").list.agg(
+        pl.when(_in_period_polars(as_of, days)).then(points).sum()
+    )
 
 
-def _deductions_summary_frame(as_of: dt.date, days: int) -> pl.Expr:
+@feature(
+    type="number",
+    unit="points",
+    en="Points deducted",
+    zh="扣分",
+    description="Compliance points deducted in the given number of days up to and including as_of.",
+    args=(("days", "integer"),),
+    reads=("compliance.deductions.at", "compliance.deductions.points"),
+    polars=_deduction_points_within_polars,
+)
+def deduction_points_within(c: Customer, as_of: dt.date, days: int) -> float:
+    return float(sum(d.points for d in c.compliance.deductions if _in_period(d, as_of, days)))
+
+
+def _deductions_summary_polars(as_of: dt.date, days: int) -> pl.Expr:
     import polars as pl
 
     at, points, resolved = _deduction("at"), _deduction("points"), _deduction("resolved_at")
     serious = _deduction("serious")
-    # like _points: whole numbers without decimals, else 6 significant digits
-    # (python's :g switches to exponents below 1e-4 and from 1e6 on; points never get there)
+    # as _points: rounded to hundredths (half to even, on the same float product), no trailing zeros
+    cents = (points * 100).round(0).cast(pl.Int64())
+    frac = (cents % 100).cast(pl.String()).str.zfill(2).str.strip_chars_end("0")
     shown_points = (
-        pl.when(points == points.floor())
-        .then(points.cast(pl.Int64()).cast(pl.String()))
-        .otherwise(points.round_sig_figs(6).cast(pl.String()))
+        pl.when(cents % 100 == 0)
+        .then((cents // 100).cast(pl.String()))
+        .otherwise(pl.format("{}.{}", (cents // 100).cast(pl.String()), frac))
     )
     suffix = (
         pl.when(serious & resolved.is_not_null() & (resolved <= as_of))
@@ -144,43 +180,23 @@ def _deductions_summary_frame(as_of: dt.date, days: int) -> pl.Expr:
         .otherwise(pl.lit(""))
     )
     text = pl.format("{} −{} {}{}", at.cast(pl.String()), shown_points, _deduction("reason"), suffix)
-    shown = _in_period_frame(as_of, days) | _open_frame(as_of)
+    shown = _in_period_polars(as_of, days) | _open_polars(as_of)
     ordered = text.filter(shown).sort_by(at.filter(shown), maintain_order=True)
     return pl.col("compliance.deductions").list.eval(ordered).list.join("; ")
 
 
 @feature(
-    type="bool",
-    description=(
-        "A serious violation (deduction with serious = true) is recorded on or before as_of and its"
-        " enforcement has not concluded (no resolved_at, or resolved after as_of)."
-    ),
-    frame=_serious_violation_open_frame,
-)
-def serious_violation_open(c: Customer, as_of: dt.date) -> bool:
-    return any(_open(d, as_of) for d in c.compliance.deductions)
-
-
-@feature(
-    type="number",
-    unit="points",
-    description="Compliance points deducted in the given number of days up to and including as_of.",
-    args=(("days", "integer"),),
-    frame=_deduction_points_within_frame,
-)
-def deduction_points_within(c: Customer, as_of: dt.date, days: int) -> float:
-    return float(sum(d.points for d in c.compliance.deductions if _in_period(d, as_of, days)))
-
-
-@feature(
     type="string",
+    en="Deductions",
+    zh="扣分记录",
     description=(
         "Every deduction recorded in the given number of days up to as_of, plus any older serious violation"
         " still open, oldest first: '2026-03-02 −5 selling to minors; …' (serious ones marked);"
         " empty when there is none."
     ),
     args=(("days", "integer"),),
-    frame=_deductions_summary_frame,
+    reads=("compliance.deductions",),
+    polars=_deductions_summary_polars,
 )
 def deductions_summary(c: Customer, as_of: dt.date, days: int) -> str:
     shown = [d for d in c.compliance.deductions if _in_period(d, as_of, days) or _open(d, as_of)]

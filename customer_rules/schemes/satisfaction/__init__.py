@@ -37,8 +37,11 @@ def _is_quality_case(k: Case) -> bool:
     return k.quality_issue is True or k.severity is not None
 
 
-# Frame versions of the features (polars expressions over a whole table, see
-# docs/frames.md): per case inside ``pl.col("cases").list.agg``.
+# The polars implementations (expressions over a whole table, see
+# docs/frames.md) work per case inside ``pl.col("cases").list.agg``; each one
+# is declared with its feature below.
+
+_ACTIVE_READS = ("cases.opened_at", "cases.closed_at")
 
 
 def _field(name: str) -> pl.Expr:
@@ -48,12 +51,14 @@ def _field(name: str) -> pl.Expr:
 
 
 def _count_active(which: Callable[[], pl.Expr]) -> Callable[[dt.date, int], pl.Expr]:
-    def frame(as_of: dt.date, days: int) -> pl.Expr:
+    """Polars: how many active cases ``which`` holds for."""
+
+    def count(as_of: dt.date, days: int) -> pl.Expr:
         import polars as pl
 
         return pl.col("cases").list.agg((active_mask(as_of, days) & which().fill_null(False)).sum())
 
-    return frame
+    return count
 
 
 def _hostile_threatening() -> pl.Expr:
@@ -68,7 +73,42 @@ def _serious_quality() -> pl.Expr:
     return _field("severity").is_in(["major", "key_part"])
 
 
-def _max_skill_repair_days_frame(as_of: dt.date, days: int) -> pl.Expr:
+@feature(
+    en="Hostile, threatening cases",
+    zh="态度敌对且扬言曝光的案件数",
+    type="integer",
+    unit="count",
+    description=(
+        f"Number of {_ACTIVE} where the customer's tone is hostile, was not calmed "
+        "(calmed is not recorded as true) and they threaten media or online exposure."
+    ),
+    args=_WINDOW,
+    reads=(*_ACTIVE_READS, "cases.hostile_tone", "cases.calmed", "cases.media_threat"),
+    polars=_count_active(_hostile_threatening),
+)
+def cases_hostile_threatening(c: Customer, as_of: dt.date, days: int) -> int:
+    return sum(
+        1
+        for k in active_case_list(c, as_of, days)
+        if k.hostile_tone is True and k.calmed is not True and k.media_threat is True
+    )
+
+
+@feature(
+    en="Serious quality cases",
+    zh="严重质量问题案件数",
+    type="integer",
+    unit="count",
+    description=f"Number of {_ACTIVE} about a major or key-part quality problem (severity major or key_part).",
+    args=_WINDOW,
+    reads=(*_ACTIVE_READS, "cases.severity"),
+    polars=_count_active(_serious_quality),
+)
+def serious_quality_cases(c: Customer, as_of: dt.date, days: int) -> int:
+    return sum(1 for k in active_case_list(c, as_of, days) if k.severity in ("major", "key_part"))
+
+
+def _max_skill_repair_days_polars(as_of: dt.date, days: int) -> pl.Expr:
     import polars as pl
 
     skill = (_field("technician_skill_issue") == True).fill_null(False)  # noqa: E712
@@ -76,7 +116,29 @@ def _max_skill_repair_days_frame(as_of: dt.date, days: int) -> pl.Expr:
     return pl.col("cases").list.agg(pl.when(take).then(_field("repair_days")).max()).fill_null(0)
 
 
-def _quality_repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
+@feature(
+    en="Longest repair caused by skill",
+    zh="技能原因最长维修天数",
+    type="integer",
+    unit="days",
+    description=(
+        f"Longest repair time recorded on the {_ACTIVE} whose delay was caused by "
+        "technician skill; 0 when there is none."
+    ),
+    args=_WINDOW,
+    reads=(*_ACTIVE_READS, "cases.technician_skill_issue", "cases.repair_days"),
+    polars=_max_skill_repair_days_polars,
+)
+def max_skill_repair_days(c: Customer, as_of: dt.date, days: int) -> int:
+    times = [
+        k.repair_days
+        for k in active_case_list(c, as_of, days)
+        if k.technician_skill_issue is True and k.repair_days is not None
+    ]
+    return max(times, default=0)
+
+
+def _quality_repair_visits_within_polars(as_of: dt.date, days: int) -> pl.Expr:
     import polars as pl
 
     try:
@@ -89,63 +151,9 @@ def _quality_repair_visits_within_frame(as_of: dt.date, days: int) -> pl.Expr:
     return pl.col("cases").list.agg(pl.when(quality).then(visits).otherwise(0).sum())
 
 
-def _days_unresolved_without_solution_frame(as_of: dt.date) -> pl.Expr:
-    import polars as pl
-
-    age = (pl.lit(as_of) - _field("opened_at")).dt.total_days()
-    take = active_mask(as_of, 0) & (_field("solution_offered") != True).fill_null(True)  # noqa: E712
-    return pl.col("cases").list.agg(pl.when(take).then(age).max()).fill_null(0)
-
-
 @feature(
-    type="integer",
-    unit="count",
-    description=(
-        f"Number of {_ACTIVE} where the customer's tone is hostile, was not calmed "
-        "(calmed is not recorded as true) and they threaten media or online exposure."
-    ),
-    args=_WINDOW,
-    frame=_count_active(_hostile_threatening),
-)
-def cases_hostile_threatening(c: Customer, as_of: dt.date, days: int) -> int:
-    return sum(
-        1
-        for k in active_case_list(c, as_of, days)
-        if k.hostile_tone is True and k.calmed is not True and k.media_threat is True
-    )
-
-
-@feature(
-    type="integer",
-    unit="count",
-    description=f"Number of {_ACTIVE} about a major or key-part quality problem (severity major or key_part).",
-    args=_WINDOW,
-    frame=_count_active(_serious_quality),
-)
-def serious_quality_cases(c: Customer, as_of: dt.date, days: int) -> int:
-    return sum(1 for k in active_case_list(c, as_of, days) if k.severity in ("major", "key_part"))
-
-
-@feature(
-    type="integer",
-    unit="days",
-    description=(
-        f"Longest repair time recorded on the {_ACTIVE} whose delay was caused by "
-        "technician skill; 0 when there is none."
-    ),
-    args=_WINDOW,
-    frame=_max_skill_repair_days_frame,
-)
-def max_skill_repair_days(c: Customer, as_of: dt.date, days: int) -> int:
-    times = [
-        k.repair_days
-        for k in active_case_list(c, as_of, days)
-        if k.technician_skill_issue is True and k.repair_days is not None
-    ]
-    return max(times, default=0)
-
-
-@feature(
+    en="Repair visits on quality cases",
+    zh="质量问题维修次数",
     type="integer",
     unit="count",
     description=(
@@ -153,7 +161,8 @@ def max_skill_repair_days(c: Customer, as_of: dt.date, days: int) -> int:
         "about product quality (quality_issue true, or a severity recorded)."
     ),
     args=_WINDOW,
-    frame=_quality_repair_visits_within_frame,
+    reads=("cases.quality_issue", "cases.severity", "cases.repair_visits"),
+    polars=_quality_repair_visits_within_polars,
 )
 def quality_repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
     try:
@@ -163,14 +172,25 @@ def quality_repair_visits_within(c: Customer, as_of: dt.date, days: int) -> int:
     return sum(1 for k in c.cases if _is_quality_case(k) for v in k.repair_visits if start < v <= as_of)
 
 
+def _days_unresolved_without_solution_polars(as_of: dt.date) -> pl.Expr:
+    import polars as pl
+
+    age = (pl.lit(as_of) - _field("opened_at")).dt.total_days()
+    take = active_mask(as_of, 0) & (_field("solution_offered") != True).fill_null(True)  # noqa: E712
+    return pl.col("cases").list.agg(pl.when(take).then(age).max()).fill_null(0)
+
+
 @feature(
+    en="Days without a solution",
+    zh="未给出解决方案天数",
     type="integer",
     unit="days",
     description=(
         "Longest time a case open at as_of has gone without a satisfactory solution "
         "(solution_offered not recorded as true); 0 when there is none."
     ),
-    frame=_days_unresolved_without_solution_frame,
+    reads=(*_ACTIVE_READS, "cases.solution_offered"),
+    polars=_days_unresolved_without_solution_polars,
 )
 def days_unresolved_without_solution(c: Customer, as_of: dt.date) -> int:
     ages = [

@@ -5,7 +5,10 @@ group under the name ``care_level``; ``Engine()`` then has a ``care_level``
 scheme. It implements three hooks:
 
 - ``register_features``: ``care_condition`` and ``patient_age``, the inputs
-  of the scheme (the core record has no patient fields; see the README);
+  of the scheme (the core record has no patient fields; see the README),
+  each declared with the record paths it reads; ``patient_age`` also has a
+  polars implementation for tables, ``care_condition`` is computed on tables
+  by its Python implementation from the ``segment`` column alone;
 - ``register_schemes``: the ``care_level`` scheme read from the
   ``care_level/`` folder (policy, strategies, colour markers);
 - ``choose_strategy``: the scheme's strategy with the colour marker of the
@@ -17,10 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    import polars as pl
 
 from customer_rules import Customer, Feature, RecordError, Scheme, Strategy, feature, hookimpl, load_scheme
 
@@ -82,6 +88,9 @@ class CareParams(BaseModel):
 @feature(
     type="string",
     enum=CONDITIONS,
+    en="Care condition",
+    zh="病情",
+    reads=("segment",),
     description=(
         "The patient's condition as assessed by the doctor, recorded in the record's segment as"
         " 'care:<condition>'; missing when the segment is not a care segment (not a patient)."
@@ -100,9 +109,24 @@ def care_condition(customer: Customer, as_of: dt.date) -> str | None:
     return condition
 
 
+def _patient_age_polars(as_of: dt.date) -> pl.Expr:
+    """patient_age over a whole table (a polars expression on the birthday column)."""
+    import polars as pl
+
+    born = pl.col("birthday")
+    month, day = born.dt.month(), born.dt.day()
+    before_birthday = (month > as_of.month) | ((month == as_of.month) & (day > as_of.day))
+    age = pl.lit(as_of.year) - born.dt.year().cast(pl.Int64()) - before_birthday.cast(pl.Int64())
+    return pl.when(born <= as_of).then(age)
+
+
 @feature(
     type="integer",
     unit="years",
+    en="Age",
+    zh="年龄",
+    reads=("birthday",),
+    polars=_patient_age_polars,
     description="The patient's age in whole years at as_of, from the birthday; missing without one.",
 )
 def patient_age(customer: Customer, as_of: dt.date) -> int | None:

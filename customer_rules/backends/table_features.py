@@ -1,0 +1,270 @@
+"""Features on tables: the feature columns of a frame-backend run.
+
+A feature with a polars implementation becomes one expression
+(:meth:`FeatureUse.expr`). One without is computed by its Python
+implementation per row from :class:`~customer_rules.model.features.Inputs`
+built column-wise from only the columns it declares in ``reads``
+(:func:`feature_inputs`), never from rebuilt records; a feature reading only
+plain fields is computed once per distinct combination of their values.
+
+This module imports polars at import time: import it lazily.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import polars as pl
+
+from customer_rules.errors import CustomerRulesError, EvaluationError
+from customer_rules.lang.types import LIST
+from customer_rules.model.features import Feature, Inputs, UndeclaredRead
+from customer_rules.model.tables import ROW, ModelSpec, customer_spec, dtype_of
+
+
+@dataclass
+class FeatureUse:
+    """One feature column of a run: the feature and its constant arguments."""
+
+    column: str
+    feature: Feature
+    args: tuple[Any, ...]
+
+    def expr(self, as_of: dt.date) -> pl.Expr | None:
+        """The feature's polars implementation (typed), or None when it has none."""
+        if self.feature.polars is None:
+            return None
+        out = self.feature.polars(as_of, *self.args)
+        if not isinstance(out, pl.Expr):
+            raise TypeError(
+                f"feature {self.feature.name!r}: its polars implementation returned {type(out).__name__},"
+                " not a polars Expr"
+            )
+        return out.cast(dtype_of(self.feature.type)).alias(self.column)
+
+
+class FeatureTable:
+    """The feature columns one run needs, shared by all its schemes."""
+
+    def __init__(self) -> None:
+        self.uses: dict[str, FeatureUse] = {}
+
+    def column(self, feat: Feature, args: tuple[Any, ...] = ()) -> str:
+        key = feat.name if not args else f"{feat.name}({', '.join(repr(a) for a in args)})"
+        col = f"__cr:f:{key}"
+        if col not in self.uses:
+            self.uses[col] = FeatureUse(col, feat, args)
+        return col
+
+    def python_uses(self) -> list[FeatureUse]:
+        """The features of this run without a polars implementation."""
+        return [u for u in self.uses.values() if u.feature.polars is None]
+
+    def columns_read(self, spec: ModelSpec | None = None) -> set[str]:
+        """The canonical columns the features without a polars implementation read."""
+        spec = spec or customer_spec()
+        out: set[str] = set()
+        for use in self.python_uses():
+            out.update(columns_read(use.feature, spec))
+        return out
+
+
+def record_paths(spec: ModelSpec | None = None) -> set[str]:
+    """Every path a feature may declare in ``reads``: fields, record lists,
+    the fields of their items and nested models."""
+    spec = spec or customer_spec()
+    out = {*spec.slots, *spec.children, *spec.prefixes}
+    for path, child in spec.children.items():
+        out.update(f"{path}.{name}" for name in child.slots)
+    return out
+
+
+def columns_read(feat: Feature, spec: ModelSpec | None = None) -> dict[str, frozenset[str] | None]:
+    """The canonical columns a feature reads: column -> the item fields read
+    of a record list (``None``: the whole column). Every column when the
+    feature does not declare its reads."""
+    spec = spec or customer_spec()
+    if feat.reads is None:
+        return dict.fromkeys([*spec.slots, *spec.children])
+    unknown = feat.unknown_reads(record_paths(spec))
+    if unknown:
+        hints = difflib.get_close_matches(unknown[0], sorted(record_paths(spec)), n=1)
+        hint = f" (did you mean {hints[0]!r}?)" if hints else ""
+        raise EvaluationError(
+            f"feature {feat.name!r} declares reads of unknown record path(s) {', '.join(map(repr, unknown))}{hint}"
+        )
+    out: dict[str, set[str] | None] = {}
+    for path in feat.reads:
+        if path in spec.slots or path in spec.children:
+            out[path] = None
+        elif path in spec.prefixes:
+            out.update(dict.fromkeys(c for c in [*spec.slots, *spec.children] if c.startswith(path + ".")))
+        else:
+            child, _, name = path.rpartition(".")
+            fields = out.setdefault(child, set())
+            if fields is not None:
+                fields.add(name)
+    return {c: None if f is None else frozenset(f) for c, f in out.items()}
+
+
+def feature_inputs(frame: pl.DataFrame, feat: Feature, spec: ModelSpec | None = None) -> list[Inputs]:
+    """Per row of a canonical table, the :class:`Inputs` of one feature: its
+    ``id`` and the paths the feature reads, from those columns alone (no
+    record is built or validated: the table is already validated)."""
+    spec = spec or customer_spec()
+    tree: dict[str, Any] = {"id": frame.get_column("id").to_list()}
+    for col, fields in columns_read(feat, spec).items():
+        series = frame.get_column(col)
+        *groups, leaf = col.split(".")
+        node = tree
+        for g in groups:
+            node = node.setdefault(g, {})
+        node[leaf] = python_values(series, None if fields is None else tuple(sorted(fields)))
+    return _inputs(tree)
+
+
+def _inputs(tree: Mapping[str, Any]) -> list[Inputs]:
+    make = Inputs.shape(tuple(tree))
+    columns = [_inputs(v) if isinstance(v, dict) else v for v in tree.values()]
+    return list(map(make, zip(*columns, strict=True)))
+
+
+def python_values(series: pl.Series, fields: tuple[str, ...] | None = None) -> list[Any]:
+    """A column as the Python values a record holds, converted column-wise:
+    dates through one lookup of the distinct values, lists as tuples (an
+    absent list is empty), structs as :class:`Inputs` (of only ``fields``,
+    when given, for a struct or a list of structs)."""
+    dtype = series.dtype
+    if isinstance(dtype, pl.List):
+        ends = series.list.len().fill_null(0).cum_sum()
+        starts = ends.shift(1, fill_value=0).to_list()
+        inner = python_values(series.explode(empty_as_null=False, keep_nulls=False), fields)
+        return [tuple(inner[a:b]) for a, b in zip(starts, ends.to_list(), strict=True)]
+    if isinstance(dtype, pl.Struct):
+        names = fields if fields is not None else tuple(f.name for f in dtype.fields)
+        make = Inputs.shape(names)
+        columns = [python_values(series.struct.field(n)) for n in names]
+        nulls = series.is_null().to_list() if series.null_count() else None
+        made = list(map(make, zip(*columns, strict=True)))
+        return made if nulls is None else [None if z else m for m, z in zip(made, nulls, strict=True)]
+    if dtype == pl.Date():
+        distinct = series.unique()
+        lookup = dict(zip(distinct.to_physical().to_list(), distinct.to_list(), strict=True))
+        return [lookup[d] for d in series.to_physical().to_list()]
+    return series.to_list()
+
+
+def python_features(
+    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Feature columns computed by the Python implementations, per row, from
+    :func:`feature_inputs`. The rows where one raised a
+    :class:`~customer_rules.CustomerRulesError` are left out and returned as
+    rejected-row entries (``row``, ``id``, ``reason``, ...), as the python
+    backend rejects them."""
+    with _no_gc():
+        return _python_features(frame, uses, as_of)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Cyclic garbage collection paused: the many small tuples made per row
+    are acyclic, and collecting while they pile up costs as much as making them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _python_features(
+    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    spec = customer_spec()
+    rows = frame.get_column(ROW).to_list()
+    ids = frame.get_column("id").to_list()
+    failed: dict[int, CustomerRulesError] = {}
+    columns = []
+    for use in uses:
+        values = _distinct_values(frame, use, as_of, spec)
+        if values is None:  # every row in turn
+            values = _values(use, feature_inputs(frame, use.feature, spec), as_of, failed)
+        columns.append(values.alias(use.column))
+    frame = frame.with_columns(columns)
+    rejected: list[dict[str, Any]] = []
+    for i, exc in sorted(failed.items()):
+        entry: dict[str, Any] = {"row": rows[i], "id": ids[i], "reason": str(exc), "details": []}
+        if isinstance(exc, EvaluationError):
+            entry.update(scheme=exc.scheme, rules=list(exc.rules), message=str(exc).rsplit(": ", 1)[-1])
+        rejected.append(entry)
+    if failed:
+        bad = pl.Series(ROW, [rows[i] for i in failed], dtype=frame.schema[ROW])
+        frame = frame.filter(~pl.col(ROW).is_in(bad.implode()))
+    return frame, rejected
+
+
+def _values(
+    use: FeatureUse, inputs: Sequence[Inputs], as_of: dt.date, failed: dict[int, CustomerRulesError] | None
+) -> pl.Series:
+    """The Python implementation over ``inputs``. A row that raises a
+    :class:`CustomerRulesError` is noted in ``failed`` (its value null), or,
+    without ``failed``, the error propagates."""
+    feat, args = use.feature, use.args
+    func = feat.compute  # a plugin's failure or wrong type: a PluginError for that row
+    try:
+        try:
+            values = list(map(func, inputs, repeat(as_of), *(repeat(a) for a in args)))
+        except CustomerRulesError:  # again, row by row, to reject the rows that raise
+            if failed is None:
+                raise
+            values = []
+            for i, one in enumerate(inputs):
+                try:
+                    values.append(func(one, as_of, *args))
+                except CustomerRulesError as exc:
+                    failed.setdefault(i, exc)
+                    values.append(None)
+    except UndeclaredRead as exc:
+        declared = ", ".join(feat.reads or ())
+        raise EvaluationError(
+            f"feature {feat.name!r} read {exc.attribute!r}, which is not among the paths it"
+            f" declares in reads ({declared}): add it there"
+        ) from None
+    return pl.Series(values, dtype=dtype_of(feat.type))
+
+
+def _distinct_values(
+    frame: pl.DataFrame, use: FeatureUse, as_of: dt.date, spec: ModelSpec
+) -> pl.Series | None:
+    """A feature that reads only scalar fields, computed once per distinct
+    combination of their values when those repeat (at most half as many as
+    rows); None when that does not apply or a combination raises (then every
+    row is computed in turn, so that each error names its own row)."""
+    read = columns_read(use.feature, spec)
+    if not read or use.feature.reads is None:
+        return None
+    if any(c not in spec.slots or spec.slots[c].type.kind == LIST for c in read):
+        return None
+    cols = list(read)
+    groups = (
+        frame.select(cols).with_row_index("__cr:i").group_by(cols, maintain_order=True).agg(pl.col("__cr:i"))
+    )
+    if groups.height > frame.height // 2:
+        return None
+    firsts = groups.get_column("__cr:i").list.first()
+    try:
+        distinct = frame.select(list(dict.fromkeys(["id", *cols]))).select(pl.all().gather(firsts))
+        values = _values(use, feature_inputs(distinct, use.feature, spec), as_of, None)
+    except CustomerRulesError:
+        return None
+    spread = pl.DataFrame({"i": groups.get_column("__cr:i"), "v": values}).explode("i").sort("i")
+    return spread.get_column("v")
