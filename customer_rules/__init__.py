@@ -47,6 +47,7 @@ from customer_rules.model.frames import (
     tables_from_records,
 )
 from customer_rules.model.records import (
+    INT64_MAX,
     Behaviour,
     Case,
     Compliance,
@@ -58,6 +59,7 @@ from customer_rules.model.records import (
     Lead,
     Satisfaction,
     Value,
+    record_field,
 )
 from customer_rules.model.strategy import Cadence, Strategy
 from customer_rules.streams.events import Change, EventError, EventStream
@@ -65,7 +67,6 @@ from customer_rules.streams.events import Change, EventError, EventStream
 __version__ = "0.1.0"
 
 __all__ = [
-    "SAMPLE_AS_OF",
     "Agenda",
     "AgendaItem",
     "Allocation",
@@ -94,6 +95,7 @@ __all__ = [
     "FlagDef",
     "FrameResult",
     "Grade",
+    "INT64_MAX",
     "Interaction",
     "LabelDef",
     "Lead",
@@ -111,6 +113,7 @@ __all__ = [
     "Rejected",
     "RejectedRowsWarning",
     "RuleDef",
+    "SAMPLE_AS_OF",
     "Satisfaction",
     "Scheme",
     "Strategy",
@@ -131,6 +134,7 @@ __all__ = [
     "plot_labels",
     "plot_migration",
     "plot_sweep",
+    "record_field",
     "records_from_frame",
     "sample_customers",
     "sweep",

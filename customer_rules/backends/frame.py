@@ -613,7 +613,7 @@ def plan_scheme(
 
     stability = policy.stability
     if stability is not None and (stability.min_days or stability.margin):
-        spec = customer_spec()
+        spec = customer_spec(engine.record_model)
         if "grades" in spec.children:
             plan_hysteresis = _Hysteresis(comp, checked, compiled.cuts, features, flag_cols)
             plan.stages = _merge(plan.stages, plan_hysteresis.stages)
@@ -933,7 +933,7 @@ def _run_frame(
     scores: bool,
     lang: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    spec = customer_spec()
+    spec = customer_spec(engine.record_model)
     features = FeatureTable()
     plans = [
         plan_scheme(
@@ -975,7 +975,7 @@ def _run_frame(
     roots = _needed_columns(every)
     canonical = set(spec.slots) | set(spec.children)
     children = [c for c in spec.children if c in roots] if not fallback else list(spec.children)
-    prepared = prepare(source, tables, children=children)
+    prepared = prepare(source, tables, children=children, spec=spec)
     frame = prepared.valid
     rejected = prepared.rejected.with_columns(
         scheme=_null(pl.String()), message=_null(pl.String()), rules=pl.lit([], dtype=_STR_LIST)
@@ -984,7 +984,7 @@ def _run_frame(
     if missing:
         frame = frame.with_columns([empty_value(c, spec).alias(c) for c in sorted(missing)])
     if fallback:
-        frame, bad = _fallback_features(frame, fallback, as_of)
+        frame, bad = _fallback_features(frame, fallback, as_of, engine.record_model)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
     lf = frame.lazy()
@@ -1041,10 +1041,10 @@ def _conflicts(
 
 
 def _fallback_features(
-    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
+    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date, model: Any
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Feature columns computed per row by the python functions (no frame version)."""
-    records = records_from_canonical(frame)
+    records = records_from_canonical(frame, model)
     ok = [(row, rec) for row, rec in records if not isinstance(rec, RecordError)]
     bad = [(row, rec) for row, rec in records if isinstance(rec, RecordError)]
     if bad:
@@ -1100,7 +1100,7 @@ def _run_python(
     lang: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The same table through the python backend, record by record (reference, slow)."""
-    prepared = prepare(source, tables)
+    prepared = prepare(source, tables, spec=customer_spec(engine.record_model))
     rows: list[int] = []
     dtypes: dict[str, pl.DataType] = {}
     for sid in wanted:
@@ -1118,7 +1118,7 @@ def _run_python(
                 dtypes[f"{sid}__score__{name}"] = dtype_of(checked.namespace.derived[name])
     cols: dict[str, list[Any]] = {c: [] for c in dtypes}
     rejected: list[dict[str, Any]] = []
-    for row, rec in records_from_canonical(prepared.valid):
+    for row, rec in records_from_canonical(prepared.valid, engine.record_model):
         if isinstance(rec, RecordError):
             rejected.append(_record_error_row(row, rec))
             continue

@@ -378,15 +378,25 @@ def library_warnings(err: Console) -> Iterator[None]:
 
 
 def read_input(
-    path: Path, encoding: str, err: Console, *, strict_columns: list[str] | None = None
+    path: Path,
+    encoding: str,
+    err: Console,
+    *,
+    strict_columns: list[str] | None = None,
+    model: Any = None,
 ) -> FileTable:
-    """Read the input file and report columns that are not record fields."""
-    from customer_rules.io.files import read_table, unknown_columns
+    """Read the input file and report columns that are not record fields.
 
-    table_ = read_table(path, encoding=encoding)
+    ``model`` is the engine's record model (plugin namespaces are record fields).
+    """
+    from customer_rules.io.files import read_table, unknown_columns
+    from customer_rules.model.tables import customer_spec
+
+    spec = customer_spec(model) if model is not None else None
+    table_ = read_table(path, encoding=encoding, spec=spec)
     typos = []
     others = []
-    for column, guess in unknown_columns(table_.columns):
+    for column, guess in unknown_columns(table_.columns, spec):
         if guess is not None:
             typos.append(column)
             warn(
@@ -426,10 +436,11 @@ def records_of(
 ) -> tuple[list[tuple[int, Any]], list[BadRow]]:
     """Validated records ``(file row, Customer)`` and the rows rejected on the way."""
     from customer_rules.io.files import ROW, BadRow
-    from customer_rules.model.tables import prepare, records_from_canonical
+    from customer_rules.model.tables import customer_spec, prepare, records_from_canonical
 
     source = table_.records if frame is None else frame
-    prepared = prepare(source, warn=False)
+    spec = table_.spec or customer_spec()
+    prepared = prepare(source, warn=False, spec=spec)
     positions = source.get_column(ROW).to_list()
     bad = [
         BadRow(
@@ -441,7 +452,7 @@ def records_of(
         for r in prepared.rejected.iter_rows(named=True)
     ]
     good: list[tuple[int, Any]] = []
-    for row, rec in records_from_canonical(prepared.valid):
+    for row, rec in records_from_canonical(prepared.valid, spec.model):  # type: ignore[arg-type]
         pos = positions[row]
         if isinstance(rec, RecordError):
             bad.append(BadRow(pos, table_.lines.get(pos), rec.record_id, _renumber(str(rec), row, pos)))
@@ -615,7 +626,7 @@ def classify(
     big = input_path.is_file() and input_path.stat().st_size >= PROGRESS_MIN_BYTES
     with library_warnings(err), Steps(err, big) as steps:
         task = steps.task("reading")
-        table_ = read_input(input_path, encoding, err, strict_columns=typos)
+        table_ = read_input(input_path, encoding, err, strict_columns=typos, model=engine.record_model)
         steps.done(task)
         task = steps.task("fitting")
         fit_population(engine, table_, day, wanted, fitted)
@@ -854,7 +865,7 @@ def explain(
     engine = build_engine(policies)
     wanted = wanted_schemes(engine, schemes)
     with library_warnings(err):
-        table_ = read_input(input_path, encoding, err)
+        table_ = read_input(input_path, encoding, err, model=engine.record_model)
         ids = table_.ids
         matches = [i for i, v in enumerate(ids) if v == customer_id]
         if not matches:
@@ -1306,7 +1317,7 @@ def agenda(
     stdout = console()
     engine = build_engine(policies)
     with library_warnings(err):
-        table_ = read_input(input_path, encoding, err)
+        table_ = read_input(input_path, encoding, err, model=engine.record_model)
         fit_population(engine, table_, day, None, fitted)
         frame = table_.records
         if owner is not None:

@@ -31,7 +31,7 @@ from customer_rules.lang.types import Namespace, record_fields
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature
 from customer_rules.model.frames import FrameResult
-from customer_rules.model.records import Customer
+from customer_rules.model.records import Customer, extend_record
 from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -96,12 +96,19 @@ def normalise_as_of(as_of: Any) -> dt.date:
     raise ValueError(f"as_of must be a date (or an aware datetime), got {as_of!r}")
 
 
-def to_record(customer: Any, row: int | None = None) -> Customer:
-    """Validate a dict (or pass a Customer through), naming the id on failure."""
-    if isinstance(customer, Customer):
+def to_record(customer: Any, row: int | None = None, model: type[Customer] = Customer) -> Customer:
+    """Validate a dict (or pass a record through) as ``model``, naming the id on failure.
+
+    ``model`` is an engine's ``record_model`` (:class:`Customer` plus the
+    namespaces its plugins register); a core :class:`Customer` given to an
+    engine with namespaces gets them all unknown.
+    """
+    if isinstance(customer, model):
         return customer
+    if isinstance(customer, Customer):
+        customer = dict(customer)
     try:
-        return Customer.model_validate(customer)
+        return model.model_validate(customer)
     except ValidationError as exc:
         rid = customer.get("id") if isinstance(customer, Mapping) else None
         errors = [(".".join(str(p) for p in e["loc"]) or "(record)", e["msg"]) for e in exc.errors()]
@@ -176,7 +183,11 @@ class Engine:
         self.plugin_manager = build_manager(
             self._plugins, load_entry_points=load_entry_points, block=self._block
         )
-        self._fields = record_fields(Customer)
+        self.record_model: type[Customer] = extend_record(
+            call_each(self.plugin_manager, "register_record_fields", engine=self)
+        )
+        """The record model: :class:`Customer` plus the plugins' namespaces (``register_record_fields``)."""
+        self._fields = record_fields(self.record_model)
         self._features: dict[str, Feature] = {}
         self._feature_owner: dict[str, str] = {}
         for owner, result in call_each(self.plugin_manager, "register_features", engine=self):
@@ -315,7 +326,7 @@ class Engine:
         rejected: list[Rejected] = []
         for i, c in enumerate(population):
             try:
-                records.append(to_record(c, row=i))
+                records.append(to_record(c, row=i, model=self.record_model))
             except RecordError as exc:
                 rejected.append(Rejected(i, exc.record_id, exc))
         wanted = [self._scheme(s).id for s in schemes] if schemes is not None else self.population_schemes()
@@ -456,7 +467,7 @@ class Engine:
     # -- classifying ---------------------------------------------------------
     def decide(self, scheme: str, customer: Any, *, as_of: Any) -> Decision:
         """One scheme's decision for one customer (strategy and overrides applied)."""
-        record = to_record(customer)
+        record = to_record(customer, model=self.record_model)
         day = normalise_as_of(as_of)
         return self._decide(self._scheme(scheme), record, day)
 
@@ -549,7 +560,7 @@ class Engine:
         every time window is computed against. Raises :class:`RecordError`
         for an invalid record and :class:`KeyError` for an unknown scheme.
         """
-        record = to_record(customer)
+        record = to_record(customer, model=self.record_model)
         day = normalise_as_of(as_of)
         skipped: dict[str, str] = {}
         if schemes is not None:
@@ -580,7 +591,7 @@ class Engine:
         rejected: list[Rejected] = []
         for i, c in enumerate(customers):
             try:
-                record = to_record(c, row=i)
+                record = to_record(c, row=i, model=self.record_model)
                 profiles.append(self.classify(record, as_of=as_of, schemes=wanted))
             except CustomerRulesError as exc:
                 rid = exc.record_id if isinstance(exc, RecordError) else getattr(c, "id", None)

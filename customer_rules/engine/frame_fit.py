@@ -25,6 +25,7 @@ from customer_rules.errors import RecordError
 from customer_rules.lang.compile import key_of
 from customer_rules.lang.population import Cut, fit_order, learn
 from customer_rules.model.tables import (
+    ModelSpec,
     customer_spec,
     empty_value,
     prepare,
@@ -59,7 +60,8 @@ def fit_frame(
     from customer_rules.model.frames import nested_tables
 
     nested = {k: to_polars(v, k)[1] for k, v in nested_tables(tables).items()}
-    prepared = prepare(source, nested, warn=False)
+    spec = customer_spec(engine.record_model)
+    prepared = prepare(source, nested, warn=False, spec=spec)
     frame = prepared.valid
     rejected = [
         Rejected(r["row"], r["id"], RecordError(r["id"], split_details(r["details"]), row=r["row"]))
@@ -70,9 +72,9 @@ def fit_frame(
         checked = engine._compiled[sid].checked
         if not checked.population_relative:
             continue
-        cuts = _learn(checked, sid, frame, as_of)
+        cuts = _learn(checked, sid, frame, as_of, spec)
         if cuts is None:  # a feature without a frame version: the record path
-            records = [rec for _, rec in records_from_canonical(frame) if not isinstance(rec, RecordError)]
+            records = [rec for _, rec in records_from_canonical(frame, engine.record_model) if not isinstance(rec, RecordError)]
             engine.fit(records, as_of=as_of, schemes=[sid])
         else:
             make = getattr(engine, "_backend_policy", None)  # the engine's backend compiles the cut-offs in
@@ -84,7 +86,9 @@ def fit_frame(
     return engine
 
 
-def _learn(checked: Any, sid: str, frame: pl.DataFrame, as_of: dt.date) -> dict[str, Cut] | None:
+def _learn(
+    checked: Any, sid: str, frame: pl.DataFrame, as_of: dt.date, spec: ModelSpec
+) -> dict[str, Cut] | None:
     """The cuts of one scheme, stage by stage; None when a feature has no frame version."""
     cuts: dict[str, Cut] = {}
     params = dict(checked.params)
@@ -109,7 +113,6 @@ def _learn(checked: Any, sid: str, frame: pl.DataFrame, as_of: dt.date) -> dict[
             return None
         every = [*feature_exprs, *derived, *outputs]
         roots = {c for e in every if e is not None for c in e.meta.root_names()}
-        spec = customer_spec()
         absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
         lf = frame.lazy()
         if absent:  # a field no column gives is missing (an absent list is empty)

@@ -112,9 +112,10 @@ def record_field(
     zh: str | None = None,
     unit: str | None = None,
     indicates: tuple[str, ...] = (),
+    default: Any = None,
     **constraints: Any,
 ) -> Any:
-    """An optional record field: default ``None`` (unknown), documented.
+    """A record field: default ``None`` (unknown) unless ``default`` says, documented.
 
     ``description`` says what the field means; ``en`` and ``zh`` are its
     display names (explanations name the field with them); ``unit`` is its
@@ -139,7 +140,7 @@ def record_field(
     if names:
         extra["names"] = names
     return Field(
-        default=None,
+        default=default,
         description=description,
         json_schema_extra=extra or None,
         **constraints,
