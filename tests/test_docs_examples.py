@@ -171,7 +171,7 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
             continue
         if block.lang in ("python", "py"):
             buffer = io.StringIO()
-            code = compile(block.body, where, "exec")
+            code = compile(block.body, where, "exec", dont_inherit=True)  # not this module's __future__ flags
             with contextlib.redirect_stdout(buffer):
                 exec(code, namespace)  # the documentation's own code, as a reader runs it
             last_output = buffer.getvalue()
