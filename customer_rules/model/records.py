@@ -30,7 +30,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -62,6 +62,7 @@ __all__ = [
     "Value",
     "extend_record",
     "record_field",
+    "unbounded_whole_numbers",
 ]
 
 # --------------------------------------------------------------------------
@@ -954,9 +955,50 @@ _RESERVED = frozenset({"params"})  # names the expression language gives another
 _EXTENDED: dict[tuple[tuple[str, type[BaseModel], str], ...], type[Customer]] = {}
 
 
+def unbounded_whole_numbers(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Paths of ``int`` fields (or items) not bounded within 64 bits, read exactly
+    from the field constraints (``ge``/``gt``/``le``/``lt``)."""
+    import annotated_types as at
+
+    from customer_rules.lang.types import _unwrap
+
+    out: list[str] = []
+    for name, finfo in model.model_fields.items():
+        path = f"{prefix}{name}"
+        bare, meta = _unwrap(finfo.annotation)
+        meta = [*finfo.metadata, *meta]
+        if isinstance(bare, type) and issubclass(bare, BaseModel):
+            out += unbounded_whole_numbers(bare, path + ".")
+            continue
+        if get_origin(bare) in (tuple, list):
+            args = [a for a in get_args(bare) if a is not Ellipsis]
+            item, item_meta = _unwrap(args[0]) if args else (Any, [])
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                out += unbounded_whole_numbers(item, path + ".")
+                continue
+            bare, meta = item, item_meta
+        if bare is not int:
+            continue
+        low: Any = None
+        high: Any = None
+        for m in meta:
+            for c in getattr(m, "metadata", [m]):
+                if isinstance(c, at.Ge):
+                    low = c.ge
+                elif isinstance(c, at.Gt):
+                    low = c.gt
+                elif isinstance(c, at.Le):
+                    high = c.le
+                elif isinstance(c, at.Lt):
+                    high = c.lt
+        if low is None or high is None or low < INT64_MIN or high > INT64_MAX:
+            out.append(path)
+    return out
+
+
 def _check_namespace_model(owner: str, namespace: str, model: Any) -> None:
     """A plugin's namespace model must be a record model the language can read."""
-    from customer_rules.lang.types import NUMBER, record_fields, unsupported_fields
+    from customer_rules.lang.types import record_fields, unsupported_fields
 
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise PluginError(
@@ -964,16 +1006,14 @@ def _check_namespace_model(owner: str, namespace: str, model: Any) -> None:
         )
     problems = [f"{namespace}.{path}: {why}" for path, why in unsupported_fields(model)]
     for path, info in record_fields(model).items():
-        where = f"{namespace}.{path}"
         if set(info.names) != {"en", "zh"}:
             problems.append(
-                f"{where}: declare its display names, record_field(..., en=..., zh=...)"
+                f"{namespace}.{path}: declare its display names, record_field(..., en=..., zh=...)"
             )
-        t = info.type.item if info.type.item is not None else info.type
-        if t.kind == NUMBER and t.integer and (
-            t.ge is None or t.le is None or t.ge < INT64_MIN or t.le > INT64_MAX
-        ):
-            problems.append(f"{where}: bound whole numbers within 64 bits (ge=..., le=... up to INT64_MAX)")
+    problems += [
+        f"{namespace}.{path}: bound whole numbers within 64 bits (ge=..., le=... up to INT64_MAX)"
+        for path in unbounded_whole_numbers(model)
+    ]
     try:
         model()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
