@@ -67,6 +67,8 @@ from customer_rules.streams.events import Change, EventError, EventStream
 __version__ = "0.1.0"
 
 __all__ = [
+    "INT64_MAX",
+    "SAMPLE_AS_OF",
     "Agenda",
     "AgendaItem",
     "Allocation",
@@ -95,7 +97,6 @@ __all__ = [
     "FlagDef",
     "FrameResult",
     "Grade",
-    "INT64_MAX",
     "Interaction",
     "LabelDef",
     "Lead",
@@ -113,7 +114,6 @@ __all__ = [
     "Rejected",
     "RejectedRowsWarning",
     "RuleDef",
-    "SAMPLE_AS_OF",
     "Satisfaction",
     "Scheme",
     "Strategy",

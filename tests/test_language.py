@@ -235,7 +235,7 @@ def test_out_of_range_arithmetic_is_missing_not_a_crash() -> None:
     assert value("9" * 400 + " / 2") is None
     # a whole number beyond 64 bits never reaches a rule: the record refuses it
     # (tables hold Int64; see test_row_validity.py), so python and frames agree
-    with pytest.raises(cr.RecordError, match="value.orders_12m"):
+    with pytest.raises(cr.RecordError, match=r"value\.orders_12m"):
         value("value.orders_12m * 1.5", record(value={"orders_12m": 10**400}))
 
 

@@ -160,7 +160,7 @@ def _policy(when: str) -> cr.Policy:
 
 def test_policies_read_namespace_fields_type_checked_with_did_you_mean(engine: cr.Engine) -> None:
     engine.check(_policy("firm.nps > 3 and firm.industry == 'bank'"))
-    with pytest.raises(cr.PolicyError, match="did you mean 'firm.nps'"):
+    with pytest.raises(cr.PolicyError, match=r"did you mean 'firm\.nps'"):
         engine.check(_policy("firm.nsp > 3"))
     with pytest.raises(cr.PolicyError, match="'banks' is not an allowed value"):
         engine.check(_policy("firm.industry == 'banks'"))

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import customer_rules as cr
 from customer_rules.cli import main as cli
-from customer_rules.model.tables import customer_spec, prepare
+from customer_rules.model.tables import prepare
 
 AS_OF = dt.date(2026, 11, 22)
 SCHEME = "bird_style"
@@ -160,7 +160,7 @@ _NUMBERS = st.one_of(
 
 
 @settings(max_examples=60, deadline=None)
-@given(path=st.sampled_from(_FIELDS[:3] + ["compliance.score", "satisfaction.survey_score", "value.bad_debt"]),
+@given(path=st.sampled_from([*_FIELDS[:3], "compliance.score", "satisfaction.survey_score", "value.bad_debt"]),
        data=st.data())
 def test_generated_typed_columns_are_judged_alike(path: str, data: st.DataObject) -> None:
     kind = data.draw(st.sampled_from(["int", "float", "bool", "date"]))

@@ -30,13 +30,15 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from customer_rules.errors import PluginError
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "Behaviour",
     "BudgetStatus",
     "Case",
@@ -46,8 +48,6 @@ __all__ = [
     "Deal",
     "Deduction",
     "Grade",
-    "INT64_MAX",
-    "INT64_MIN",
     "Identity",
     "Interaction",
     "InteractionKind",
@@ -1097,9 +1097,7 @@ def extend_record(
         )
         for namespace, model, owner in chosen
     }
-    extended: type[Customer] = create_model(  # type: ignore[call-overload]
-        "Customer", __base__=core, __module__=__name__, **fields
-    )
+    extended = cast("type[Customer]", create_model("Customer", __base__=core, __module__=__name__, **fields))
     extended.__doc__ = core.__doc__
     _EXTENDED[key] = extended
     return extended

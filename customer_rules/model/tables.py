@@ -15,6 +15,7 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import string
 import types
@@ -394,10 +395,8 @@ def judge(adapter: TypeAdapter[Any], dtype: pl.DataType) -> Callable[[pl.Series]
                     first = exc.errors()[0]
                     loc = ".".join(str(p) for p in first["loc"])
                     out = (None, f".{loc}: {first['msg']}" if loc else f": {first['msg']}")
-                try:
+                with contextlib.suppress(TypeError):
                     seen[raw] = out
-                except TypeError:
-                    pass
             values.append(out[0])
             errors.append(out[1])
         return pl.DataFrame(
@@ -538,7 +537,7 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
     return Coerced(value, checks)
 
 
-def _JUDGED(target: pl.DataType) -> pl.DataType:  # noqa: N802 - a dtype constructor
+def _JUDGED(target: pl.DataType) -> pl.DataType:
     return pl.Struct({"v": target, "e": pl.String()})
 
 
@@ -555,7 +554,7 @@ def _rule_checks(spec: ModelSpec, col: Callable[[str], pl.Expr], where: pl.Expr)
         a, b = col(prefix + rule.earlier), col(prefix + rule.later)
         bad = (b < a).fill_null(False)
 
-        def field_value(name: str, a: pl.Expr = a, b: pl.Expr = b) -> pl.Expr:
+        def field_value(name: str, a: pl.Expr = a, b: pl.Expr = b, prefix: str = prefix) -> pl.Expr:
             chosen = a if name == "earlier" else b if name == "later" else col(prefix + name)
             return chosen.cast(pl.String())
 
@@ -793,7 +792,8 @@ def _child_frame(
     for loc, rule in unique:
         if rule.key in values:
             dup = pl.col(rule.key).is_duplicated().over(ROW).fill_null(False)
-            msg = rule_message(rule.message, lambda _name, key=rule.key: pl.col(key).cast(pl.String()))
+            key = pl.col(rule.key).cast(pl.String())
+            msg = rule_message(rule.message, lambda _name, key=key: key)  # type: ignore[misc]
             extra.append((dup, pl.format(f"{loc}: Value error, {{}}", msg)))
     raw_bad = _bad_rows(items.lazy(), checks)
     canon_bad = _bad_rows(canon, cross + extra)

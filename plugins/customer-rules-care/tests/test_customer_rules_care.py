@@ -87,7 +87,7 @@ def test_a_customer_who_is_not_a_patient_is_unclassified(care: cr.Engine) -> Non
 
 
 def test_an_unknown_care_condition_is_a_record_error_not_a_silent_skip(care: cr.Engine) -> None:
-    with pytest.raises(cr.RecordError, match="care.condition") as info:
+    with pytest.raises(cr.RecordError, match=r"care\.condition") as info:
         care.decide("care_level", patient("crtical"), as_of=AS_OF)
     assert info.value.paths == ["care.condition"]
     batch = care.classify_many([patient("serious"), patient("crtical")], as_of=AS_OF)
@@ -147,7 +147,7 @@ def test_the_patient_fields_live_in_the_care_namespace(care: cr.Engine) -> None:
     assert fields["care.condition"].names == {"en": "condition", "zh": "病情"}
     schema = care.record_model.model_json_schema()
     assert schema["properties"]["care"]["plugin"] == "customer_rules_care"
-    with pytest.raises(cr.PolicyError, match="did you mean 'care.condition'"):
+    with pytest.raises(cr.PolicyError, match=r"did you mean 'care\.condition'"):
         care.check(
             cr.Policy.model_validate(
                 {"id": "x", "labels": [{"id": "a", "zh": "甲", "en": "a"}],
