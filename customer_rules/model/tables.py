@@ -67,6 +67,7 @@ class Slot:
     default: Any = None  # the value of a null cell when None is not allowed
     min_length: int | None = None
     exact: bool = True
+    finite: bool = False  # the model refuses NaN and infinities (allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def _build_spec(model: type[BaseModel], prefix: str = "", into: ModelSpec | None
             default=tuple(default) if isinstance(default, list | tuple) else default,
             min_length=_min_length(meta),
             exact=_exact(meta, config),
+            finite=config.get("allow_inf_nan", True) is False,
         )
     return spec
 
@@ -376,32 +378,46 @@ def judge(adapter: TypeAdapter[Any], dtype: pl.DataType) -> Callable[[pl.Series]
     validator; a struct of the validated value (``v``) and the first error
     (``e``, ``": message"`` or ``".<item>: message"``, to follow the path)."""
 
+    def check(raw: Any) -> tuple[Any, str | None]:
+        try:
+            v = adapter.validate_python(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            return None, f".{loc}: {first['msg']}" if loc else f": {first['msg']}"
+        return (list(v) if isinstance(v, tuple) else v), None
+
     def run(series: pl.Series) -> pl.Series:
-        seen: dict[Any, tuple[Any, str | None]] = {}
-        values: list[Any] = []
-        errors: list[str | None] = []
-        for raw in series.to_list():
-            if raw is None:
-                values.append(None)
-                errors.append(None)
-                continue
-            try:
-                out = seen[raw]
-            except (KeyError, TypeError):
-                try:
-                    v = adapter.validate_python(raw)
-                    out = (list(v) if isinstance(v, tuple) else v, None)
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    loc = ".".join(str(p) for p in first["loc"])
-                    out = (None, f".{loc}: {first['msg']}" if loc else f": {first['msg']}")
-                with contextlib.suppress(TypeError):
-                    seen[raw] = out
-            values.append(out[0])
-            errors.append(out[1])
-        return pl.DataFrame(
-            [pl.Series("v", values, dtype=dtype), pl.Series("e", errors, dtype=pl.String())]
-        ).to_struct(series.name)
+        n = series.len()
+        present = series.drop_nulls()
+        if present.len() == 0:  # the common case: polars read every cell itself
+            return pl.DataFrame(schema={"v": dtype, "e": pl.String()}).clear(n).to_struct(series.name)
+        try:  # each distinct value once
+            keys = present.unique(maintain_order=True)
+        except pl.exceptions.PolarsError:
+            keys = present
+        judged = [check(k) for k in keys.to_list()]
+        table = pl.DataFrame(
+            [
+                keys.alias("k"),
+                pl.Series("v", [v for v, _ in judged], dtype=dtype),
+                pl.Series("e", [e for _, e in judged], dtype=pl.String()),
+            ]
+        )
+        joined = series.alias("k").to_frame().join(table, on="k", how="left", nulls_equal=False, maintain_order="left")
+        unmatched = joined.select(
+            (pl.col("k").is_not_null() & pl.col("v").is_null() & pl.col("e").is_null()).arg_true()
+        ).to_series()
+        if unmatched.len():  # keys a join cannot match (NaN, nested values): one by one
+            raws = series.to_list()
+            values = joined.get_column("v").to_list()
+            errors = joined.get_column("e").to_list()
+            for i in unmatched.to_list():
+                values[i], errors[i] = check(raws[i])
+            return pl.DataFrame(
+                [pl.Series("v", values, dtype=dtype), pl.Series("e", errors, dtype=pl.String())]
+            ).to_struct(series.name)
+        return joined.select("v", "e").to_struct(series.name)
 
     return run
 
@@ -519,6 +535,11 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
         return Coerced(judged.struct.field("v"), [(judged.struct.field("e").is_not_null(), judged.struct.field("e"))])
     fast = _fast(raw, src, t) if slot.exact else None
     checks = []
+    if fast is not None and t.kind == NUMBER and not t.integer and src.is_float() and slot.finite:
+        # the model refuses NaN and infinities (allow_inf_nan=False): mirrored, no judge needed
+        finite = raw.is_finite()
+        fast = (pl.lit(True), pl.when(finite).then(raw))
+        checks.append(((~finite).fill_null(False), "Input should be a finite number"))
     if fast is None:
         ok: pl.Expr = pl.lit(False)
         value: pl.Expr = pl.lit(None, dtype=target)
