@@ -256,3 +256,19 @@ def test_the_command_line_reads_namespace_columns(
     assert labels["firm_priority"].to_list() == ["grow", "watch"]
     bad = pl.read_csv(tmp_path / "bad.csv")
     assert bad["id"].to_list() == ["c"] and "firm.nps" in bad["reason"][0]
+
+
+def test_the_durable_backend_reads_the_namespace() -> None:
+    try:
+        durable = cr.Engine(plugins=[firm_plugin], load_entry_points=False, backend="durable")
+    except cr.BackendUnavailable:
+        pytest.skip("durable_rules cannot run here")
+    rows = [
+        {"id": "a", "firm": {"internal_rating": 2}},
+        {"id": "b", "firm": {"nps": 60, "industry": "retail"}},
+        {"id": "c"},
+        {"id": "d", "firm": {"rated_at": "2025-05-01"}},
+    ]
+    assert [durable.decide("firm_priority", r, as_of=AS_OF).label for r in rows] == [
+        FIRM_ENGINE.decide("firm_priority", r, as_of=AS_OF).label for r in rows
+    ]
