@@ -68,7 +68,7 @@ class FieldInfo:
     type: Type
     description: str = ""
     unit: str | None = None
-    names: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def name(self, lang: str = "en") -> str:
         """The display name in ``lang``, else the English one, else the path."""
