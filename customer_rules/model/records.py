@@ -37,8 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from customer_rules.errors import PluginError
 
 __all__ = [
-    "INT64_MAX",
-    "INT64_MIN",
     "Behaviour",
     "BudgetStatus",
     "Case",
