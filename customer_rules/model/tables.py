@@ -15,7 +15,6 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import string
 import types
