@@ -116,6 +116,9 @@ def scalar_type(annotation: Any, metadata: list[Any] | None = None) -> Type | No
         return T_BOOL
     if bare is int or bare is float:
         ge, le = _bounds(meta)
+        if bare is int:  # the 64-bit range every whole number has is storage, not a domain bound
+            ge = None if ge is not None and ge <= -(2.0**63) else ge
+            le = None if le is not None and le >= 2.0**63 - 1 else le
         return Type(NUMBER, ge=ge, le=le, integer=bare is int)
     if bare is str:
         return T_STRING
