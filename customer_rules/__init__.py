@@ -49,6 +49,7 @@ from customer_rules.model.frames import (
     tables_from_records,
 )
 from customer_rules.model.records import (
+    INT64_MAX,
     Behaviour,
     Case,
     Compliance,
@@ -60,6 +61,7 @@ from customer_rules.model.records import (
     Lead,
     Satisfaction,
     Value,
+    record_field,
 )
 from customer_rules.model.strategy import Cadence, Strategy
 from customer_rules.streams.events import EventError
@@ -79,6 +81,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'customer_rules' has no attribute {name!r}")
 
 __all__ = [
+    "INT64_MAX",
     "SAMPLE_AS_OF",
     "Agenda",
     "AgendaItem",
@@ -149,6 +152,7 @@ __all__ = [
     "plot_labels",
     "plot_migration",
     "plot_sweep",
+    "record_field",
     "records_from_frame",
     "sample_customers",
     "sweep",

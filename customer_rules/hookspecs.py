@@ -19,11 +19,14 @@ plugin and the cause; nothing is skipped silently.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from customer_rules.engine.engine import Engine, Override, Scheme
     from customer_rules.model.decision import Decision, Profile
     from customer_rules.model.features import Feature
@@ -176,4 +179,28 @@ def register_statecharts(engine: Engine) -> list[Statechart] | Statechart | None
         the same kind for the same scheme, a second phase chart, a stage
         chart of a scheme whose hit policy is not ``first`` or ``priority``,
         or any other value is a :class:`~customer_rules.PluginError`.
+    """
+
+
+@hookspec
+def register_record_fields(engine: Engine) -> Mapping[str, type[BaseModel]] | None:
+    """Add fields of your own to the customer record, under a namespace.
+
+    Called once per engine, in registration order, before any feature or
+    scheme is registered. The record then accepts ``{"id": ...,
+    "<namespace>": {...}}``; rules read ``<namespace>.<field>`` (type-checked,
+    with "did you mean"); tables take flat ``<namespace>.<field>`` columns;
+    the engine's ``record_model`` (and its JSON Schema) includes them. An
+    absent namespace means every field of it is unknown.
+
+    Declare each field with :func:`customer_rules.record_field` (a
+    description, ``en`` and ``zh`` display names, a unit where it has one,
+    pydantic constraints) and give every field a default; whole numbers are
+    bounded within 64 bits (``le=customer_rules.INT64_MAX``).
+
+    :param engine: the engine being built.
+    :returns: a mapping of namespace → pydantic model class, or ``None``. A
+        namespace that is a core record field or that another plugin
+        registered, or a model rules cannot read, is a
+        :class:`~customer_rules.PluginError` naming both.
     """

@@ -28,6 +28,8 @@ import doctest
 import io
 import re
 import shlex
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,7 +157,11 @@ def run_console(block: Block) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=ids(PAGES))
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    # the page is a module, as a reader's script is: pydantic resolves a model's
+    # annotations through sys.modules[model.__module__]
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace: dict[str, object] = module.__dict__
     last_output: str | None = None
     for block in blocks(page):
         where = f"{rel(page)}:{block.line}"

@@ -124,7 +124,7 @@ def build_agenda(
     limit = as_of + dt.timedelta(days=horizon_days)
     items: list[AgendaItem] = []
     for c in customers:
-        record = to_record(c)
+        record = to_record(c, model=engine.record_model)
         if owner is not None and record.owner != owner:
             continue
         profile = engine.classify(record, as_of=as_of)

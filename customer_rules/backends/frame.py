@@ -63,6 +63,7 @@ from customer_rules.lang.stability import Sticky, sticky
 from customer_rules.model.frames import FrameResult, from_polars
 from customer_rules.model.tables import (
     ROW,
+    ModelSpec,
     customer_spec,
     dtype_of,
     empty_value,
@@ -494,18 +495,16 @@ def plan_scheme(
 
     stability = policy.stability
     if stability is not None and (stability.min_days or stability.margin):
-        spec = customer_spec()
-        if "grades" in spec.children:
-            plan_hysteresis = _Hysteresis(comp, sticky(checked, compiled.cuts), features, flag_cols)
-            plan.stages = _merge(plan.stages, plan_hysteresis.stages)
-            kept = plan_hysteresis.decide(base, flag_list, reason, stability.min_days, stability.margin)
-            label, rule = kept.label.cast(label_dtype), kept.rule.cast(rule_dtype)
-            chosen_labels, flag_list, reason = kept.labels, kept.flags, kept.reason
-            conflict = conflict | kept.conflict
-            pair = (
-                pl.when(base.conflict).then(pair[0]).otherwise(kept.conflict_rules[0]),
-                pl.when(base.conflict).then(pair[1]).otherwise(kept.conflict_rules[1]),
-            )
+        plan_hysteresis = _Hysteresis(comp, sticky(checked, compiled.cuts), features, flag_cols)
+        plan.stages = _merge(plan.stages, plan_hysteresis.stages)
+        kept = plan_hysteresis.decide(base, flag_list, reason, stability.min_days, stability.margin)
+        label, rule = kept.label.cast(label_dtype), kept.rule.cast(rule_dtype)
+        chosen_labels, flag_list, reason = kept.labels, kept.flags, kept.reason
+        conflict = conflict | kept.conflict
+        pair = (
+            pl.when(base.conflict).then(pair[0]).otherwise(kept.conflict_rules[0]),
+            pl.when(base.conflict).then(pair[1]).otherwise(kept.conflict_rules[1]),
+        )
 
     plan.outputs[scheme] = label.alias(scheme)
     plan.outputs[f"{scheme}__rule"] = rule.alias(f"{scheme}__rule")
@@ -737,8 +736,11 @@ def run_frame(
     labels: bool,
     scores: bool,
     lang: str,
+    spec: ModelSpec | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    spec = customer_spec()
+    """Decide a validated table under the compiled policies, column-wise.
+    ``spec`` is the engine's record spec (plugin namespaces; default: core)."""
+    spec = spec or customer_spec()
     features = FeatureTable()
     plans = [
         plan_scheme(
@@ -773,7 +775,7 @@ def run_frame(
     roots = _needed_columns(every) | features.columns_read(spec)
     canonical = set(spec.slots) | set(spec.children)
     children = [c for c in spec.children if c in roots]
-    prepared = prepare(source, tables, children=children)
+    prepared = prepare(source, tables, children=children, spec=spec)
     frame = prepared.valid
     rejected = prepared.rejected.with_columns(
         scheme=_null(pl.String()), message=_null(pl.String()), rules=pl.lit([], dtype=_STR_LIST)
@@ -782,7 +784,7 @@ def run_frame(
     if missing:
         frame = frame.with_columns([empty_value(c, spec).alias(c) for c in sorted(missing)])
     if fallback:
-        frame, entries = python_features(frame, fallback, as_of)
+        frame, entries = python_features(frame, fallback, as_of, spec)
         bad = pl.DataFrame(entries, schema=ERROR_SCHEMA)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")

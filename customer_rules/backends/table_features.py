@@ -162,15 +162,15 @@ def python_values(series: pl.Series, fields: tuple[str, ...] | None = None) -> l
 
 
 def python_features(
-    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
+    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date, spec: ModelSpec | None = None
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Feature columns computed by the Python implementations, per row, from
     :func:`feature_inputs`. The rows where one raised a
     :class:`~customer_rules.CustomerRulesError` are left out and returned as
     rejected-row entries (``row``, ``id``, ``reason``, ...), as the python
-    backend rejects them."""
+    backend rejects them. ``spec`` is the engine's record spec (plugin namespaces)."""
     with _no_gc():
-        return _python_features(frame, uses, as_of)
+        return _python_features(frame, uses, as_of, spec or customer_spec())
 
 
 @contextmanager
@@ -187,9 +187,8 @@ def _no_gc() -> Iterator[None]:
 
 
 def _python_features(
-    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date
+    frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date, spec: ModelSpec
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    spec = customer_spec()
     rows = frame.get_column(ROW).to_list()
     ids = frame.get_column("id").to_list()
     failed: dict[int, CustomerRulesError] = {}

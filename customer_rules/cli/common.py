@@ -386,13 +386,17 @@ def read_input(
     *,
     strict_columns: list[str] | None = None,
     strict: bool = False,
+    model: Any = None,
 ) -> FileTable:
     """Read the input file and report columns that are not record fields and ids
     used on more than one row (only the first row of an id is kept); with
-    ``strict``, a file without customers is an error."""
+    ``strict``, a file without customers is an error. ``model`` is the
+    engine's record model (plugin namespaces are record fields)."""
     from customer_rules.io.files import read_table, reject_duplicate_ids, unknown_columns
+    from customer_rules.model.tables import customer_spec
 
-    table_ = read_table(path, encoding=encoding)
+    spec = customer_spec(model) if model is not None else None
+    table_ = read_table(path, encoding=encoding, spec=spec)
     repeated = reject_duplicate_ids(table_)
     if repeated:
         first = repeated[0]
@@ -403,7 +407,7 @@ def read_input(
         )
     typos = []
     others = []
-    for column, guess in unknown_columns(table_.columns):
+    for column, guess in unknown_columns(table_.columns, spec):
         if guess is not None:
             typos.append(column)
             warn(
@@ -448,10 +452,11 @@ def records_of(
 ) -> tuple[list[tuple[int, Any]], list[BadRow]]:
     """Validated records ``(file row, Customer)`` and the rows rejected on the way."""
     from customer_rules.io.files import ROW, BadRow
-    from customer_rules.model.tables import prepare, records_from_canonical
+    from customer_rules.model.tables import customer_spec, prepare, records_from_canonical
 
     source = table_.records if frame is None else frame
-    prepared = prepare(source, warn=False)
+    spec = table_.spec or customer_spec()
+    prepared = prepare(source, warn=False, spec=spec)
     positions = source.get_column(ROW).to_list()
     bad = [
         BadRow(
@@ -463,7 +468,7 @@ def records_of(
         for r in prepared.rejected.iter_rows(named=True)
     ]
     good: list[tuple[int, Any]] = []
-    for row, rec in records_from_canonical(prepared.valid):
+    for row, rec in records_from_canonical(prepared.valid, spec.model):  # type: ignore[arg-type]
         pos = positions[row]
         if isinstance(rec, RecordError):
             bad.append(BadRow(pos, table_.lines.get(pos), rec.record_id, _renumber(str(rec), row, pos)))

@@ -184,7 +184,9 @@ def classify(
     big = input_path.is_file() and input_path.stat().st_size >= PROGRESS_MIN_BYTES
     with library_warnings(err), Steps(err, big) as steps:
         task = steps.task("reading")
-        table_ = read_input(input_path, encoding, err, strict_columns=typos, strict=strict)
+        table_ = read_input(
+            input_path, encoding, err, strict_columns=typos, strict=strict, model=engine.record_model
+        )
         steps.done(task)
         task = steps.task("fitting")
         fit_population(engine, table_, day, wanted, fitted)
@@ -394,7 +396,7 @@ def explain(
     engine = build_engine(policies)
     wanted = wanted_schemes(engine, schemes)
     with library_warnings(err):
-        table_ = read_input(input_path, encoding, err)
+        table_ = read_input(input_path, encoding, err, model=engine.record_model)
         ids = table_.ids
         matches = [i for i, v in enumerate(ids) if v == customer_id]
         if not matches:
@@ -846,7 +848,7 @@ def agenda(
     stdout = console()
     engine = build_engine(policies)
     with library_warnings(err):
-        table_ = read_input(input_path, encoding, err)
+        table_ = read_input(input_path, encoding, err, model=engine.record_model)
         fit_population(engine, table_, day, None, fitted)
         frame = table_.records
         if owner is not None:

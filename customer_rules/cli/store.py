@@ -88,7 +88,7 @@ def regrade(
     store = _open(url)
     assert isinstance(store, DecisionStore)
     with library_warnings(err):
-        table_ = read_input(input_path, encoding, err)
+        table_ = read_input(input_path, encoding, err, model=engine.record_model)
         fit_population(engine, table_, day, wanted, fitted)
         result = store.regrade(engine, table_.records.drop(ROW), period=period, as_of=day, schemes=wanted)
     if result.skipped:

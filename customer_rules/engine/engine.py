@@ -33,7 +33,7 @@ from customer_rules.lang.types import Namespace, record_fields
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature
 from customer_rules.model.frames import FrameResult
-from customer_rules.model.records import Customer
+from customer_rules.model.records import Customer, extend_record
 from customer_rules.model.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -100,12 +100,19 @@ def normalise_as_of(as_of: Any) -> dt.date:
     raise ValueError(f"as_of must be a date (or an aware datetime), got {as_of!r}")
 
 
-def to_record(customer: Any, row: int | None = None) -> Customer:
-    """Validate a dict (or pass a Customer through), naming the id on failure."""
-    if isinstance(customer, Customer):
+def to_record(customer: Any, row: int | None = None, model: type[Customer] = Customer) -> Customer:
+    """Validate a dict (or pass a record through) as ``model``, naming the id on failure.
+
+    ``model`` is an engine's ``record_model`` (:class:`Customer` plus the
+    namespaces its plugins register); a core :class:`Customer` given to an
+    engine with namespaces gets them all unknown.
+    """
+    if isinstance(customer, model):
         return customer
+    if isinstance(customer, Customer):
+        customer = dict(customer)
     try:
-        return Customer.model_validate(customer)
+        return model.model_validate(customer)
     except ValidationError as exc:
         rid = customer.get("id") if isinstance(customer, Mapping) else None
         errors = [(".".join(str(p) for p in e["loc"]) or "(record)", e["msg"]) for e in exc.errors()]
@@ -181,7 +188,11 @@ class Engine:
         self.plugin_manager = build_manager(
             self._plugins, load_entry_points=load_entry_points, block=self._block
         )
-        self._fields = record_fields(Customer)
+        self.record_model: type[Customer] = extend_record(
+            call_each(self.plugin_manager, "register_record_fields", engine=self)
+        )
+        """The record model: :class:`Customer` plus the plugins' namespaces (``register_record_fields``)."""
+        self._fields = record_fields(self.record_model)
         self._features: dict[str, Feature] = {}
         self._feature_owner: dict[str, str] = {}
         for owner, result in call_each(self.plugin_manager, "register_features", engine=self):
@@ -415,17 +426,20 @@ class Engine:
             if as_of is None:
                 raise ValueError("fitting a table needs as_of (the date its dated features are computed to)")
             on = normalise_as_of(as_of)
-            frame, bad = fitting.table_population(population, tables)
+            from customer_rules.model.tables import customer_spec
+
+            spec = customer_spec(self.record_model)
+            frame, bad = fitting.table_population(population, tables, spec)
             rejected = [Rejected(row, rid, err) for row, rid, err in bad]
             for sid in wanted:
-                cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on)
+                cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on, spec)
                 self.use_cuts(sid, cuts, as_of=on.isoformat(), population=frame.height)
         else:
             day = normalise_as_of(as_of) if as_of is not None else None
             valid: list[Customer] = []
             for i, c in enumerate(population):
                 try:
-                    valid.append(to_record(c, row=i))
+                    valid.append(to_record(c, row=i, model=self.record_model))
                 except RecordError as exc:
                     rejected.append(Rejected(i, exc.record_id, exc))
             for sid in wanted:
@@ -552,7 +566,7 @@ class Engine:
     # -- classifying ---------------------------------------------------------
     def decide(self, scheme: str, customer: Any, *, as_of: Any) -> Decision:
         """One scheme's decision for one customer (strategy and overrides applied)."""
-        record = to_record(customer)
+        record = to_record(customer, model=self.record_model)
         day = normalise_as_of(as_of)
         return self._decide(self.scheme(scheme), record, day)
 
@@ -665,7 +679,7 @@ class Engine:
         from it (for stability rules) and the decisions are logged to it
         under ``period`` (default: the ``as_of`` date).
         """
-        record = to_record(customer)
+        record = to_record(customer, model=self.record_model)
         day = normalise_as_of(as_of)
         if store is not None:
             record = next(store.with_history([record], day, exclude_period=period or day.isoformat()))
@@ -699,7 +713,7 @@ class Engine:
         rejected: list[Rejected] = []
         for i, c in enumerate(customers):
             try:
-                record = to_record(c, row=i)
+                record = to_record(c, row=i, model=self.record_model)
                 profiles.append(self.classify(record, as_of=as_of, schemes=wanted))
             except CustomerRulesError as exc:
                 rid = exc.record_id if isinstance(exc, RecordError) else getattr(c, "id", None)

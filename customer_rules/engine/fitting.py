@@ -35,7 +35,7 @@ from customer_rules.lang.check import constant_value
 from customer_rules.lang.compile import CheckedPolicy, key_of
 from customer_rules.lang.population import Cut, fit_order, round_half_up
 from customer_rules.model.frames import nested_tables, to_polars
-from customer_rules.model.tables import customer_spec, empty_value, prepare, split_details
+from customer_rules.model.tables import ModelSpec, customer_spec, empty_value, prepare, split_details
 
 
 def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, Any]) -> Cut:
@@ -99,16 +99,17 @@ def cuts_from_records(checked: CheckedPolicy, records: Sequence[Any], as_of: dt.
 
 
 def table_population(
-    data: Any, tables: Mapping[str, Any] | None = None
+    data: Any, tables: Mapping[str, Any] | None = None, spec: ModelSpec | None = None
 ) -> tuple[pl.DataFrame, list[tuple[int, str | None, RecordError]]]:
     """A table's valid rows (canonical columns) and its rejected rows ``(row, id, error)``.
 
     ``data`` is a polars or pandas table named as for ``classify_frame``;
-    ``tables`` holds separate nested tables keyed by ``customer_id``.
+    ``tables`` holds separate nested tables keyed by ``customer_id``;
+    ``spec`` is the engine's record spec (plugin namespaces).
     """
     _, source = to_polars(data)
     nested = {k: to_polars(v, k)[1] for k, v in nested_tables(tables).items()}
-    prepared = prepare(source, nested, warn=False)
+    prepared = prepare(source, nested, warn=False, spec=spec)
     rejected = [
         (r["row"], r["id"], RecordError(r["id"], split_details(r["details"]), row=r["row"]))
         for r in prepared.rejected.iter_rows(named=True)
@@ -117,7 +118,7 @@ def table_population(
 
 
 def cuts_from_table(
-    checked: CheckedPolicy, scheme: str, frame: pl.DataFrame, as_of: dt.date
+    checked: CheckedPolicy, scheme: str, frame: pl.DataFrame, as_of: dt.date, spec: ModelSpec | None = None
 ) -> dict[str, Cut]:
     """The cut-offs of one policy from a validated table (polars measures;
     a feature without a polars implementation is computed from the columns it reads)."""
@@ -125,7 +126,7 @@ def cuts_from_table(
     from customer_rules.backends.table_features import FeatureTable, python_features
 
     cuts: dict[str, Cut] = {}
-    spec = customer_spec()
+    spec = spec or customer_spec()
     for stage in fit_order(checked.population, checked.derived):
         features = FeatureTable()
         comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=dict(cuts))
@@ -152,7 +153,7 @@ def cuts_from_table(
         if features.python_uses():
             # a feature without a polars implementation: its Python one over only
             # the columns it reads (rows where it raises are left out)
-            computed, _ = python_features(lf.collect(), features.python_uses(), as_of)
+            computed, _ = python_features(lf.collect(), features.python_uses(), as_of, spec)
             lf = computed.lazy()
         if feature_exprs:
             lf = lf.with_columns(feature_exprs)

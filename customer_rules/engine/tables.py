@@ -27,7 +27,7 @@ from customer_rules.backends.frame import (
 )
 from customer_rules.errors import CustomerRulesError, EvaluationError, NotFittedError, RecordError
 from customer_rules.model.frames import FrameResult, to_polars
-from customer_rules.model.tables import ROW, dtype_of, prepare, records_from_canonical
+from customer_rules.model.tables import ROW, customer_spec, dtype_of, prepare, records_from_canonical
 
 if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
@@ -100,6 +100,7 @@ def classify_frame(
             labels=labels,
             scores=scores,
             lang=lang,
+            spec=customer_spec(engine.record_model),
         )
     return result_of(data, kind, source, result, rejected)
 
@@ -118,7 +119,7 @@ def run_rows(
     lang: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The same table through the record backend, record by record (reference, slow)."""
-    prepared = prepare(source, tables)
+    prepared = prepare(source, tables, spec=customer_spec(engine.record_model))
     rows: list[int] = []
     dtypes: dict[str, pl.DataType] = {}
     for sid in wanted:
@@ -136,7 +137,7 @@ def run_rows(
                 dtypes[f"{sid}__score__{name}"] = dtype_of(checked.namespace.derived[name])
     cols: dict[str, list[Any]] = {c: [] for c in dtypes}
     rejected: list[dict[str, Any]] = []
-    for row, rec in records_from_canonical(prepared.valid):
+    for row, rec in records_from_canonical(prepared.valid, engine.record_model):
         if isinstance(rec, RecordError):
             rejected.append(record_error_row(row, rec))
             continue

@@ -114,6 +114,7 @@ class Table:
     lines: dict[int, int] = field(default_factory=dict)
     objects: dict[int, dict[str, Any]] | None = None
     columns: list[str] = field(default_factory=list)  # the input's column names (flattened)
+    spec: ModelSpec | None = None  # the record model's columns it was read for (None = the core record)
 
     @property
     def ids(self) -> list[str | None]:
@@ -142,21 +143,23 @@ class _Kinds:
         return sorted([*self.scalars, *self.lists, *self.children])
 
 
-def _kinds() -> _Kinds:
-    spec = customer_spec()
+def _kinds(spec: ModelSpec | None = None) -> _Kinds:
+    spec = spec or customer_spec()
     lists = frozenset(p for p, s in spec.slots.items() if s.type.kind == LIST)
     scalars = frozenset(p for p in spec.slots if p not in lists)
     return _Kinds(spec, lists, spec.children, scalars, spec.prefixes)
 
 
-def unknown_columns(columns: Iterable[str]) -> list[tuple[str, str | None]]:
+def unknown_columns(columns: Iterable[str], spec: ModelSpec | None = None) -> list[tuple[str, str | None]]:
     """Columns that are not record fields, each with a likely intended field.
 
     A column under a record prefix (``value.revenu_12m``) or close to a
     field's full or last name (``revenue_12m`` → ``value.revenue_12m``) is
-    probably a typo; other columns (``notes``) just pass through.
+    probably a typo; other columns (``notes``) just pass through. ``spec``
+    is the record model's columns (plugin namespaces included); the core
+    record's by default.
     """
-    kinds = _kinds()
+    kinds = _kinds(spec)
     known = kinds.known()
     leaves: dict[str, list[str]] = {}
     for p in known:
@@ -284,9 +287,9 @@ def _record_columns(
     rows: Iterable[tuple[int, Mapping[str, Any]]],
     bad: list[BadRow],
     lines: Mapping[int, int],
+    kinds: _Kinds,
 ) -> pl.DataFrame:
     """The record table from cells (text or JSON values), rows by file position."""
-    kinds = _kinds()
     wanted = [(c, kinds.path(c)) for c in columns]
     record_cols = [(c, p) for c, p in wanted if p in kinds.scalars or p in kinds.lists or p in kinds.children]
     data: dict[str, list[Any]] = {c: [] for c, _ in record_cols}
@@ -337,8 +340,13 @@ def _who(rid: Any, pos: int) -> str:
 # ---------------------------------------------------------------------------
 
 
-def read_table(path: str | Path, *, encoding: str = "utf-8-sig") -> Table:
-    """Read a customer table from a CSV, Parquet or JSON Lines file."""
+def read_table(path: str | Path, *, encoding: str = "utf-8-sig", spec: ModelSpec | None = None) -> Table:
+    """Read a customer table from a CSV, Parquet or JSON Lines file.
+
+    ``spec`` is the record model's columns (``customer_spec(engine.record_model)``
+    for an engine whose plugins add namespaces); the core record's by default.
+    """
+    kinds = _kinds(spec)
     p = Path(path)
     fmt = file_format(p)
     if not p.exists():
@@ -350,12 +358,13 @@ def read_table(path: str | Path, *, encoding: str = "utf-8-sig") -> Table:
             f"{str(path)!r} is a folder, not a file", hint="give the path of a .csv, .parquet or .jsonl file"
         )
     if fmt == "csv":
-        table = _read_csv(p, encoding)
+        table = _read_csv(p, encoding, kinds)
     elif fmt == "jsonl":
-        table = _read_jsonl(p, encoding)
+        table = _read_jsonl(p, encoding, kinds)
     else:
-        table = _read_parquet(p)
-    if table.n_rows and not any(_kinds().path(c) == "id" for c in table.columns):
+        table = _read_parquet(p, kinds)
+    table.spec = spec
+    if table.n_rows and not any(kinds.path(c) == "id" for c in table.columns):
         close = difflib.get_close_matches("id", [c.lower() for c in table.columns], n=1, cutoff=0.3)
         hint = "name the column of customer ids 'id'"
         shown = ", ".join(table.columns[:8]) + (", ..." if len(table.columns) > 8 else "")
@@ -374,17 +383,17 @@ def _decode_error(p: Path, encoding: str, exc: UnicodeDecodeError) -> FileError:
     )
 
 
-def _read_csv(p: Path, encoding: str) -> Table:
+def _read_csv(p: Path, encoding: str, kinds: _Kinds) -> Table:
     try:
         with p.open(newline="", encoding=encoding) as f:
-            return _parse_csv(p, f)
+            return _parse_csv(p, f, kinds)
     except UnicodeDecodeError as exc:
         raise _decode_error(p, encoding, exc) from None
     except LookupError:
         raise FileError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, gbk, gb18030, latin-1") from None
 
 
-def _parse_csv(p: Path, f: TextIO) -> Table:
+def _parse_csv(p: Path, f: TextIO, kinds: _Kinds) -> Table:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(f)
     try:
@@ -452,22 +461,21 @@ def _parse_csv(p: Path, f: TextIO) -> Table:
     data = pl.DataFrame(
         {h: cells[i] for i, h in enumerate(header)}, schema={h: pl.String() for h in header}
     ).with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
-    records = _records_from_text(data, header, bad, lines)
+    records = _records_from_text(data, header, bad, lines, kinds)
     return Table(p, "csv", records, data, pos, bad, lines, None, header)
 
 
 def _records_from_text(
-    data: pl.DataFrame, header: Sequence[str], bad: list[BadRow], lines: Mapping[int, int]
+    data: pl.DataFrame, header: Sequence[str], bad: list[BadRow], lines: Mapping[int, int], kinds: _Kinds
 ) -> pl.DataFrame:
     """The record table of a text table: scalars as they are, list cells parsed."""
-    kinds = _kinds()
     nested = [c for c in header if kinds.path(c) in kinds.lists or kinds.path(c) in kinds.children]
     plain = [c for c in header if c not in nested and kinds.path(c) in kinds.scalars]
     if not nested:
         return data.select([*plain, ROW])
     sub = data.select([*nested, "id", ROW] if "id" in data.columns and "id" not in nested else [*nested, ROW])
     rows = ((r[ROW], r) for r in sub.iter_rows(named=True))
-    parsed = _record_columns(nested, rows, bad, lines)
+    parsed = _record_columns(nested, rows, bad, lines, kinds)
     return (
         data.select([*plain, ROW])
         .join(parsed, on=ROW, how="inner", maintain_order="left")
@@ -486,8 +494,7 @@ def _flatten(obj: Mapping[str, Any], kinds: _Kinds, prefix: str = "") -> dict[st
     return out
 
 
-def _read_jsonl(p: Path, encoding: str) -> Table:
-    kinds = _kinds()
+def _read_jsonl(p: Path, encoding: str, kinds: _Kinds) -> Table:
     objects: dict[int, dict[str, Any]] = {}
     flat: dict[int, dict[str, Any]] = {}
     lines: dict[int, int] = {}
@@ -534,7 +541,7 @@ def _read_jsonl(p: Path, encoding: str) -> Table:
     except LookupError:
         raise FileError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, gbk, gb18030, latin-1") from None
     names = list(columns)
-    records = _record_columns(names, flat.items(), bad, lines)
+    records = _record_columns(names, flat.items(), bad, lines, kinds)
     data = _typed_frame(names, flat)
     return Table(p, "jsonl", records, data, pos, bad, lines, objects, names)
 
@@ -557,7 +564,7 @@ def _typed_frame(names: Sequence[str], rows: Mapping[int, Mapping[str, Any]]) ->
     return pl.DataFrame(columns)
 
 
-def _read_parquet(p: Path) -> Table:
+def _read_parquet(p: Path, kinds: _Kinds) -> Table:
     try:
         frame = pl.read_parquet(p)
     except Exception as exc:  # polars raises several kinds for a file that is not parquet
@@ -566,7 +573,6 @@ def _read_parquet(p: Path) -> Table:
     if "id" in frame.columns and frame.schema["id"].is_integer():
         frame = frame.with_columns(pl.col("id").cast(pl.String()))  # numeric CRM ids are ids too
     frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(ROW))
-    kinds = _kinds()
     keep = [
         c
         for c in frame.columns

@@ -244,14 +244,15 @@ class Comparison:
         )
 
 
-def _records(data: Iterable[Any]) -> tuple[list[Customer], int]:
+def _records(data: Iterable[Any], model: type[Customer] | None = None) -> tuple[list[Customer], int]:
     from customer_rules.engine.engine import to_record
+    from customer_rules.model.records import Customer as core
 
     out: list[Customer] = []
     rejected = 0
     for i, row in enumerate(data):
         try:
-            out.append(to_record(row, row=i))
+            out.append(to_record(row, row=i, model=model or core))
         except RecordError:
             rejected += 1
     return out, rejected
@@ -302,7 +303,7 @@ def compare(
     for eng, sid in ((engine_a, sa), (engine_b, sb)):
         if sid not in eng.schemes:
             raise KeyError(f"unknown scheme {sid!r} in {eng!r}")
-    records, rejected = _records(data)
+    records, rejected = _records(data, engine_a.record_model)
     for eng, sid in ((engine_a, sa), (engine_b, sb)):
         if not eng.is_fitted(sid):
             eng.fit(records, as_of=day, schemes=[sid])
@@ -325,7 +326,7 @@ def label_shares(
     from customer_rules.engine.engine import normalise_as_of
 
     day = normalise_as_of(as_of)
-    records, _ = _records(data)
+    records, _ = _records(data, engine.record_model)
     if not engine.is_fitted(scheme):
         engine.fit(records, as_of=day, schemes=[scheme])
     counts = Counter(engine.decide(scheme, r, as_of=day).label for r in records)
@@ -356,7 +357,7 @@ def sweep(
     from customer_rules.engine.engine import normalise_as_of
 
     day = normalise_as_of(as_of)
-    records, _ = _records(data)
+    records, _ = _records(data, engine.record_model)
     labels: list[str | None] = list(engine.schemes[scheme].labels)
     rows: list[dict[str, Any]] = []
     for value in values:

@@ -57,12 +57,22 @@ T_ANY = Type(ANY)
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """One readable record field: its dotted path, type and documentation."""
+    """One readable record field: its dotted path, type and documentation.
+
+    ``names`` holds its display names by language (``en``, ``zh``) and
+    ``unit`` its unit, both from the field's JSON-schema extras (see
+    :func:`customer_rules.model.records.record_field`).
+    """
 
     path: str
     type: Type
     description: str = ""
     unit: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def name(self, lang: str = "en") -> str:
+        """The display name in ``lang``, else the English one, else the path."""
+        return self.names.get(lang) or self.names.get("en") or self.path
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
@@ -106,6 +116,9 @@ def scalar_type(annotation: Any, metadata: list[Any] | None = None) -> Type | No
         return T_BOOL
     if bare is int or bare is float:
         ge, le = _bounds(meta)
+        if bare is int:  # the 64-bit range every whole number has is storage, not a domain bound
+            ge = None if ge is not None and ge <= -(2.0**63) else ge
+            le = None if le is not None and le >= 2.0**63 - 1 else le
         return Type(NUMBER, ge=ge, le=le, integer=bare is int)
     if bare is str:
         return T_STRING
@@ -118,16 +131,22 @@ def scalar_type(annotation: Any, metadata: list[Any] | None = None) -> Type | No
     return None
 
 
-def _walk(model: type[BaseModel], prefix: str) -> Iterator[FieldInfo]:
+def _walk(model: type[BaseModel], prefix: str, skipped: list[tuple[str, str]] | None = None) -> Iterator[FieldInfo]:
     for name, finfo in model.model_fields.items():
         path = f"{prefix}{name}"
         bare, meta = _unwrap(finfo.annotation)
         meta = [*finfo.metadata, *meta]
         extra = finfo.json_schema_extra if isinstance(finfo.json_schema_extra, dict) else {}
         unit = extra.get("unit")
-        desc = finfo.description or ""
+        raw_names = extra.get("names")
+        names = (
+            {str(k): str(v) for k, v in raw_names.items() if isinstance(v, str)}
+            if isinstance(raw_names, dict)
+            else {}
+        )
+        doc = (finfo.description or "", str(unit) if unit else None, names)
         if isinstance(bare, type) and issubclass(bare, BaseModel):
-            yield from _walk(bare, path + ".")
+            yield from _walk(bare, path + ".", skipped)
             continue
         origin = get_origin(bare)
         if origin in (tuple, list, frozenset, set):
@@ -135,20 +154,37 @@ def _walk(model: type[BaseModel], prefix: str) -> Iterator[FieldInfo]:
             item = args[0] if args else Any
             item_bare, _ = _unwrap(item)
             if isinstance(item_bare, type) and issubclass(item_bare, BaseModel):
-                yield FieldInfo(path, Type(RECORDS), desc, str(unit) if unit else None)
+                yield FieldInfo(path, Type(RECORDS), *doc)
+                if skipped is not None:  # the items' fields must be readable too
+                    list(_walk(item_bare, path + ".", skipped))
             else:
                 it = scalar_type(item)
                 if it is not None:
-                    yield FieldInfo(path, Type(LIST, item=it), desc, str(unit) if unit else None)
+                    yield FieldInfo(path, Type(LIST, item=it), *doc)
+                elif skipped is not None:
+                    skipped.append((path, f"a list of {item!r} cannot be read by rules"))
             continue
         st = scalar_type(bare, meta)
         if st is not None:
-            yield FieldInfo(path, st, desc, str(unit) if unit else None)
+            yield FieldInfo(path, st, *doc)
+        elif skipped is not None:
+            skipped.append(
+                (path, f"type {finfo.annotation!r} cannot be read by rules (use int, float, bool, str,"
+                 " date, a Literal of strings, a tuple of those, or a nested model)")
+            )
 
 
 def record_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
     """Every readable field of a record model, by dotted path."""
     return {f.path: f for f in _walk(model, "")}
+
+
+def unsupported_fields(model: type[BaseModel]) -> list[tuple[str, str]]:
+    """The fields of a record model rules cannot read: (dotted path, why)."""
+    skipped: list[tuple[str, str]] = []
+    for _ in _walk(model, "", skipped):
+        pass
+    return skipped
 
 
 @dataclass
@@ -196,4 +232,5 @@ __all__ = [
     "record_fields",
     "scalar_type",
     "type_of_value",
+    "unsupported_fields",
 ]

@@ -95,7 +95,12 @@ def nested_tables(tables: Mapping[str, Any] | None = None, **by_name: Any) -> di
     return out
 
 
-def frame_from_records(records: Iterable[Customer | Mapping[str, Any]], *, pandas: bool = False) -> Any:
+def frame_from_records(
+    records: Iterable[Customer | Mapping[str, Any]],
+    *,
+    pandas: bool = False,
+    model: type[Customer] = Customer,
+) -> Any:
     """A flat customer table from records: one row per customer.
 
     Columns are named by dotted path (``value.revenue_12m``) and typed from
@@ -103,16 +108,21 @@ def frame_from_records(records: Iterable[Customer | Mapping[str, Any]], *, panda
     columns; ``cases``, ``interactions``, ``compliance.deductions`` and
     ``grades`` are list-of-struct columns. Dicts are validated first
     (:class:`RecordError` on the first invalid one). ``pandas=True`` returns
-    a pandas DataFrame. :func:`records_from_frame` goes back.
+    a pandas DataFrame. :func:`records_from_frame` goes back. ``model`` is
+    the record model, e.g. ``engine.record_model`` for an engine whose
+    plugins add namespaces (their columns are ``<namespace>.<field>``).
     """
     from customer_rules.model.tables import frame_from_records as build
 
-    frame = build(records)
+    frame = build(records, model)
     return from_polars(frame, "pandas") if pandas else frame
 
 
 def tables_from_records(
-    records: Iterable[Customer | Mapping[str, Any]], *, pandas: bool = False
+    records: Iterable[Customer | Mapping[str, Any]],
+    *,
+    pandas: bool = False,
+    model: type[Customer] = Customer,
 ) -> dict[str, Any]:
     """A customer table and one table per nested list, keyed by ``customer_id``.
 
@@ -122,7 +132,7 @@ def tables_from_records(
     """
     from customer_rules.model.tables import tables_from_records as build
 
-    tables = build(records)
+    tables = build(records, model)
     return {k: from_polars(v, "pandas") if pandas else v for k, v in tables.items()}
 
 
@@ -134,11 +144,13 @@ def records_from_frame(
     deductions: Any = None,
     grades: Any = None,
     tables: Mapping[str, Any] | None = None,
+    model: type[Customer] = Customer,
 ) -> list[Customer]:
     """:class:`Customer` records from a flat table (and separate nested tables).
 
     The same column naming as ``Engine.classify_frame``; raises
-    :class:`RecordError` naming the first invalid row.
+    :class:`RecordError` naming the first invalid row. ``model`` is the
+    record model (``engine.record_model`` to read plugin namespaces).
     """
     from customer_rules.model.tables import records_from_frame as build
 
@@ -146,4 +158,4 @@ def records_from_frame(
         tables, cases=cases, interactions=interactions, deductions=deductions, grades=grades
     )
     _, frame = to_polars(data)
-    return build(frame, {k: to_polars(v, k)[1] for k, v in nested.items()})
+    return build(frame, {k: to_polars(v, k)[1] for k, v in nested.items()}, model)

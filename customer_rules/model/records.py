@@ -12,15 +12,29 @@ understands: ``int``, ``float``, ``bool``, ``str``, ``datetime.date``,
 those or of sub-models.  Each field carries an English description and,
 where it has one, a unit in its JSON-schema extras (``"unit"``).  Behaviour
 signals also list the labels they point to (``"indicates"``, e.g.
-``"nine_types:rational"``) so schemes and docs can discover them.
+``"nine_types:rational"``) so schemes and docs can discover them. Display
+names (``"names": {"en": ..., "zh": ...}``) go in the same extras, through
+:func:`record_field` — the one way core and plugin fields declare theirs.
+
+The record is open: :func:`extend_record` builds a per-engine subclass of
+:class:`Customer` with the namespaces plugins register
+(``register_record_fields``). Cross-field rules are declared, not coded
+(:class:`NotBefore`, :class:`UniqueItems`), so the table path checks them
+column-wise from the same declaration.
 """
 
 from __future__ import annotations
 
+import keyword
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from customer_rules.errors import PluginError
 
 __all__ = [
     "Behaviour",
@@ -37,11 +51,16 @@ __all__ = [
     "InteractionKind",
     "Lead",
     "Level",
+    "NotBefore",
     "Satisfaction",
     "Severity",
     "Sociability",
     "SpeechPace",
+    "UniqueItems",
     "Value",
+    "extend_record",
+    "record_field",
+    "unbounded_whole_numbers",
 ]
 
 # --------------------------------------------------------------------------
@@ -79,6 +98,53 @@ _CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 _LEVEL = "level 0-3"
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""Whole numbers in a record fit in 64 bits (a table column is ``Int64``):
+every ``int`` field is bounded within this range."""
+
+
+def record_field(
+    description: str,
+    *,
+    en: str | None = None,
+    zh: str | None = None,
+    unit: str | None = None,
+    indicates: tuple[str, ...] = (),
+    default: Any = None,
+    **constraints: Any,
+) -> Any:
+    """A record field: default ``None`` (unknown) unless ``default`` says, documented.
+
+    ``description`` says what the field means; ``en`` and ``zh`` are its
+    display names (explanations name the field with them); ``unit`` is its
+    unit where it has one (``"CNY"``, ``"days"``, ``"level 0-3"``);
+    ``indicates`` lists the labels a signal points to. They go into the
+    field's JSON-schema extras (``names``, ``unit``, ``indicates``), which
+    is where :mod:`customer_rules.lang.types` reads them. ``constraints``
+    are pydantic's (``ge=0``, ``le=100``, ...). Use it for the fields of a
+    model returned by ``register_record_fields``::
+
+        class Ward(BaseModel):
+            model_config = ConfigDict(frozen=True, extra="forbid")
+            beds: int | None = record_field("Beds in the ward.", en="beds", zh="床位数",
+                                            unit="count", ge=0, le=1000)
+    """
+    extra: dict[str, Any] = {}
+    if unit is not None:
+        extra["unit"] = unit
+    if indicates:
+        extra["indicates"] = list(indicates)
+    names = {k: v for k, v in (("en", en), ("zh", zh)) if v is not None}
+    if names:
+        extra["names"] = names
+    return Field(
+        default=default,
+        description=description,
+        json_schema_extra=extra or None,
+        **constraints,
+    )
+
 
 def _opt(
     description: str,
@@ -86,18 +152,67 @@ def _opt(
     indicates: tuple[str, ...] = (),
     **constraints: Any,
 ) -> Any:
-    """An optional field: default ``None``, a description, unit and extras."""
-    extra: dict[str, Any] = {}
-    if unit is not None:
-        extra["unit"] = unit
-    if indicates:
-        extra["indicates"] = list(indicates)
-    return Field(
-        default=None,
-        description=description,
-        json_schema_extra=extra or None,
-        **constraints,
-    )
+    """A core optional field (see :func:`record_field`)."""
+    return record_field(description, unit=unit, indicates=indicates, **constraints)
+
+
+# --------------------------------------------------------------------------
+# Cross-field rules, declared so the table path can check them column-wise
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """Field ``later`` is not before field ``earlier`` when both are known.
+
+    ``message`` is a :meth:`str.format` template over ``{earlier}`` and
+    ``{later}`` (the two dates, ISO) and any other field of the model by
+    name (``{id!r}``).
+    """
+
+    earlier: str
+    later: str
+    message: str
+
+    def fields(self) -> list[tuple[str, str | None]]:
+        """The template's placeholders: (field name, conversion), in order."""
+        return [(f, c) for _, f, _, c in string.Formatter().parse(self.message) if f is not None]
+
+
+@dataclass(frozen=True)
+class UniqueItems:
+    """No two items of the list field ``items`` share the value of ``key``.
+
+    ``message`` is a template over ``{value}`` (the repeated key).
+    """
+
+    items: str
+    key: str
+    message: str
+
+
+class _Rules(BaseModel):
+    """Runs the declared cross-field rules of a record model (``rules``)."""
+
+    rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Any:
+        for rule in type(self).rules:
+            if isinstance(rule, NotBefore):
+                a: date | None = getattr(self, rule.earlier)
+                b: date | None = getattr(self, rule.later)
+                if a is not None and b is not None and b < a:
+                    values = {n: getattr(self, n) for n, _ in rule.fields() if n not in ("earlier", "later")}
+                    raise ValueError(rule.message.format(earlier=a.isoformat(), later=b.isoformat(), **values))
+            else:
+                seen: set[Any] = set()
+                for item in getattr(self, rule.items):
+                    value = getattr(item, rule.key)
+                    if value in seen:
+                        raise ValueError(rule.message.format(value=value))
+                    seen.add(value)
+        return self
 
 
 def _signal(description: str, *indicates: str) -> Any:
@@ -126,7 +241,7 @@ class Value(BaseModel):
         "CNY",
     )
     orders_12m: int | None = _opt(
-        "Number of orders placed over the last 12 months.", "count", ge=0
+        "Number of orders placed over the last 12 months.", "count", ge=0, le=INT64_MAX
     )
     service_cost_12m: float | None = _opt(
         "Cost of serving the customer over the last 12 months (support, "
@@ -151,7 +266,7 @@ class Value(BaseModel):
     overdue_amount: float | None = _opt(
         "Amount currently past its due date.", "CNY", ge=0
     )
-    overdue_days: int | None = _opt("Age of the oldest overdue amount.", "days", ge=0)
+    overdue_days: int | None = _opt("Age of the oldest overdue amount.", "days", ge=0, le=INT64_MAX)
     bad_debt: bool | None = _opt("A debt of this customer has been written off.")
     litigation: bool | None = _opt(
         "A lawsuit or arbitration with this customer is pending or happened."
@@ -160,7 +275,7 @@ class Value(BaseModel):
         "Creditworthiness as judged by finance (3 = excellent).", _LEVEL
     )
     credit_terms_days: int | None = _opt(
-        "Payment terms granted to the customer.", "days", ge=0
+        "Payment terms granted to the customer.", "days", ge=0, le=INT64_MAX
     )
     receivables: float | None = _opt(
         "Total outstanding receivables (due or not yet due).", "CNY", ge=0
@@ -471,7 +586,7 @@ class Behaviour(BaseModel):
 # --------------------------------------------------------------------------
 
 
-class Deal(BaseModel):
+class Deal(_Rules):
     """Milestones of the sales process (deal_stage)."""
 
     model_config = _CONFIG
@@ -499,22 +614,14 @@ class Deal(BaseModel):
     )
     lost_at: date | None = _opt("Date the deal was lost or abandoned.")
 
-    @model_validator(mode="after")
-    def _check_order(self) -> Deal:
-        pairs = (
+    rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = tuple(
+        NotBefore(earlier, later, f"deal.{later} ({{later}}) is before deal.{earlier} ({{earlier}})")
+        for earlier, later in (
             ("first_contact_at", "last_contact_at"),
             ("trial_started_at", "trial_ended_at"),
             ("contract_sent_at", "contract_returned_at"),
         )
-        for earlier, later in pairs:
-            a: date | None = getattr(self, earlier)
-            b: date | None = getattr(self, later)
-            if a is not None and b is not None and b < a:
-                raise ValueError(
-                    f"deal.{later} ({b.isoformat()}) is before "
-                    f"deal.{earlier} ({a.isoformat()})"
-                )
-        return self
+    )
 
 
 # --------------------------------------------------------------------------
@@ -579,7 +686,7 @@ class Lead(BaseModel):
 # --------------------------------------------------------------------------
 
 
-class Deduction(BaseModel):
+class Deduction(_Rules):
     """One recorded compliance deduction with its reason."""
 
     model_config = _CONFIG
@@ -602,14 +709,9 @@ class Deduction(BaseModel):
         "not recorded."
     )
 
-    @model_validator(mode="after")
-    def _check_dates(self) -> Deduction:
-        if self.resolved_at is not None and self.resolved_at < self.at:
-            raise ValueError(
-                f"resolved_at ({self.resolved_at.isoformat()}) is before "
-                f"at ({self.at.isoformat()})"
-            )
-        return self
+    rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = (
+        NotBefore("at", "resolved_at", "resolved_at ({later}) is before at ({earlier})"),
+    )
 
 
 class Compliance(BaseModel):
@@ -647,7 +749,7 @@ class Compliance(BaseModel):
 # --------------------------------------------------------------------------
 
 
-class Case(BaseModel):
+class Case(_Rules):
     """One complaint or service case (satisfaction, crisis)."""
 
     model_config = _CONFIG
@@ -678,9 +780,9 @@ class Case(BaseModel):
         "Labour, parts or repair prices were not shown transparently."
     )
     parts_wait_days: int | None = _opt(
-        "Days the customer waited for spare parts.", "days", ge=0
+        "Days the customer waited for spare parts.", "days", ge=0, le=INT64_MAX
     )
-    repair_days: int | None = _opt("Days the repair took in total.", "days", ge=0)
+    repair_days: int | None = _opt("Days the repair took in total.", "days", ge=0, le=INT64_MAX)
     technician_skill_issue: bool | None = _opt(
         "Delays or failures were caused by technician skill."
     )
@@ -715,14 +817,9 @@ class Case(BaseModel):
     )
     government_involved: bool | None = _opt("A government office is involved.")
 
-    @model_validator(mode="after")
-    def _check_dates(self) -> Case:
-        if self.closed_at is not None and self.closed_at < self.opened_at:
-            raise ValueError(
-                f"case {self.id!r}: closed_at ({self.closed_at.isoformat()}) is "
-                f"before opened_at ({self.opened_at.isoformat()})"
-            )
-        return self
+    rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = (
+        NotBefore("opened_at", "closed_at", "case {id!r}: closed_at ({later}) is before opened_at ({earlier})"),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -786,7 +883,7 @@ class Satisfaction(BaseModel):
 # --------------------------------------------------------------------------
 
 
-class Customer(BaseModel):
+class Customer(_Rules):
     """One customer record: identity plus everything observed about them."""
 
     model_config = _CONFIG
@@ -843,11 +940,162 @@ class Customer(BaseModel):
         held = [g for g in self.grades if g.scheme == scheme and g.since <= as_of]
         return max(held, key=lambda g: g.since) if held else None
 
-    @model_validator(mode="after")
-    def _check_case_ids(self) -> Customer:
-        seen: set[str] = set()
-        for case in self.cases:
-            if case.id in seen:
-                raise ValueError(f"duplicate case id {case.id!r}")
-            seen.add(case.id)
-        return self
+    rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = (
+        UniqueItems("cases", "id", "duplicate case id {value!r}"),
+    )
+
+
+# --------------------------------------------------------------------------
+# The open record: namespaces registered by plugins
+# --------------------------------------------------------------------------
+
+_RESERVED = frozenset({"params"})  # names the expression language gives another meaning
+_EXTENDED: dict[tuple[tuple[str, type[BaseModel], str], ...], type[Customer]] = {}
+
+
+def unbounded_whole_numbers(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Paths of ``int`` fields (or items) not bounded within 64 bits, read exactly
+    from the field constraints (``ge``/``gt``/``le``/``lt``)."""
+    import annotated_types as at
+
+    from customer_rules.lang.types import _unwrap
+
+    out: list[str] = []
+    for name, finfo in model.model_fields.items():
+        path = f"{prefix}{name}"
+        bare, meta = _unwrap(finfo.annotation)
+        meta = [*finfo.metadata, *meta]
+        if isinstance(bare, type) and issubclass(bare, BaseModel):
+            out += unbounded_whole_numbers(bare, path + ".")
+            continue
+        if get_origin(bare) in (tuple, list):
+            args = [a for a in get_args(bare) if a is not Ellipsis]
+            item, item_meta = _unwrap(args[0]) if args else (Any, [])
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                out += unbounded_whole_numbers(item, path + ".")
+                continue
+            bare, meta = item, item_meta
+        if bare is not int:
+            continue
+        low: Any = None
+        high: Any = None
+        for m in meta:
+            for c in getattr(m, "metadata", [m]):
+                if isinstance(c, at.Ge):
+                    low = c.ge
+                elif isinstance(c, at.Gt):
+                    low = c.gt
+                elif isinstance(c, at.Le):
+                    high = c.le
+                elif isinstance(c, at.Lt):
+                    high = c.lt
+        if low is None or high is None or low < INT64_MIN or high > INT64_MAX:
+            out.append(path)
+    return out
+
+
+def _check_namespace_model(owner: str, namespace: str, model: Any) -> None:
+    """A plugin's namespace model must be a record model the language can read."""
+    from customer_rules.lang.types import record_fields, unsupported_fields
+
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise PluginError(
+            owner, f"record namespace {namespace!r}: {model!r} is not a pydantic model class"
+        )
+    problems = [f"{namespace}.{path}: {why}" for path, why in unsupported_fields(model)]
+    for path, info in record_fields(model).items():
+        if set(info.names) != {"en", "zh"}:
+            problems.append(
+                f"{namespace}.{path}: declare its display names, record_field(..., en=..., zh=...)"
+            )
+    problems += [
+        f"{namespace}.{path}: bound whole numbers within 64 bits (ge=..., le=... up to INT64_MAX)"
+        for path in unbounded_whole_numbers(model)
+    ]
+    try:
+        model()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        problems.append(
+            f"every field needs a default (None = not observed): {exc.__class__.__name__}"
+            f" {str(exc).splitlines()[1] if len(str(exc).splitlines()) > 1 else exc}"
+        )
+    if problems:
+        raise PluginError(owner, f"record namespace {namespace!r}: " + "; ".join(problems))
+
+
+def extend_record(
+    registrations: Iterable[tuple[str, Any]], base: type[Customer] | None = None
+) -> type[Customer]:
+    """The record model of an engine: :class:`Customer` plus plugin namespaces.
+
+    ``registrations`` are ``(plugin name, result of register_record_fields)``
+    pairs; each result maps a namespace to a pydantic model class (or is
+    ``None``). The record then accepts ``{"<namespace>": {...}}`` (an absent
+    namespace is the model with every field unknown). A namespace that is a
+    core field, is registered twice, is not an identifier, or whose model the
+    language cannot read (unsupported leaf types, a required field, a whole
+    number not bounded within 64 bits, a field without en and zh display
+    names) is a :class:`PluginError` naming the plugin(s). Without
+    namespaces the result is ``base`` itself; the same namespaces give the
+    same class.
+    """
+    core = base or Customer
+    owners: dict[str, str] = {}
+    chosen: list[tuple[str, type[BaseModel], str]] = []
+    for owner, result in registrations:
+        if result is None:
+            continue
+        if not isinstance(result, Mapping):
+            raise PluginError(
+                owner,
+                f"register_record_fields returned {type(result).__name__}, not a mapping of"
+                " namespace to pydantic model",
+            )
+        for namespace, model in result.items():
+            if (
+                not isinstance(namespace, str)
+                or not namespace.isidentifier()
+                or not namespace.isascii()
+                or keyword.iskeyword(namespace)
+                or namespace.startswith("_")
+                or namespace in _RESERVED
+            ):
+                raise PluginError(
+                    owner, f"record namespace {namespace!r} is not a plain lower-case identifier"
+                )
+            if namespace in core.model_fields:
+                raise PluginError(
+                    owner,
+                    f"record namespace {namespace!r} clashes with the core record field"
+                    f" {namespace!r} (Customer.{namespace})",
+                )
+            if namespace in owners:
+                raise PluginError(
+                    owner,
+                    f"record namespace {namespace!r} clashes with the one plugin"
+                    f" {owners[namespace]!r} registered",
+                )
+            _check_namespace_model(owner, namespace, model)
+            owners[namespace] = owner
+            chosen.append((namespace, model, owner))
+    if not chosen:
+        return core
+    key = tuple(chosen)
+    found = _EXTENDED.get(key)
+    if found is not None and found.__base__ is core:
+        return found
+    fields: dict[str, Any] = {
+        namespace: (
+            model,
+            Field(
+                default_factory=model,
+                description=(model.__doc__ or f"Fields of the {owner} plugin.").strip().splitlines()[0],
+                json_schema_extra={"plugin": owner},
+            ),
+        )
+        for namespace, model, owner in chosen
+    }
+    extended = cast("type[Customer]", create_model("Customer", __base__=core, __module__=__name__, **fields))
+    extended.__doc__ = core.__doc__
+    _EXTENDED[key] = extended
+    return extended

@@ -16,21 +16,22 @@ This module imports polars at import time: import it lazily.
 from __future__ import annotations
 
 import difflib
+import string
 import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types
 import polars as pl
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from customer_rules.errors import RecordError
 from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, STRING, Type, _unwrap, scalar_type
-from customer_rules.model.records import Customer
+from customer_rules.model.records import INT64_MAX, INT64_MIN, Customer, NotBefore, UniqueItems
 
 ROW = "__cr_row"
 """Name of the internal row-index column (position in the input table)."""
@@ -48,23 +49,41 @@ Check = tuple[pl.Expr, pl.Expr]  # (bad: bool expr that is never null, message: 
 
 @dataclass(frozen=True)
 class Slot:
-    """One scalar or list field of a record model, as a table column."""
+    """One scalar or list field of a record model, as a table column.
+
+    ``adapter`` is the field's own pydantic validator (its annotation and
+    constraints under the model's configuration): the judge of every value
+    polars does not read itself. ``exact`` says polars mirrors all the
+    field's constraints (``ge``/``le``/``min_length``/enums); otherwise
+    every present value goes to ``adapter``.
+    """
 
     path: str
     type: Type
     optional: bool  # None is allowed
     required: bool  # no default: a missing value is an error
+    adapter: TypeAdapter[Any]
     default: Any = None  # the value of a null cell when None is not allowed
     min_length: int | None = None
+    exact: bool = True
+    finite: bool = False  # the model refuses NaN and infinities (allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The columns of one record model: slots and nested record lists."""
+    """The columns of one record model: slots, nested record lists and rules.
+
+    ``rules`` are the declared cross-field rules (:class:`NotBefore`,
+    :class:`UniqueItems`) with the dotted prefix of the sub-model that
+    declares them; ``opaque`` names the (sub-)models with validators that
+    are not declared rules, whose rows pydantic validates one by one.
+    """
 
     model: type[BaseModel]
     slots: dict[str, Slot]
     children: dict[str, ModelSpec] = field(default_factory=dict)
+    rules: list[tuple[str, NotBefore | UniqueItems]] = field(default_factory=list)
+    opaque: list[str] = field(default_factory=list)
 
     @property
     def prefixes(self) -> frozenset[str]:
@@ -74,6 +93,10 @@ class ModelSpec:
             parts = path.split(".")
             out.update(".".join(parts[:i]) for i in range(1, len(parts)))
         return frozenset(out)
+
+    def is_opaque(self) -> bool:
+        """Some validation here (or in a nested list) only pydantic can run."""
+        return bool(self.opaque) or any(c.is_opaque() for c in self.children.values())
 
 
 def _allows_none(annotation: Any) -> bool:
@@ -91,8 +114,53 @@ def _min_length(metadata: Iterable[Any]) -> int | None:
     return None
 
 
+_MIRRORED = (annotated_types.Ge, annotated_types.Le, annotated_types.MinLen)
+_LEAF_CONFIG = (
+    "allow_inf_nan",
+    "strict",
+    "str_strip_whitespace",
+    "str_to_lower",
+    "str_to_upper",
+    "str_min_length",
+    "str_max_length",
+    "coerce_numbers_to_str",
+    "val_temporal_unit",
+)
+
+
+def _exact(metadata: Iterable[Any], config: Mapping[str, Any]) -> bool:
+    """Polars mirrors every constraint here (else pydantic judges every value)."""
+    if any(config.get(k) for k in _LEAF_CONFIG if k != "allow_inf_nan"):
+        return False
+    for m in metadata:
+        items = getattr(m, "metadata", None)
+        if items is None:
+            items = [m]
+        elif any(getattr(m, a, None) is not None for a in ("strict", "pattern", "max_length", "multiple_of")):
+            return False
+        if not all(isinstance(i, _MIRRORED) for i in items):
+            return False
+    return True
+
+
+def _own_validators(model: type[BaseModel]) -> list[str]:
+    """Validators of ``model`` other than the declared rules' runner."""
+    decorators = model.__pydantic_decorators__
+    names = [
+        *decorators.field_validators,
+        *decorators.validators,
+        *decorators.root_validators,
+        *(n for n in decorators.model_validators if n != "_check_rules"),
+    ]
+    return names
+
+
 def _build_spec(model: type[BaseModel], prefix: str = "", into: ModelSpec | None = None) -> ModelSpec:
     spec = into or ModelSpec(model, {}, {})
+    spec.rules.extend((prefix, r) for r in getattr(model, "rules", ()))
+    if _own_validators(model):
+        spec.opaque.append(prefix.rstrip(".") or model.__name__)
+    config = {k: model.model_config.get(k) for k in _LEAF_CONFIG if k in model.model_config}
     for name, finfo in model.model_fields.items():
         path = f"{prefix}{name}"
         bare, meta = _unwrap(finfo.annotation)
@@ -121,21 +189,25 @@ def _build_spec(model: type[BaseModel], prefix: str = "", into: ModelSpec | None
             if st is None:
                 continue
             t = st
+        annotation = Annotated[(finfo.annotation, *finfo.metadata)] if finfo.metadata else finfo.annotation
         spec.slots[path] = Slot(
             path=path,
             type=t,
             optional=_allows_none(finfo.annotation),
             required=finfo.is_required(),
+            adapter=TypeAdapter(annotation, config=ConfigDict(**config)),  # type: ignore[typeddict-item]
             default=tuple(default) if isinstance(default, list | tuple) else default,
             min_length=_min_length(meta),
+            exact=_exact(meta, config),
+            finite=config.get("allow_inf_nan", True) is False,
         )
     return spec
 
 
-@lru_cache(maxsize=1)
-def customer_spec() -> ModelSpec:
-    """The columns of a :class:`Customer` record."""
-    return _build_spec(Customer)
+@lru_cache(maxsize=64)
+def customer_spec(model: type[BaseModel] = Customer) -> ModelSpec:
+    """The columns of a record model (:class:`Customer`, or an engine's ``record_model``)."""
+    return _build_spec(model)
 
 
 def dtype_of(t: Type) -> pl.DataType:
@@ -254,11 +326,22 @@ def map_columns(
 
 
 # ---------------------------------------------------------------------------
-# Coercion and validation, column-wise
+# Coercion and validation, column-wise, derived from the pydantic model
 # ---------------------------------------------------------------------------
+#
+# pydantic decides which values are valid: each slot carries the validator
+# of its field (``Slot.adapter``). Polars computes the value itself only for
+# inputs where it provably gives what pydantic gives — the canonical dtype,
+# plain decimal digits, ``YYYY-MM-DD`` — and checks the constraints it can
+# mirror exactly (``ge``/``le``/``min_length`` and enums, read from the
+# same model). Every other present cell is handed to the slot's validator
+# (once per distinct value), so per record and per table accept and reject
+# the same rows, with pydantic's messages.
 
-_TRUE = ["1", "on", "t", "true", "y", "yes"]
-_FALSE = ["0", "off", "f", "false", "n", "no"]
+_FLOAT_TEXT = r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$"
+_INT_TEXT = r"^-?[0-9]{1,18}$"  # fits Int64
+_DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_SMALL_INTS = (pl.Int8(), pl.Int16(), pl.Int32(), pl.Int64(), pl.UInt8(), pl.UInt16(), pl.UInt32())
 
 
 def _num(x: float) -> str:
@@ -289,204 +372,246 @@ def _null_message(t: Type) -> str:
     }.get(t.kind, "Input should not be missing")
 
 
-def coerce(raw: pl.Expr, src: pl.DataType, t: Type) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
-    """A value of canonical dtype from ``raw`` and the checks it must pass.
+def judge(adapter: TypeAdapter[Any], dtype: pl.DataType) -> Callable[[pl.Series], pl.Series]:
+    """A polars batch function: each present value through the field's pydantic
+    validator; a struct of the validated value (``v``) and the first error
+    (``e``, ``": message"`` or ``".<item>: message"``, to follow the path)."""
 
-    Mirrors pydantic's lax mode for the kinds of the record model. Each
-    check is ``(bad, message)`` with ``bad`` true (never null) for a row
-    whose value is invalid; invalid values come out as null.
+    def check(raw: Any) -> tuple[Any, str | None]:
+        try:
+            v = adapter.validate_python(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            return None, f".{loc}: {first['msg']}" if loc else f": {first['msg']}"
+        return (list(v) if isinstance(v, tuple) else v), None
+
+    def run(series: pl.Series) -> pl.Series:
+        n = series.len()
+        present = series.drop_nulls()
+        if present.len() == 0:  # the common case: polars read every cell itself
+            return pl.DataFrame(schema={"v": dtype, "e": pl.String()}).clear(n).to_struct(series.name)
+        try:  # each distinct value once
+            keys = present.unique(maintain_order=True)
+        except pl.exceptions.PolarsError:
+            keys = present
+        judged = [check(k) for k in keys.to_list()]
+        table = pl.DataFrame(
+            [
+                keys.alias("k"),
+                pl.Series("v", [v for v, _ in judged], dtype=dtype),
+                pl.Series("e", [e for _, e in judged], dtype=pl.String()),
+            ]
+        )
+        joined = series.alias("k").to_frame().join(table, on="k", how="left", nulls_equal=False, maintain_order="left")
+        unmatched = joined.select(
+            (pl.col("k").is_not_null() & pl.col("v").is_null() & pl.col("e").is_null()).arg_true()
+        ).to_series()
+        if unmatched.len():  # keys a join cannot match (NaN, nested values): one by one
+            raws = series.to_list()
+            values = joined.get_column("v").to_list()
+            errors = joined.get_column("e").to_list()
+            for i in unmatched.to_list():
+                values[i], errors[i] = check(raws[i])
+            return pl.DataFrame(
+                [pl.Series("v", values, dtype=dtype), pl.Series("e", errors, dtype=pl.String())]
+            ).to_struct(series.name)
+        return joined.select("v", "e").to_struct(series.name)
+
+    return run
+
+
+@dataclass(frozen=True)
+class Coerced:
+    """A column read for a slot: its canonical value and its checks.
+
+    Each check is ``(bad, message)``: ``bad`` is true (never null) on an
+    invalid row; ``message`` a string or a string expression.
     """
-    checks: list[tuple[pl.Expr, str]] = []
+
+    value: pl.Expr
+    checks: list[tuple[pl.Expr, str | pl.Expr]]
+
+
+def _fast(raw: pl.Expr, src: pl.DataType, t: Type) -> tuple[pl.Expr, pl.Expr] | None:
+    """``(ok, value)``: where polars gives exactly pydantic's value, and that value.
+
+    ``None`` when polars reads no value of this dtype for this type.
+    """
+    yes = pl.lit(True)
+    if t.kind == NUMBER:
+        target = pl.Int64() if t.integer else pl.Float64()
+        if src in _SMALL_INTS:
+            return yes, raw.cast(target)
+        if src.is_float():
+            if not t.integer:
+                return raw.is_finite(), raw.cast(pl.Float64())
+            whole = raw.is_finite() & (raw == raw.floor()) & (raw.abs() < 2.0**62)
+            return whole, pl.when(whole).then(raw).cast(pl.Int64(), strict=False)
+        if isinstance(src, pl.String):
+            text = raw.str.contains(_INT_TEXT if t.integer else _FLOAT_TEXT)
+            return text, pl.when(text).then(raw).cast(target, strict=False)
+        return None
+    if t.kind == BOOL:
+        return (yes, raw) if isinstance(src, pl.Boolean) else None
+    if t.kind == STRING:
+        if isinstance(src, pl.String):
+            return yes, raw
+        if isinstance(src, pl.Categorical | pl.Enum):
+            return yes, raw.cast(pl.String())
+        return None
+    if t.kind == DATE:
+        if isinstance(src, pl.Date):
+            return yes, raw
+        if isinstance(src, pl.Datetime):  # pydantic takes a zero-time datetime's own date
+            midnight = raw.dt.time() == pl.time(0)
+            return midnight, raw.dt.date()
+        if isinstance(src, pl.String):
+            day = pl.when(raw.str.contains(_DATE_TEXT)).then(raw.str.to_date("%Y-%m-%d", strict=False))
+            ok = day.is_not_null() & (day.dt.year() >= 1)
+            return ok, day
+        return None
+    return None
+
+
+def _constraints(value: pl.Expr, t: Type, min_length: int | None) -> list[tuple[pl.Expr, str | pl.Expr]]:
+    """The model's constraints polars checks itself (bounds, enums, length)."""
+    checks: list[tuple[pl.Expr, str | pl.Expr]] = []
+
+    def bound(x: float) -> pl.Expr:
+        whole = t.integer and float(x).is_integer()
+        return pl.lit(int(x), dtype=pl.Int64()) if whole else pl.lit(float(x), dtype=pl.Float64())
+
+    if t.kind == NUMBER:
+        # an Int64 column cannot pass the 64-bit bounds every whole number has
+        if t.ge is not None and not (t.integer and t.ge <= INT64_MIN):
+            checks.append(
+                ((value < bound(t.ge)).fill_null(False), f"Input should be greater than or equal to {_num(t.ge)}")
+            )
+        if t.le is not None and not (t.integer and t.le >= INT64_MAX):
+            checks.append(
+                ((value > bound(t.le)).fill_null(False), f"Input should be less than or equal to {_num(t.le)}")
+            )
+    if t.kind == STRING and t.enum:
+        checks.append(((~_one_of(value, t.enum)).fill_null(False), enum_message(t.enum)))
+    if min_length:
+        s = "" if min_length == 1 else "s"
+        size = value.str.len_bytes() if min_length == 1 else value.str.len_chars()  # 0 bytes = 0 chars
+        checks.append(
+            ((size < min_length).fill_null(False), f"String should have at least {min_length} character{s}")
+        )
+    return checks
+
+
+def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
+    """The canonical value of ``raw`` (of dtype ``src``) for ``slot``, and its checks.
+
+    Invalid values come out as null.
+    """
+    t = slot.type
+    target = dtype_of(t)
+    if isinstance(src, pl.Null):
+        return Coerced(pl.lit(None, dtype=target), [])
     present = raw.is_not_null()
     if t.kind == LIST:
         assert t.item is not None
-        target = dtype_of(t)
-        if isinstance(src, pl.List | pl.Array):
-            inner = src.inner
+        inner = src.inner if isinstance(src, pl.List | pl.Array) else None
+        if slot.exact and inner is not None and _fast(pl.element(), _dtype(inner), t.item) is not None:
             lst = raw.cast(pl.List(inner)) if isinstance(src, pl.Array) else raw
-            assert inner is not None
             e = pl.element()
-            item_value, item_checks = coerce(e, _dtype(inner), t.item)
-            checks.append((lst.list.eval(e.is_null()).list.any().fill_null(False), _null_message(t.item)))
-            for bad, msg in item_checks:
+            item = Slot(path=slot.path, type=t.item, optional=False, required=True, adapter=slot.adapter)
+            got = coerce(e, _dtype(inner), item)
+            checks: list[tuple[pl.Expr, str | pl.Expr]] = [
+                (lst.list.eval(e.is_null()).list.any().fill_null(False), _null_message(t.item))
+            ]
+            for bad, msg in got.checks:
+                if isinstance(msg, pl.Expr):  # a list item pydantic refused: ask for the whole list
+                    break
                 checks.append((lst.list.eval(bad).list.any().fill_null(False), msg))
-            value = lst.list.eval(item_value).cast(target)
-        elif isinstance(src, pl.Null):
-            value = pl.lit(None, dtype=target)
-        else:
-            checks.append((present, "Input should be a valid tuple"))
-            value = pl.lit(None, dtype=target)
-        return value, checks
-    if t.kind == NUMBER:
-        value, checks = _coerce_number(raw, src, t.integer)
-
-        def bound(x: float) -> pl.Expr:
-            whole = t.integer and float(x).is_integer()
-            return pl.lit(int(x), dtype=pl.Int64()) if whole else pl.lit(float(x), dtype=pl.Float64())
-
-        if t.ge is not None:
-            checks.append(
-                (
-                    (value < bound(t.ge)).fill_null(False),
-                    f"Input should be greater than or equal to {_num(t.ge)}",
-                )
-            )
-        if t.le is not None:
-            checks.append(
-                (
-                    (value > bound(t.le)).fill_null(False),
-                    f"Input should be less than or equal to {_num(t.le)}",
-                )
-            )
-        return value, checks
-    if t.kind == BOOL:
-        if isinstance(src, pl.Boolean):
-            return raw, checks
-        if src.is_numeric():
-            value = pl.when(raw == 1).then(True).when(raw == 0).then(False).otherwise(None)
-        elif isinstance(src, pl.String):
-            low = raw.str.to_lowercase()
-            value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
-        elif isinstance(src, pl.Null):
-            return pl.lit(None, dtype=pl.Boolean()), checks
-        else:
-            checks.append((present, "Input should be a valid boolean"))
-            return pl.lit(None, dtype=pl.Boolean()), checks
-        checks.append(
-            (present & value.is_null(), "Input should be a valid boolean, unable to interpret input")
-        )
-        return value.cast(pl.Boolean()), checks
-    if t.kind == STRING:
-        if isinstance(src, pl.String):
-            value = raw
-        elif isinstance(src, pl.Categorical | pl.Enum | pl.Null):
-            value = raw.cast(pl.String())
-        else:
-            checks.append((present, "Input should be a valid string"))
-            return pl.lit(None, dtype=pl.String()), checks
-        if t.enum:
-            checks.append(((~_one_of(value, t.enum)).fill_null(False), enum_message(t.enum)))
-        return value, checks
-    if t.kind == DATE:
-        if isinstance(src, pl.Date):
-            return raw, checks
-        if isinstance(src, pl.Datetime):
-            checks.append(
-                (
-                    (raw.dt.time() != pl.time(0)).fill_null(False),
-                    "Datetimes provided to dates should have zero time - e.g. be exact dates",
-                )
-            )
-            return raw.dt.date(), checks
-        if isinstance(src, pl.String):
-            iso = raw.str.contains(r"^\d{4}-\d{2}-\d{2}$")  # what pydantic reads (not 1999-1-1)
-            value = pl.when(iso).then(raw.str.to_date("%Y-%m-%d", strict=False))
-            checks.append((present & value.is_null(), "Input should be a valid date"))
-            return value, checks
-        if isinstance(src, pl.Null):
-            return pl.lit(None, dtype=pl.Date()), checks
-        checks.append((present, "Input should be a valid date"))
-        return pl.lit(None, dtype=pl.Date()), checks
-    raise TypeError(f"cannot read a {t} from a table")
-
-
-def _coerce_number(
-    raw: pl.Expr, src: pl.DataType, integer: bool
-) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
-    checks: list[tuple[pl.Expr, str]] = []
-    present = raw.is_not_null()
-    target = pl.Int64() if integer else pl.Float64()
-    if isinstance(src, pl.Null):
-        return pl.lit(None, dtype=target), checks
-    if isinstance(src, pl.Boolean):
-        return raw.cast(target), checks
-    if isinstance(src, pl.String):
-        text = raw.str.strip_chars()
-        as_float = text.cast(pl.Float64(), strict=False)
-        if integer:
-            whole = as_float.is_finite() & (as_float == as_float.floor())
-            value = pl.coalesce(
-                text.cast(pl.Int64(), strict=False),
-                pl.when(whole).then(as_float.cast(pl.Int64(), strict=False)),
-            )
-            msg = "Input should be a valid integer, unable to parse string as an integer"
-            checks.append((present & value.is_null(), msg))
-            return value, checks
-        checks.append(
-            (
-                present & as_float.is_null(),
-                "Input should be a valid number, unable to parse string as a number",
-            )
-        )
-        checks.append(((~as_float.is_finite()).fill_null(False), "Input should be a finite number"))
-        return pl.when(as_float.is_finite()).then(as_float), checks
-    if not src.is_numeric():
-        checks.append(
-            (present, "Input should be a valid integer" if integer else "Input should be a valid number")
-        )
-        return pl.lit(None, dtype=target), checks
-    if src.is_float():
+            else:
+                return Coerced(lst.list.eval(got.value).cast(target), checks)
+        judged = raw.map_batches(judge(slot.adapter, target), return_dtype=_JUDGED(target))
+        return Coerced(judged.struct.field("v"), [(judged.struct.field("e").is_not_null(), judged.struct.field("e"))])
+    fast = _fast(raw, src, t) if slot.exact else None
+    checks = []
+    if fast is not None and t.kind == NUMBER and not t.integer and src.is_float() and slot.finite:
+        # the model refuses NaN and infinities (allow_inf_nan=False): mirrored, no judge needed
         finite = raw.is_finite()
+        fast = (pl.lit(True), pl.when(finite).then(raw))
         checks.append(((~finite).fill_null(False), "Input should be a finite number"))
-        if integer:
-            frac = (finite & (raw != raw.floor())).fill_null(False)
-            checks.append((frac, "Input should be a valid integer, got a number with a fractional part"))
-            value = raw.cast(pl.Int64(), strict=False)
-            checks.append(
-                ((finite & ~frac).fill_null(False) & value.is_null(), "Input should be a valid integer")
-            )
-            return pl.when(finite & ~frac).then(value), checks
-        return pl.when(finite).then(raw.cast(target)), checks
-    value = raw.cast(target, strict=False)
-    if src in (pl.UInt64(), pl.Int128(), pl.UInt128()) or isinstance(src, pl.Decimal):  # may not fit
-        checks.append((present & value.is_null(), "Input should be a valid integer"))
-    return value, checks
-
-
-def _model_checks(model: type[BaseModel], col: Callable[[str], pl.Expr], where: pl.Expr) -> list[Check]:
-    """Cross-field rules of the record model, column-wise.
-
-    These mirror the ``model_validator`` methods in ``_records.py`` (the
-    only validation pydantic cannot be asked about field by field); the
-    frame tests check that both accept and reject the same rows.
-    """
-    from customer_rules.model.records import Case, Deal, Deduction
-
-    def before(later: str, earlier: str, text: str) -> Check:
-        a, b = col(earlier), col(later)
-        bad = (b < a).fill_null(False)
-        return bad, pl.format(text, where, b.cast(pl.String()), a.cast(pl.String()))
-
-    out: list[Check] = []
-    if model is Customer:
-        for earlier, later in (
-            ("first_contact_at", "last_contact_at"),
-            ("trial_started_at", "trial_ended_at"),
-            ("contract_sent_at", "contract_returned_at"),
-        ):
-            out.append(
-                before(
-                    f"deal.{later}",
-                    f"deal.{earlier}",
-                    f"{{}}deal: Value error, deal.{later} ({{}}) is before deal.{earlier} ({{}})",
-                )
-            )
-    elif model is Case:
-        a, b = col("opened_at"), col("closed_at")
-        bad = (b < a).fill_null(False)
-        msg = pl.format(
-            "{}: Value error, case '{}': closed_at ({}) is before opened_at ({})",
-            where,
-            col("id"),
-            b.cast(pl.String()),
-            a.cast(pl.String()),
+    if fast is None:
+        ok: pl.Expr = pl.lit(False)
+        value: pl.Expr = pl.lit(None, dtype=target)
+    else:
+        ok, value = fast
+        value = value.cast(target)
+    if not (fast is not None and ok.meta.eq(pl.lit(True))):
+        rest = present & ~ok.fill_null(False)
+        judged = pl.when(rest).then(raw).map_batches(
+            judge(slot.adapter, target), return_dtype=_JUDGED(target)
         )
-        out.append((bad, msg))
-    elif model is Deduction:
-        out.append(before("resolved_at", "at", "{}: Value error, resolved_at ({}) is before at ({})"))
-    elif model is not Deal:  # pragma: no cover - a new model validator must be mirrored here
-        pass
+        error = judged.struct.field("e")
+        value = pl.when(rest).then(judged.struct.field("v")).otherwise(value)
+        checks.append((error.is_not_null(), error))
+    checks += _constraints(value, t, slot.min_length) if slot.exact else []
+    return Coerced(value, checks)
+
+
+def _JUDGED(target: pl.DataType) -> pl.DataType:
+    return pl.Struct({"v": target, "e": pl.String()})
+
+
+def _rule_checks(spec: ModelSpec, col: Callable[[str], pl.Expr], where: pl.Expr) -> list[Check]:
+    """The model's declared cross-field rules (:class:`NotBefore`), column-wise.
+
+    ``where`` names the item (``cases.0``) or is empty for the record; the
+    message is pydantic's for the same rule (``<loc>: Value error, ...``).
+    """
+    out: list[Check] = []
+    for prefix, rule in spec.rules:
+        if not isinstance(rule, NotBefore):
+            continue
+        a, b = col(prefix + rule.earlier), col(prefix + rule.later)
+        bad = (b < a).fill_null(False)
+
+        def field_value(name: str, a: pl.Expr = a, b: pl.Expr = b, prefix: str = prefix) -> pl.Expr:
+            chosen = a if name == "earlier" else b if name == "later" else col(prefix + name)
+            return chosen.cast(pl.String())
+
+        loc = prefix.rstrip(".")
+        message = rule_message(rule.message, field_value)
+        head = (
+            pl.when(where == "")
+            .then(pl.lit(loc or "(record)"))
+            .otherwise(pl.format("{}." + loc, where) if loc else where)
+        )
+        bad_msg = pl.format("{}: Value error, {}", head, message)
+        out.append((bad, bad_msg))
     return out
+
+
+def rule_message(template: str, value: Callable[[str], pl.Expr]) -> pl.Expr:
+    """A declared rule's message template as a polars string expression."""
+    text = ""
+    parts: list[pl.Expr] = []
+    for literal, name, _, conv in string.Formatter().parse(template):
+        text += literal.replace("{", "{{").replace("}", "}}")
+        if name is None:
+            continue
+        text += "{}"
+        v = value(name)
+        parts.append(pl.format("'{}'", v) if conv == "r" else v)
+    return pl.format(text, *parts) if parts else pl.lit(text.replace("{{", "{").replace("}}", "}"))
+
+
+def _unique_items(spec: ModelSpec, path: str) -> list[tuple[str, UniqueItems]]:
+    """The declared :class:`UniqueItems` rules over the nested list ``path``,
+    with where pydantic reports them (``(record)`` or the sub-model)."""
+    return [
+        (prefix.rstrip(".") or "(record)", r)
+        for prefix, r in spec.rules
+        if isinstance(r, UniqueItems) and prefix + r.items == path
+    ]
 
 
 @dataclass
@@ -522,24 +647,17 @@ def _validate_slots(
             elif slot.default is not None and not isinstance(slot.default, tuple):
                 values[path] = pl.lit(slot.default, dtype=dtype_of(slot.type))
             continue
-        value, cks = coerce(src.expr, src.dtype, slot.type)
+        got = coerce(src.expr, src.dtype, slot)
+        value = got.value
         if slot.required:
             checks.append((src.expr.is_null(), pl.format("{}: Field required", where(path))))
         else:
             value = _fill_default(value, slot)
-        if slot.min_length:
-            s = "" if slot.min_length == 1 else "s"
-            size = (
-                value.str.len_bytes() if slot.min_length == 1 else value.str.len_chars()
-            )  # 0 bytes = 0 chars
-            cks.append(
-                (
-                    (size < slot.min_length).fill_null(False),
-                    f"String should have at least {slot.min_length} character{s}",
-                )
-            )
-        for bad, msg in cks:
-            checks.append((bad, pl.format("{}: " + msg.replace("{", "{{").replace("}", "}}"), where(path))))
+        for bad, msg in got.checks:
+            if isinstance(msg, pl.Expr):  # pydantic's own message, with its item position
+                checks.append((bad, pl.format("{}{}", where(path), msg)))
+            else:
+                checks.append((bad, pl.format("{}: " + msg.replace("{", "{{").replace("}", "}}"), where(path))))
         values[path] = value
     return values, checks
 
@@ -598,7 +716,7 @@ def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
     for name, slot in spec.slots.items():
         dtype = dtype_of(slot.type)
         if name in present:
-            value, _ = coerce(pl.element().struct.field(name), present[name], slot.type)
+            value = coerce(pl.element().struct.field(name), present[name], slot).value
         else:
             value = pl.lit(None, dtype=dtype)
         fields.append(_fill_default(value.cast(dtype), slot).alias(name))
@@ -612,6 +730,7 @@ def _child_frame(
     list_source: Source | None,
     table: pl.DataFrame | None,
     ids: pl.DataFrame,
+    unique: Sequence[tuple[str, UniqueItems]] = (),
 ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     """Validate one nested record list.
 
@@ -642,11 +761,12 @@ def _child_frame(
         e = pl.element()
         e_values, e_checks = _validate_slots(spec, from_item(e), lambda name: pl.lit(name))
         e_checks.insert(0, (e.is_null(), pl.lit("")))
-        e_cross = _model_checks(spec.model, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
+        e_cross = _rule_checks(spec, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
         has_bad = src.expr.list.eval(_any(e_checks + e_cross)).list.any().fill_null(False)
-        if path == "cases" and "id" in e_values:
-            case_ids = src.expr.list.eval(e_values["id"])
-            has_bad = has_bad | (case_ids.list.n_unique() < case_ids.list.len()).fill_null(False)
+        for _, rule in unique:
+            if rule.key in e_values:
+                keys = src.expr.list.eval(e_values[rule.key])
+                has_bad = has_bad | (keys.list.n_unique() < keys.list.len()).fill_null(False)
         items = (
             base.lazy()
             .filter(has_bad)
@@ -687,11 +807,14 @@ def _child_frame(
     def value(name: str) -> pl.Expr:
         return pl.col(name) if name in values else pl.lit(None)
 
-    cross = _model_checks(spec.model, value, pl.format(f"{path}.{{}}", idx))
+    cross = _rule_checks(spec, value, pl.format(f"{path}.{{}}", idx))
     extra: list[Check] = []
-    if path == "cases" and "id" in values:
-        dup = pl.col("id").is_duplicated().over(ROW).fill_null(False)
-        extra.append((dup, pl.format("(record): Value error, duplicate case id '{}'", pl.col("id"))))
+    for loc, rule in unique:
+        if rule.key in values:
+            dup = pl.col(rule.key).is_duplicated().over(ROW).fill_null(False)
+            key = pl.col(rule.key).cast(pl.String())
+            msg = rule_message(rule.message, lambda _name, key=key: key)  # type: ignore[misc]
+            extra.append((dup, pl.format(f"{loc}: Value error, {{}}", msg)))
     raw_bad = _bad_rows(items.lazy(), checks)
     canon_bad = _bad_rows(canon, cross + extra)
     bad_plan = (
@@ -734,7 +857,7 @@ def prepare(
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
     values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
-    checks += _model_checks(spec.model, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+    checks += _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
     tables = {k: None if v is None else v.rechunk() for k, v in (tables or {}).items()}
@@ -756,7 +879,7 @@ def prepare(
         src = sources.get(path)
         if table is None and src is None:
             continue
-        items, bad_items = _child_frame(path, cspec, base, src, table, ids)
+        items, bad_items = _child_frame(path, cspec, base, src, table, ids, _unique_items(spec, path))
         if items is not None:
             child_items[path] = items
         elif src is not None and isinstance(src.dtype, pl.List) and path in wanted:
@@ -827,7 +950,32 @@ def prepare(
             .with_columns(pl.col(path).fill_null(pl.lit([], dtype=dtype)).cast(dtype))
             .collect()
         )
+    if spec.is_opaque() and valid.height:
+        valid, rejected = _validate_opaque(spec, valid, rejected)
     return Prepared(valid=valid, rejected=rejected, n_rows=n, passthrough=passthrough)
+
+
+def _validate_opaque(
+    spec: ModelSpec, valid: pl.DataFrame, rejected: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows of a model with validators of its own (not declared rules): each
+    valid row through the model itself, the ones it refuses moved to ``rejected``."""
+    model: Any = spec.model
+    bad = [(row, rec) for row, rec in records_from_canonical(valid, model) if isinstance(rec, RecordError)]
+    if not bad:
+        return valid, rejected
+    more = pl.DataFrame(
+        {
+            "row": [row for row, _ in bad],
+            "id": [err.record_id for _, err in bad],
+            "reason": [str(err) for _, err in bad],
+            "details": [[f"{p}: {m}" for p, m in err.errors] for _, err in bad],
+        },
+        schema=rejected.schema,
+    )
+    keep = pl.Series(ROW, [row for row, _ in bad], dtype=valid.schema[ROW])
+    rejected = pl.concat([rejected, more]).sort("row")
+    return valid.filter(~pl.col(ROW).is_in(keep.implode())), rejected
 
 
 # ---------------------------------------------------------------------------
@@ -850,13 +998,15 @@ def _flatten(data: Mapping[str, Any], spec: ModelSpec, prefix: str = "") -> dict
     return out
 
 
-def frame_from_records(records: Iterable[Customer | Mapping[str, Any]]) -> pl.DataFrame:
-    """A canonical customer table from records (one row per record)."""
-    spec = customer_spec()
+def frame_from_records(
+    records: Iterable[Customer | Mapping[str, Any]], model: type[Customer] = Customer
+) -> pl.DataFrame:
+    """A canonical table of record model ``model`` from records (one row per record)."""
+    spec = customer_spec(model)
     schema = canonical_schema(spec)
     columns: dict[str, list[Any]] = {name: [] for name in schema}
     for i, r in enumerate(records):
-        rec = r if isinstance(r, Customer) else _validate(r, i)
+        rec = r if isinstance(r, model) else _validate(dict(r) if isinstance(r, Customer) else r, i, model)
         flat = _flatten(rec.model_dump(), spec)
         for name, col in columns.items():
             col.append(flat.get(name))
@@ -864,7 +1014,7 @@ def frame_from_records(records: Iterable[Customer | Mapping[str, Any]]) -> pl.Da
 
 
 def tables_from_records(
-    records: Iterable[Customer | Mapping[str, Any]],
+    records: Iterable[Customer | Mapping[str, Any]], model: type[Customer] = Customer
 ) -> dict[str, pl.DataFrame]:
     """A customer table plus one table per nested record list.
 
@@ -872,8 +1022,8 @@ def tables_from_records(
     ``interactions``, ``deductions`` — each with a ``customer_id`` column
     first, then the item fields.
     """
-    spec = customer_spec()
-    frame = frame_from_records(records)
+    spec = customer_spec(model)
+    frame = frame_from_records(records, model)
     out = {"customers": frame.drop(list(spec.children))}
     for path, cspec in spec.children.items():
         name = path.rsplit(".", 1)[-1]
@@ -891,9 +1041,9 @@ def tables_from_records(
     return out
 
 
-def _validate(data: Mapping[str, Any], row: int | None) -> Customer:
+def _validate(data: Mapping[str, Any], row: int | None, model: type[Customer] = Customer) -> Customer:
     try:
-        return Customer.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         rid = data.get("id")
         errors = [(".".join(str(p) for p in e["loc"]) or "(record)", e["msg"]) for e in exc.errors()]
@@ -913,20 +1063,22 @@ def _nest(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def records_from_canonical(valid: pl.DataFrame) -> list[tuple[int, Customer | RecordError]]:
+def records_from_canonical(
+    valid: pl.DataFrame, model: type[Customer] = Customer
+) -> list[tuple[int, Customer | RecordError]]:
     """Records from a validated canonical table: (row, record or error) pairs.
 
     A row the column-wise checks accepted but the record model does not is
-    returned as its :class:`RecordError` (the frame checks are a mirror of
-    the model's; this keeps them honest).
+    returned as its :class:`RecordError` (only a model with validators of
+    its own, beyond the declared rules, can do that; see ``ModelSpec.opaque``).
     """
     out: list[tuple[int, Customer | RecordError]] = []
     rows = valid.get_column(ROW).to_list() if ROW in valid.columns else list(range(valid.height))
-    schema = canonical_schema()
+    schema = canonical_schema(customer_spec(model))
     fields = valid.select([c for c in valid.columns if c in schema])
     for row, data in zip(rows, fields.iter_rows(named=True), strict=True):
         try:
-            out.append((row, _validate(_nest(data), row)))
+            out.append((row, _validate(_nest(data), row, model)))
         except RecordError as exc:
             out.append((row, exc))
     return out
@@ -942,15 +1094,17 @@ def split_details(details: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def records_from_frame(
-    data: pl.DataFrame, tables: Mapping[str, pl.DataFrame | None] | None = None
+    data: pl.DataFrame,
+    tables: Mapping[str, pl.DataFrame | None] | None = None,
+    model: type[Customer] = Customer,
 ) -> list[Customer]:
     """Records from a customer table (and separate nested tables)."""
-    prepared = prepare(data, tables)
+    prepared = prepare(data, tables, spec=customer_spec(model))
     if prepared.rejected.height:
         first = prepared.rejected.row(0, named=True)
         raise RecordError(first["id"], split_details(first["details"]), row=first["row"])
     out: list[Customer] = []
-    for _, rec in records_from_canonical(prepared.valid):
+    for _, rec in records_from_canonical(prepared.valid, model):
         if isinstance(rec, RecordError):
             raise rec
         out.append(rec)

@@ -2,13 +2,13 @@
 
 Installed, this module is found through the ``customer_rules`` entry-point
 group under the name ``care_level``; ``Engine()`` then has a ``care_level``
-scheme. It implements three hooks:
+scheme. It implements four hooks:
 
-- ``register_features``: ``care_condition`` and ``patient_age``, the inputs
-  of the scheme (the core record has no patient fields; see the README),
-  each declared with the record paths it reads; ``patient_age`` also has a
-  polars implementation for tables, ``care_condition`` is computed on tables
-  by its Python implementation from the ``segment`` column alone;
+- ``register_record_fields``: the record namespace ``care`` (:class:`Care`:
+  the patient's condition, ward and admission date), so a patient record
+  reads ``{"id": ..., "care": {"condition": "serious"}}``;
+- ``register_features``: ``patient_age``, from the core ``birthday`` (with its
+  polars implementation beside the Python one);
 - ``register_schemes``: the ``care_level`` scheme read from the
   ``care_level/`` folder (policy, strategies, colour markers);
 - ``choose_strategy``: the scheme's strategy with the colour marker of the
@@ -20,26 +20,36 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from customer_rules import (
+    Customer,
+    Feature,
+    Scheme,
+    Strategy,
+    feature,
+    hookimpl,
+    load_scheme,
+    record_field,
+)
+
 if TYPE_CHECKING:
     import polars as pl
 
-from customer_rules import Customer, Feature, RecordError, Scheme, Strategy, feature, hookimpl, load_scheme
-
 __all__ = [
     "CONDITIONS",
+    "NAMESPACE",
     "SCHEME_ID",
-    "SEGMENT_PREFIX",
+    "Care",
     "CareParams",
-    "care_condition",
     "choose_strategy",
     "marker_conventions",
     "patient_age",
     "register_features",
+    "register_record_fields",
     "register_schemes",
     "with_marker",
 ]
@@ -49,11 +59,27 @@ __version__ = "0.1.0"
 SCHEME_ID = "care_level"
 FOLDER = Path(__file__).parent / "care_level"
 
-#: A patient's condition is recorded in ``Customer.segment`` as ``"care:<condition>"``.
-SEGMENT_PREFIX = "care:"
+#: The record namespace of the patient fields: ``{"care": {"condition": ...}}``.
+NAMESPACE = "care"
+
+Condition = Literal["critical", "major_surgery", "serious", "recovering", "frail", "self_care"]
 
 #: The conditions a doctor's assessment can record, most severe first.
-CONDITIONS: tuple[str, ...] = ("critical", "major_surgery", "serious", "recovering", "frail", "self_care")
+CONDITIONS: tuple[str, ...] = Condition.__args__  # type: ignore[attr-defined]
+
+
+class Care(BaseModel):
+    """What the ward knows about an in-patient (the record namespace ``care``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    condition: Condition | None = record_field(
+        "The patient's condition as assessed by the doctor; missing for anyone who is not a patient.",
+        en="condition",
+        zh="病情",
+    )
+    ward: str | None = record_field("The ward the patient lies in.", en="ward", zh="病区")
+    admitted_at: dt.date | None = record_field("Date of admission.", en="admitted on", zh="入院日期")
 
 
 @cache
@@ -83,30 +109,6 @@ class CareParams(BaseModel):
 
 
 # -- features ------------------------------------------------------------------
-
-
-@feature(
-    type="string",
-    enum=CONDITIONS,
-    en="Care condition",
-    zh="病情",
-    reads=("segment",),
-    description=(
-        "The patient's condition as assessed by the doctor, recorded in the record's segment as"
-        " 'care:<condition>'; missing when the segment is not a care segment (not a patient)."
-    ),
-)
-def care_condition(customer: Customer, as_of: dt.date) -> str | None:
-    segment = customer.segment
-    if segment is None or not segment.startswith(SEGMENT_PREFIX):
-        return None
-    condition = segment[len(SEGMENT_PREFIX) :].strip()
-    if condition not in CONDITIONS:
-        raise RecordError(
-            customer.id,
-            [("segment", f"unknown care condition {condition!r}; use one of {', '.join(CONDITIONS)}")],
-        )
-    return condition
 
 
 def _patient_age_polars(as_of: dt.date) -> pl.Expr:
@@ -150,8 +152,13 @@ def with_marker(strategy: Strategy, label: str, convention: str) -> Strategy:
 
 
 @hookimpl
+def register_record_fields() -> dict[str, type[BaseModel]]:
+    return {NAMESPACE: Care}
+
+
+@hookimpl
 def register_features() -> list[Feature]:
-    return [care_condition, patient_age]
+    return [patient_age]
 
 
 @hookimpl

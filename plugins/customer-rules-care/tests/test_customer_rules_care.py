@@ -18,7 +18,7 @@ AS_OF = dt.date(2026, 11, 22)
 def patient(condition: str | None, birthday: str | None = "1960-05-01", **extra: Any) -> dict[str, Any]:
     return {
         "id": f"bed-{condition}",
-        "segment": None if condition is None else f"care:{condition}",
+        "care": {} if condition is None else {"condition": condition},
         "birthday": birthday,
         **extra,
     }
@@ -33,7 +33,7 @@ def test_the_plugin_passes_the_conformance_kit() -> None:
     report = check_plugin(customer_rules_care)
     assert report.ok
     assert report.schemes == ("care_level",)
-    assert set(report.features) == {"care_condition", "patient_age"}
+    assert set(report.features) == {"patient_age"}
 
 
 @pytest.mark.parametrize(
@@ -77,16 +77,19 @@ def test_self_caring_patient_without_birthday_is_level3_and_says_age_is_missing(
 
 
 def test_a_customer_who_is_not_a_patient_is_unclassified(care: cr.Engine) -> None:
-    for segment in (None, "electronics", "critical_infrastructure"):
-        decision = care.decide("care_level", {"id": "c1", "segment": segment}, as_of=AS_OF)
+    for record in ({"id": "c1"}, {"id": "c2", "segment": "critical_infrastructure"}, patient(None)):
+        decision = care.decide("care_level", record, as_of=AS_OF)
         assert decision.label is None
         assert decision.strategy is None
-        assert "care_condition" in decision.missing
+        assert "care.condition" in decision.missing
+    # a core record given to the engine has the namespace unknown
+    assert care.decide("care_level", cr.Customer(id="c3"), as_of=AS_OF).label is None
 
 
 def test_an_unknown_care_condition_is_a_record_error_not_a_silent_skip(care: cr.Engine) -> None:
-    with pytest.raises(cr.RecordError, match="unknown care condition 'crtical'"):
+    with pytest.raises(cr.RecordError, match=r"care\.condition") as info:
         care.decide("care_level", patient("crtical"), as_of=AS_OF)
+    assert info.value.paths == ["care.condition"]
     batch = care.classify_many([patient("serious"), patient("crtical")], as_of=AS_OF)
     assert len(batch.profiles) == 1
     assert [r.row for r in batch.rejected] == [1]
@@ -135,3 +138,36 @@ def test_installed_plugin_is_discovered_through_its_entry_point(monkeypatch: pyt
     engine = cr.Engine()
     assert engine.schemes["care_level"].plugin == "care_level"
     assert "care_level" not in cr.Engine(block=["care_level"]).schemes
+
+
+def test_the_patient_fields_live_in_the_care_namespace(care: cr.Engine) -> None:
+    assert "care" not in cr.Customer.model_fields  # the core record is unchanged
+    fields = care.namespace.fields
+    assert fields["care.condition"].type.enum == customer_rules_care.CONDITIONS
+    assert fields["care.condition"].names == {"en": "condition", "zh": "病情"}
+    schema = care.record_model.model_json_schema()
+    assert schema["properties"]["care"]["plugin"] == "customer_rules_care"
+    with pytest.raises(cr.PolicyError, match=r"did you mean 'care\.condition'"):
+        care.check(
+            cr.Policy.model_validate(
+                {"id": "x", "labels": [{"id": "a", "zh": "甲", "en": "a"}],
+                 "rules": [{"id": "r", "when": "care.conditon == 'serious'", "then": "a"}]}
+            )
+        )
+
+
+def test_a_ward_table_gives_the_labels_of_the_records(care: cr.Engine) -> None:
+    import polars as pl
+
+    rows = [patient(c) for c in (*customer_rules_care.CONDITIONS, None)]
+    table = pl.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            "care.condition": [r["care"].get("condition") for r in rows],
+            "birthday": [r["birthday"] for r in rows],
+        }
+    )
+    out = care.classify_frame(table, as_of=AS_OF, schemes=["care_level"])
+    assert out["care_level"].to_list() == [
+        care.decide("care_level", r, as_of=AS_OF).label for r in rows
+    ]
