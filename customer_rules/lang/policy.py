@@ -303,6 +303,12 @@ _YAML_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _RESOLVER = yaml.resolver.Resolver()
 
 
+def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
+    """The tag PyYAML gives a plain scalar (int, float, bool, str, ...)."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-untyped-call]
+    return tag
+
+
 def _yaml_precheck(text: str, file: str | None, loader: Any) -> None:
     """Refuse a YAML document that would be too deep or too big once its
     aliases are expanded, or holds a number too long to convert, reading its
@@ -313,7 +319,7 @@ def _yaml_precheck(text: str, file: str | None, loader: Any) -> None:
     total = 0
     aliased = False
 
-    def count(n: int, mark: Any) -> None:
+    def count(n: int, at: tuple[int | None, int | None]) -> None:
         nonlocal total
         total += n
         if total > MAX_VALUES:
@@ -322,47 +328,45 @@ def _yaml_precheck(text: str, file: str | None, loader: Any) -> None:
                 + (" (every use of an alias counts as a copy)" if aliased else ""),
                 MAX_VALUES,
                 file,
-                mark.line + 1,
-                mark.column + 1,
+                *at,
             )
 
     for ev in yaml.parse(text, Loader=loader):
         mark = ev.start_mark
+        at = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         if isinstance(ev, yaml.AliasEvent):
             anchor = ev.anchor or ""
             if anchor in inside:
                 raise PolicyError(
                     f"alias *{anchor} refers to the value it is inside",
                     file=file,
-                    line=mark.line + 1,
-                    column=mark.column + 1,
+                    line=at[0],
+                    column=at[1],
                 )
             aliased = True
             n = size.get(anchor, 1)  # (an unknown alias is the composer's error to report)
-            count(n, mark)
+            count(n, at)
             if stack:
                 stack[-1][1] += n
         elif isinstance(ev, yaml.ScalarEvent):
             tag = ev.tag if ev.tag not in (None, "!") else None
             if tag is None and ev.implicit[0]:
-                tag = _RESOLVER.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+                tag = _resolve(ev.value, ev.implicit)
             if tag in _YAML_NUMBER_TAGS:
                 digits = sum(c.isdigit() for c in ev.value)
                 if digits > MAX_DIGITS:
-                    raise _too_big(f"a number with {digits} digits", MAX_DIGITS, file, mark.line + 1, mark.column + 1)
+                    raise _too_big(f"a number with {digits} digits", MAX_DIGITS, file, *at)
             if ev.anchor is not None:
                 size[ev.anchor] = 1
-            count(1, mark)
+            count(1, at)
             if stack:
                 stack[-1][1] += 1
         elif isinstance(ev, yaml.CollectionStartEvent):
             if len(stack) >= MAX_NESTING:
-                raise _too_big(
-                    f"values nest more than {MAX_NESTING} deep", MAX_NESTING, file, mark.line + 1, mark.column + 1
-                )
+                raise _too_big(f"values nest more than {MAX_NESTING} deep", MAX_NESTING, file, *at)
             if ev.anchor is not None:
                 inside.add(ev.anchor)
-            count(1, mark)
+            count(1, at)
             stack.append([ev.anchor, 1])
         elif isinstance(ev, yaml.CollectionEndEvent):
             anchor, n = stack.pop()
@@ -474,8 +478,9 @@ _SCAN = {
     "toml": re.compile(
         r'"""[\s\S]*?(?:"""|\Z)|\'\'\'[\s\S]*?(?:\'\'\'|\Z)|"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*'
         # a dotted key of more than MAX_NESTING parts (tomllib takes quadratic time over them)
-        r"|(?<![\w.\-])[\w\-]+(?:[ \t]*\.[ \t]*(?:[\w\-]+|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')){%d,}"
-        r"|[\[{]|[\]}]|(?<![\w.])[0-9][0-9_]*" % MAX_NESTING
+        r"|(?<![\w.\-])[\w\-]+(?:[ \t]*\.[ \t]*(?:[\w\-]+|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'))"
+        + f"{{{MAX_NESTING},}}"
+        + r"|[\[{]|[\]}]|(?<![\w.])[0-9][0-9_]*"
     ),
 }
 
