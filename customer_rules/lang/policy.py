@@ -128,7 +128,10 @@ class Policy(BaseModel):
     conditions reported alongside the label; ``scores`` names derived values
     the decision reports as its scores; ``details`` maps derived values the
     explanation always shows (whatever rule decided) to their captions, e.g.
-    the list of deductions behind a licence grade.
+    the list of deductions behind a licence grade. ``intended_gap`` says
+    why records no rule covers are meant to stay unclassified (a policy
+    without a default): ``verify`` and ``customer-rules check`` then report
+    the gap as information, with this reason, instead of as an error.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -146,6 +149,7 @@ class Policy(BaseModel):
     scores: tuple[str, ...] = ()
     details: dict[str, Text] = Field(default_factory=dict)
     stability: Stability | None = None
+    intended_gap: Text | None = None
     description: Text | None = None
     source: str | None = None
 
@@ -183,6 +187,12 @@ class Policy(BaseModel):
                 raise _LocatedValueError(
                     ("on_many",), f"on_many {self.on_many!r} is not a label", _hint(self.on_many, label_ids)
                 )
+        if self.intended_gap is not None and self.default is not None:
+            raise _LocatedValueError(
+                ("intended_gap",),
+                "intended_gap only applies to a policy without a default (with one, every record gets a label)",
+                None,
+            )
         for name in self.scores:
             if name not in self.derive:
                 raise _LocatedValueError(("scores",), f"score {name!r} is not a derived value", None)
@@ -674,48 +684,84 @@ def policy_from_data(
     file: str | None = None,
     positions: dict[Loc, tuple[int, int, bool]] | None = None,
 ) -> Policy:
-    """Validate a plain mapping into a :class:`Policy` (errors located in ``file``)."""
+    """Validate a plain mapping into a :class:`Policy` (errors located in ``file``).
+
+    Raises the first problem as a :class:`PolicyError`; :func:`policy_problems`
+    lists them all.
+    """
+    policy, problems = _validate(data, file, positions)
+    if policy is None:
+        raise problems[0]
+    return policy
+
+
+def policy_problems(
+    data: Any,
+    *,
+    file: str | None = None,
+    positions: dict[Loc, tuple[int, int, bool]] | None = None,
+) -> list[PolicyError]:
+    """Every structural problem of a policy document, in the order reported
+    (unknown keys first); empty when it validates."""
+    return _validate(data, file, positions)[1]
+
+
+def _validate(
+    data: Any, file: str | None, positions: dict[Loc, tuple[int, int, bool]] | None
+) -> tuple[Policy | None, list[PolicyError]]:
     origin = _Origin(file, positions or {})
     if not isinstance(data, Mapping):
-        raise PolicyError(
-            f"a policy must be a mapping of keys (id, labels, rules, ...), got {type(data).__name__}",
-            file=file,
-            line=1 if file or positions else None,  # read from text: it starts there
-        )
+        return None, [
+            PolicyError(
+                f"a policy must be a mapping of keys (id, labels, rules, ...), got {type(data).__name__}",
+                file=file,
+                line=1 if file or positions else None,  # read from text: it starts there
+            )
+        ]
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         # a misspelt key ('wen') also makes the right one ('when') missing:
-        # report the misspelling, which says what to fix
-        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        ctx_err = err.get("ctx", {}).get("error")
-        loc: Loc = tuple(err["loc"])
-        hint = None
-        message = err["msg"]
-        if isinstance(ctx_err, _LocatedValueError):
-            loc, message, hint = ctx_err.loc, ctx_err.message, ctx_err.hint
-        elif err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}"
-            allowed = _allowed_keys(loc)
-            hint = _hint_key(str(loc[-1]), allowed)
-        elif err["type"] == "missing":
-            message = f"missing required key {loc[-1]!r}"
-        else:
-            message = f"{message} (got {err.get('input')!r})" if "input" in err else message
-        where = origin.locate(loc)
-        key_pos = origin.positions.get((KEY, *loc))
-        if err["type"] == "extra_forbidden" and key_pos is not None:
-            where["line"], where["column"] = key_pos[:2]  # the unknown key itself
-        raise PolicyError(
-            message,
-            rule=_rule_id_at(data, loc),
-            field=_loc_text(loc) or None,
-            hint=hint,
-            **where,
-        ) from None
+        # report the misspelling, which says what to fix, and not the missing key
+        misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
+        errors = [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
+        errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+        return None, [_problem(err, data, origin) for err in errors]
     policy._origin = origin
-    return policy
+    return policy, []
+
+
+def _problem(err: Any, data: Any, origin: _Origin) -> PolicyError:
+    ctx_err = err.get("ctx", {}).get("error")
+    loc: Loc = tuple(err["loc"])
+    hint = None
+    message = err["msg"]
+    if isinstance(ctx_err, _LocatedValueError):
+        loc, message, hint = ctx_err.loc, ctx_err.message, ctx_err.hint
+    elif err["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}"
+        allowed = _allowed_keys(loc)
+        hint = _hint_key(str(loc[-1]), allowed)
+    elif err["type"] == "missing":
+        message = f"missing required key {loc[-1]!r}"
+    elif "input" in err:
+        message = f"{message} (got {short(repr(err['input']), 80)})"
+    where = origin.locate(loc)
+    key_pos = origin.positions.get((KEY, *loc))
+    if err["type"] == "extra_forbidden" and key_pos is not None:
+        where["line"], where["column"] = key_pos[:2]  # the unknown key itself
+    return PolicyError(message, rule=_rule_id_at(data, loc), field=_loc_text(loc) or None, hint=hint, **where)
+
+
+def read_policy_text(text: str, format: str, *, file: str | None = None) -> tuple[Policy | None, list[PolicyError]]:
+    """Read policy text: the policy, or every structural problem (a syntax
+    error or a limit stops the reading: then that one problem)."""
+    try:
+        data, positions = _read(text, format, file)
+    except PolicyError as exc:
+        return None, [exc]
+    return _validate(data, file, positions)
 
 
 _MODEL_BY_KEY: dict[str, type[BaseModel]] = {"labels": LabelDef, "rules": RuleDef, "flags": FlagDef}
@@ -738,12 +784,20 @@ def _hint_key(key: str, allowed: list[str]) -> str:
 
 def parse_policy(text: str, format: str = "yaml", *, file: str | None = None) -> Policy:
     """Read a policy from text in ``yaml``, ``json`` or ``toml``."""
-    data, positions = _read(text, format, file)
-    return policy_from_data(data, file=file, positions=positions)
+    policy, problems = read_policy_text(text, format, file=file)
+    if policy is None:
+        raise problems[0]
+    return policy
 
 
 def read_policy_file(path: str | Path, format: str | None = None) -> Policy:
     """Read a policy file (format from the extension unless given)."""
+    text, fmt = policy_file_text(path, format)
+    return parse_policy(text, fmt, file=str(path))
+
+
+def policy_file_text(path: str | Path, format: str | None = None) -> tuple[str, str]:
+    """The text of a policy file and its format (from the extension unless given)."""
     p = Path(path)
     fmt = format or _format_of(p)
     if p.is_dir():
@@ -756,7 +810,7 @@ def read_policy_file(path: str | Path, format: str | None = None) -> Policy:
         ) from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file: {exc.strerror}", file=str(p)) from None
-    return parse_policy(text, fmt, file=str(p))
+    return text, fmt
 
 
 def is_policy_file(source: str | Path) -> bool:
