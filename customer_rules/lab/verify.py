@@ -1541,7 +1541,7 @@ def _gap_finding(policy: Policy, qq: _Question) -> Finding:
     what = "no rule covers some records with every input known, and there is no default"
     if policy.intended_gap is None:
         return Finding("error", "gap", (), what, witness=qq.witness, exact=qq.exact)
-    why = f"records with every input known that no rule covers stay unclassified by design: {policy.intended_gap.en}"
+    why = f"no rule covers some records with every input known, by design: {policy.intended_gap.en}"
     return Finding("info", "gap", (), why, witness=qq.witness, exact=qq.exact)
 
 
