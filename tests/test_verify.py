@@ -257,13 +257,6 @@ def test_a_declared_gap_is_information_with_its_reason(engine: cr.Engine) -> Non
     assert info.witness == gap.witness  # still shown: which records stay unclassified
 
 
-def test_an_intended_gap_needs_a_policy_without_default() -> None:
-    text = "id: t\nlabels: [{id: a, zh: 甲, en: A}]\ndefault: a\nintended_gap: nothing\n"
-    with pytest.raises(cr.PolicyError, match="intended_gap only applies to a policy without a default") as info:
-        cr.load_policy(text, format="yaml")
-    assert info.value.line == 4 and info.value.field == "intended_gap"
-
-
 @pytest.mark.parametrize("scheme", GAP_SCHEMES)
 def test_built_in_schemes_with_a_gap_by_design_declare_it(scheme: str, engine: cr.Engine) -> None:
     policy = engine.schemes[scheme].policy

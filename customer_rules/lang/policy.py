@@ -131,7 +131,8 @@ class Policy(BaseModel):
     the list of deductions behind a licence grade. ``intended_gap`` says
     why records no rule covers are meant to stay unclassified (a policy
     without a default): ``verify`` and ``customer-rules check`` then report
-    the gap as information, with this reason, instead of as an error.
+    the gap as information, with this reason, instead of as an error (with
+    a default there is no gap, and it says nothing).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -187,12 +188,6 @@ class Policy(BaseModel):
                 raise _LocatedValueError(
                     ("on_many",), f"on_many {self.on_many!r} is not a label", _hint(self.on_many, label_ids)
                 )
-        if self.intended_gap is not None and self.default is not None:
-            raise _LocatedValueError(
-                ("intended_gap",),
-                "intended_gap only applies to a policy without a default (with one, every record gets a label)",
-                None,
-            )
         for name in self.scores:
             if name not in self.derive:
                 raise _LocatedValueError(("scores",), f"score {name!r} is not a derived value", None)
