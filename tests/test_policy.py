@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 import customer_rules as cr
 from customer_rules.cli.main import cli
+from customer_rules.engine.api import policy_problems
 from customer_rules.lang.policy import MAX_DIGITS, MAX_NESTING, MAX_RULES, MAX_TEXT_CHARS, MAX_VALUES
 
 POLICY = {
@@ -241,3 +242,39 @@ labels:
 """
     with pytest.raises(cr.PolicyError, match="unknown key 'base'"):
         cr.load_policy(text, format="yaml")
+
+
+# -- every problem, not only the first -------------------------------------------------------
+
+
+def test_policy_problems_lists_each_failing_condition_at_its_own_line() -> None:
+    text = """id: t
+labels: [{id: a, zh: 甲, en: A}]
+rules:
+  - {id: r1, when: value.revenu_12m > 1, then: a}
+  - {id: r2, when: value.revenue_12m > 1, then: a}
+  - {id: r3, when: "value.revenue_12m >", then: a}
+flags:
+  - {id: f1, when: value.nope, en: F}
+"""
+    problems = policy_problems(text, format="yaml")
+    assert [(p.rule, p.line) for p in problems] == [("r1", 4), ("r3", 6), ("f1", 8)]
+    with pytest.raises(cr.PolicyError) as info:
+        cr.load_policy(text, format="yaml")
+    assert str(info.value) == str(problems[0])  # load_policy raises the first of them
+
+
+def test_policy_problems_lists_every_structural_problem_once() -> None:
+    text = "id: t\nhit: sometimes\nlabels: [{id: a, zh: 甲, en: A}]\nrules:\n  - {id: r1, wen: x, then: a}\n"
+    problems = policy_problems(text, format="yaml")
+    assert [p.field for p in problems] == ["rules[0].wen", "hit"]
+    assert problems[0].hint == "did you mean 'when'?"
+
+
+def test_policy_problems_of_text_that_does_not_parse_or_does_load(tmp_path: Path) -> None:
+    (problem,) = policy_problems(alias_bomb(), format="yaml")
+    assert "expands to more than" in problem.message
+    path = tmp_path / "ok.json"
+    path.write_text(json.dumps(POLICY), encoding="utf-8")
+    assert policy_problems(path) == []
+    assert "no such policy file" in policy_problems("id: t")[0].message

@@ -1249,7 +1249,7 @@ def _show_properties(out: Console, report: Any, name: str) -> bool:
 def _policy_target(policy_file: str, engine: Engine) -> Any:
     """A policy file (loaded and type-checked against ``engine``) or a scheme id."""
     path = Path(policy_file)
-    if path.exists():
+    if os.path.exists(policy_file):  # (False, not an error, for a name no file can have)
         if path.is_dir():
             raise CliError(f"{policy_file!r} is a folder", "give a policy file (.yaml, .json or .toml)")
         return engine.load_policy(path)
