@@ -278,3 +278,10 @@ def test_policy_problems_of_text_that_does_not_parse_or_does_load(tmp_path: Path
     path.write_text(json.dumps(POLICY), encoding="utf-8")
     assert policy_problems(path) == []
     assert "no such policy file" in policy_problems("id: t")[0].message
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "toml"])
+def test_text_with_a_lone_surrogate_is_a_policy_error(fmt: str) -> None:
+    # found by tests/test_fuzz.py: libyaml raised a raw UnicodeEncodeError
+    err = refused("id: t\n\udcffx", fmt)
+    assert "lone surrogate" in err.message and (err.line, err.column) == (2, 1)

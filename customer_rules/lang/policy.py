@@ -594,6 +594,13 @@ def _read(text: str, fmt: str, file: str | None) -> tuple[Any, _Positions]:
     if len(text) > MAX_TEXT_CHARS:
         raise _too_big(f"the policy text has {len(text)} characters", MAX_TEXT_CHARS, file, None, None)
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from bytes decoded with surrogateescape
+        line, column = text.count("\n", 0, exc.start) + 1, exc.start - text.rfind("\n", 0, exc.start)
+        raise PolicyError(
+            f"not valid Unicode text: a lone surrogate {text[exc.start]!r}", file=file, line=line, column=column
+        ) from None
+    try:
         if fmt == "yaml":
             data, positions = _read_yaml(text, file)
         elif fmt == "json":
