@@ -187,7 +187,7 @@ def test_the_seeds_are_valid_policies() -> None:
         assert cr.load_policy(text, format=fmt, engine=engine()).id == "fuzzed"
 
 
-@fuzz(300)
+@fuzz(60)
 @given(policy_texts)
 def test_policy_text_gives_a_policy_or_a_policy_error(case: tuple[str, str]) -> None:
     fmt, text = case
@@ -225,7 +225,7 @@ def records(draw: st.DrawFn) -> Any:
     return record
 
 
-@fuzz(120)
+@fuzz(60)
 @given(records())
 def test_a_record_is_classified_or_refused_with_a_library_error(record: Any) -> None:
     eng = engine()
@@ -281,7 +281,7 @@ def tables(draw: st.DrawFn) -> pl.DataFrame:
     return frame
 
 
-@fuzz(25)
+@fuzz(10)
 @given(tables())
 def test_a_table_is_classified_with_bad_rows_rejected(frame: pl.DataFrame) -> None:
     eng = engine()
@@ -309,7 +309,7 @@ fitted_files = st.one_of(
 )
 
 
-@fuzz(150)
+@fuzz(60)
 @given(fitted_files)
 def test_a_fitted_file_is_loaded_or_refused_with_a_library_error(tmp_path_factory: Any, text: str) -> None:
     path = tmp_path_factory.mktemp("fitted") / "cuts.json"
