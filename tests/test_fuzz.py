@@ -187,7 +187,7 @@ def test_the_seeds_are_valid_policies() -> None:
         assert cr.load_policy(text, format=fmt, engine=engine()).id == "fuzzed"
 
 
-@fuzz(60)
+@fuzz(150)
 @given(policy_texts)
 def test_policy_text_gives_a_policy_or_a_policy_error(case: tuple[str, str]) -> None:
     fmt, text = case
