@@ -113,6 +113,22 @@ class NotFittedError(CustomerRulesError):
     """A population-relative scheme was used before ``Engine.fit``."""
 
 
+class FittedFileError(NotFittedError):
+    """Saved cut-offs were refused: the file is damaged, not a fitted file,
+    or fitted for another policy, version or parameters (refit).
+
+    ``file`` is the file (``None`` for a mapping), ``key`` the dotted key
+    path of the problem inside it (e.g. ``value_pyramid.cuts.<call>.cutoff``).
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.key = key
+        where = ": ".join(x for x in (file, key) if x)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
 class PluginError(CustomerRulesError):
     """A plugin failed to load or register; names the plugin and the cause."""
 

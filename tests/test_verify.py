@@ -237,3 +237,35 @@ def test_built_in_schemes_pass_verify_or_document_the_finding(scheme: str, engin
     findings = cr.verify(scheme, engine, max_examples=100)
     unexplained = [f for f in findings if (f.kind, f.rules) not in ACCEPTED[scheme]]
     assert not unexplained, "\n".join(f.explain() for f in unexplained)
+
+
+# -- intended gaps ------------------------------------------------------------------------
+
+GAP_SCHEMES = ("social_style", "lead_grade", "customer_quality", "terminal_priority", "retail_license_grade")
+
+
+def test_a_declared_gap_is_information_with_its_reason(engine: cr.Engine) -> None:
+    text = (HERE / "flawed" / "gap.yaml").read_text(encoding="utf-8")
+    plain = cr.verify(cr.load_policy(text, format="yaml", engine=engine), engine)
+    (gap,) = plain.of_kind("gap")
+    assert gap.severity == "error" and not plain.ok
+    declared = text + "intended_gap: {en: revenue between 50 and 100 is left to a person, zh: 人工处理}\n"
+    findings = cr.verify(cr.load_policy(declared, format="yaml", engine=engine), engine)
+    (info,) = findings.of_kind("gap")
+    assert info.severity == "info" and findings.ok and not findings.errors
+    assert info.message.endswith("by design: revenue between 50 and 100 is left to a person")
+    assert info.witness == gap.witness  # still shown: which records stay unclassified
+
+
+@pytest.mark.parametrize("scheme", GAP_SCHEMES)
+def test_built_in_schemes_with_a_gap_by_design_declare_it(scheme: str, engine: cr.Engine) -> None:
+    policy = engine.schemes[scheme].policy
+    assert policy.intended_gap is not None and policy.intended_gap.zh
+    findings = cr.verify(scheme, engine, max_examples=30)
+    assert not findings.errors, findings.explain()
+    assert all(f.severity == "info" for f in findings.of_kind("gap"))
+
+
+def test_only_those_declare_a_gap(engine: cr.Engine) -> None:
+    declared = {sid for sid, s in engine.schemes.items() if s.policy.intended_gap is not None}
+    assert declared == set(GAP_SCHEMES)

@@ -157,13 +157,9 @@ class FrameCompiler:
         ext = self.extensions.get(type(node))
         if ext is not None:
             return ext(self, node)
-        if (
-            not isinstance(node, ListOf)
-            and self.checked.constant(node) is not NOT_CONSTANT
-            and (not self.shift or not any(isinstance(n, Binary) and n.op in COMPARISONS for n in walk(node)))
-        ):
-            # constant sub-expressions are folded (and range-checked) once, at load;
-            # under hysteresis a comparison's threshold moves, so it is compiled as python does
+        if not isinstance(node, ListOf) and self.checked.constant(node) is not NOT_CONSTANT:
+            # constant sub-expressions are folded (and range-checked) once, at load; under
+            # hysteresis the rewritten policy carries the moved thresholds as its constants
             return self._constant_expr(node)
         if isinstance(node, Name):
             return self._name(node)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -705,10 +706,7 @@ def check(
         try:
             target = _policy_target(policy_file, engine)
         except (PolicyError, CliError) as exc:
-            err = exc if isinstance(exc, CliError) else as_cli_error(exc)
-            out.print(Text("error ", style="bold red") + Text(err.format_message()), soft_wrap=True)
-            if err.hint:
-                out.print(Text(f"  hint: {err.hint}", style="dim"), soft_wrap=True)
+            _show_problems(out, policy_file, exc, engine)
             failed = True
             continue
         findings = verify_policy(target, engine, search=False)
@@ -725,6 +723,21 @@ def check(
             failed = _show_properties(out, report, name) or failed
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _show_problems(out: Console, policy_file: str, exc: PolicyError | CliError, engine: Engine) -> None:
+    """Every problem of a policy file that does not load, each with its hint."""
+    from customer_rules.engine.api import policy_problems
+
+    found: list[PolicyError | CliError] = [exc]
+    if isinstance(exc, PolicyError):
+        found = list(policy_problems(Path(policy_file), engine=engine)) or found
+    for problem in found:
+        err = problem if isinstance(problem, CliError) else as_cli_error(problem)
+        out.print(Text("error ", style="bold red") + Text(err.format_message()), soft_wrap=True)
+        if err.hint and not err.hint.startswith("fix the policy; `customer-rules check"):
+            out.print(Text(f"  hint: {err.hint}", style="dim"), soft_wrap=True)
+    out.print(Text(f"check {policy_file}: does not load, {len(found)} problem(s)", style="bold red"))
 
 
 def _properties(
@@ -779,7 +792,7 @@ def _show_properties(out: Console, report: Any, name: str) -> bool:
 def _policy_target(policy_file: str, engine: Engine) -> Any:
     """A policy file (loaded and type-checked against ``engine``) or a scheme id."""
     path = Path(policy_file)
-    if path.exists():
+    if os.path.exists(policy_file):  # (False, not an error, for a name no file can have)
         if path.is_dir():
             raise CliError(f"{policy_file!r} is a folder", "give a policy file (.yaml, .json or .toml)")
         return read_any_policy(path, engine)  # YAML/JSON/TOML, JDM, DMN or .xlsx

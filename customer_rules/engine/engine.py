@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -467,33 +466,74 @@ class Engine:
         return out
 
     def save_fitted(self, path: str | Path) -> None:
-        """Write the learned cut-offs to a JSON file (see :meth:`load_fitted`)."""
-        Path(path).write_text(json.dumps(self.fitted_, ensure_ascii=False, indent=2), encoding="utf-8")
+        """Write the learned cut-offs to a JSON file (see :meth:`load_fitted`).
+
+        The file appears whole or not at all (written beside ``path``, then
+        renamed); each scheme carries a hash of its parameter values.
+        """
+        from customer_rules.engine.fitted_file import write_fitted
+
+        write_fitted(path, self.fitted_)
 
     def load_fitted(self, source: str | Path | Mapping[str, Any]) -> Engine:
         """Use cut-offs saved by :meth:`save_fitted` (a path or the loaded mapping).
 
-        The policy id, version and parameters must match the engine's, so an
-        app never applies last quarter's cut-offs to a changed policy silently.
+        The file is validated first (types, finite numbers, sorted values;
+        see ``customer_rules.engine.fitted_file``), then each scheme's
+        policy id, version, parameters (and their hash) and cuts must match
+        this engine's, so an app never applies last quarter's cut-offs to a
+        changed policy silently. Anything else raises
+        :class:`~customer_rules.errors.FittedFileError` (a
+        ``NotFittedError``) naming the file and the key; nothing is loaded.
         """
-        data = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
-        for sid, entry in data.items():
-            sid = self.scheme(sid).id
+        from customer_rules.engine.fitted_file import params_hash, read_fitted
+        from customer_rules.errors import FittedFileError
+        from customer_rules.lang.population import Cut
+
+        file = None if isinstance(source, Mapping) else str(source)
+        loaded = {}
+        for sid, entry in read_fitted(source).items():
+            if sid not in self._schemes:
+                raise FittedFileError(
+                    f"no scheme {sid!r} in this engine; it has {', '.join(self._schemes)}", file=file, key=sid
+                )
             checked = self._checked[sid]
             policy = checked.policy
-            params = {k: _json_scalar(v) for k, v in checked.params.items()}
-            if entry.get("version") != policy.version or entry.get("params") != params:
-                raise NotFittedError(
-                    f"saved cut-offs for {sid!r} were fitted with version {entry.get('version')!r} and "
-                    f"params {entry.get('params')}; this engine runs version {policy.version!r} with {params}: refit"
+            if entry.policy != policy.id:
+                raise FittedFileError(
+                    f"cut-offs fitted for policy {entry.policy!r}; scheme {sid!r} runs policy {policy.id!r}: refit",
+                    file=file,
+                    key=f"{sid}.policy",
                 )
-            cuts = {k: Cut.from_json(v) for k, v in entry["cuts"].items()}
-            expected = {key_of(c) for c in checked.population}
-            if set(cuts) != expected:
-                raise NotFittedError(f"saved cut-offs for {sid!r} do not match its rules: refit")
-            self._cuts[sid] = cuts
-            self._fit_info[sid] = {k: entry[k] for k in ("as_of", "population") if k in entry}
-            self._recompile(sid)
+            params = {k: _json_scalar(v) for k, v in checked.params.items()}
+            if entry.version != policy.version or entry.params != params:
+                raise FittedFileError(
+                    f"saved cut-offs for {sid!r} were fitted with version {entry.version!r} and "
+                    f"params {entry.params}; this engine runs version {policy.version!r} with {params}: refit",
+                    file=file,
+                    key=f"{sid}.version" if entry.version != policy.version else f"{sid}.params",
+                )
+            if entry.params_hash is not None and entry.params_hash != params_hash(params):
+                raise FittedFileError("the parameters' hash differs: refit", file=file, key=f"{sid}.params_hash")
+            calls = {key_of(c): c for c in checked.population}
+            if set(entry.cuts) != set(calls):
+                odd = sorted(set(entry.cuts) ^ set(calls))
+                raise FittedFileError(
+                    f"saved cut-offs for {sid!r} do not match its rules ({odd[0]!r}): refit",
+                    file=file,
+                    key=f"{sid}.cuts",
+                )
+            for key, cut in entry.cuts.items():
+                if cut.function != calls[key].name:
+                    raise FittedFileError(
+                        f"a {cut.function} cut for a {calls[key].name} call: refit",
+                        file=file,
+                        key=f"{sid}.cuts.{key}.function",
+                    )
+            cuts = {k: Cut.from_json(c.model_dump(exclude_none=True)) for k, c in entry.cuts.items()}
+            loaded[sid] = (cuts, entry)
+        for sid, (cuts, entry) in loaded.items():  # all schemes or none
+            self.use_cuts(sid, cuts, as_of=entry.as_of, population=entry.population)
         return self
 
     def _refresh_hooks(self) -> None:

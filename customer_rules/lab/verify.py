@@ -1279,9 +1279,7 @@ class _Analysis:
         if complete_q is not None and gap_q is not None:
             c = state(complete_q, "whether some record with every input known is left unclassified", ())
             if c:
-                add(Finding("error", "gap", (),
-                            "no rule covers some records with every input known, and there is no default",
-                            witness=complete_q.witness, exact=complete_q.exact))
+                add(_gap_finding(policy, complete_q))
             else:
                 g = state(gap_q, "whether some record is left unclassified", ())
                 if g:
@@ -1485,6 +1483,16 @@ class _Analysis:
 
 
 Test = Callable[[_Outcome, "Customer"], bool]
+
+
+def _gap_finding(policy: Policy, qq: _Question) -> Finding:
+    """Records with every input known that no rule covers: an error, or
+    information when the policy declares the gap intended (with why)."""
+    what = "no rule covers some records with every input known, and there is no default"
+    if policy.intended_gap is None:
+        return Finding("error", "gap", (), what, witness=qq.witness, exact=qq.exact)
+    why = f"no rule covers some records with every input known, by design: {policy.intended_gap.en}"
+    return Finding("info", "gap", (), why, witness=qq.witness, exact=qq.exact)
 
 
 def _never(o: _Outcome, c: Customer) -> bool:
