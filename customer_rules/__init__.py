@@ -40,6 +40,7 @@ from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
 from customer_rules.lab.verify import Finding, Findings, verify
 from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
+from customer_rules.model.change import ChangeExplanation, Crossing, explain_change
 from customer_rules.model.decision import Counterfactual, Decision, Need, Profile
 from customer_rules.model.features import Feature, feature
 from customer_rules.model.frames import (
@@ -93,10 +94,12 @@ __all__ = [
     "Cadence",
     "Case",
     "Change",
+    "ChangeExplanation",
     "CheckReport",
     "Comparison",
     "Compliance",
     "Counterfactual",
+    "Crossing",
     "Customer",
     "CustomerRulesError",
     "Deal",
@@ -143,6 +146,7 @@ __all__ = [
     "check",
     "compare",
     "exactly_one_label",
+    "explain_change",
     "feature",
     "frame_from_records",
     "hookimpl",

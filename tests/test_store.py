@@ -234,10 +234,12 @@ def test_changes_lists_who_moved_from_what_to_what(url: str) -> None:
                  key=lambda r: r[0])
     assert got == [("A", "key", "regular"), ("D", None, "key")]
     assert changes["decision_id"][0] == decision_id("2026Q4", "A", "tier")
-    # explain_change-style comparison works on logged decisions
+    # explain_change works on two logged decisions
     before, after = (d.to_decision() for d in store.history("A", "tier"))
     assert (before.label, after.label) == ("key", "regular")
-    assert after.evidence["value.revenue_12m"] == 100
+    change = cr.explain_change(before, after)
+    assert change.changed and change.moved["value.revenue_12m"] == (600000, 100)
+    assert "value.revenue_12m 600000 → 100" in change.text("en")
 
 
 # -- replay ----------------------------------------------------------------------------------
