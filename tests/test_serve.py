@@ -414,3 +414,154 @@ def test_webhook_callback_failure_is_sent_again() -> None:
         hook = {"record": RECORDS[0], "as_of": AS_OF, "schemes": ["crisis"]}
         assert c.post("/v1/webhooks/record-changed", json=hook).json()["delivered"] is False
         assert c.post("/v1/webhooks/record-changed", json=hook).json()["changed"]  # still pending
+
+
+# -- the CLI and a real server process ---------------------------------------------------
+
+
+def test_missing_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from click.testing import CliRunner
+
+    from customer_rules.cli.main import cli
+
+    for name in [m for m in sys.modules if m.startswith("customer_rules.serve")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    with pytest.raises(ImportError, match=r"customer-rules\[serve\]"):
+        import customer_rules.serve  # noqa: F401
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1
+    assert "customer-rules[serve]" in result.output
+
+
+def test_cli_refuses_a_public_bind_without_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from customer_rules.cli.main import cli
+
+    monkeypatch.delenv("CUSTOMER_RULES_TOKEN_SHA256", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "1"])
+    assert result.exit_code == 1
+    assert "needs API tokens" in result.output
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """``customer-rules serve`` in its own process on 127.0.0.1 (a free port)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    tmp = tmp_path_factory.mktemp("serve")
+    tokens = tmp / "tokens"
+    tokens.write_text(hash_token(TOKEN) + "\n", encoding="utf-8")
+    policy = tmp / "birds.yaml"
+    policy.write_text(BIRDS.read_text(encoding="utf-8") + "version: '1'\n", encoding="utf-8")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(cr.__file__).parent.parent)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "customer_rules",
+            "serve",
+            "--port",
+            str(port),
+            "--token-file",
+            str(tokens),
+            "--policy",
+            str(policy),
+            "--log-level",
+            "warning",
+            "--body-timeout",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"server did not start: {out}")
+            time.sleep(0.2)
+        yield base, (proc, policy)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_real_server_classifies_and_reloads_on_sighup(server: tuple[str, Any]) -> None:
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    base, (proc, policy) = server
+    body = {"record": RECORDS[0], "as_of": AS_OF, "schemes": ["birds_complete", "crisis"]}
+    assert httpx.post(base + "/v1/classify", json=body, timeout=10).status_code == 401
+    r = httpx.post(base + "/v1/classify", json=body, headers=bearer(), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["labels"] == ENGINE.classify(
+        RECORDS[0], as_of=cr.SAMPLE_AS_OF, schemes=["crisis"]
+    ).labels | {"birds_complete": r.json()["labels"]["birds_complete"]}
+    assert "server" not in r.headers
+    if not hasattr(signal, "SIGHUP"):
+        return
+    policy.write_text(
+        policy.read_text(encoding="utf-8").replace("version: '1'", "version: '2'"), encoding="utf-8"
+    )
+    os.kill(proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while httpx.get(base + "/readyz", timeout=5).json()["generation"] != 2:
+        assert time.monotonic() < deadline, "SIGHUP did not reload"
+        time.sleep(0.1)
+    r = httpx.post(base + "/v1/classify", json=body, headers=bearer(), timeout=10)
+    assert r.json()["policies"]["birds_complete"] == "2"
+
+
+def test_real_server_drops_a_slow_client(server: tuple[str, Any]) -> None:
+    import socket
+
+    base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(
+            b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b'\r\nContent-Length: 100\r\n\r\n{"record":'
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b"application/problem+json" in reply

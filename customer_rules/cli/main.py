@@ -1385,6 +1385,8 @@ def agenda(
         write_table(frame_out, out, stdout=sys.stdout)
 
 
+from customer_rules.cli import serve as _serve_commands  # noqa: E402, F401
+
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
