@@ -565,3 +565,33 @@ def test_real_server_drops_a_slow_client(server: tuple[str, Any]) -> None:
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
     assert b"application/problem+json" in reply
+
+
+# -- schemathesis against the OpenAPI document -------------------------------------------
+
+
+def _schemathesis_schema() -> Any:
+    schemathesis = pytest.importorskip("schemathesis")
+    app = create_app(ENGINE, config=ServeConfig(time_limit_s=30))
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+try:
+    import schemathesis as _st
+
+    SCHEMA = _schemathesis_schema()
+    CHECKS = [
+        _st.checks.not_a_server_error,
+        _st.checks.response_schema_conformance,
+        _st.checks.status_code_conformance,
+        _st.checks.content_type_conformance,
+    ]
+
+    @SCHEMA.parametrize()
+    @settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def test_openapi_contract(case: Any) -> None:
+        """Generated requests for every operation: no 5xx, every response matches the document."""
+        case.call_and_validate(checks=CHECKS)
+
+except ImportError:  # pragma: no cover - schemathesis is in the test extra
+    pass

@@ -69,9 +69,26 @@ T = TypeVar("T")
 
 
 def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        c: {"model": Problem, "description": HTTPStatus(c).phrase, "content": {PROBLEM: {}}} for c in codes
-    }
+    return {c: {"model": Problem, "description": HTTPStatus(c).phrase} for c in codes}
+
+
+def _problems_as_problem_json(app: FastAPI) -> None:
+    """Document every 4xx/5xx body as application/problem+json (what the handlers send)."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = make()
+            for item in doc.get("paths", {}).values():
+                for op in item.values():
+                    for code, resp in op.get("responses", {}).items():
+                        content = resp.get("content", {})
+                        if str(code)[0] in "45" and "application/json" in content:
+                            content[PROBLEM] = content.pop("application/json")
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 _COMMON = (401, 403, 408, 413, 422, 500, 503)
@@ -365,6 +382,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = state
+    _problems_as_problem_json(app)
     app.add_middleware(Guard, state=state)
 
     # -- errors: problem+json, never a stack trace --------------------------------
@@ -565,7 +583,7 @@ def create_app(
         "/v1/schemes/{scheme_id}",
         response_model=SchemeDetail,
         dependencies=auth,
-        responses=_problem_responses(401, 403, 404, 500),
+        responses=_problem_responses(401, 403, 404, 422, 500),
         tags=["schemes"],
     )
     async def get_scheme(scheme_id: str, lang: Lang = "en") -> SchemeDetail:
