@@ -91,7 +91,7 @@ def _problems_as_problem_json(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-_COMMON = (401, 403, 408, 413, 422, 500, 503)
+_COMMON = (400, 401, 403, 408, 413, 422, 500, 503)
 
 
 def problem(
