@@ -579,6 +579,11 @@ def _schemathesis_schema() -> Any:
 try:
     import schemathesis as _st
 
+    @_st.serializer("application/x-ndjson")
+    def _ndjson(ctx: Any, value: Any) -> bytes:
+        """NDJSON bodies are text in the document: send the generated text as it is."""
+        return value.encode("utf-8") if isinstance(value, str) else json.dumps(value).encode("utf-8")
+
     SCHEMA = _schemathesis_schema()
     CHECKS = [
         _st.checks.not_a_server_error,
