@@ -941,9 +941,10 @@ def agenda(
 
 
 # commands that live in their own modules register themselves on ``cli``
+from customer_rules.cli import serve as _serve_commands  # noqa: E402
 from customer_rules.cli import store as _store_commands  # noqa: E402
 
-del _store_commands
+del _serve_commands, _store_commands
 
 # ---------------------------------------------------------------------------
 # entry point
