@@ -600,3 +600,27 @@ try:
 
 except ImportError:  # pragma: no cover - schemathesis is in the test extra
     pass
+
+
+def test_with_a_decision_store_every_decision_is_logged(tmp_path: Path) -> None:
+    pytest.importorskip("sqlalchemy")
+    url = f"sqlite:///{tmp_path / 'grades.db'}"
+    with TestClient(create_app(ENGINE, config=ServeConfig(store_url=url))) as c:
+        one = c.post("/v1/classify", json={"record": RECORDS[0], "as_of": AS_OF, "schemes": ["crisis"]})
+        assert one.status_code == 200, one.text
+        batch = c.post(
+            "/v1/classify/batch",
+            json={
+                "records": [*RECORDS[1:4], {"id": "bad", "kind": "spaceship"}],
+                "as_of": AS_OF,
+                "schemes": ["crisis"],
+            },
+        )
+        assert batch.status_code == 200, batch.text
+        assert len(batch.json()["rejected"]) == 1
+    store = cr.DecisionStore(url)
+    for record in RECORDS[:4]:
+        (logged,) = store.history(record["id"])
+        assert logged.scheme == "crisis"
+        assert logged.label == ENGINE.classify(record, as_of=cr.SAMPLE_AS_OF)["crisis"].label
+    assert store.history("bad") == []

@@ -70,6 +70,13 @@ SERVE_EXTRA = "pip install 'customer-rules[serve]'"
     "--callback-url", default=None, metavar="URL", help="Where the CRM webhook adapter sends changed labels."
 )
 @click.option(
+    "--store",
+    "store_url",
+    default=None,
+    metavar="URL",
+    help="Log every decision in this decision store (sqlite:///grades.db, postgresql+psycopg://...).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -88,6 +95,7 @@ def serve(
     time_limit: float,
     body_timeout: float,
     callback_url: str | None,
+    store_url: str | None,
     log_level: str,
 ) -> None:
     """Serve classification over HTTP: /v1/classify, /v1/classify/batch,
@@ -111,6 +119,7 @@ def serve(
         time_limit_s=time_limit,
         body_timeout_s=body_timeout,
         callback_url=callback_url,
+        store_url=store_url,
     )
     config.check_bind()  # before loading anything: refuse a public bind without tokens
     app = create_app(config=config, reload_on_sighup=True)

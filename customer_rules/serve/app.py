@@ -151,6 +151,13 @@ class ServiceState:
         self.config = config
         self.loader = loader
         self.current = Served.of(engine, 1)
+        # every decision is logged when a decision store is configured (the store
+        # is opened once and outlives reloads: it belongs to no engine)
+        self.store: Any = None
+        if config.store_url:
+            from customer_rules.store import DecisionStore
+
+            self.store = DecisionStore(config.store_url)
         self._reload_lock = threading.Lock()
         self.labels: dict[str, dict[str, str | None]] = {}
         self.labels_lock = threading.Lock()
@@ -463,7 +470,9 @@ def create_app(
         _check_schemes(served.engine, body.schemes)
 
         def run() -> ProfileOut:
-            profile = served.engine.classify(body.record, as_of=body.as_of, schemes=body.schemes)
+            profile = served.engine.classify(
+                body.record, as_of=body.as_of, schemes=body.schemes, store=state.store
+            )
             return profile_out(profile, body.lang, body.explain)
 
         out = await timed(run)
@@ -543,9 +552,12 @@ def create_app(
         index = [i for i in range(len(rows)) if i not in skip]
 
         def run() -> tuple[list[ProfileOut], list[RejectedRow]]:
-            result = served.engine.classify_many(
-                [rows[i] for i in index], as_of=opts.as_of, schemes=opts.schemes
-            )
+            records = [rows[i] for i in index]
+            if state.store is not None:  # the grade history from the store, then log
+                records = list(state.store.with_history(records, opts.as_of))
+            result = served.engine.classify_many(records, as_of=opts.as_of, schemes=opts.schemes)
+            if state.store is not None:
+                state.store.log(result.profiles)
             outs = [profile_out(p, opts.lang, opts.explain) for p in result.profiles]
             rejected = [
                 RejectedRow(row=index[r.row], record_id=r.record_id, reason=r.reason) for r in result.rejected
@@ -671,7 +683,9 @@ def create_app(
         served = state.current
         _check_schemes(served.engine, body.schemes)
         profile = await timed(
-            lambda: served.engine.classify(body.record, as_of=body.as_of, schemes=body.schemes)
+            lambda: served.engine.classify(
+                body.record, as_of=body.as_of, schemes=body.schemes, store=state.store
+            )
         )
         rid = str(profile.customer_id)
         now = dict(profile.labels)

@@ -79,6 +79,11 @@ class ServeConfig(BaseModel):
     time_limit_s: float = Field(default=10.0, gt=0, description="Most time a request may take to decide.")
     body_timeout_s: float = Field(default=10.0, gt=0, description="Most time between two body chunks.")
     callback_url: str | None = Field(default=None, description="Where the webhook adapter sends changes.")
+    store_url: str | None = Field(
+        default=None,
+        description="A decision store (cr.DecisionStore URL): every decision is logged there, and"
+        " stability rules read the grade history from it.",
+    )
     callback_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("token_sha256")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from customer_rules.errors import CustomerRulesError, StoreError
+from customer_rules.errors import StoreError
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.records import Grade
 from customer_rules.store.schema import blobs, decisions, metadata, periods
@@ -670,33 +670,39 @@ class DecisionStore:
     def with_history(
         self,
         customers: Iterable[Any],
-        as_of: dt.date,
+        as_of: Any,
         *,
         exclude_period: str | None = None,
         conn: sa.Connection | None = None,
     ) -> Iterator[Any]:
-        """The customers with their grade history taken from the log (the log
-        wins over a record's own ``grades`` for the schemes it has logged).
-        Invalid records pass through unchanged, for the caller to reject."""
-        from customer_rules.engine.engine import to_record
+        """The customers (records or dicts) with their grade history taken from
+        the log: the log wins over a record's own ``grades`` for the schemes it
+        has logged. Nothing is validated here; invalid records pass through
+        for the engine to reject."""
+        from customer_rules.engine.engine import normalise_as_of
 
+        day = normalise_as_of(as_of)
         items = list(customers)
-        records: list[Any] = []
+
+        def id_of(c: Any) -> str | None:
+            cid = c.get("id") if isinstance(c, Mapping) else getattr(c, "id", None)
+            return None if cid is None else str(cid)
+
+        ids = [i for i in (id_of(c) for c in items) if i is not None]
+        history = self.grades(ids, day, exclude_period=exclude_period, conn=conn)
         for c in items:
-            try:
-                records.append(to_record(c))
-            except CustomerRulesError:
-                records.append(c)
-        ids = [r.id for r in records if hasattr(r, "id") and not isinstance(r, Mapping)]
-        history = self.grades(ids, as_of, exclude_period=exclude_period, conn=conn)
-        for r in records:
-            if isinstance(r, Mapping) or not hasattr(r, "grades") or r.id not in history:
-                yield r
+            cid = id_of(c)
+            logged = history.get(cid) if cid is not None else None
+            if not logged:
+                yield c
                 continue
-            logged = history[r.id]
-            logged_schemes = {g.scheme for g in logged}
-            own = [g for g in r.grades if g.scheme not in logged_schemes]
-            yield r.model_copy(update={"grades": (*own, *logged)})
+            schemes = {g.scheme for g in logged}
+            if isinstance(c, Mapping):
+                own = [g for g in c.get("grades") or () if not (isinstance(g, Mapping) and g.get("scheme") in schemes)]
+                yield {**c, "grades": [*own, *(g.model_dump() for g in logged)]}
+            else:
+                own_grades = [g for g in c.grades if g.scheme not in schemes]
+                yield c.model_copy(update={"grades": (*own_grades, *logged)})
 
     def grades_frame(
         self,
