@@ -15,9 +15,9 @@ import hashlib
 import hmac
 import io
 import json
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
 
 MaskMode = Literal["hash", "drop"]
-_ID_SPACE = uuid.UUID("6b2d3c1e-6f0a-4c55-9a57-0c6f3f1e2d10")
 _MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0002"  # the newest migration; a store at another revision is migrated or refused
 
@@ -61,10 +60,10 @@ def _sha(text: str) -> str:
 def decision_id(period: str, customer_id: str, scheme: str) -> str:
     """The id of the decision for ``customer_id`` under ``scheme`` in ``period``.
 
-    Derived from the three (a name-based UUID), so two writers logging the
-    same decision agree on its id and the second adds nothing.
+    Derived from the three (the first 128 bits of a SHA-256), so two writers
+    logging the same decision agree on its id and the second adds nothing.
     """
-    return uuid.uuid5(_ID_SPACE, f"{period}\x1f{customer_id}\x1f{scheme}").hex
+    return hashlib.sha256(f"{period}\x1f{customer_id}\x1f{scheme}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -323,7 +322,7 @@ class DecisionStore:
 
         now = dt.datetime.now(dt.UTC)
         blob_rows: dict[str, dict[str, Any]] = {}
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for profile in profiles:
             if not isinstance(profile, Profile):
                 raise TypeError(f"store.log takes profiles or a classified table, not {type(profile).__name__}")
@@ -337,7 +336,8 @@ class DecisionStore:
                 input_hash = _sha(body)
                 blob_rows.setdefault(input_hash, {"hash": input_hash, "kind": "input", "body": body, "data": None})
             for decision in profile.decisions.values():
-                rows.append(self._decision_row(decision, period, input_hash, blob_rows, now, __version__))
+                row = self._decision_row(decision, period, input_hash, blob_rows, now, __version__)
+                rows.append(tuple(row[c] for c in _COLUMNS))
         return self._write(conn, blob_rows, rows)
 
     def _decision_row(
@@ -402,7 +402,11 @@ class DecisionStore:
         blob_rows.setdefault(h, {"hash": h, "kind": "fitted", "body": body, "data": None})
         return h
 
-    def _write(self, conn: sa.Connection, blob_rows: Mapping[str, Mapping[str, Any]], rows: list[dict[str, Any]]) -> int:
+    def _write(
+        self, conn: sa.Connection, blob_rows: Mapping[str, Mapping[str, Any]], rows: list[tuple[Any, ...]]
+    ) -> int:
+        """Write new blobs, then the decision rows (tuples in ``_COLUMNS`` order),
+        skipping rows already logged; returns how many rows were new."""
         if blob_rows:
             known = set()
             keys = list(blob_rows)
@@ -420,7 +424,10 @@ class DecisionStore:
         elif conn.dialect.name == "sqlite":
             _sqlite_ignore(conn, rows)
         else:
-            conn.execute(_insert_ignore(conn, decisions, ["period", "customer_id", "scheme"]), rows)
+            conn.execute(
+                _insert_ignore(conn, decisions, ["period", "customer_id", "scheme"]),
+                [dict(zip(_COLUMNS, r, strict=True)) for r in rows],
+            )
         return self._count(conn) - before
 
     @staticmethod
@@ -464,7 +471,7 @@ class DecisionStore:
         now = dt.datetime.now(dt.UTC)
         per = period or day.isoformat()
         ids = [str(v) for v in frame[id_column].to_list()]
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for sid in schemes:
             compiled = engine.compiled(sid)
             policy_hash = self._policy_blob(compiled.checked, blob_rows)
@@ -474,33 +481,33 @@ class DecisionStore:
             rule_col = f"{sid}__rule"
             rules = frame[rule_col].to_list() if rule_col in frame.columns else [None] * frame.height
             backend = f"frame/{_backend_name(compiled)}"
-            for row, (cid, label, rule) in enumerate(zip(ids, labels, rules, strict=True)):
-                rows.append(
-                    {
-                        "id": decision_id(per, cid, sid),
-                        "customer_id": cid,
-                        "scheme": sid,
-                        "period": per,
-                        "as_of": day,
-                        "label": label,
-                        "rule": rule,
-                        "policy_id": checked_policy.id,
-                        "policy_version": checked_policy.version,
-                        "policy_hash": policy_hash,
-                        "fitted_hash": fitted_hash,
-                        "backend": backend,
-                        "library_version": __version__,
-                        "note": None,
-                        "override_author": None,
-                        "override_reason": None,
-                        "override_expires": None,
-                        "evidence": None,
-                        "missing": None,
-                        "input_hash": input_hash,
-                        "input_row": row,
-                        "logged_at": now,
-                    }
-                )
+            # one tuple per row, in column order, made in C by zip (a table logs in bulk)
+            values: dict[str, Any] = {
+                "id": [decision_id(per, cid, sid) for cid in ids],
+                "customer_id": ids,
+                "scheme": sid,
+                "period": per,
+                "as_of": day,
+                "label": labels,
+                "rule": rules,
+                "policy_id": checked_policy.id,
+                "policy_version": checked_policy.version,
+                "policy_hash": policy_hash,
+                "fitted_hash": fitted_hash,
+                "backend": backend,
+                "library_version": __version__,
+                "note": None,
+                "override_author": None,
+                "override_reason": None,
+                "override_expires": None,
+                "evidence": None,
+                "missing": None,
+                "input_hash": input_hash,
+                "input_row": range(len(ids)),
+                "logged_at": now,
+            }
+            columns = (v if isinstance(v, list | range) else repeat(v) for v in map(values.get, _COLUMNS))
+            rows.extend(zip(*columns, strict=False))  # the lists are equally long; repeat() never ends
         return self._write(conn, blob_rows, rows)
 
     # -- the period job ------------------------------------------------------------------
@@ -866,7 +873,7 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, keys: Sequence[str]) ->
 _COLUMNS = [c.name for c in decisions.columns]
 
 
-def _copy_ignore(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+def _copy_ignore(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     """PostgreSQL bulk path: COPY into a temporary table, then insert what is new."""
     raw: Any = conn.connection.dbapi_connection  # psycopg's connection: COPY support
     with raw.cursor() as cur:
@@ -874,7 +881,7 @@ def _copy_ignore(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         cols = ", ".join(_COLUMNS)
         with cur.copy(f"COPY cr_decisions_in ({cols}) FROM STDIN") as copy:
             for r in rows:
-                copy.write_row([r[c] for c in _COLUMNS])
+                copy.write_row(r)
         cur.execute(
             f"INSERT INTO cr_decisions ({cols}) SELECT {cols} FROM cr_decisions_in"
             " ON CONFLICT DO NOTHING"
@@ -891,14 +898,28 @@ def _sqlite_value(v: Any) -> Any:
     return v
 
 
-def _sqlite_ignore(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """SQLite bulk path: the driver's executemany, skipping rows already logged."""
+def _sqlite_ignore(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """SQLite bulk path: the driver's executemany, skipping rows already logged.
+    Dates are written in the text form SQLAlchemy's SQLite dialect reads back;
+    a column holding one value for every row is converted once."""
     cols = ", ".join(_COLUMNS)
     marks = ", ".join("?" * len(_COLUMNS))
     sql = f"INSERT INTO cr_decisions ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    conv = [c for c in _COLUMNS if c in ("as_of", "override_expires", "logged_at")]
-    data = [tuple(_sqlite_value(r[c]) if c in conv else r[c] for c in _COLUMNS) for r in rows]
-    conn.exec_driver_sql(sql, data)
+    dated = [_COLUMNS.index(c) for c in ("as_of", "override_expires", "logged_at")]
+    converted: dict[Any, Any] = {}
+
+    def fix(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(row)
+        for i in dated:
+            v = out[i]
+            if v is not None:
+                got = converted.get(v)
+                if got is None:
+                    got = converted[v] = _sqlite_value(v)
+                out[i] = got
+        return tuple(out)
+
+    conn.exec_driver_sql(sql, [fix(r) for r in rows])
 
 
 def _logged(row: Any) -> LoggedDecision:
