@@ -169,7 +169,8 @@ def test_feature_inputs_give_each_row_its_read_paths_as_the_record_has_them() ->
 
 
 def test_a_feature_without_polars_never_builds_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    import customer_rules.backends.frame as frame_backend
+    import customer_rules.engine.tables as table_runner
+    import customer_rules.model.tables as tables
 
     seen: list[type] = []
 
@@ -181,7 +182,8 @@ def test_a_feature_without_polars_never_builds_records(monkeypatch: pytest.Monke
         raise AssertionError("a whole record was built")
 
     e = engine_reading("age >= 80", age_feature(func=age))
-    monkeypatch.setattr(frame_backend, "records_from_canonical", refuse)
+    monkeypatch.setattr(tables, "records_from_canonical", refuse)
+    monkeypatch.setattr(table_runner, "records_from_canonical", refuse)
     monkeypatch.setattr(cr.Customer, "model_validate", refuse)
     with pytest.warns(UserWarning, match="age have no frame implementation"):
         out = e.classify_frame(cr.frame_from_records(RECORDS), as_of=AS_OF, schemes=["t"])
@@ -285,8 +287,8 @@ def test_the_kit_compares_the_care_plugins_features() -> None:
     care = pytest.importorskip("customer_rules_care")
     report = check_plugin(care, raise_errors=False)
     assert report.ok, str(report)
-    assert care.patient_age.polars is not None and care.care_condition.polars is None
-    assert care.care_condition.reads == ("segment",)
+    # the condition is a record field of the care namespace now; the age is a feature with polars
+    assert care.patient_age.polars is not None and care.patient_age.reads == ("birthday",)
 
 
 def test_fitting_a_table_computes_a_feature_without_polars_from_its_columns(

@@ -82,12 +82,14 @@ def test_a_saved_file_loads_and_carries_the_params_hash(saved: Path) -> None:
         ('"abc', "not valid JSON"),
         ('{"value_pyramid": 1}', "valid dictionary"),
         ('{"a": 1, "a": 2}', "given twice"),
-        ('{"x": ' + "[" * 5000 + "]" * 5000 + "}", "RecursionError"),
+        # CPython 3.11's json gives up on the nesting; 3.13 reads it and the model refuses it
+        ('{"x": ' + "[" * 5000 + "]" * 5000 + "}", "RecursionError|valid dictionary"),
         ('{"x": ' + "9" * 5000 + "}", "digits"),
     ],
 )
 def test_files_that_are_not_fitted_files(saved: Path, text: str, fragment: str) -> None:
-    assert fragment in refuse(saved, text).message
+    message = refuse(saved, text).message
+    assert any(f in message for f in fragment.split("|")), message
 
 
 def test_a_truncated_file(saved: Path) -> None:
