@@ -39,9 +39,13 @@ def format_of(path: str | Path, *, sniff: bool = True) -> str:
         if sniff and p.is_file():
             from customer_rules.interop.jdm import is_jdm
 
+            from customer_rules.lang.policy import MAX_TEXT_CHARS
+
             try:
+                if p.stat().st_size > MAX_TEXT_CHARS:
+                    return "json"  # the policy reader refuses it, bounded
                 data = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            except (OSError, UnicodeDecodeError, ValueError, RecursionError):
                 return "json"  # the policy reader reports the problem with its position
             return "jdm" if is_jdm(data) else "json"
         return "json"
