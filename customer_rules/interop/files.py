@@ -38,7 +38,6 @@ def format_of(path: str | Path, *, sniff: bool = True) -> str:
     if p.suffix.lower() == ".json":
         if sniff and p.is_file():
             from customer_rules.interop.jdm import is_jdm
-
             from customer_rules.lang.policy import MAX_TEXT_CHARS
 
             try:
