@@ -1,0 +1,10 @@
+"""Rows of the performance table (benchmarks/perf.py) for the frame paths."""
+
+from __future__ import annotations
+
+from perf import Row
+
+
+def rows(quick: bool) -> list[Row]:
+    """Measure the frame paths; sizes shrink when quick."""
+    return []
