@@ -76,6 +76,47 @@ def days_since_contact(c: Customer, as_of: dt.date) -> int | None:
     return None if last is None else (as_of - last).days
 
 
+# -- purchase history --------------------------------------------------------------
+
+
+def _days_since_polars(column: str) -> Callable[[dt.date], pl.Expr]:
+    def build(as_of: dt.date) -> pl.Expr:
+        import polars as pl
+
+        at = pl.col(column)
+        return pl.when(at <= as_of).then((pl.lit(as_of) - at).dt.total_days())
+
+    return build
+
+
+@feature(
+    type="integer",
+    unit="days",
+    en="Days since last purchase",
+    zh="距上次购买天数",
+    description="Days from the most recent purchase to as_of (recency); missing if none on or before as_of.",
+    reads=("value.last_purchase_at",),
+    polars=_days_since_polars("value.last_purchase_at"),
+)
+def days_since_purchase(c: Customer, as_of: dt.date) -> int | None:
+    at = c.value.last_purchase_at
+    return None if at is None or at > as_of else (as_of - at).days
+
+
+@feature(
+    type="integer",
+    unit="days",
+    en="Customer tenure",
+    zh="客户时长",
+    description="Days from the first purchase to as_of; missing if none on or before as_of.",
+    reads=("value.first_purchase_at",),
+    polars=_days_since_polars("value.first_purchase_at"),
+)
+def tenure_days(c: Customer, as_of: dt.date) -> int | None:
+    at = c.value.first_purchase_at
+    return None if at is None or at > as_of else (as_of - at).days
+
+
 def _open_cases_polars(as_of: dt.date) -> pl.Expr:
     import polars as pl
 

@@ -252,6 +252,17 @@ class Value(BaseModel):
     lifetime_value: float | None = _opt(
         "Estimated customer lifetime value (expected future profit).", "CNY", ge=0
     )
+    # Purchase history (filled by customers_from_transactions from an order log)
+    first_purchase_at: date | None = _opt("Date of the customer's first purchase.")
+    last_purchase_at: date | None = _opt("Date of the customer's most recent purchase.")
+    orders_total: int | None = _opt(
+        "Number of orders placed since the first purchase.", "count", ge=0, le=INT64_MAX
+    )
+    revenue_total: float | None = _opt(
+        "Net revenue from this customer since the first purchase (historic lifetime value).",
+        "CNY",
+        ge=0,
+    )
     growth_rate: float | None = _opt(
         "Year-over-year revenue growth as a ratio (0.1 = +10%, -0.2 = -20%).",
         "ratio",
