@@ -113,6 +113,8 @@ def test_an_older_store_is_migrated_and_keeps_its_decisions(url: str) -> None:
     reopened = cr.DecisionStore(url)
     assert reopened.revision == HEAD
     assert [d.label for d in reopened.history("C1")] == ["key"]
+    # ids are the key written out now; the migrated row is found by its new id
+    assert reopened.decision(decision_id("2026Q3", "C1", "tier")).library_version == "0.0.9"
 
 
 def test_a_store_from_a_newer_library_is_refused(url: str) -> None:
@@ -141,6 +143,12 @@ def test_logging_is_append_only_and_idempotent_per_period(url: str, engine: cr.E
     assert len(store.history(first)) == 2 * len(batch.profiles[0].decisions)
     d = store.history(first, scheme="bird_style")[0]
     assert d.id == decision_id("2026Q4", first, "bird_style")
+    assert store.decision(d.id) == d
+    # an id is the key written out, whatever characters a customer id holds
+    odd = decision_id("2026/Q4", "C 1/ü%", "tier")
+    assert odd.count("/") == 2
+    with pytest.raises(cr.StoreError, match="no decision"):
+        store.decision(odd)
 
 
 def test_a_logged_decision_names_its_policy_cutoffs_backend_and_version(url: str, engine: cr.Engine) -> None:
@@ -268,6 +276,8 @@ def test_replay_uses_the_logged_policy_not_todays(url: str) -> None:
     assert new.decide("tier", customer("C5", 520_000), as_of=AS_OF).label == "regular"
     assert store.replay(logged.id, engine=new).label == "key"
     with pytest.raises(cr.StoreError, match="no decision"):
+        store.replay(decision_id("2026Q4", "nobody", "tier"), engine=new)
+    with pytest.raises(cr.StoreError, match="not a decision id"):
         store.replay("nope", engine=new)
 
 
@@ -280,6 +290,10 @@ def test_a_classified_table_is_logged_in_bulk_and_replays(url: str, engine: cr.E
     with store.engine.connect() as conn:
         n = conn.exec_driver_sql("SELECT count(*) FROM cr_decisions").scalar()
     assert n == out.height * n_schemes
+    # logging the same table again adds no decision and keeps no empty batch
+    assert store.log(out, engine=engine, as_of=AS_OF, period="2026Q4") == 0
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM cr_batches").scalar() == n_schemes
     per_record = engine.classify_many(customers, as_of=AS_OF)
     by_id = {p.customer_id: p for p in per_record.profiles}
     for cid in out["id"].to_list()[:15]:
@@ -310,13 +324,13 @@ store = cr.DecisionStore({url!r})
 engine = cr.Engine(load_entry_points=False)
 schemes = ["bird_style", "lead_grade", "satisfaction"]
 table = cr.frame_from_records(cr.sample_customers({n}))
-write = store.__class__._write
-def slow_write(self, conn, blobs, rows):
-    out = write(self, conn, blobs, rows)
+write = store.__class__._write_batch
+def slow_write(conn, batch, columns, rows):
+    out = write(conn, batch, columns, rows)
     print("WRITTEN", flush=True)
     time.sleep({delay})
     return out
-store.__class__._write = slow_write
+store.__class__._write_batch = staticmethod(slow_write)
 r = store.regrade(engine, table, period={period!r}, as_of=cr.SAMPLE_AS_OF, schemes=schemes)
 print("DONE", r.written, r.skipped, flush=True)
 """

@@ -1,9 +1,11 @@
 """The decision store: an append-only log of decisions and the grade history
 it implies, in SQLite (default) or PostgreSQL, through SQLAlchemy Core.
 
-One row per customer, scheme and period (the unique key that makes a period
-job idempotent); the policy text with its parameters, the fitted cut-offs and
-the input record are stored once each, content-addressed by their sha256.
+One row per customer, scheme and period (the key that makes a period job
+idempotent); what a batch of decisions shares (policy, cut-offs, backend,
+input, time) is stored once per batch, and the policy text with its
+parameters, the fitted cut-offs and the inputs once each, content-addressed by
+their sha256.
 See ``docs/how-to/keep-grade-history.md``.
 """
 
@@ -20,13 +22,14 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 
 from customer_rules.errors import StoreError
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.records import Grade
-from customer_rules.store.schema import blobs, decisions, metadata, periods
+from customer_rules.store.schema import batches, blobs, decisions, metadata, periods
 
 if TYPE_CHECKING:
     import polars as pl
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
 MaskMode = Literal["hash", "drop"]
 _MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0002"  # the newest migration; a store at another revision is migrated or refused
+HEAD = "0003"  # the newest migration; a store at another revision is migrated or refused
 
 
 def _canonical(obj: Any, *, sort_keys: bool = True) -> str:
@@ -58,12 +61,22 @@ def _sha(text: str) -> str:
 
 
 def decision_id(period: str, customer_id: str, scheme: str) -> str:
-    """The id of the decision for ``customer_id`` under ``scheme`` in ``period``.
+    """The id of the decision for ``customer_id`` under ``scheme`` in ``period``:
+    ``period/scheme/customer`` with each part percent-encoded (``2026Q4/tier/C17``).
 
-    Derived from the three (the first 128 bits of a SHA-256), so two writers
-    logging the same decision agree on its id and the second adds nothing.
+    It is the log's key written out, so two writers logging the same decision
+    agree on its id, and the id finds the row without an index of its own.
     """
-    return hashlib.sha256(f"{period}\x1f{customer_id}\x1f{scheme}".encode()).hexdigest()[:32]
+    return "/".join(quote(part, safe="") for part in (period, scheme, customer_id))
+
+
+def _key_of(decision_id: str) -> tuple[str, str, str]:
+    """``(period, scheme, customer_id)`` of a decision id."""
+    parts = decision_id.split("/")
+    if len(parts) != 3:
+        raise StoreError(f"{decision_id!r} is not a decision id (period/scheme/customer)")
+    period, scheme, customer = (unquote(p) for p in parts)
+    return period, scheme, customer
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class LoggedDecision:
     missing: tuple[str, ...]
     logged_at: dt.datetime
     input_hash: str | None = field(default=None, repr=False)
+    input_row: int | None = field(default=None, repr=False)
 
     def to_decision(self) -> Decision:
         """The logged decision as a :class:`Decision` (for ``explain_change``
@@ -322,7 +336,7 @@ class DecisionStore:
 
         now = dt.datetime.now(dt.UTC)
         blob_rows: dict[str, dict[str, Any]] = {}
-        rows: list[tuple[Any, ...]] = []
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         for profile in profiles:
             if not isinstance(profile, Profile):
                 raise TypeError(f"store.log takes profiles or a classified table, not {type(profile).__name__}")
@@ -336,51 +350,47 @@ class DecisionStore:
                 input_hash = _sha(body)
                 blob_rows.setdefault(input_hash, {"hash": input_hash, "kind": "input", "body": body, "data": None})
             for decision in profile.decisions.values():
-                row = self._decision_row(decision, period, input_hash, blob_rows, now, __version__)
-                rows.append(tuple(row[c] for c in _COLUMNS))
-        return self._write(conn, blob_rows, rows)
-
-    def _decision_row(
-        self,
-        decision: Decision,
-        period: str | None,
-        input_hash: str | None,
-        blob_rows: dict[str, dict[str, Any]],
-        now: dt.datetime,
-        version: str,
-    ) -> dict[str, Any]:
-        source = decision.source
-        if source is None:
-            raise StoreError(f"decision of {decision.scheme!r} has no compiled policy: log decisions the engine made")
-        policy_hash = self._policy_blob(source.checked, blob_rows)
-        fitted_hash = self._fitted_blob(source.cuts, blob_rows)
-        cid = str(decision.record_id)
-        per = period or decision.as_of.isoformat()
-        override = getattr(decision, "override", None)
-        return {
-            "id": decision_id(per, cid, decision.scheme),
-            "customer_id": cid,
-            "scheme": decision.scheme,
-            "period": per,
-            "as_of": decision.as_of,
-            "label": decision.label,
-            "rule": decision.rule,
-            "policy_id": decision.policy_id,
-            "policy_version": decision.policy_version,
-            "policy_hash": policy_hash,
-            "fitted_hash": fitted_hash,
-            "backend": _backend_name(source),
-            "library_version": version,
-            "note": decision.note,
-            "override_author": None if override is None else override.author,
-            "override_reason": None if override is None else override.reason,
-            "override_expires": None if override is None else override.expires,
-            "evidence": _canonical(self._mask_flat(decision.evidence)),
-            "missing": _canonical(list(decision.missing)),
-            "input_hash": input_hash,
-            "input_row": None,
-            "logged_at": now,
-        }
+                source = decision.source
+                if source is None:
+                    raise StoreError(
+                        f"decision of {decision.scheme!r} has no compiled policy: log decisions the engine made"
+                    )
+                per = period or decision.as_of.isoformat()
+                batch = {
+                    "scheme": decision.scheme,
+                    "period": per,
+                    "as_of": decision.as_of,
+                    "policy_id": decision.policy_id,
+                    "policy_version": decision.policy_version,
+                    "policy_hash": self._policy_blob(source.checked, blob_rows),
+                    "fitted_hash": self._fitted_blob(source.cuts, blob_rows),
+                    "backend": _backend_name(source),
+                    "library_version": __version__,
+                    "input_hash": input_hash,
+                    "logged_at": now,
+                }
+                override = decision.override
+                groups.setdefault(tuple(batch[c] for c in _BATCH_COLUMNS), []).append(
+                    (
+                        str(decision.record_id),
+                        decision.scheme,
+                        per,
+                        decision.label,
+                        decision.rule,
+                        None,
+                        decision.note,
+                        None if override is None else override.author,
+                        None if override is None else override.reason,
+                        None if override is None else override.expires,
+                        _canonical(self._mask_flat(decision.evidence)),
+                        _canonical(list(decision.missing)),
+                    )
+                )
+        self._write_blobs(conn, blob_rows)
+        return sum(
+            self._write_batch(conn, dict(zip(_BATCH_COLUMNS, key, strict=True)), _ROW_COLUMNS, list(zip(*rows, strict=True)))
+            for key, rows in groups.items()
+        )
 
     def _policy_blob(self, checked: Any, blob_rows: dict[str, dict[str, Any]]) -> str:
         body = _canonical(
@@ -402,37 +412,43 @@ class DecisionStore:
         blob_rows.setdefault(h, {"hash": h, "kind": "fitted", "body": body, "data": None})
         return h
 
-    def _write(
-        self, conn: sa.Connection, blob_rows: Mapping[str, Mapping[str, Any]], rows: list[tuple[Any, ...]]
-    ) -> int:
-        """Write new blobs, then the decision rows (tuples in ``_COLUMNS`` order),
-        skipping rows already logged; returns how many rows were new."""
-        if blob_rows:
-            known = set()
-            keys = list(blob_rows)
-            for i in range(0, len(keys), 500):
-                chunk = keys[i : i + 500]
-                known |= set(conn.execute(sa.select(blobs.c.hash).where(blobs.c.hash.in_(chunk))).scalars())
-            new = [dict(b) for h, b in blob_rows.items() if h not in known]
-            if new:
-                conn.execute(_insert_ignore(conn, blobs, ["hash"]), new)
-        if not rows:
-            return 0
-        before = self._count(conn)
-        if conn.dialect.name == "postgresql" and len(rows) > 1000:
-            _copy_ignore(conn, rows)
-        elif conn.dialect.name == "sqlite":
-            _sqlite_ignore(conn, rows)
-        else:
-            conn.execute(
-                _insert_ignore(conn, decisions, ["period", "customer_id", "scheme"]),
-                [dict(zip(_COLUMNS, r, strict=True)) for r in rows],
-            )
-        return self._count(conn) - before
+    @staticmethod
+    def _write_blobs(conn: sa.Connection, blob_rows: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store the blobs not stored yet (content-addressed: a known hash is the same content)."""
+        if not blob_rows:
+            return
+        known = set()
+        keys = list(blob_rows)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            known |= set(conn.execute(sa.select(blobs.c.hash).where(blobs.c.hash.in_(chunk))).scalars())
+        new = [dict(b) for h, b in blob_rows.items() if h not in known]
+        if new:
+            conn.execute(_insert_ignore(conn, blobs, ["hash"]), new)
 
     @staticmethod
-    def _count(conn: sa.Connection) -> int:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(decisions)).scalar_one())
+    def _write_batch(
+        conn: sa.Connection, batch: Mapping[str, Any], columns: Sequence[str], values: Sequence[Iterable[Any]]
+    ) -> int:
+        """Write one batch and its decisions, skipping those already logged;
+        returns how many were new. ``values`` holds one iterable per column
+        of ``columns`` (the first one finite, the others may repeat a value);
+        a batch none of whose decisions were new is not kept."""
+        if not values or not values[0]:
+            return 0
+        batch_id = conn.execute(batches.insert().returning(batches.c.id), dict(batch)).scalar_one()
+        names = [*columns, "batch_id"]
+        # one tuple per decision, made in C by zip (a table logs in bulk)
+        stamped = list(zip(*values, repeat(batch_id), strict=False))
+        if conn.dialect.name == "postgresql":
+            new = _copy_ignore(conn, names, stamped)
+        elif conn.dialect.name == "sqlite":
+            new = _sqlite_ignore(conn, names, stamped)
+        else:
+            raise StoreError(f"the decision store supports SQLite and PostgreSQL, not {conn.dialect.name!r}")
+        if new == 0:
+            conn.execute(batches.delete().where(batches.c.id == batch_id))
+        return new
 
     def _log_frame(
         self,
@@ -464,51 +480,36 @@ class DecisionStore:
                 pl.col(c).map_elements(self._masked_value, return_dtype=pl.String) for c in hashed
             )
         buf = io.BytesIO()
-        masked.write_parquet(buf, compression="zstd", statistics=False)
+        masked.write_ipc(buf, compression="zstd")  # Arrow IPC: a lossless copy, written several times faster than Parquet
         data = buf.getvalue()
         input_hash = hashlib.sha256(data).hexdigest()
         blob_rows: dict[str, dict[str, Any]] = {input_hash: {"hash": input_hash, "kind": "table", "body": None, "data": data}}
         now = dt.datetime.now(dt.UTC)
         per = period or day.isoformat()
-        ids = [str(v) for v in frame[id_column].to_list()]
-        rows: list[tuple[Any, ...]] = []
+        ids = frame[id_column].cast(pl.String).to_list()
+        pending = []
         for sid in schemes:
             compiled = engine.compiled(sid)
-            policy_hash = self._policy_blob(compiled.checked, blob_rows)
-            fitted_hash = self._fitted_blob(compiled.cuts, blob_rows)
             checked_policy = compiled.checked.policy
-            labels = frame[sid].cast(pl.String).to_list()
-            rule_col = f"{sid}__rule"
-            rules = frame[rule_col].to_list() if rule_col in frame.columns else [None] * frame.height
-            backend = f"frame/{_backend_name(compiled)}"
-            # one tuple per row, in column order, made in C by zip (a table logs in bulk)
-            values: dict[str, Any] = {
-                "id": [decision_id(per, cid, sid) for cid in ids],
-                "customer_id": ids,
+            batch = {
                 "scheme": sid,
                 "period": per,
                 "as_of": day,
-                "label": labels,
-                "rule": rules,
                 "policy_id": checked_policy.id,
                 "policy_version": checked_policy.version,
-                "policy_hash": policy_hash,
-                "fitted_hash": fitted_hash,
-                "backend": backend,
+                "policy_hash": self._policy_blob(compiled.checked, blob_rows),
+                "fitted_hash": self._fitted_blob(compiled.cuts, blob_rows),
+                "backend": f"frame/{_backend_name(compiled)}",
                 "library_version": __version__,
-                "note": None,
-                "override_author": None,
-                "override_reason": None,
-                "override_expires": None,
-                "evidence": None,
-                "missing": None,
                 "input_hash": input_hash,
-                "input_row": range(len(ids)),
                 "logged_at": now,
             }
-            columns = (v if isinstance(v, list | range) else repeat(v) for v in map(values.get, _COLUMNS))
-            rows.extend(zip(*columns, strict=False))  # the lists are equally long; repeat() never ends
-        return self._write(conn, blob_rows, rows)
+            rule_col = f"{sid}__rule"
+            rules = frame[rule_col].to_list() if rule_col in frame.columns else repeat(None)
+            labels = frame[sid].cast(pl.String).to_list()
+            pending.append((batch, [ids, repeat(sid), repeat(per), labels, rules, range(len(ids))]))
+        self._write_blobs(conn, blob_rows)
+        return sum(self._write_batch(conn, batch, _FRAME_COLUMNS, values) for batch, values in pending)
 
     # -- the period job ------------------------------------------------------------------
     def regrade(
@@ -561,6 +562,12 @@ class DecisionStore:
         return RegradeResult(period, written, rejected, skipped=False)
 
     # -- reading ---------------------------------------------------------------------
+    @staticmethod
+    def _select() -> sa.Select[Any]:
+        """Logged decisions with what their batch holds for them."""
+        shared = [batches.c[c] for c in _BATCH_COLUMNS if c not in ("scheme", "period")]
+        return sa.select(*decisions.c, *shared).select_from(_LOG)
+
     def _rows(self, query: sa.Select[Any], conn: sa.Connection | None = None) -> list[LoggedDecision]:
         if conn is None:
             with self.engine.connect() as c:
@@ -569,17 +576,22 @@ class DecisionStore:
 
     def decision(self, decision_id: str) -> LoggedDecision:
         """One logged decision by id (:class:`StoreError` if there is none)."""
-        found = self._rows(sa.select(decisions).where(decisions.c.id == decision_id))
+        period, scheme, customer = _key_of(decision_id)
+        found = self._rows(
+            self._select().where(
+                decisions.c.customer_id == customer, decisions.c.scheme == scheme, decisions.c.period == period
+            )
+        )
         if not found:
             raise StoreError(f"no decision {decision_id!r} in {self!r}")
         return found[0]
 
     def history(self, customer_id: str, scheme: str | None = None) -> list[LoggedDecision]:
         """A customer's logged decisions, oldest first (one scheme, or all)."""
-        q = sa.select(decisions).where(decisions.c.customer_id == str(customer_id))
+        q = self._select().where(decisions.c.customer_id == str(customer_id))
         if scheme is not None:
             q = q.where(decisions.c.scheme == scheme)
-        return self._rows(q.order_by(decisions.c.scheme, decisions.c.as_of, decisions.c.period))
+        return self._rows(q.order_by(decisions.c.scheme, batches.c.as_of, decisions.c.period))
 
     def periods(self) -> list[dict[str, Any]]:
         """The period jobs written whole, oldest first."""
@@ -605,7 +617,6 @@ class DecisionStore:
                 before.c.label.label("label_from"),
                 after.c.label.label("label_to"),
                 after.c.rule.label("rule_to"),
-                after.c.id.label("decision_id"),
             )
             .select_from(
                 after.outerjoin(
@@ -620,7 +631,7 @@ class DecisionStore:
             .where(after.c.period == period_to)
             .where(
                 sa.or_(
-                    before.c.id.is_(None),
+                    before.c.customer_id.is_(None),
                     sa.func.coalesce(before.c.label, "") != sa.func.coalesce(after.c.label, ""),
                 )
             )
@@ -629,7 +640,10 @@ class DecisionStore:
         if schemes is not None:
             q = q.where(after.c.scheme.in_(list(schemes)))
         with self.engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(q).mappings()]
+            rows = [
+                {**r, "decision_id": decision_id(period_to, r["customer_id"], r["scheme"])}
+                for r in conn.execute(q).mappings()
+            ]
         schema = dict.fromkeys(("customer_id", "scheme", "label_from", "label_to", "rule_to", "decision_id"), pl.String)
         return pl.DataFrame(rows, schema=schema)
 
@@ -645,15 +659,17 @@ class DecisionStore:
         """Each customer's current grade per scheme as of ``as_of``, from the
         log: the latest label and the date it was first given in its current
         run (what hysteresis reads as ``Grade(scheme, label, since)``)."""
-        q = sa.select(
-            decisions.c.customer_id, decisions.c.scheme, decisions.c.label, decisions.c.as_of
-        ).where(decisions.c.as_of <= as_of)
+        q = (
+            sa.select(decisions.c.customer_id, decisions.c.scheme, decisions.c.label, batches.c.as_of)
+            .select_from(_LOG)
+            .where(batches.c.as_of <= as_of)
+        )
         if exclude_period is not None:
             q = q.where(decisions.c.period != exclude_period)
         ids = None if customer_ids is None else [str(c) for c in customer_ids]
         if ids is not None and len(ids) <= 500:
             q = q.where(decisions.c.customer_id.in_(ids))
-        q = q.order_by(decisions.c.customer_id, decisions.c.scheme, decisions.c.as_of)
+        q = q.order_by(decisions.c.customer_id, decisions.c.scheme, batches.c.as_of)
         if conn is None:
             with self.engine.connect() as c:
                 rows = c.execute(q).all()
@@ -771,7 +787,9 @@ class DecisionStore:
         if data is not None:
             import polars as pl
 
-            value: Any = pl.read_parquet(io.BytesIO(data))
+            # an input table: Arrow IPC, or Parquet in stores written before 0003
+            read = pl.read_parquet if bytes(data[:4]) == b"PAR1" else pl.read_ipc
+            value: Any = read(io.BytesIO(data))
         else:
             value = json.loads(body)
         if len(self._blobs) > 256:
@@ -799,7 +817,7 @@ class DecisionStore:
             policy = self._policies[logged.policy_hash] = Policy.model_validate(stored["policy"])
         fitted = None if logged.fitted_hash is None else self.blob(logged.fitted_hash)
         inp = self.blob(logged.input_hash)
-        row = self._input_row(decision_id)
+        row = logged.input_row
         if engine is None:
             from customer_rules.engine.engine import Engine
 
@@ -816,11 +834,6 @@ class DecisionStore:
                 f"decision {decision_id!r} read masked input(s) {', '.join(sorted(masked))}: it cannot be replayed"
             )
         return engine.replay(policy, record, as_of=logged.as_of, params=stored["params"], fitted=fitted)
-
-    def _input_row(self, decision_id: str) -> int | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(decisions.c.input_row).where(decisions.c.id == decision_id)).scalar()
-        return None if row is None else int(row)
 
     def _masked_inputs(self, policy: Any, engine: Engine) -> set[str]:
         if not self.mask:
@@ -870,56 +883,42 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, keys: Sequence[str]) ->
     raise StoreError(f"the decision store supports SQLite and PostgreSQL, not {name!r}")
 
 
-_COLUMNS = [c.name for c in decisions.columns]
+_BATCH_COLUMNS = [c.name for c in batches.columns if c.name != "id"]
+_ROW_COLUMNS = [c.name for c in decisions.columns if c.name != "batch_id"]
+_FRAME_COLUMNS = ["customer_id", "scheme", "period", "label", "rule", "input_row"]
+_LOG = decisions.join(batches, decisions.c.batch_id == batches.c.id)
 
 
-def _copy_ignore(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """PostgreSQL bulk path: COPY into a temporary table, then insert what is new."""
+def _copy_ignore(conn: sa.Connection, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+    """PostgreSQL bulk path: COPY into a temporary table, then insert what is
+    new; returns how many rows were new."""
     raw: Any = conn.connection.dbapi_connection  # psycopg's connection: COPY support
+    cols = ", ".join(columns)
     with raw.cursor() as cur:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS cr_decisions_in (LIKE cr_decisions) ON COMMIT DROP")
-        cols = ", ".join(_COLUMNS)
         with cur.copy(f"COPY cr_decisions_in ({cols}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row(r)
-        cur.execute(
-            f"INSERT INTO cr_decisions ({cols}) SELECT {cols} FROM cr_decisions_in"
-            " ON CONFLICT DO NOTHING"
-        )
+        cur.execute(f"INSERT INTO cr_decisions ({cols}) SELECT {cols} FROM cr_decisions_in ON CONFLICT DO NOTHING")
+        new = int(cur.rowcount)
         cur.execute("TRUNCATE cr_decisions_in")
+    return new
 
 
-def _sqlite_value(v: Any) -> Any:
-    # the text forms SQLAlchemy's SQLite dialect stores and reads back
-    if isinstance(v, dt.datetime):
-        return v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return v
-
-
-def _sqlite_ignore(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """SQLite bulk path: the driver's executemany, skipping rows already logged.
-    Dates are written in the text form SQLAlchemy's SQLite dialect reads back;
-    a column holding one value for every row is converted once."""
-    cols = ", ".join(_COLUMNS)
-    marks = ", ".join("?" * len(_COLUMNS))
-    sql = f"INSERT INTO cr_decisions ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    dated = [_COLUMNS.index(c) for c in ("as_of", "override_expires", "logged_at")]
-    converted: dict[Any, Any] = {}
-
-    def fix(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        out = list(row)
-        for i in dated:
-            v = out[i]
-            if v is not None:
-                got = converted.get(v)
-                if got is None:
-                    got = converted[v] = _sqlite_value(v)
-                out[i] = got
-        return tuple(out)
-
-    conn.exec_driver_sql(sql, [fix(r) for r in rows])
+def _sqlite_ignore(conn: sa.Connection, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+    """SQLite bulk path: the driver's executemany, skipping rows already
+    logged; returns how many rows were new. A date is written in the text form
+    SQLAlchemy's SQLite dialect reads back."""
+    dated = [i for i, c in enumerate(columns) if isinstance(decisions.c[c].type, sa.Date)]
+    if dated:
+        rows = [tuple(v.isoformat() if i in dated and v is not None else v for i, v in enumerate(r)) for r in rows]
+    sql = f"INSERT INTO cr_decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(sql, rows)
+        return int(cur.rowcount)
+    finally:
+        cur.close()
 
 
 def _logged(row: Any) -> LoggedDecision:
@@ -933,7 +932,7 @@ def _logged(row: Any) -> LoggedDecision:
     as_of = row["as_of"]
     logged_at = row["logged_at"]
     return LoggedDecision(
-        id=row["id"],
+        id=decision_id(row["period"], row["customer_id"], row["scheme"]),
         customer_id=row["customer_id"],
         scheme=row["scheme"],
         period=row["period"],
@@ -952,6 +951,7 @@ def _logged(row: Any) -> LoggedDecision:
         missing=() if row["missing"] is None else tuple(json.loads(row["missing"])),
         logged_at=logged_at,
         input_hash=row["input_hash"],
+        input_row=row["input_row"],
     )
 
 
