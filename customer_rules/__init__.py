@@ -25,6 +25,7 @@ from customer_rules.errors import (
     StoreError,
 )
 from customer_rules.hookspecs import hookimpl
+from customer_rules.io.transactions import TransactionsResult, customers_from_transactions
 from customer_rules.lab.check import (
     CheckReport,
     Property,
@@ -141,10 +142,12 @@ __all__ = [
     "StoreError",
     "Strategy",
     "Text",
+    "TransactionsResult",
     "Value",
     "allocate",
     "check",
     "compare",
+    "customers_from_transactions",
     "exactly_one_label",
     "explain_change",
     "feature",
