@@ -400,6 +400,13 @@ def _order_lines(
     return spec, good, {"_value": value * line, "_profit": value * profit}
 
 
+def _distinct(col: pl.Expr) -> pl.Expr:
+    """Distinct values other than null, per group."""
+    import polars as pl
+
+    return col.n_unique().cast(pl.Int64) - (col.null_count() > 0).cast(pl.Int64)
+
+
 def _aggregate(lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit: bool) -> pl.LazyFrame:
     """One row per customer from the good lines."""
     import polars as pl
@@ -431,8 +438,8 @@ def _aggregate(lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit
     ]
     if has_orders:
         aggs += [
-            (pl.col("_o").n_unique() - pl.col("_o").null_count()).alias("value.orders_total"),
-            (pl.col("_o12").n_unique() - pl.col("_o12").null_count()).alias("value.orders_12m"),
+            _distinct(pl.col("_o")).alias("value.orders_total"),
+            _distinct(pl.col("_o12")).alias("value.orders_12m"),
         ]
     else:
         aggs += [pl.col("_o").sum().alias("value.orders_total"), pl.col("_o12").sum().alias("value.orders_12m")]
