@@ -38,7 +38,7 @@ from customer_rules.lab.check import (
 )
 from customer_rules.lab.compare import Comparison, Move, compare, sweep
 from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
-from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers, sample_orders
 from customer_rules.lab.verify import Finding, Findings, verify
 from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
 from customer_rules.model.change import ChangeExplanation, Crossing, explain_change
@@ -164,6 +164,7 @@ __all__ = [
     "record_field",
     "records_from_frame",
     "sample_customers",
+    "sample_orders",
     "sweep",
     "tables_from_records",
     "verify",
