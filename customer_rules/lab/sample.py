@@ -1112,14 +1112,14 @@ def sample_orders(n: int = 200, seed: int = 7) -> Any:
                     }
                 )
             day -= max(1, round(rng.expovariate(1 / gap)))
-    bad = (
+    bad: tuple[dict[str, Any], ...] = (
         {"customer_id": "S0001", "amount": -25.0},  # a negative amount
         {"customer_id": "S0002", "at": SAMPLE_AS_OF + timedelta(days=3)},  # after as_of
         {"customer_id": None},  # no customer id
     )
     for k, change in enumerate(bad):
         order_no += 1
-        line = {
+        line: dict[str, Any] = {
             "customer_id": "S0003",
             "order_id": f"O{order_no:06d}",
             "at": _days_ago(10 + k),
