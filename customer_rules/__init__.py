@@ -25,6 +25,7 @@ from customer_rules.errors import (
     StoreError,
 )
 from customer_rules.hookspecs import hookimpl
+from customer_rules.io.transactions import TransactionsResult, customers_from_transactions
 from customer_rules.lab.check import (
     CheckReport,
     Property,
@@ -37,7 +38,7 @@ from customer_rules.lab.check import (
 )
 from customer_rules.lab.compare import Comparison, Move, compare, sweep
 from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
-from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers, sample_orders
 from customer_rules.lab.verify import Finding, Findings, verify
 from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
 from customer_rules.model.change import ChangeExplanation, Crossing, explain_change
@@ -141,10 +142,12 @@ __all__ = [
     "StoreError",
     "Strategy",
     "Text",
+    "TransactionsResult",
     "Value",
     "allocate",
     "check",
     "compare",
+    "customers_from_transactions",
     "exactly_one_label",
     "explain_change",
     "feature",
@@ -161,6 +164,7 @@ __all__ = [
     "record_field",
     "records_from_frame",
     "sample_customers",
+    "sample_orders",
     "sweep",
     "tables_from_records",
     "verify",

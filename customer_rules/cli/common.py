@@ -284,12 +284,75 @@ fitted_option = click.option(
 )
 
 
+_PARAMS = "customer_rules.params"
+
+
+def _set_params(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    ctx.meta[_PARAMS] = [*ctx.meta.get(_PARAMS, []), *values]
+    return values
+
+
+param_option = click.option(
+    "--param",
+    "params",
+    multiple=True,
+    expose_value=False,
+    callback=_set_params,
+    metavar="SCHEME.NAME=VALUE",
+    help="Set a scheme parameter (e.g. value_pyramid.top_share=0.1); repeatable. "
+    "`customer-rules schemes SCHEME` lists a scheme's parameters.",
+)
+
+
+def parse_params(given: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``scheme.name=value`` items as ``{scheme: {name: value}}``; the value is
+    read as a YAML scalar (``0.1``, ``true``, ``2026-11-22``, text)."""
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in given:
+        key, eq, text = item.partition("=")
+        scheme, dot, name = key.strip().partition(".")
+        if not eq or not dot or not scheme or not name.strip():
+            raise CliUsageError(
+                f"--param must look like SCHEME.NAME=VALUE, not {item!r}",
+                "e.g. --param value_pyramid.top_share=0.1",
+            )
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, list | dict):
+            value = text  # a parameter is a scalar: keep the text and let the scheme's model judge it
+        out.setdefault(scheme, {})[name.strip()] = value
+    return out
+
+
 def build_engine(policies: Sequence[Path] = ()) -> Engine:
+    """The engine a command runs: installed plugins, ``--policy`` files, and the
+    ``--param`` values of the command (checked against each scheme's
+    parameter model; an unknown scheme or parameter says "did you mean")."""
     from customer_rules.engine.engine import Engine
 
     engine = Engine()
     for path in policies:
         engine.add_policy(engine.load_policy(path))
+    ctx = click.get_current_context(silent=True)
+    given = parse_params(ctx.meta.get(_PARAMS, []) if ctx is not None else [])
+    for scheme, values in given.items():
+        if scheme not in engine.schemes:
+            close = difflib.get_close_matches(scheme, list(engine.schemes), n=1)
+            raise CliUsageError(
+                f"--param: unknown scheme {scheme!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                "`customer-rules schemes` lists the installed schemes",
+            )
+        try:
+            engine = engine.with_params(scheme, **values)
+        except PolicyError as exc:
+            raise CliUsageError(
+                f"--param: {exc.message}",
+                exc.hint or f"`customer-rules schemes {scheme}` lists its parameters",
+            ) from None
     return engine
 
 

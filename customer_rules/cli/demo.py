@@ -1,4 +1,5 @@
-"""The README demo: classify the built-in sample customers and explain a few."""
+"""The README demo: classify the built-in sample customers, then customers
+built from the sample order log, and explain a few."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TextIO
 
 from customer_rules.apps.allocate import allocate
 from customer_rules.engine.engine import BatchResult, Engine
-from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers, sample_orders
 from customer_rules.model.records import Customer
 
 
@@ -52,6 +53,7 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
             print(f"  row {r.row}: {r.reason}", file=out)
     _allocation(out, batch, lang)
     _agenda(out, engine, customers, lang)
+    _from_orders(out, lang)
     # explain the customers with the most flags and strategies: the interesting ones
     ranked = sorted(
         batch.profiles,
@@ -106,3 +108,33 @@ def _agenda(out: TextIO, engine: Engine, customers: list[Customer], lang: str) -
     )
     print(f"\n{head}", file=out)
     print(agenda.render(lang, limit=12), file=out)
+
+
+def _from_orders(out: TextIO, lang: str) -> None:
+    """Orders -> customers -> labels: the sample order log through
+    customers_from_transactions and classify_frame."""
+    from customer_rules.io.transactions import customers_from_transactions
+
+    zh = lang == "zh"
+    orders = sample_orders()
+    built = customers_from_transactions(orders, as_of=SAMPLE_AS_OF)
+    engine = Engine()
+    engine.fit(built.customers, as_of=SAMPLE_AS_OF)
+    labels = engine.classify_frame(built.customers, as_of=SAMPLE_AS_OF, rejected="ignore")
+    head = (
+        f"从订单日志分类：{built.rows} 行订单（{built.rejected.height} 行被拒）→ {built.customers.height} 位客户"
+        if zh
+        else f"From an order log: {built.rows} order lines ({built.rejected.height} rejected)"
+        f" -> {built.customers.height} customers -> labels"
+    )
+    print(f"\n{head}", file=out)
+    for r in built.rejected.iter_rows(named=True):
+        where = f"第 {r['row']} 行被拒" if zh else f"rejected row {r['row']}"
+        print(f"  {where}: {r['reason']}", file=out)
+    for sid, scheme in engine.schemes.items():
+        column = labels.get_column(sid).cast(str)
+        counts = Counter(v for v in column.to_list() if v is not None)
+        if not counts:
+            continue
+        shown = ", ".join(f"{label} {counts[label]}" for label in scheme.labels if counts.get(label))
+        print(f"  {sid:<16} {shown}", file=out)

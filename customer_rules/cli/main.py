@@ -37,6 +37,7 @@ from customer_rules.cli.common import (
     lang_option,
     library_warnings,
     need_as_of,
+    param_option,
     policy_option,
     read_input,
     records_of,
@@ -45,6 +46,7 @@ from customer_rules.cli.common import (
     warn,
 )
 from customer_rules.cli.convert import convert, read_any_policy
+from customer_rules.cli.transactions import log_options, read_orders
 from customer_rules.errors import BackendUnavailable, PolicyError
 
 if TYPE_CHECKING:
@@ -99,6 +101,8 @@ Examples:
   customer-rules classify customers.csv --as-of 2026-11-22 --out labels.parquet --reasons
   customer-rules classify crm.jsonl --as-of today --schemes lead_grade,crisis \\
       --out labels.csv --rejected rejected.csv --strict
+  customer-rules classify orders.csv --transactions --as-of 2026-11-22 --out labels.csv
+  customer-rules classify customers.csv --as-of 2026-11-22 --param value_pyramid.measure=revenue
 
 INPUT is a CSV, Parquet or JSON Lines file; --out and --rejected write any
 of the three (by extension; --out - writes CSV to standard output). The
@@ -112,9 +116,19 @@ rejected. Parquet and JSON Lines output keep the record fields' types
 (numbers, dates, booleans) even from a CSV. The exit code is 0 unless
 --strict (then 1 when a row was rejected, a column looks like a misspelt
 record field, or the file has no customers).
+
+With --transactions, INPUT is an order log (see `customer-rules customers
+--help`): its customer table is built first (order lines that cannot be
+used are reported, and fail --strict), then classified.
 """
 )
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--transactions",
+    is_flag=True,
+    help="INPUT is an order log: build the customer table from it first (see `customers`).",
+)
+@log_options
 @click.option(
     "--schemes",
     "schemes",
@@ -154,9 +168,15 @@ record field, or the file has no customers).
 @encoding_option
 @fitted_option
 @policy_option
+@param_option
 @debug_option
 def classify(
     input_path: Path,
+    transactions: bool,
+    contacts: Path | None,
+    columns: tuple[str, ...],
+    contact_columns: tuple[str, ...],
+    date_format: str | None,
     schemes: tuple[str, ...],
     as_of: str | None,
     out: str | None,
@@ -182,12 +202,34 @@ def classify(
     if backend == "auto":
         backend = "python" if engine.has_overrides else "frame"
     typos: list[str] = []
+    lines_rejected = 0  # order lines (--transactions)
     big = input_path.is_file() and input_path.stat().st_size >= PROGRESS_MIN_BYTES
     with library_warnings(err), Steps(err, big) as steps:
         task = steps.task("reading")
-        table_ = read_input(
-            input_path, encoding, err, strict_columns=typos, strict=strict, model=engine.record_model
-        )
+        if transactions:
+            from customer_rules.io.files import table_from_frame
+            from customer_rules.model.tables import customer_spec
+
+            built = read_orders(
+                input_path,
+                day,
+                err,
+                contacts=contacts,
+                columns=columns,
+                contact_columns=contact_columns,
+                date_format=date_format,
+            )
+            lines_rejected = built.rejected.height
+            table_ = table_from_frame(built.customers, input_path, spec=customer_spec(engine.record_model))
+        else:
+            if contacts or columns or contact_columns or date_format:
+                raise CliUsageError(
+                    "--contacts, --column, --contact-column and --date-format read an order log",
+                    "add --transactions (INPUT is then an order log)",
+                )
+            table_ = read_input(
+                input_path, encoding, err, strict_columns=typos, strict=strict, model=engine.record_model
+            )
         steps.done(task)
         task = steps.task("fitting")
         fit_population(engine, table_, day, wanted, fitted)
@@ -219,12 +261,21 @@ def classify(
         _report_rejected(err, bad, rejected_path)
     if out is None:
         report.print(Text("write the labels with --out FILE (.csv, .parquet or .jsonl)", style="dim"))
-    if strict and (bad or typos):
+    if strict and (bad or typos or lines_rejected):
         why = (
-            f"{len(bad)} row(s) rejected" if bad else f"column(s) {', '.join(map(repr, typos))} look misspelt"
+            f"{len(bad)} row(s) rejected"
+            if bad
+            else f"{lines_rejected} order line(s) rejected"
+            if lines_rejected
+            else f"column(s) {', '.join(map(repr, typos))} look misspelt"
         )
         raise CliError(
-            f"--strict: {why}", "see --rejected FILE for the reasons" if bad else "rename the column(s)"
+            f"--strict: {why}",
+            "see --rejected FILE for the reasons"
+            if bad
+            else "`customer-rules customers INPUT --rejected FILE` lists them with the reasons"
+            if lines_rejected
+            else "rename the column(s)",
         )
 
 
@@ -378,6 +429,7 @@ customer is ranked against the others in the file.
 @encoding_option
 @fitted_option
 @policy_option
+@param_option
 @debug_option
 def explain(
     input_path: Path,
@@ -469,6 +521,7 @@ Examples:
 @click.argument("scheme", required=False)
 @lang_option
 @policy_option
+@param_option
 @debug_option
 def schemes(scheme: str | None, lang: str, policies: tuple[Path, ...]) -> None:
     out = console()
@@ -620,6 +673,7 @@ run it on every change of its policies.
     help="Do not search for example records (faster; some questions stay undecided).",
 )
 @policy_option
+@param_option
 @debug_option
 def verify(
     policy_file: str, as_of: str | None, strict: bool, no_search: bool, policies: tuple[Path, ...]
@@ -685,6 +739,7 @@ warning) or a property fails.
     help="Records tried per property.",
 )
 @policy_option
+@param_option
 @debug_option
 def check(
     policy_files: tuple[str, ...],
@@ -837,6 +892,7 @@ within --horizon days.
 @encoding_option
 @fitted_option
 @policy_option
+@param_option
 @debug_option
 def agenda(
     input_path: Path,

@@ -21,6 +21,7 @@ from customer_rules.cli.common import (
     fitted_option,
     library_warnings,
     need_as_of,
+    param_option,
     policy_option,
     read_input,
     wanted_schemes,
@@ -66,6 +67,7 @@ periods in the store. Population-relative schemes are fitted on the input
 @encoding_option
 @fitted_option
 @policy_option
+@param_option
 @debug_option
 def regrade(
     input_path: Path,

@@ -570,6 +570,17 @@ def _read_parquet(p: Path, kinds: _Kinds) -> Table:
     except Exception as exc:  # polars raises several kinds for a file that is not parquet
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileError(f"cannot read {p.name} as Parquet: {first}", hint="is it a Parquet file?") from None
+    return _typed_table(p, frame, kinds)
+
+
+def table_from_frame(frame: pl.DataFrame, path: str | Path, *, spec: ModelSpec | None = None) -> Table:
+    """A customer table from a typed polars frame (as a Parquet file would give
+    it), e.g. the one ``customers_from_transactions`` builds from an order
+    log; ``path`` names where it came from."""
+    return _typed_table(Path(path), frame, _kinds(spec))
+
+
+def _typed_table(p: Path, frame: pl.DataFrame, kinds: _Kinds) -> Table:
     if "id" in frame.columns and frame.schema["id"].is_integer():
         frame = frame.with_columns(pl.col("id").cast(pl.String()))  # numeric CRM ids are ids too
     frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(ROW))

@@ -17,7 +17,7 @@ from typing import Any
 
 from customer_rules.model.records import Customer
 
-__all__ = ["SAMPLE_AS_OF", "sample_customers", "sample_records"]
+__all__ = ["SAMPLE_AS_OF", "sample_customers", "sample_orders", "sample_records"]
 
 SAMPLE_AS_OF = date(2026, 11, 22)
 """The reference date of the sample population."""
@@ -1052,3 +1052,88 @@ def sample_customers(n: int = 300, seed: int = 7) -> list[Customer]:
 def sample_records(n: int = 300, seed: int = 7) -> list[dict[str, Any]]:
     """The sample customers as JSON-ready dicts (``model_dump(mode="json")``)."""
     return [c.model_dump(mode="json") for c in sample_customers(n, seed)]
+
+
+# --------------------------------------------------------------------------
+# A sample order log (for customers_from_transactions)
+# --------------------------------------------------------------------------
+
+# buyer habits: (share of customers, mean days between orders, span of activity
+# in days back from SAMPLE_AS_OF as (first order, last order), mean order value)
+_HABITS = (
+    (0.15, 20, (900, 0), 900.0),  # loyal regulars, still buying
+    (0.15, 45, (700, 0), 350.0),  # occasional, still buying
+    (0.15, 40, (60, 0), 250.0),  # new this quarter
+    (0.20, 60, (1000, 400), 300.0),  # lapsed: stopped over a year ago
+    (0.15, 30, (800, 150), 600.0),  # drifting away: nothing for months
+    (0.20, 10_000, (1000, 0), 200.0),  # one purchase, some time in the last years
+)
+
+
+def sample_orders(n: int = 200, seed: int = 7) -> Any:
+    """A deterministic order log of ``n`` customers (a polars DataFrame) for
+    :func:`~customer_rules.customers_from_transactions`, as of
+    :data:`SAMPLE_AS_OF`.
+
+    One row per order line: ``customer_id`` (``S0001``, ...), ``order_id``,
+    ``at`` (a date), ``amount`` (the line's value), ``cost`` and ``status``
+    (``paid``; about 3% ``returned`` — a refund of an earlier line — and 2%
+    ``cancelled``). Buyers follow a few habits (regulars, occasional, new,
+    lapsed, drifting away, one-off), so recency, frequency and value vary.
+    Three lines are bad on purpose (a negative amount, a date after
+    ``SAMPLE_AS_OF``, no customer id): they show up among the rejected
+    lines.
+    """
+    import polars as pl
+
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    weights = [h[0] for h in _HABITS]
+    order_no = 0
+    for i in range(1, n + 1):
+        cid = f"S{i:04d}"
+        _, gap, (start, end), mean = rng.choices(_HABITS, weights)[0]
+        day = rng.randint(end, start)
+        spend = mean * rng.lognormvariate(0, 0.5)
+        margin = rng.uniform(0.15, 0.45)
+        while day >= end:
+            order_no += 1
+            for _line in range(rng.randint(1, 3)):
+                amount = _money(spend * rng.uniform(0.2, 0.8))
+                status = rng.choices(("paid", "returned", "cancelled"), (0.95, 0.03, 0.02))[0]
+                rows.append(
+                    {
+                        "customer_id": cid,
+                        "order_id": f"O{order_no:06d}",
+                        "at": _days_ago(day),
+                        "amount": amount,
+                        "cost": _money(amount * (1 - margin)),
+                        "status": status,
+                    }
+                )
+            day -= max(1, round(rng.expovariate(1 / gap)))
+    bad: tuple[dict[str, Any], ...] = (
+        {"customer_id": "S0001", "amount": -25.0},  # a negative amount
+        {"customer_id": "S0002", "at": SAMPLE_AS_OF + timedelta(days=3)},  # after as_of
+        {"customer_id": None},  # no customer id
+    )
+    for k, change in enumerate(bad):
+        order_no += 1
+        line: dict[str, Any] = {
+            "customer_id": "S0003",
+            "order_id": f"O{order_no:06d}",
+            "at": _days_ago(10 + k),
+            "amount": 49.0,
+            "cost": 30.0,
+            "status": "paid",
+        }
+        rows.append({**line, **change})
+    schema = {
+        "customer_id": pl.String,
+        "order_id": pl.String,
+        "at": pl.Date,
+        "amount": pl.Float64,
+        "cost": pl.Float64,
+        "status": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)

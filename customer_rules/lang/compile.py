@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from customer_rules.errors import PolicyError
 from customer_rules.lang.ast import Call, Name, Node, walk
 from customer_rules.lang.check import POPULATION_FUNCTIONS, Checker
+from customer_rules.lang.check import _suggest as did_you_mean
 from customer_rules.lang.ops import representable
 from customer_rules.lang.parser import parse
 from customer_rules.lang.policy import FlagDef, Policy, RuleDef, Scalar
@@ -122,7 +123,9 @@ def resolve_params(
             raise PolicyError(
                 f"unknown parameter {name!r} for scheme {policy.id!r}",
                 field=f"params.{name}",
-                hint="known: " + ", ".join(policy.params) if policy.params else None,
+                hint=(did_you_mean(name, list(policy.params)) or "known: " + ", ".join(policy.params))
+                if policy.params
+                else None,
             ) from None
         raise PolicyError(
             f"bad value for parameter {name!r} of scheme {policy.id!r}: {err['msg']}",

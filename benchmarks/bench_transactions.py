@@ -1,0 +1,114 @@
+"""Order log -> customer table: ``cr.customers_from_transactions`` against a
+plain polars group-by over the same lines, in the same run.
+
+The log (``--rows`` order lines, 10 million by default) is generated with
+numpy-free polars expressions from a fixed seed: ``customer_id`` (text, about
+one customer per 25 lines), ``order_id`` (about three lines per order),
+``at`` (a date in the three years up to as_of), ``amount``, ``cost`` and
+``status`` (1% returned, 0.5% cancelled). Both sides read the same input:
+
+* **group-by** — ``group_by(customer_id).agg(sum(amount), n_unique(order_id),
+  min(at), max(at))``: what one writes by hand, with no checks;
+* **customers_from_transactions** — every check (a reason per bad line and
+  the rejected table), statuses, the 12-month window, profit, the repeat
+  purchase date, the whole customer table.
+
+Each is run ``--repeat`` times (best and spread reported) on an in-memory
+DataFrame and on a Parquet file; the ratio is group-by time / ours time (rows/s
+ours ÷ rows/s group-by; the target is ≥ 0.7).
+
+    python benchmarks/bench_transactions.py                 # 10M lines
+    python benchmarks/bench_transactions.py --rows 1000000  # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+import customer_rules as cr
+
+AS_OF = dt.date(2026, 11, 22)
+
+
+def order_log(rows: int, seed: int = 7) -> pl.DataFrame:
+    """``rows`` deterministic order lines (see the module docs)."""
+    idx = pl.int_range(0, rows, dtype=pl.Int64, eager=True).to_frame("i")
+    h = (pl.col("i") * 2654435761 + seed).hash(seed)  # a cheap deterministic scramble
+    customers = max(1, rows // 25)
+    orders = max(1, rows // 3)
+    return idx.select(
+        customer_id=pl.format("C{}", (h % customers)),
+        order_id=(pl.col("i") // 3 + (h % 7) * orders).cast(pl.Int64),
+        at=pl.lit(AS_OF) - pl.duration(days=(h // 11) % (3 * 365)),
+        amount=((h // 13) % 100_000).cast(pl.Float64) / 100 + 1,
+        cost=((h // 13) % 100_000).cast(pl.Float64) / 160,
+        status=pl.when((h // 17) % 200 == 0)
+        .then(pl.lit("cancelled"))
+        .when((h // 17) % 100 == 1)
+        .then(pl.lit("returned"))
+        .otherwise(pl.lit("paid")),
+    )
+
+
+def plain_group_by(source: pl.DataFrame | Path) -> pl.DataFrame:
+    """The baseline: a hand-written group-by, no checks."""
+    lf = pl.scan_parquet(source) if isinstance(source, Path) else source.lazy()
+    return (
+        lf.group_by("customer_id")
+        .agg(
+            pl.col("amount").sum().alias("revenue"),
+            pl.col("order_id").n_unique().alias("orders"),
+            pl.col("at").min().alias("first"),
+            pl.col("at").max().alias("last"),
+        )
+        .collect()
+    )
+
+
+def ours(source: pl.DataFrame | Path) -> pl.DataFrame:
+    result = cr.customers_from_transactions(source, as_of=AS_OF)
+    assert result.used + result.rejected.height == result.rows
+    return result.customers
+
+
+def best(fn: Callable[[pl.DataFrame | Path], pl.DataFrame], source: pl.DataFrame | Path, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(source)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    log = order_log(args.rows)
+    print(f"{args.rows:,} order lines, {log['customer_id'].n_unique():,} customers "
+          f"(generated in {time.perf_counter() - t0:.1f}s), polars {pl.__version__}, "
+          f"{pl.thread_pool_size()} threads")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "orders.parquet"
+        log.write_parquet(path)
+        for name, source in (("in memory", log), ("parquet", path)):
+            base = best(plain_group_by, source, args.repeat)
+            mine = best(ours, source, args.repeat)
+            ratio = base[0] / mine[0]
+            print(f"\n{name}:")
+            for what, t in (("plain group-by", base), ("customers_from_transactions", mine)):
+                print(f"  {what:<28} best {t[0]:6.2f}s  worst {t[-1]:6.2f}s  {args.rows / t[0] / 1e6:6.2f}M rows/s")
+            print(f"  ratio (ours / group-by, rows/s): {ratio:.2f}x  (target >= 0.7x)")
+
+
+if __name__ == "__main__":
+    main()

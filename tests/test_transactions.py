@@ -1,0 +1,316 @@
+"""customers_from_transactions: order and contact logs to the customer table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import customer_rules as cr
+from customer_rules.io.files import FileError
+
+AS_OF = dt.date(2026, 11, 22)
+D = dt.date
+
+
+def _orders() -> pl.DataFrame:
+    # two customers, an order of two lines, a refund, a cancellation, bad lines
+    return pl.DataFrame(
+        {
+            "cust": ["A", "A", "A", "A", "A", "B", "B", "", "C", "B", "B"],
+            "day": [
+                "2025-06-01",  # A: first purchase, before the 12-month window
+                "2026-03-01",  # A: order 2, line 1
+                "2026-03-01",  # A: order 2, line 2
+                "2026-04-10",  # A: refund
+                "2026-05-01",  # A: cancelled
+                "2026-10-01",  # B: only purchase
+                "2027-01-01",  # B: future -> rejected
+                "2026-01-01",  # no id -> rejected
+                "2026-02-30",  # not a date -> rejected
+                "2026-10-02",  # B: negative amount -> rejected
+                "2026-10-03",  # B: not a number -> rejected
+            ],
+            "order": ["o1", "o2", "o2", "r1", "o3", "o4", "o5", "o6", "o7", "o8", "o9"],
+            "price": ["100", "40", "10.5", "20", "999", "30", "5", "5", "5", "-1", "1,5"],
+            "qty": ["1", "2", "1", "1", "1", "3", "1", "1", "1", "1", "1"],
+            "unit_cost": ["60", "25", "5", "12", "1", "10", "1", "1", "1", "1", "1"],
+            "state": ["paid", "paid", "PAID", "Returned", "cancelled", None, None, None, None, None, None],
+        }
+    )
+
+
+COLUMNS = {
+    "customer_id": "cust",
+    "at": "day",
+    "amount": "price",
+    "order_id": "order",
+    "quantity": "qty",
+    "cost": "unit_cost",
+    "status": "state",
+}
+
+
+def test_a_small_log_by_hand() -> None:
+    result = cr.customers_from_transactions(_orders(), as_of=AS_OF, columns=COLUMNS)
+    assert result.rows == 11
+    assert result.used == 6
+    assert result.rejected.to_dicts() == [
+        {"row": 6, "id": "B", "reason": "order date 2027-01-01 is after as_of 2026-11-22 (a future order)"},
+        {"row": 7, "id": None, "reason": "missing customer id"},
+        {"row": 8, "id": "C", "reason": "date '2026-02-30' is not a date (YYYY-MM-DD)"},
+        {"row": 9, "id": "B", "reason": "negative amount -1.0 (mark returns with a status or a negative quantity)"},
+        {"row": 10, "id": "B", "reason": "amount '1,5' is not a number"},
+    ]
+    a, b = result.customers.to_dicts()
+    # A: 100 (2025) + 2*40 + 10.5 (2026-03-01) - 20 refund (2026-04-10); cancelled counts nowhere
+    assert a == {
+        "id": "A",
+        "value.revenue_12m": 80 + 10.5 - 20,
+        # profit: (80-50) + (10.5-5) - (20-12)
+        "value.profit_12m": 30 + 5.5 - 8,
+        "value.orders_12m": 1,
+        "value.revenue_total": 100 + 80 + 10.5 - 20,
+        "value.orders_total": 2,
+        "value.first_purchase_at": D(2025, 6, 1),
+        "value.last_purchase_at": D(2026, 3, 1),
+        "deal.first_payment_at": D(2025, 6, 1),
+        "deal.accepted_at": D(2026, 3, 1),  # the repeat purchase
+    }
+    assert b == {
+        "id": "B",
+        "value.revenue_12m": 90.0,
+        "value.profit_12m": 60.0,
+        "value.orders_12m": 1,
+        "value.revenue_total": 90.0,
+        "value.orders_total": 1,
+        "value.first_purchase_at": D(2026, 10, 1),
+        "value.last_purchase_at": D(2026, 10, 1),
+        "deal.first_payment_at": D(2026, 10, 1),
+        "deal.accepted_at": None,  # one purchase: not yet a repeat buyer
+    }
+
+
+def test_contacts_fill_milestones_and_interactions() -> None:
+    contacts = pl.DataFrame(
+        {
+            "customer_id": ["A", "Z", "Z", "A", "A"],
+            "at": ["2026-02-01", "2026-03-03", "2026-01-05", "2026-01-01", "2026-12-24"],
+            "kind": ["call", "Visit", None, "fax", "call"],
+            "note": ["asked for a quote", None, "met at the fair", None, None],
+        }
+    )
+    result = cr.customers_from_transactions(_orders(), as_of=AS_OF, columns=COLUMNS, contacts=contacts)
+    assert result.contacts_rejected is not None
+    assert result.contacts_rejected.to_dicts() == [
+        {"row": 3, "id": "A", "reason": "contact kind 'fax' is not one of visit, call, message, greeting"},
+        {"row": 4, "id": "A", "reason": "contact date 2026-12-24 is after as_of 2026-11-22 (a future contact)"},
+    ]
+    rows = {r["id"]: r for r in result.customers.to_dicts()}
+    assert set(rows) == {"A", "B", "Z"}
+    assert rows["A"]["interactions"] == [{"at": D(2026, 2, 1), "kind": "call", "note": "asked for a quote"}]
+    assert rows["A"]["deal.first_contact_at"] == rows["A"]["deal.last_contact_at"] == D(2026, 2, 1)
+    assert rows["B"]["interactions"] == []
+    assert rows["B"]["deal.first_contact_at"] is None
+    # Z is only in the contact log: no orders, no revenue, no profit (the log has costs)
+    assert rows["Z"]["value.orders_total"] == 0 and rows["Z"]["value.revenue_12m"] == 0.0
+    assert rows["Z"]["value.profit_12m"] == 0.0
+    assert rows["Z"]["value.first_purchase_at"] is None
+    assert [i["at"] for i in rows["Z"]["interactions"]] == [D(2026, 1, 5), D(2026, 3, 3)]
+    assert rows["Z"]["interactions"][1]["kind"] == "visit"
+
+
+def test_the_table_classifies_repeat_buyers_reach_formal() -> None:
+    result = cr.customers_from_transactions(_orders(), as_of=AS_OF, columns=COLUMNS)
+    engine = cr.Engine()
+    out = engine.classify_frame(result.customers, as_of=AS_OF, schemes=["deal_stage"], rejected="raise")
+    assert dict(zip(out["id"], out["deal_stage"], strict=True)) == {"A": "formal", "B": "potential"}
+    record = cr.records_from_frame(result.customers)
+    assert [c.id for c in record] == ["A", "B"]
+
+
+def test_profit_is_unknown_when_a_line_in_the_window_lacks_cost() -> None:
+    orders = pl.DataFrame(
+        {
+            "customer_id": ["A", "A", "B"],
+            "at": [D(2026, 1, 1), D(2026, 2, 1), D(2026, 2, 1)],
+            "amount": [10.0, 20.0, 5.0],
+            "cost": [4.0, None, 1.0],
+        }
+    )
+    customers = cr.customers_from_transactions(orders, as_of=AS_OF).customers
+    assert customers["value.profit_12m"].to_list() == [None, 4.0]
+    margins = orders.rename({"cost": "margin"})
+    customers = cr.customers_from_transactions(margins, as_of=AS_OF).customers
+    assert customers["value.profit_12m"].to_list() == [None, 1.0]
+    no_cost = orders.drop("cost")
+    assert "value.profit_12m" not in cr.customers_from_transactions(no_cost, as_of=AS_OF).customers.columns
+
+
+def test_negative_quantity_is_a_refund_and_no_quantity_means_lines() -> None:
+    orders = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 1],
+            "at": [dt.datetime(2026, 1, 1, 9), dt.datetime(2026, 1, 1, 18), dt.datetime(2026, 3, 1, 12)],
+            "amount": [10.0, 10.0, 10.0],
+            "quantity": [3, -1, 1],
+        }
+    )
+    (row,) = cr.customers_from_transactions(orders, as_of=AS_OF).customers.to_dicts()
+    assert row["id"] == "1"
+    assert row["value.revenue_total"] == 30.0  # 30 - 10 + 10
+    assert row["value.orders_total"] == 2  # two purchase lines (no order id)
+    assert row["deal.accepted_at"] == D(2026, 3, 1)  # a later day; the same day is not a repeat
+
+
+def _same(a: cr.TransactionsResult, b: cr.TransactionsResult) -> None:
+    assert a.customers.equals(b.customers)
+    assert a.rejected.equals(b.rejected)
+
+
+def test_every_input_kind_gives_the_same_table(tmp_path: Path) -> None:
+    pytest.importorskip("pandas")
+    orders = _orders()
+    expected = cr.customers_from_transactions(orders, as_of=AS_OF, columns=COLUMNS)
+    csv = tmp_path / "orders.csv"
+    orders.write_csv(csv)
+    _same(cr.customers_from_transactions(csv, as_of=AS_OF, columns=COLUMNS), expected)
+    _same(cr.customers_from_transactions(str(csv), as_of=AS_OF, columns=COLUMNS), expected)
+    parquet = tmp_path / "orders.parquet"
+    orders.write_parquet(parquet)
+    _same(cr.customers_from_transactions(parquet, as_of=AS_OF, columns=COLUMNS), expected)
+    _same(cr.customers_from_transactions(orders.lazy(), as_of=AS_OF, columns=COLUMNS), expected)
+    _same(cr.customers_from_transactions(orders.to_pandas(), as_of=AS_OF, columns=COLUMNS), expected)
+    db = sqlite3.connect(tmp_path / "shop.db")
+    try:
+        db.execute(f"create table orders ({', '.join(f'[{c}]' for c in orders.columns)})")
+        db.executemany(f"insert into orders values ({', '.join('?' * orders.width)})", orders.rows())
+        from_db = cr.customers_from_transactions(
+            "select * from orders", as_of=AS_OF, columns=COLUMNS, connection=db
+        )
+    finally:
+        db.close()
+    _same(from_db, expected)
+
+
+def test_pandas_float_ids_read_as_whole_numbers() -> None:
+    pd = pytest.importorskip("pandas")
+    orders = pd.DataFrame(
+        {"customer_id": [17850.0, None, 13047.0], "at": ["2026-01-01"] * 3, "amount": [1.0, 2.0, 3.0]}
+    )
+    result = cr.customers_from_transactions(orders, as_of=AS_OF)
+    assert result.customers["id"].to_list() == ["13047", "17850"]
+    assert result.rejected["reason"].to_list() == ["missing customer id"]
+
+
+def test_date_format_for_non_iso_text() -> None:
+    orders = pl.DataFrame(
+        {"customer_id": ["A", "A", "A"], "at": ["12/1/2025 8:26", "1/3/2026 10:00", "2026-01-01"], "amount": [1, 2, 3]}
+    )
+    result = cr.customers_from_transactions(orders, as_of=AS_OF, date_format="%m/%d/%Y %H:%M")
+    (row,) = result.customers.to_dicts()
+    assert row["value.first_purchase_at"] == D(2025, 12, 1)
+    assert row["deal.accepted_at"] == D(2026, 1, 3)
+    assert result.rejected["reason"].to_list() == ["date '2026-01-01' is not a date (%m/%d/%Y %H:%M)"]
+
+
+def test_bad_configuration_names_the_column() -> None:
+    orders = pl.DataFrame({"customer": ["A"], "at": ["2026-01-01"], "amount": [1.0]})
+    with pytest.raises(FileError, match=r"no column 'customer_id'.*did you mean 'customer'"):
+        cr.customers_from_transactions(orders, as_of=AS_OF)
+    with pytest.raises(FileError, match=r"unknown order log column role 'amout'; did you mean 'amount'"):
+        cr.customers_from_transactions(orders, as_of=AS_OF, columns={"customer_id": "customer", "amout": "x"})
+    with pytest.raises(FileError, match="holds Boolean"):
+        cr.customers_from_transactions(
+            orders.with_columns(pl.lit(True).alias("at")), as_of=AS_OF, columns={"customer_id": "customer"}
+        )
+    with pytest.raises(FileError, match="no such order log file"):
+        cr.customers_from_transactions("missing.csv", as_of=AS_OF)
+    both = orders.with_columns(cost=pl.lit(1.0), margin=pl.lit(1.0))
+    with pytest.raises(FileError, match="both a cost and a margin"):
+        cr.customers_from_transactions(both, as_of=AS_OF, columns={"customer_id": "customer"})
+    assert isinstance(FileError("x"), cr.CustomerRulesError)
+
+
+# ---------------------------------------------------------------------------
+# Property: the table equals a plain group-by written here; rows in = used + rejected
+# ---------------------------------------------------------------------------
+
+_DAYS = st.one_of(st.none(), st.dates(min_value=D(2024, 6, 1), max_value=D(2027, 1, 31)))
+_LINE = st.fixed_dictionaries(
+    {
+        "customer_id": st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d"])),
+        "order_id": st.sampled_from(["o1", "o2", "o3", "o4", "o5", "o6"]),
+        "at": _DAYS,
+        "amount": st.one_of(st.none(), st.sampled_from([-5.0, 0.0, 1.5, 10.0, 250.0])),
+        "cost": st.one_of(st.none(), st.sampled_from([0.0, 1.0, 7.5])),
+        "status": st.one_of(st.none(), st.sampled_from(["paid", "returned", "cancelled", "Refund"])),
+    }
+)
+_SCHEMA = {
+    "customer_id": pl.String,
+    "order_id": pl.String,
+    "at": pl.Date,
+    "amount": pl.Float64,
+    "cost": pl.Float64,
+    "status": pl.String,
+}
+
+
+def _plain(log: pl.DataFrame, as_of: dt.date) -> tuple[pl.DataFrame, set[int]]:
+    """The expected customer table, written as plainly as possible."""
+    log = log.with_row_index("row")
+    valid = log.filter(
+        pl.col("customer_id").is_not_null()
+        & pl.col("at").is_not_null()
+        & (pl.col("at") <= as_of)
+        & pl.col("amount").is_not_null()
+        & (pl.col("amount") >= 0)
+        & (pl.col("cost").is_null() | (pl.col("cost") >= 0))
+    )
+    status = pl.col("status").str.to_lowercase()
+    lines = valid.filter(~status.is_in(["cancelled"]).fill_null(False)).with_columns(
+        sign=pl.when(status.is_in(["returned", "refund"]).fill_null(False)).then(-1.0).otherwise(1.0)
+    )
+    year_ago = as_of.replace(year=as_of.year - 1)
+    recent = pl.col("at") > year_ago
+    buy = pl.col("sign") > 0
+    table = lines.group_by("customer_id").agg(
+        pl.max_horizontal((pl.col("sign") * pl.col("amount")).filter(recent).sum(), 0.0).alias("value.revenue_12m"),
+        pl.when(pl.col("cost").filter(recent).null_count() == 0)
+        .then((pl.col("sign") * (pl.col("amount") - pl.col("cost"))).filter(recent).sum())
+        .alias("value.profit_12m"),
+        pl.col("order_id").filter(buy & recent).n_unique().cast(pl.Int64).alias("value.orders_12m"),
+        pl.max_horizontal((pl.col("sign") * pl.col("amount")).sum(), 0.0).alias("value.revenue_total"),
+        pl.col("order_id").filter(buy).n_unique().cast(pl.Int64).alias("value.orders_total"),
+        pl.col("at").filter(buy).min().alias("value.first_purchase_at"),
+        pl.col("at").filter(buy).max().alias("value.last_purchase_at"),
+        pl.col("at").filter(buy).min().alias("deal.first_payment_at"),
+        pl.col("at").filter(buy).unique().sort().get(1, null_on_oob=True).alias("deal.accepted_at"),
+    )
+    # customers whose every line was cancelled are still customers (with nothing bought)
+    everyone = valid.select(pl.col("customer_id").unique())
+    table = everyone.join(table, on="customer_id", how="left").with_columns(
+        pl.col("value.revenue_12m", "value.revenue_total").fill_null(0.0),
+        pl.col("value.orders_12m", "value.orders_total").fill_null(0),
+        pl.col("value.profit_12m").fill_null(pl.when(pl.col("value.revenue_12m").is_null()).then(0.0)),
+    )
+    bad = set(log["row"].to_list()) - set(valid["row"].to_list())
+    return table.rename({"customer_id": "id"}).sort("id"), bad
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_LINE, max_size=40), as_of=st.sampled_from([D(2026, 11, 22), D(2025, 3, 1)]))
+def test_the_table_is_a_plain_group_by(lines: list[dict[str, object]], as_of: dt.date) -> None:
+    log = pl.DataFrame(lines, schema=_SCHEMA)
+    result = cr.customers_from_transactions(log, as_of=as_of)
+    expected, bad = _plain(log, as_of)
+    assert result.rows == log.height == result.used + result.rejected.height
+    assert set(result.rejected["row"].to_list()) == bad
+    got = result.customers.select(expected.columns)
+    assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
