@@ -150,36 +150,48 @@ def test_without_profit_the_pyramid_ranks_by_revenue_and_says_so() -> None:
     engine = make_engine().fit(customers, as_of=AS_OF)
     got = labels(engine, customers)
     assert Counter(got) == {"vip": 1, "major": 4, "ordinary": 15, "small": 80}
-    assert got[99] == "vip" and set(got[:80]) == {"small"}
+    assert got[99] == "vip" and got[95:99] == ["major"] * 4 and set(got[:80]) == {"small"}
     decision = engine.decide(SCHEME, customers[99], as_of=AS_OF)
+    assert decision.rule == "top_vip_by_revenue"
     assert decision.flags == ("ranked_by_revenue",)
-    assert decision.evidence["measure_used"] == "revenue"
-    assert decision.evidence["value.profit_12m"] is None
+    assert decision.evidence["profit_fallback"] is True
+    assert decision.evidence["params.fallback"] == "revenue"
     assert decision.evidence["value.revenue_12m"] == 99.0
-    assert decision.scores == {"customer_value": 99.0}
-    assert decision.missing == ()
+    assert decision.missing == ("value.profit_12m",)  # still unknown, and said so
+    assert "by revenue" in decision.explain()
+    assert [engine.decide(SCHEME, c, as_of=AS_OF).rule for c in customers[:2]] == ["rest_by_revenue"] * 2
     (flag,) = (f for f in engine.schemes[SCHEME].policy.flags if f.id == "ranked_by_revenue")
     assert flag.zh == "利润未知：改按近 12 个月营业收入排序"
 
 
-def test_known_profit_is_never_replaced_by_revenue() -> None:
-    # profit known for the even customers, unknown for the odd ones
+def test_revenue_never_competes_with_profit() -> None:
+    # profit known for the even customers (0..18), unknown for the odd ones,
+    # whose revenue (1001..1019) is far above any profit: each group is split
+    # on its own, 10 customers each: VIP 0.1 -> 0, major 0.5 -> 1, ordinary 2
     customers = [
         {"id": f"C{i:03d}", "value": {"revenue_12m": 1000.0 + i, "profit_12m": float(i) if i % 2 == 0 else None}}
         for i in range(20)
     ]
     engine = make_engine().fit(customers, as_of=AS_OF)
-    for i, c in enumerate(customers):
-        decision = engine.decide(SCHEME, c, as_of=AS_OF)
+    decisions = [engine.decide(SCHEME, c, as_of=AS_OF) for c in customers]
+    by_profit = [d.label for d in decisions[0::2]]
+    by_revenue = [d.label for d in decisions[1::2]]
+    assert by_profit == ["small"] * 8 + ["ordinary", "major"]
+    assert by_revenue == ["small"] * 8 + ["ordinary", "major"]
+    for i, d in enumerate(decisions):
+        assert ("ranked_by_revenue" in d.flags) is (i % 2 == 1)
+        assert d.rule is not None and d.rule.endswith("_by_revenue") is (i % 2 == 1)
         if i % 2 == 0:
-            assert decision.evidence["measure_used"] == "profit"
-            assert decision.scores == {"customer_value": float(i)}
-            assert "ranked_by_revenue" not in decision.flags
-            assert "value.revenue_12m" not in decision.evidence
-        else:
-            assert decision.evidence["measure_used"] == "revenue"
-            assert decision.scores == {"customer_value": 1000.0 + i}
-            assert "ranked_by_revenue" in decision.flags
+            assert d.scores == {"customer_value": float(i)}
+            assert "value.revenue_12m" not in d.evidence  # profit known: revenue is not read
+    # the profit cut-offs are those of the profit-known customers alone
+    alone = make_engine().fit(customers[0::2], as_of=AS_OF)
+
+    def profit_cuts(e: cr.Engine) -> dict[str, Any]:
+        return {k: v for k, v in e.fitted_[SCHEME]["cuts"].items() if k.startswith("top_pct(")}
+
+    assert profit_cuts(engine) == profit_cuts(alone)
+    assert labels(alone, customers[0::2]) == by_profit
 
 
 def test_fallback_none_leaves_customers_without_profit_unclassified() -> None:
@@ -189,7 +201,6 @@ def test_fallback_none_leaves_customers_without_profit_unclassified() -> None:
     decision = engine.decide(SCHEME, customers[3], as_of=AS_OF)
     assert decision.missing == ("value.profit_12m",)
     assert decision.flags == ()
-    assert decision.evidence["measure_used"] == "profit"
 
 
 @pytest.mark.parametrize("measure", ["revenue", "lifetime_value", "revenue_total"])
@@ -198,9 +209,9 @@ def test_the_fallback_applies_to_profit_only(measure: str) -> None:
     engine = make_engine(measure=measure).fit(customers, as_of=AS_OF)
     decision = engine.decide(SCHEME, customers[9], as_of=AS_OF)
     assert decision.flags == ()
-    assert decision.evidence["measure_used"] == measure
     assert "value.profit_12m" not in decision.evidence
     assert (decision.label is None) is (measure != "revenue")
+    assert decision.rule is None or not decision.rule.endswith("_by_revenue")
 
 
 def test_the_frame_backend_ranks_and_flags_the_same() -> None:

@@ -32,7 +32,7 @@ class ValuePyramidParams(BaseModel):
     fallback: Literal["revenue", "none"] = Field(
         "revenue",
         description="measure profit only: a customer whose profit is unknown is ranked by value.revenue_12m"
-        " (flag ranked_by_revenue), or with none left unclassified",
+        " among themselves (rules *_by_revenue, flag ranked_by_revenue), or with none left unclassified",
     )
     vip_top_pct: float = Field(1, ge=0, le=100, description="VIP: the top this-many percent")
     major_top_pct: float = Field(5, ge=0, le=100, description="VIP + major: the top this-many percent")
