@@ -253,7 +253,9 @@ def without_contact(deal: dict[str, Any]) -> dict[str, Any]:
         pytest.param(INTENT, "intent", id="intent"),
         pytest.param(QUASI, "quasi", id="quasi"),
         pytest.param(FORMAL, "formal", id="formal"),
-        pytest.param({"first_payment_at": ago(30), "accepted_at": ago(20)}, "formal", id="formal, payments only"),
+        pytest.param(
+            {"first_payment_at": ago(30), "accepted_at": ago(20)}, "formal", id="formal, payments only"
+        ),
         pytest.param({**TRIAL_DONE, "lost_at": ago(10)}, "lost", id="lost"),
         pytest.param({"lost_at": ago(10)}, "lost", id="lost, no other milestone"),
         pytest.param({"first_payment_at": ago(30)}, "potential", id="potential, paid once"),
@@ -272,7 +274,9 @@ def test_a_milestone_implies_contact(engine: Engine, deal: dict[str, Any], label
     [
         pytest.param({}, id="nothing on record"),
         pytest.param({"needs_confirmed": False, "price_confirmed": None}, id="needs not confirmed"),
-        pytest.param({"trial_started_at": (AS_OF + dt.timedelta(days=3)).isoformat()}, id="trial after as_of"),
+        pytest.param(
+            {"trial_started_at": (AS_OF + dt.timedelta(days=3)).isoformat()}, id="trial after as_of"
+        ),
     ],
 )
 def test_never_contacted_without_a_milestone(engine: Engine, deal: dict[str, Any]) -> None:
@@ -281,8 +285,16 @@ def test_never_contacted_without_a_milestone(engine: Engine, deal: dict[str, Any
     assert "never_contacted" in d.flags
 
 
-DEAL_DATES = ("first_contact_at", "trial_started_at", "trial_ended_at", "contract_sent_at",
-              "contract_returned_at", "first_payment_at", "accepted_at", "lost_at")
+DEAL_DATES = (
+    "first_contact_at",
+    "trial_started_at",
+    "trial_ended_at",
+    "contract_sent_at",
+    "contract_returned_at",
+    "first_payment_at",
+    "accepted_at",
+    "lost_at",
+)
 MILESTONES = DEAL_DATES[1:]
 
 
@@ -290,7 +302,10 @@ MILESTONES = DEAL_DATES[1:]
 @given(
     dates=st.fixed_dictionaries({}, optional={k: st.integers(-20, 400) for k in DEAL_DATES}),
     confirmed=st.fixed_dictionaries(
-        {}, optional={k: st.none() | st.booleans() for k in ("needs_confirmed", "price_confirmed", "terms_agreed")}
+        {},
+        optional={
+            k: st.none() | st.booleans() for k in ("needs_confirmed", "price_confirmed", "terms_agreed")
+        },
     ),
 )
 def test_never_contacted_only_for_a_potential_customer_with_no_milestone(
@@ -319,7 +334,10 @@ def repeat_buyer(first: int, second: int | None) -> dict[str, Any]:
     deal: dict[str, Any] = {"first_payment_at": ago(first)}
     if second is not None:
         deal["accepted_at"] = ago(second)
-    value = {"first_purchase_at": ago(first), "last_purchase_at": ago(second if second is not None else first)}
+    value = {
+        "first_purchase_at": ago(first),
+        "last_purchase_at": ago(second if second is not None else first),
+    }
     return {"id": "c1", "deal": deal, "value": value}
 
 

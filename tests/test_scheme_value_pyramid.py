@@ -169,7 +169,10 @@ def test_revenue_never_competes_with_profit() -> None:
     # whose revenue (1001..1019) is far above any profit: each group is split
     # on its own, 10 customers each: VIP 0.1 -> 0, major 0.5 -> 1, ordinary 2
     customers = [
-        {"id": f"C{i:03d}", "value": {"revenue_12m": 1000.0 + i, "profit_12m": float(i) if i % 2 == 0 else None}}
+        {
+            "id": f"C{i:03d}",
+            "value": {"revenue_12m": 1000.0 + i, "profit_12m": float(i) if i % 2 == 0 else None},
+        }
         for i in range(20)
     ]
     engine = make_engine().fit(customers, as_of=AS_OF)

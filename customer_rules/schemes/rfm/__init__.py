@@ -24,9 +24,15 @@ class RfmParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     score_5_top_pct: float = Field(20, ge=0, le=100, description="score 5: the best this-many percent")
-    score_4_top_pct: float = Field(40, ge=0, le=100, description="score 4 or better: the best this-many percent")
-    score_3_top_pct: float = Field(60, ge=0, le=100, description="score 3 or better: the best this-many percent")
-    score_2_top_pct: float = Field(80, ge=0, le=100, description="score 2 or better: the best this-many percent")
+    score_4_top_pct: float = Field(
+        40, ge=0, le=100, description="score 4 or better: the best this-many percent"
+    )
+    score_3_top_pct: float = Field(
+        60, ge=0, le=100, description="score 3 or better: the best this-many percent"
+    )
+    score_2_top_pct: float = Field(
+        80, ge=0, le=100, description="score 2 or better: the best this-many percent"
+    )
 
     @model_validator(mode="after")
     def _cumulative(self) -> RfmParams:
