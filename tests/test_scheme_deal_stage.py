@@ -7,9 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 from scheme_support import AS_OF, assert_bilingual_strategies, days_ago, decide
 
-from customer_rules import Engine
+from customer_rules import Customer, Engine
 
 SCHEME = "deal_stage"
 LABELS = ("lost", "formal", "quasi", "intent", "trial", "potential")
@@ -233,3 +236,130 @@ def test_scheme_is_a_tier_ordered_highest_first(engine: Engine) -> None:
 
 def test_every_label_has_a_bilingual_strategy(engine: Engine) -> None:
     assert_bilingual_strategies(engine, SCHEME)
+
+
+# -- never_contacted: a milestone implies contact (issue 15) -------------------------
+
+
+def without_contact(deal: dict[str, Any]) -> dict[str, Any]:
+    """The same deal with no contact date on record (as an order log gives it)."""
+    return {k: v for k, v in deal.items() if k not in ("first_contact_at", "last_contact_at")}
+
+
+@pytest.mark.parametrize(
+    ("deal", "label"),
+    [
+        pytest.param(TRIAL, "trial", id="trial"),
+        pytest.param(INTENT, "intent", id="intent"),
+        pytest.param(QUASI, "quasi", id="quasi"),
+        pytest.param(FORMAL, "formal", id="formal"),
+        pytest.param(
+            {"first_payment_at": ago(30), "accepted_at": ago(20)}, "formal", id="formal, payments only"
+        ),
+        pytest.param({**TRIAL_DONE, "lost_at": ago(10)}, "lost", id="lost"),
+        pytest.param({"lost_at": ago(10)}, "lost", id="lost, no other milestone"),
+        pytest.param({"first_payment_at": ago(30)}, "potential", id="potential, paid once"),
+        pytest.param({"contract_sent_at": ago(3)}, "potential", id="potential, contract sent"),
+        pytest.param({"needs_confirmed": True}, "potential", id="potential, needs confirmed"),
+    ],
+)
+def test_a_milestone_implies_contact(engine: Engine, deal: dict[str, Any], label: str) -> None:
+    d = decide(engine, SCHEME, deal=without_contact(deal))
+    assert d.label == label
+    assert "never_contacted" not in d.flags
+
+
+@pytest.mark.parametrize(
+    "deal",
+    [
+        pytest.param({}, id="nothing on record"),
+        pytest.param({"needs_confirmed": False, "price_confirmed": None}, id="needs not confirmed"),
+        pytest.param(
+            {"trial_started_at": (AS_OF + dt.timedelta(days=3)).isoformat()}, id="trial after as_of"
+        ),
+    ],
+)
+def test_never_contacted_without_a_milestone(engine: Engine, deal: dict[str, Any]) -> None:
+    d = decide(engine, SCHEME, deal=deal)
+    assert d.label == "potential"
+    assert "never_contacted" in d.flags
+
+
+DEAL_DATES = (
+    "first_contact_at",
+    "trial_started_at",
+    "trial_ended_at",
+    "contract_sent_at",
+    "contract_returned_at",
+    "first_payment_at",
+    "accepted_at",
+    "lost_at",
+)
+MILESTONES = DEAL_DATES[1:]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dates=st.fixed_dictionaries({}, optional={k: st.integers(-20, 400) for k in DEAL_DATES}),
+    confirmed=st.fixed_dictionaries(
+        {},
+        optional={
+            k: st.none() | st.booleans() for k in ("needs_confirmed", "price_confirmed", "terms_agreed")
+        },
+    ),
+)
+def test_never_contacted_only_for_a_potential_customer_with_no_milestone(
+    engine: Engine, dates: dict[str, int], confirmed: dict[str, bool | None]
+) -> None:
+    deal: dict[str, Any] = {k: ago(n) for k, n in dates.items()}
+    deal.update(confirmed)
+    try:
+        Customer.model_validate({"id": "c1", "deal": deal})
+    except ValidationError:
+        assume(False)  # milestones out of order (a contract returned before it was sent, ...)
+    d = decide(engine, SCHEME, deal=deal)
+    reached = any(n >= 0 for k, n in dates.items() if k in MILESTONES) or any(confirmed.values())
+    contacted = dates.get("first_contact_at") is not None
+    assert ("never_contacted" in d.flags) is (not reached and not contacted)
+    if "never_contacted" in d.flags:
+        assert d.label == "potential"
+
+
+# -- repeat buyers from an order log reach formal (issue 16) -----------------------
+
+
+def repeat_buyer(first: int, second: int | None) -> dict[str, Any]:
+    """A customer as customers_from_transactions builds it: the first purchase is
+    the first payment, a second purchase counts as accepted service."""
+    deal: dict[str, Any] = {"first_payment_at": ago(first)}
+    if second is not None:
+        deal["accepted_at"] = ago(second)
+    value = {
+        "first_purchase_at": ago(first),
+        "last_purchase_at": ago(second if second is not None else first),
+    }
+    return {"id": "c1", "deal": deal, "value": value}
+
+
+def test_repeat_buyers_are_formal_on_every_backend() -> None:
+    pytest.importorskip("customer_rules.backends.durable")
+    import customer_rules as cr
+
+    customers = [
+        {**repeat_buyer(300, 200), "id": "repeat"},
+        {**repeat_buyer(300, 0), "id": "repeat on as_of"},
+        {**repeat_buyer(30, None), "id": "once"},
+        {**repeat_buyer(30, -5), "id": "second purchase after as_of"},
+    ]
+    expected = ["formal", "formal", "potential", "potential"]
+    for backend in ("python", "durable"):
+        e = cr.Engine(load_entry_points=False, backend=backend)
+        got = [e.decide(SCHEME, c, as_of=AS_OF) for c in customers]
+        assert [d.label for d in got] == expected, backend
+        assert not any("never_contacted" in d.flags for d in got), backend
+    frame = cr.frame_from_records([cr.Customer.model_validate(c) for c in customers])
+    out = cr.Engine(load_entry_points=False).classify_frame(frame, as_of=AS_OF, schemes=[SCHEME], flags=True)
+    assert out[SCHEME].to_list() == expected
+    assert not any("never_contacted" in f for f in out[f"{SCHEME}__flags"].to_list())
+    formal = cr.Engine(load_entry_points=False).decide(SCHEME, customers[0], as_of=AS_OF)
+    assert formal.rule == "paid_and_accepted"

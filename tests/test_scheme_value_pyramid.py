@@ -118,14 +118,119 @@ def test_all_equal_values_share_one_label() -> None:
 
 
 def test_missing_measure_is_unclassified_named_and_not_counted() -> None:
+    # without the revenue fallback, profit is the only measure there is
     customers = people([None] * 7 + [float(v) for v in range(100)])
-    engine = make_engine().fit(customers, as_of=AS_OF)
+    engine = make_engine(fallback="none").fit(customers, as_of=AS_OF)
     got = labels(engine, customers)
     assert Counter(got[7:]) == {"vip": 1, "major": 4, "ordinary": 15, "small": 80}
     decision = engine.decide(SCHEME, customers[0], as_of=AS_OF)
     assert decision.label is None
     assert decision.missing == ("value.profit_12m",)
     assert "value.profit_12m" in decision.explain()
+
+
+def test_with_the_fallback_a_customer_missing_profit_and_revenue_names_both() -> None:
+    customers = people([None] * 7 + [float(v) for v in range(100)])
+    engine = make_engine().fit(customers, as_of=AS_OF)
+    assert Counter(labels(engine, customers)[7:]) == {"vip": 1, "major": 4, "ordinary": 15, "small": 80}
+    decision = engine.decide(SCHEME, customers[0], as_of=AS_OF)
+    assert decision.label is None
+    # either one would rank the customer
+    assert decision.missing == ("value.profit_12m", "value.revenue_12m")
+    assert decision.flags == ()
+
+
+def revenue_only(n: int) -> list[dict[str, Any]]:
+    """Customers as an order log gives them: revenue known, profit unknown (no cost given)."""
+    return [{"id": f"R{i:04d}", "value": {"revenue_12m": float(i)}} for i in range(n)]
+
+
+def test_without_profit_the_pyramid_ranks_by_revenue_and_says_so() -> None:
+    customers = revenue_only(100)
+    engine = make_engine().fit(customers, as_of=AS_OF)
+    got = labels(engine, customers)
+    assert Counter(got) == {"vip": 1, "major": 4, "ordinary": 15, "small": 80}
+    assert got[99] == "vip" and got[95:99] == ["major"] * 4 and set(got[:80]) == {"small"}
+    decision = engine.decide(SCHEME, customers[99], as_of=AS_OF)
+    assert decision.rule == "top_vip_by_revenue"
+    assert decision.flags == ("ranked_by_revenue",)
+    assert decision.evidence["profit_fallback"] is True
+    assert decision.evidence["params.fallback"] == "revenue"
+    assert decision.evidence["value.revenue_12m"] == 99.0
+    assert decision.missing == ("value.profit_12m",)  # still unknown, and said so
+    assert "by revenue" in decision.explain()
+    assert [engine.decide(SCHEME, c, as_of=AS_OF).rule for c in customers[:2]] == ["rest_by_revenue"] * 2
+    (flag,) = (f for f in engine.schemes[SCHEME].policy.flags if f.id == "ranked_by_revenue")
+    assert flag.zh == "利润未知：改按近 12 个月营业收入排序"
+
+
+def test_revenue_never_competes_with_profit() -> None:
+    # profit known for the even customers (0..18), unknown for the odd ones,
+    # whose revenue (1001..1019) is far above any profit: each group is split
+    # on its own, 10 customers each: VIP 0.1 -> 0, major 0.5 -> 1, ordinary 2
+    customers = [
+        {
+            "id": f"C{i:03d}",
+            "value": {"revenue_12m": 1000.0 + i, "profit_12m": float(i) if i % 2 == 0 else None},
+        }
+        for i in range(20)
+    ]
+    engine = make_engine().fit(customers, as_of=AS_OF)
+    decisions = [engine.decide(SCHEME, c, as_of=AS_OF) for c in customers]
+    by_profit = [d.label for d in decisions[0::2]]
+    by_revenue = [d.label for d in decisions[1::2]]
+    assert by_profit == ["small"] * 8 + ["ordinary", "major"]
+    assert by_revenue == ["small"] * 8 + ["ordinary", "major"]
+    for i, d in enumerate(decisions):
+        assert ("ranked_by_revenue" in d.flags) is (i % 2 == 1)
+        assert d.rule is not None and d.rule.endswith("_by_revenue") is (i % 2 == 1)
+        if i % 2 == 0:
+            assert d.scores == {"customer_value": float(i)}
+            assert "value.revenue_12m" not in d.evidence  # profit known: revenue is not read
+    # the profit cut-offs are those of the profit-known customers alone
+    alone = make_engine().fit(customers[0::2], as_of=AS_OF)
+
+    def profit_cuts(e: cr.Engine) -> dict[str, Any]:
+        return {k: v for k, v in e.fitted_[SCHEME]["cuts"].items() if k.startswith("top_pct(")}
+
+    assert profit_cuts(engine) == profit_cuts(alone)
+    assert labels(alone, customers[0::2]) == by_profit
+
+
+def test_fallback_none_leaves_customers_without_profit_unclassified() -> None:
+    customers = revenue_only(10)
+    engine = make_engine(fallback="none").fit(customers, as_of=AS_OF)
+    assert labels(engine, customers) == [None] * 10
+    decision = engine.decide(SCHEME, customers[3], as_of=AS_OF)
+    assert decision.missing == ("value.profit_12m",)
+    assert decision.flags == ()
+
+
+@pytest.mark.parametrize("measure", ["revenue", "lifetime_value", "revenue_total"])
+def test_the_fallback_applies_to_profit_only(measure: str) -> None:
+    customers = revenue_only(10)
+    engine = make_engine(measure=measure).fit(customers, as_of=AS_OF)
+    decision = engine.decide(SCHEME, customers[9], as_of=AS_OF)
+    assert decision.flags == ()
+    assert "value.profit_12m" not in decision.evidence
+    assert (decision.label is None) is (measure != "revenue")
+    assert decision.rule is None or not decision.rule.endswith("_by_revenue")
+
+
+def test_the_frame_backend_ranks_and_flags_the_same() -> None:
+    customers = [
+        {"id": f"C{i:03d}", "value": {"revenue_12m": 10.0 * i, "profit_12m": float(i) if i % 3 else None}}
+        for i in range(60)
+    ] + [{"id": "nothing"}]
+    records = make_engine().fit(customers, as_of=AS_OF)
+    frame = cr.frame_from_records([cr.Customer.model_validate(c) for c in customers])
+    table = make_engine().fit(frame, as_of=AS_OF)
+    assert table.fitted_[SCHEME]["cuts"] == records.fitted_[SCHEME]["cuts"]
+    out = table.classify_frame(frame, as_of=AS_OF, flags=True)
+    assert out[SCHEME].to_list() == labels(records, customers)
+    flagged = [("ranked_by_revenue" in records.decide(SCHEME, c, as_of=AS_OF).flags) for c in customers]
+    assert ["ranked_by_revenue" in v for v in out[f"{SCHEME}__flags"].to_list()] == flagged
+    assert sum(flagged) == 20  # every third customer has no profit
 
 
 def test_negative_profit_is_ranked_and_flagged() -> None:
@@ -139,14 +244,24 @@ def test_negative_profit_is_ranked_and_flagged() -> None:
 
 @pytest.mark.parametrize(
     ("measure", "field"),
-    [("profit", "profit_12m"), ("lifetime_value", "lifetime_value"), ("revenue", "revenue_12m")],
+    [
+        ("profit", "profit_12m"),
+        ("lifetime_value", "lifetime_value"),
+        ("revenue", "revenue_12m"),
+        ("revenue_total", "revenue_total"),
+    ],
 )
 def test_the_measure_is_a_parameter(measure: str, field: str) -> None:
     # profit ranks customers one way, lifetime value the reverse, revenue by a third order
     customers: list[dict[str, Any]] = [
         {
             "id": f"C{i:03d}",
-            "value": {"profit_12m": i, "lifetime_value": 100 - i, "revenue_12m": (i * 37) % 100},
+            "value": {
+                "profit_12m": i,
+                "lifetime_value": 100 - i,
+                "revenue_12m": (i * 37) % 100,
+                "revenue_total": (i * 53) % 100,
+            },
         }
         for i in range(100)
     ]
@@ -191,6 +306,7 @@ def test_with_params_gives_a_refittable_engine() -> None:
     "params",
     [
         {"measure": "turnover"},
+        {"fallback": "lifetime_value"},
         {"vip_top_pct": 10, "major_top_pct": 5},
         {"ordinary_top_pct": 120},
         {"vip_share": 1},

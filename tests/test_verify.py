@@ -241,7 +241,14 @@ def test_built_in_schemes_pass_verify_or_document_the_finding(scheme: str, engin
 
 # -- intended gaps ------------------------------------------------------------------------
 
-GAP_SCHEMES = ("social_style", "lead_grade", "customer_quality", "terminal_priority", "retail_license_grade")
+GAP_SCHEMES = (
+    "social_style",
+    "lead_grade",
+    "customer_quality",
+    "terminal_priority",
+    "retail_license_grade",
+    "rfm",
+)
 
 
 def test_a_declared_gap_is_information_with_its_reason(engine: cr.Engine) -> None:

@@ -362,6 +362,8 @@ CASE_FEATURES: list[Feature] = [
 FEATURES: list[Feature] = [
     last_contact,
     days_since_contact,
+    days_since_purchase,
+    tenure_days,
     open_cases,
     repair_visits_within,
     days_unresolved,

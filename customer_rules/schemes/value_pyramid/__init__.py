@@ -1,7 +1,7 @@
 """Built-in plugin: the ``value_pyramid`` scheme (customer pyramid, 客户金字塔).
 
 Population-relative: the customers are ranked by a value measure (profit by
-default) and split into VIP / major / ordinary / small by cumulative shares
+default; revenue where profit is unknown, unless ``fallback`` is ``none``) and split into VIP / major / ordinary / small by cumulative shares
 from the top. The rules, parameters and labels are in ``policy.yaml`` next
 to this file, the strategies in ``strategies.yaml``; this module registers
 them with a parameter model that checks the measure name and the order of
@@ -23,9 +23,16 @@ class ValuePyramidParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    measure: Literal["profit", "lifetime_value", "revenue"] = Field(
+    measure: Literal["profit", "revenue", "lifetime_value", "revenue_total"] = Field(
         "profit",
-        description="value measure: profit (value.profit_12m), lifetime_value or revenue (value.revenue_12m)",
+        description="value measure: profit (value.profit_12m), revenue (value.revenue_12m),"
+        " lifetime_value (value.lifetime_value) or revenue_total (value.revenue_total, revenue since the"
+        " first purchase)",
+    )
+    fallback: Literal["revenue", "none"] = Field(
+        "revenue",
+        description="measure profit only: a customer whose profit is unknown is ranked by value.revenue_12m"
+        " among themselves (rules *_by_revenue, flag ranked_by_revenue), or with none left unclassified",
     )
     vip_top_pct: float = Field(1, ge=0, le=100, description="VIP: the top this-many percent")
     major_top_pct: float = Field(5, ge=0, le=100, description="VIP + major: the top this-many percent")
