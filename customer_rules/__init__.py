@@ -39,7 +39,7 @@ from customer_rules.lab.compare import Comparison, Move, compare, sweep
 from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
 from customer_rules.lab.verify import Finding, Findings, verify
-from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
+from customer_rules.lang.policy import DisplayName, FlagDef, LabelDef, Policy, RuleDef, Text
 from customer_rules.model.change import ChangeExplanation, Crossing, explain_change
 from customer_rules.model.decision import Counterfactual, Decision, Need, Profile
 from customer_rules.model.features import Feature, feature
@@ -83,6 +83,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'customer_rules' has no attribute {name!r}")
 
 __all__ = [
+    "DisplayName",
     "INT64_MAX",
     "SAMPLE_AS_OF",
     "Agenda",

@@ -92,6 +92,37 @@ BudgetStatus = Literal["approved", "pending", "none"]
 Severity = Literal["minor", "major", "key_part"]
 InteractionKind = Literal["visit", "call", "message", "greeting"]
 
+# What people call the values of these enums, (en, zh), for explanations.
+IDENTITY_NAMES = {
+    "media": ("media", "媒体"),
+    "journalist": ("journalist", "记者"),
+    "lawyer": ("lawyer", "律师"),
+    "regulator": ("regulator", "监管部门"),
+    "government": ("government", "政府机关"),
+    "police": ("police", "公安"),
+    "consumer_association": ("consumer association", "消协"),
+    "celebrity": ("celebrity", "名人"),
+    "official": ("official", "政府要员"),
+    "taxi_driver": ("taxi driver", "出租车司机"),
+    "fleet": ("fleet", "车队"),
+}
+KIND_NAMES = {
+    "person": ("person", "个人"),
+    "company": ("company", "企业"),
+    "retailer": ("retailer", "零售户"),
+    "terminal": ("retail terminal", "零售终端"),
+}
+SPEECH_PACE_NAMES = {"fast": ("fast", "快"), "slow": ("slow", "慢")}
+SOCIABILITY_NAMES = {"strong": ("strong", "强"), "weak": ("weak", "弱")}
+BUDGET_STATUS_NAMES = {"approved": ("approved", "已批准"), "pending": ("pending", "待定"), "none": ("none", "没有预算")}
+SEVERITY_NAMES = {"minor": ("minor", "一般"), "major": ("major", "严重"), "key_part": ("key part failure", "关键部件故障")}
+INTERACTION_KIND_NAMES = {
+    "visit": ("visit", "拜访"),
+    "call": ("call", "电话"),
+    "message": ("message", "消息"),
+    "greeting": ("greeting", "问候"),
+}
+
 # Every model uses the same configuration: immutable, no unknown keys, and no
 # NaN/inf floats (a NaN would make every comparison in a rule silently false).
 _CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -111,6 +142,7 @@ def record_field(
     zh: str | None = None,
     unit: str | None = None,
     indicates: tuple[str, ...] = (),
+    values: Mapping[str, tuple[str, str]] | None = None,
     default: Any = None,
     **constraints: Any,
 ) -> Any:
@@ -120,8 +152,9 @@ def record_field(
     ``description`` says what the field means; ``en`` and ``zh`` are its
     display names (explanations name the field with them); ``unit`` is its
     unit where it has one (``"CNY"``, ``"days"``, ``"level 0-3"``);
-    ``indicates`` lists the labels a signal points to. They go into the
-    field's JSON-schema extras (``names``, ``unit``, ``indicates``), which
+    ``indicates`` lists the labels a signal points to; ``values`` names the
+    values of a ``Literal`` field, ``{value: (en, zh)}``. They go into the
+    field's JSON-schema extras (``names``, ``unit``, ``indicates``, ``values``), which
     is where :mod:`customer_rules.lang.types` reads them. ``constraints``
     are pydantic's (``ge=0``, ``le=100``, ...). Use it for the fields of a
     model returned by ``register_record_fields``::
@@ -139,6 +172,8 @@ def record_field(
     names = {k: v for k, v in (("en", en), ("zh", zh)) if v is not None}
     if names:
         extra["names"] = names
+    if values:
+        extra["values"] = {v: {"en": e, "zh": z} for v, (e, z) in values.items()}
     if "default_factory" not in constraints:
         constraints["default"] = default
     return Field(description=description, json_schema_extra=extra or None, **constraints)
@@ -151,10 +186,11 @@ def _opt(
     *,
     en: str,
     zh: str,
+    values: Mapping[str, tuple[str, str]] | None = None,
     **constraints: Any,
 ) -> Any:
     """A core optional field (see :func:`record_field`): display names required."""
-    return record_field(description, en=en, zh=zh, unit=unit, indicates=indicates, **constraints)
+    return record_field(description, en=en, zh=zh, unit=unit, indicates=indicates, values=values, **constraints)
 
 
 # --------------------------------------------------------------------------
@@ -403,11 +439,11 @@ class Behaviour(BaseModel):
     # bird_style axes
     speech_pace: SpeechPace | None = _opt(
         "Pace of speech: fast = loud, high-pitched, quick; slow = quiet, low, "
-        "unhurried. Axis of bird_style.", en="pace of speech", zh="语速"
+        "unhurried. Axis of bird_style.", en="pace of speech", zh="语速", values=SPEECH_PACE_NAMES
     )
     sociability: Sociability | None = _opt(
         "Sociability: strong = warm and engaging on meeting; weak = reserved, "
-        "few words. Axis of bird_style.", en="sociability", zh="社交性"
+        "few words. Axis of bird_style.", en="sociability", zh="社交性", values=SOCIABILITY_NAMES
     )
 
     # Role facts
@@ -702,7 +738,7 @@ class Lead(BaseModel):
     )
     budget_status: BudgetStatus | None = _opt(
         "Budget state: approved, pending (not decided yet) or none. Pending or "
-        "none with a clear need points to B1.", en="budget", zh="预算状态"
+        "none with a clear need points to B1.", en="budget", zh="预算状态", values=BUDGET_STATUS_NAMES
     )
     comparing_vendors: bool | None = _opt(
         "The prospect is comparing several vendors. Points to B1.", en="comparing vendors", zh="正在比较多家供应商"
@@ -824,7 +860,7 @@ class Case(_Rules):
     summary: str | None = _opt("Short free-text summary of the complaint.", en="summary", zh="投诉摘要")
     severity: Severity | None = _opt(
         "Severity of the underlying quality problem: minor, major, or a "
-        "key-part failure.", en="severity", zh="问题严重程度"
+        "key-part failure.", en="severity", zh="问题严重程度", values=SEVERITY_NAMES
     )
     quality_issue: bool | None = _opt(
         "The complaint is about product quality.",
@@ -916,7 +952,8 @@ class Interaction(BaseModel):
 
     at: date = record_field(description="Date of the contact.", en="contacted on", zh="联系日期", default=...)
     kind: InteractionKind | None = _opt(
-        "Kind of contact: visit, call, message or greeting.", en="kind of contact", zh="联系方式"
+        "Kind of contact: visit, call, message or greeting.", en="kind of contact", zh="联系方式",
+        values=INTERACTION_KIND_NAMES,
     )
     note: str | None = _opt("Free-text note about the contact.", en="note", zh="备注")
 
@@ -991,7 +1028,7 @@ class Customer(_Rules):
     name: str | None = _opt("Display name of the customer.", en="name", zh="客户名称")
     kind: CustomerKind | None = _opt(
         "Kind of customer: person, company, retailer (licensed shop) or "
-        "terminal (retail outlet).", en="kind of customer", zh="客户类别"
+        "terminal (retail outlet).", en="kind of customer", zh="客户类别", values=KIND_NAMES
     )
     segment: str | None = _opt("Market segment or industry.", en="segment", zh="细分市场")
     region: str | None = _opt("Sales region.", en="region", zh="销售区域")
@@ -1004,7 +1041,7 @@ class Customer(_Rules):
         description=(
             "Sensitive identities of the customer (media, lawyer, police, "
             "fleet...), which escalate complaints."
-        ), en="sensitive identities", zh="敏感身份"
+        ), en="sensitive identities", zh="敏感身份", values=IDENTITY_NAMES
     )
     is_large_account: bool | None = _opt(
         "Managed as a large (key) account; big-customer risk flags apply.", en="large account", zh="大客户"
