@@ -83,7 +83,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'customer_rules' has no attribute {name!r}")
 
 __all__ = [
-    "DisplayName",
     "INT64_MAX",
     "SAMPLE_AS_OF",
     "Agenda",
@@ -107,6 +106,7 @@ __all__ = [
     "Decision",
     "DecisionStore",
     "Deduction",
+    "DisplayName",
     "Engine",
     "EvaluationError",
     "EventError",

@@ -72,7 +72,6 @@ from customer_rules.streams.statecharts import (
 __all__ = [
     "CASE_EVENTS",
     "DEAL_EVENTS",
-    "DisplayName",
     "EVENT_TYPES",
     "Behaviour",
     "Cadence",
@@ -84,6 +83,7 @@ __all__ = [
     "Deal",
     "Decision",
     "Deduction",
+    "DisplayName",
     "Engine",
     "Feature",
     "FlagDef",
