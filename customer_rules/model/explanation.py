@@ -80,13 +80,13 @@ UNITS: Mapping[str, Unit] = {
 }
 
 
-def _number(x: float, digits: int = 2) -> str:
-    """A number for people: whole numbers as they are, others to ``digits`` decimals."""
-    if isinstance(x, bool):
-        return str(x)
+def _number(x: float, digits: int = 2, group: bool = False) -> str:
+    """A number for people: whole numbers as they are, others to ``digits``
+    decimals; ``group`` puts thousands separators in (English)."""
+    comma = "," if group else ""
     if float(x).is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}" if abs(x) >= 10000 else str(int(x))
-    text = f"{x:,.{digits}f}".rstrip("0").rstrip(".")
+        return f"{int(x):{comma}}"
+    text = f"{x:{comma}.{digits}f}".rstrip("0").rstrip(".")
     return text if text not in ("-0", "") else "0"
 
 
@@ -97,8 +97,8 @@ def _money(x: float, lang: str) -> str:
             return f"{_number(x / 1e8)} 亿元"
         if a >= 1e4:
             return f"{_number(x / 1e4)} 万元"
-        return f"{_number(x).replace(',', '')} 元"
-    return f"CNY {_number(x)}"
+        return f"{_number(x)} 元"
+    return f"CNY {_number(x, group=True)}"
 
 
 def _date(d: dt.date, lang: str) -> str:
@@ -134,7 +134,7 @@ def format_value(
         return "（记录）" if zh and callable(dump) else "(record)" if callable(dump) else str(value)
     u = UNITS.get(unit or "")
     if u is None:
-        return _number(value)
+        return _number(value, group=not zh)
     if u.kind == "money":
         return _money(value, lang)
     if u.kind == "level" and float(value).is_integer() and 0 <= value <= 3:
@@ -145,11 +145,12 @@ def format_value(
     if u.kind == "percent":
         return f"{_number(value, 1)}%"
     words = u.zh if zh else u.en
+    shown = _number(value, group=not zh)
     if not words:
-        return _number(value)
+        return shown
     if not zh and words == "days" and value == 1:
         words = "day"
-    return f"{_number(value)} {words}"
+    return f"{shown} {words}"
 
 
 def _amount_between(a: Any, b: Any) -> float | None:
@@ -186,7 +187,7 @@ def _latin(ch: str) -> bool:
 def join(parts: Iterable[str], lang: str) -> str:
     """Clauses joined into one sentence: ``；`` in Chinese (without the
     clauses' own full stops, so never ``。；``), ``; `` in English."""
-    items = [p.strip().rstrip(_END) for p in parts if p and p.strip()]
+    items = [t for t in (p.strip().rstrip(_END) for p in parts if p) if t]
     return ("；" if lang == "zh" else "; ").join(items)
 
 
@@ -633,7 +634,9 @@ def summary(decision: Decision, lang: str = "en") -> str:
     n = _namer(decision, lang)
     zh = n.zh
     scheme = n.scheme(decision.scheme)
-    lines = [f"{scheme}：{n.label(decision.label)}" if zh else f"{scheme[:1].upper()}{scheme[1:]}: {n.label(decision.label)}"]
+    if not zh and scheme != decision.scheme:  # a display name starts a sentence; an id stays as it is
+        scheme = scheme[:1].upper() + scheme[1:]
+    lines = [f"{scheme}：{n.label(decision.label)}" if zh else f"{scheme}: {n.label(decision.label)}"]
     if len(decision.labels) > 1:
         names = ("、" if zh else ", ").join(n.label(x) for x in decision.labels)
         lines.append(f"  同时符合：{names}" if zh else f"  Matches: {names}")
@@ -843,7 +846,7 @@ def change(ex: ChangeExplanation, lang: str = "en") -> str:
     for k, (x, y) in sorted(ex.params.items()):
         key = f"params.{k}" if not k.startswith("params.") else k
         lines.append(
-            f"  参数“{n.key(key)}”由 {n.value(key, x)} 改为 {n.value(key, y)}"
+            "  " + spaced(f"参数“{n.key(key)}”由", n.value(key, x), "改为", n.value(key, y))
             if zh
             else f"  parameter {n.key(key)} changed from {n.value(key, x)} to {n.value(key, y)}"
         )
