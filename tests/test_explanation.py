@@ -141,7 +141,7 @@ def test_core_fields_must_declare_their_names() -> None:
 
 _ALLOWED = re.compile(r"^(?:[A-G][1-5]?|VIP)$")  # grade letters and VIP
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SYNTAX = re.compile(r"==|!=|>=|<=|[<>\[\]{}]")
+_SYNTAX = re.compile(r"(?<!=)==(?!=)|!=|>=|<=|[<>\[\]{}]")
 _DOUBLED = re.compile(r"[。；，、：！？]{2,}|[。；，、：][;,.:]|[;,.:][。；，、：]")
 
 

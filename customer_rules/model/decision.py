@@ -116,6 +116,12 @@ class Decision:
     def _policy(self) -> Any:
         return self.source.checked.policy if self.source is not None else None
 
+    def scheme_name(self, lang: str = "en") -> str:
+        """The scheme's display name in ``lang`` (its id when it declares none)."""
+        policy = self._policy()
+        name = getattr(policy, "name", None)
+        return str(name.get(lang)) if name is not None else self.scheme
+
     def label_name(self, lang: str = "en") -> str | None:
         """The label's display name in ``lang`` (``zh`` or ``en``)."""
         policy = self._policy()
