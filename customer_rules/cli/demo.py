@@ -95,7 +95,8 @@ def _allocation(out: TextIO, engine: Engine, batch: BatchResult, lang: str) -> N
     for label, total in alloc.by_label.items():
         n = sum(1 for g in graded.values() if g == label)
         if zh:
-            print(f"  {names.get(label, label):<10} 权重 {DEMO_WEIGHTS.get(label or '', 0):<4} {n:>3} 户  {total:>4}", file=out)
+            shown = names.get(label, label) if label is not None else "未分类"
+            print(f"  {shown:<10} 权重 {DEMO_WEIGHTS.get(label or '', 0):<4} {n:>3} 户  {total:>4}", file=out)
             continue
         print(
             f"  {label:<10} {'权重' if zh else 'weight'} {DEMO_WEIGHTS.get(label or '', 0):<4} {n:>3} {'户' if zh else 'retailers'}  {total:>4}",

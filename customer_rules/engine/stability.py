@@ -48,8 +48,8 @@ def stabilise(
             f"hysteresis: kept {previous.label}, held {held} of the {stability.min_days} days required"
             f" before a change (rules said {decision.label or 'unclassified'})"
         )
-        kept = Kept(previous.label, decision.label, held_days=held, min_days=stability.min_days)
-        return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note, kept=kept)
+        why = Kept(previous.label, decision.label, held_days=held, min_days=stability.min_days)
+        return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note, kept=why)
     if not stability.margin:
         return decision
     relaxed, tight = rewrites(sid)

@@ -8,32 +8,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from customer_rules.lang.ast import Call, Name, quote, to_text, walk
+from customer_rules.lang.ast import Call, Name, to_text, walk
+from customer_rules.model.explanation import show as show  # re-exported: its home before explanations moved
 
 if TYPE_CHECKING:
     from customer_rules.model.strategy import Strategy
 
 _OP_ZH = {"==": "等于", "!=": "不等于", "<": "小于", "<=": "不大于", ">": "大于", ">=": "不小于"}
-
-
-def show(value: Any) -> str:
-    """A value as it would be written in a policy."""
-    if value is None:
-        return "missing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return quote(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        # whole amounts in full (1234567, not 1.23457e+06); others to 12 digits
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.12g}"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -241,15 +222,6 @@ class Decision:
         from customer_rules.model.explanation import explain_html
 
         return explain_html(self, lang, detail)
-
-
-def _known(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values that are present: absent ones are listed under 'missing inputs'."""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _pairs(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} = {show(v)}" for k, v in values.items())
 
 
 def _jsonable(v: Any) -> Any:

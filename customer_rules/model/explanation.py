@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from customer_rules.lang.ast import Binary, Call, Literal, Name, Node
+from customer_rules.lang.ast import Binary, Call, Literal, Name, Node, quote
 
 if TYPE_CHECKING:
     from customer_rules.model.change import ChangeExplanation
@@ -43,10 +43,43 @@ __all__ = [
     "format_value",
     "join",
     "sentence",
+    "show",
 ]
 
 #: The levels of an explanation.
 DETAILS = ("summary", "full")
+
+# -- values as a policy writes them (the auditor level in English) ------------
+
+
+def show(value: Any) -> str:
+    """A value as it would be written in a policy."""
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        # whole amounts in full (1234567, not 1.23457e+06); others to 12 digits
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.12g}"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)
+
+
+def _known(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that are present: absent ones are listed under 'missing inputs'."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {show(v)}" for k, v in values.items())
+
 
 # -- units -------------------------------------------------------------------
 
@@ -601,8 +634,8 @@ def _deciding_values(decision: Decision, namer: Namer, limit: int = 5) -> list[s
     for key, value in decision.rule_inputs().items():
         if value is None or key.startswith("params."):
             continue
-        node = _parsed(key)
-        if isinstance(node, Call) and node.name in _POPULATION and node.name != "cutoff":
+        parsed = _parsed(key)
+        if isinstance(parsed, Call) and parsed.name in _POPULATION and parsed.name != "cutoff":
             continue
         if isinstance(value, tuple | list) and (not value or not isinstance(value[0], str | int | float)):
             continue
@@ -680,8 +713,6 @@ def full(decision: Decision, lang: str = "en") -> str:
     d = decision
     if zh:
         return _full_zh(d, n)
-    from customer_rules.model.decision import _known, _pairs
-
     lines: list[str] = []
     if d.label is None:
         lines.append(f"{d.scheme}: unclassified")
