@@ -662,6 +662,19 @@ def _strategy_lines(decision: Decision, lang: str, indent: str) -> list[str]:
     return [indent + head, *(indent + "  " + s for s in decision.strategy.render(lang).splitlines())]
 
 
+def _distance(cf: Counterfactual) -> tuple[int, float]:
+    """How far a record is from another outcome: fewer conditions first, then
+    the smaller relative gap (the nearest threshold is the one worth telling)."""
+    gap = 0.0
+    for need in cf.needs:
+        diff = _amount_between(need.has, need.threshold)
+        if diff is None:
+            gap += 1.0
+        else:
+            gap += abs(diff) / max(abs(float(need.threshold)), 1e-9)
+    return (len(cf.needs), gap)
+
+
 def summary(decision: Decision, lang: str = "en") -> str:
     """The explanation for people (``detail="summary"``)."""
     n = _namer(decision, lang)
@@ -693,7 +706,7 @@ def summary(decision: Decision, lang: str = "en") -> str:
         if more > 0:
             missing += f"等 {len(decision.missing)} 项" if zh else f" and {more} more"
         lines.append(("  尚未记录：" if zh else "  Not recorded: ") + missing)
-    cfs = decision.counterfactuals[:2]
+    cfs = sorted(decision.counterfactuals, key=_distance)[:2]
     for cf in cfs:
         lines.append(("  要改变结果：" if zh else "  What would change it: ") + sentence(change_text(cf, n), lang))
     if decision.flags:
@@ -846,6 +859,8 @@ def change(ex: ChangeExplanation, lang: str = "en") -> str:
     n = _namer(a, lang)
     nb = _namer(b, lang)
     scheme = n.scheme(a.scheme)
+    if not zh and scheme != a.scheme:
+        scheme = scheme[:1].upper() + scheme[1:]
     if ex.changed:
         lines = [
             f"{scheme}：由{nb.label(b.label)}变为{n.label(a.label)}"
