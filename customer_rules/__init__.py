@@ -40,7 +40,7 @@ from customer_rules.lab.compare import Comparison, Move, compare, sweep
 from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers, sample_orders
 from customer_rules.lab.verify import Finding, Findings, verify
-from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
+from customer_rules.lang.policy import DisplayName, FlagDef, LabelDef, Policy, RuleDef, Text
 from customer_rules.model.change import ChangeExplanation, Crossing, explain_change
 from customer_rules.model.decision import Counterfactual, Decision, Need, Profile
 from customer_rules.model.features import Feature, feature
@@ -107,6 +107,7 @@ __all__ = [
     "Decision",
     "DecisionStore",
     "Deduction",
+    "DisplayName",
     "Engine",
     "EvaluationError",
     "EventError",

@@ -34,7 +34,7 @@ from __future__ import annotations
 from customer_rules.engine.engine import Engine, Override, Scheme, load_scheme
 from customer_rules.errors import CustomerRulesError, PluginError, PolicyError, RecordError
 from customer_rules.hookspecs import hookimpl
-from customer_rules.lang.policy import FlagDef, LabelDef, Policy, RuleDef, Text
+from customer_rules.lang.policy import DisplayName, FlagDef, LabelDef, Policy, RuleDef, Text
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature, feature
 from customer_rules.model.records import (
@@ -83,6 +83,7 @@ __all__ = [
     "Deal",
     "Decision",
     "Deduction",
+    "DisplayName",
     "Engine",
     "Feature",
     "FlagDef",

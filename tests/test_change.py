@@ -48,9 +48,13 @@ def test_an_input_crossing_a_threshold_is_named_with_both_values() -> None:
     assert "value.overdue_amount" not in change.moved
     text = cr.explain_change(before, after, lang="en")
     assert "Key account → Regular" in text
-    assert "value.revenue_12m went from 620000 to 455000 and no longer meets value.revenue_12m >= 500000" in text
+    assert (
+        "revenue (12 months) fell from CNY 620,000 to CNY 455,000, below the Key account threshold of CNY 500,000"
+        in text
+    )
     zh = cr.explain_change(before, after, lang="zh")
-    assert "由重点客户变为普通客户" in zh and "不再满足" in zh
+    assert "由重点客户变为普通客户" in zh
+    assert "近12个月收入由 62 万元降至 45.5 万元，低于重点客户门槛 50 万元" in zh
 
 
 def test_a_promotion_names_the_rule_now_met() -> None:
@@ -70,7 +74,7 @@ def test_a_changed_parameter_and_policy_version_are_reported() -> None:
     assert change.moved == {}
     text = change.text("en")
     assert "policy changed from version 1 to 2" in text
-    assert "parameter params.key_revenue changed from 500000 to 600000" in text
+    assert "parameter key_revenue changed from 500,000 to 600,000" in text
 
 
 def test_stability_holding_the_grade_is_said() -> None:
@@ -83,8 +87,10 @@ def test_stability_holding_the_grade_is_said() -> None:
     )
     change = cr.explain_change(before, held)
     assert not change.changed and change.held is not None and "held 53 of the 90 days" in change.held
-    assert "stability kept the grade" in change.text("en")
-    assert "稳定性规则保留了原等级" in change.text("zh")
+    assert "kept Key account: held for 53 of the 90 days required before a change (the rules say Regular)" in (
+        change.text("en")
+    )
+    assert "保持重点客户：该等级才保持了 53 天，满 90 天才调整（按规则应为普通客户）" in change.text("zh")
 
 
 def test_nothing_changed_says_so() -> None:

@@ -572,6 +572,40 @@ def test_explain_in_chinese(files: dict[str, Path], customers: list[cr.Customer]
     assert "策略" in result.stdout
 
 
+def test_explain_in_chinese_prints_only_chinese(files: dict[str, Path], customers: list[cr.Customer]) -> None:
+    from test_explanation import chinese_problems
+
+    for detail in ("summary", "full"):
+        result = run(
+            "explain", files["nested"], "--id", customers[6].id, "--as-of", AS_OF, "--lang", "zh", "--detail", detail
+        )
+        assert result.exit_code == 0, result.output
+        assert chinese_problems(result.stdout.replace(customers[6].id, "")) == []
+
+
+def test_explain_full_detail_is_for_auditors(files: dict[str, Path], customers: list[cr.Customer]) -> None:
+    customer = customers[6]
+    result = run("explain", files["csv"], "--id", customer.id, "--as-of", AS_OF, "--detail", "full")
+    assert result.exit_code == 0, result.output
+    engine = cr.Engine()
+    engine.fit(customers, as_of=AS_OF)
+    for decision in engine.classify(customer, as_of=AS_OF).values():
+        for line in decision.explain(detail="full").splitlines():
+            assert line.strip() in result.stdout
+
+
+def test_demo_and_agenda_in_chinese_print_only_chinese(files: dict[str, Path]) -> None:
+    import re
+
+    from test_explanation import chinese_problems
+
+    for args in (("demo", "--lang", "zh", "-n", "60"), ("agenda", files["csv"], "--as-of", AS_OF, "--lang", "zh")):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        text = re.sub(r"C\d{4}", "", result.stdout)  # customer ids are data
+        assert chinese_problems(text) == []
+
+
 def test_explain_unknown_id_suggests_close_ones(files: dict[str, Path]) -> None:
     result = run("explain", files["csv"], "--id", "C00007", "--as-of", AS_OF)
     assert result.exit_code == 1

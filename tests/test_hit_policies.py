@@ -143,8 +143,8 @@ def test_unclassified_without_default(hit: str) -> None:
     d = decide(hit, rec(revenue=1, orders=0))
     assert d.label is None and d.rule is None and d.labels == ()
     assert not d.classified
-    assert "unclassified" in d.explain()
-    assert "未分类" in d.explain(lang="zh")
+    assert "unclassified" in d.explain(detail="full")
+    assert "未分类" in d.explain(lang="zh", detail="full")
 
 
 # -- missing inputs ----------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_missing_lists_inputs_of_rules_whose_result_was_unknown() -> None:
     assert d.label is None
     # by_cost is False (orders > 100 is false) whatever the cost: its missing cost is not listed
     assert d.missing == ("value.revenue_12m",)
-    assert "missing inputs: value.revenue_12m" in d.explain()
+    assert "missing inputs: value.revenue_12m" in d.explain(detail="full")
 
 
 def test_missing_lists_an_unknown_rule_even_when_another_rule_decided() -> None:
@@ -190,8 +190,9 @@ def test_counterfactual_names_the_threshold_and_the_value() -> None:
     [cf] = d.counterfactuals
     assert (cf.rule, cf.label) == ("key", "gold")
     assert [n.render() for n in cf.needs] == ["needs value.revenue_12m >= 500000, has 462000"]
-    assert "for gold (rule key): needs value.revenue_12m >= 500000, has 462000" in d.explain()
-    assert "需要 value.revenue_12m 不小于 500000，实际为 462000" in d.explain(lang="zh")
+    assert "for gold (rule key): needs value.revenue_12m >= 500000, has 462000" in d.explain(detail="full")
+    assert "需要近12个月收入不低于 50 万元，实际为 46.2 万元" in d.explain(lang="zh", detail="full")
+    assert "近12个月收入 46.2 万元，离金牌门槛 50 万元还差 3.8 万元" in d.explain(lang="zh")
 
 
 def test_counterfactual_with_the_constant_on_the_left_and_a_missing_value() -> None:
@@ -224,34 +225,35 @@ def _explained() -> cr.Decision:
 
 
 def test_explain_in_english() -> None:
-    text = _explained().explain()
+    text = _explained().explain(detail="full")
     assert text.splitlines()[0] == "t: gold (Gold)"
     assert "by rule big: Large account" in text
     assert "value.revenue_12m = 600" in text
-    assert str(_explained()) == text
+    assert str(_explained()) == _explained().explain()
 
 
 def test_explain_in_chinese() -> None:
-    text = _explained().explain(lang="zh")
-    assert text.splitlines()[0] == "t：gold（金牌）"
-    assert "依据规则 big：大客户" in text
-    assert "读取：value.revenue_12m = 600" in text
+    text = _explained().explain(lang="zh", detail="full")
+    assert text.splitlines()[0] == "t：金牌"
+    assert "依据第 1 条规则：大客户" in text
+    assert "读取：近12个月收入 = 600 元" in text
 
 
 def test_explain_default_label() -> None:
     d = decide("first", rec(revenue=1), rules=RULES[1:2], default="bronze")
-    assert "no rule matched; default label" in d.explain()
-    assert "采用默认标签" in d.explain(lang="zh")
+    assert "no rule matched; default label" in d.explain(detail="full")
+    assert "采用默认类别" in d.explain(lang="zh", detail="full")
 
 
 def test_html_repr_escapes_and_shows_the_decision() -> None:
     rules = ({"id": "r", "when": 'name == "<b>&"', "then": "gold", "because": "x < y"},)
     d = decide("first", record(name="<b>&"), rules=rules)
     html = d._repr_html_()
-    assert "<b>gold</b>" in html
-    assert "&lt;b&gt;&amp;" in html
+    assert "<b>t: Gold</b>" in html
     assert "x &lt; y" in html
-    assert "<b>&" not in html.replace("<b>gold</b>", "").replace("<b>t</b>", "")
+    assert "<b>&" not in html.replace("<b>t: Gold</b>", "")
+    full = d.to_html(detail="full")
+    assert "&lt;b&gt;&amp;" in full and "<table>" in full
 
 
 def test_profile_html_and_explain() -> None:
@@ -259,8 +261,8 @@ def test_profile_html_and_explain() -> None:
     profile = engine(p).classify(rec(), as_of=AS_OF)
     assert profile.labels == {"t": "bronze"}
     assert "<table>" in profile._repr_html_()
-    assert profile.explain().startswith("Customer c1 as of 2026-11-22")
-    assert profile.explain(lang="zh").startswith("客户 c1（截至 2026-11-22）")
+    assert profile.explain(detail="full").startswith("Customer c1 as of 2026-11-22")
+    assert profile.explain(lang="zh", detail="full").startswith("客户 c1（截至2026年11月22日）")
 
 
 def test_to_dict_is_json_ready() -> None:

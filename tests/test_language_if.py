@@ -86,8 +86,8 @@ def test_details_are_always_shown_in_the_explanation() -> None:
     e = engine(p)
     decision = e.decide("t", rev(revenue_12m=10, bad_debt=True, orders_12m=4), as_of=AS_OF)
     assert decision.details() == {"debt": "written off", "orders": "4"}
-    assert "  debt: written off" in decision.explain()
-    assert "  欠款：written off" in decision.explain(lang="zh")
+    assert "  debt: written off" in decision.explain(detail="full")
+    assert "  欠款：written off" in decision.explain(lang="zh", detail="full")
     # shown whatever decided, an empty text as a dash and a missing value as missing
     other = e.decide("t", rev(revenue_12m=1, bad_debt=False), as_of=AS_OF)
     assert other.details() == {"debt": "—", "orders": "missing"}

@@ -561,7 +561,7 @@ def test_override_applies_until_its_expiry_inclusive(day: dt.date) -> None:
         assert part in decision.note
     assert decision.evidence["behaviour.speech_pace"] == "fast"  # the rule's evidence is kept
     assert decision.strategy == builtin_strategy("owl")  # the strategy follows the override
-    assert "li.wei" in decision.explain()
+    assert "li.wei" in decision.explain(detail="full")
 
 
 def test_override_lapses_after_its_expiry() -> None:

@@ -63,7 +63,7 @@ def test_not_fitted_is_skipped_and_said(engine: cr.Engine) -> None:
     profile = engine.classify({"id": "A"}, as_of=AS_OF)
     assert "pyr" not in profile
     assert "not fitted" in profile.skipped["pyr"]
-    assert "skipped" in profile.explain()
+    assert "skipped" in profile.explain(detail="full")
 
 
 def test_hundred_distinct_values_split_1_4_15_80(engine: cr.Engine) -> None:
@@ -118,7 +118,7 @@ def test_explanation_shows_the_cut_off(engine: cr.Engine) -> None:
     engine.fit(people)
     d = engine.decide("pyr", people[90], as_of=AS_OF)
     assert d.label == "ordinary"
-    text = d.explain()
+    text = d.explain(detail="full")
     assert "needs value.profit_12m >= 99, has 90" in text
     assert "cutoff(top_pct(value.profit_12m, params.ordinary_pct)) = 80" in text
 

@@ -59,9 +59,9 @@ def test_label(
     assert d.label == label
     assert set(d.missing) == set(missing)
     if label is None:
-        assert "unclassified" in d.explain()
+        assert "unclassified" in d.explain(detail="full")
         for path in missing:
-            assert path in d.explain()
+            assert path in d.explain(detail="full")
     else:
         assert d.rule == label
         assert d.evidence["behaviour.speech_pace"] == pace
@@ -88,10 +88,10 @@ def test_other_behaviour_signals_do_not_matter(engine: Engine) -> None:
 
 def test_explanation_names_the_axes(engine: Engine) -> None:
     d = decide(engine, {"speech_pace": "fast", "sociability": "strong"})
-    text = d.explain()
+    text = d.explain(detail="full")
     assert 'behaviour.speech_pace = "fast"' in text
     assert 'behaviour.sociability = "strong"' in text
-    assert "孔雀型" in d.explain(lang="zh")
+    assert "孔雀型" in d.explain(lang="zh", detail="full")
 
 
 def test_has_no_parameters_to_override() -> None:

@@ -172,7 +172,7 @@ def test_identity_without_a_case_when_the_firm_wants_it(engine: Engine) -> None:
     always = engine.with_params(SCHEME, identity_needs_active_case=False)
     d = decide(always, SCHEME, identity=["journalist"])
     assert (d.label, d.flags) == ("F", ("journalist",))
-    assert "params.identity_needs_active_case = false" in d.explain()
+    assert "params.identity_needs_active_case = false" in d.explain(detail="full")
 
 
 def test_parameter_override_changes_outcome(engine: Engine) -> None:
@@ -185,10 +185,10 @@ def test_parameter_override_changes_outcome(engine: Engine) -> None:
 def test_parameter_shows_in_explanation(engine: Engine) -> None:
     d = decide(engine, SCHEME, cases=[case(damage_amount=60_000.0)])
     assert d.rule == "large_damage"
-    text = d.explain()
+    text = d.explain(detail="full")
     assert "params.crisis_damage_amount = 50000" in text
     assert "max_case_damage(params.case_window_days) = 60000" in text
-    assert "large_damage" in d.explain(lang="zh")
+    assert "损害金额大 = 是" in d.explain(lang="zh", detail="full")
 
 
 def test_windows_are_computed_against_as_of(engine: Engine) -> None:
@@ -275,6 +275,6 @@ def test_explanation_names_every_criterion(engine: Engine) -> None:
     d = decide(
         engine, SCHEME, identity=["journalist"], cases=[case(safety_related=True, police_involved=True)]
     )
-    text = d.explain()
+    text = d.explain(detail="full")
     assert "flags: journalist, safety, police_involved" in text
     assert d.strategy is not None and d.strategy.escalation == 3

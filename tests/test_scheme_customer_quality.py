@@ -321,10 +321,10 @@ def test_parameter_override_changes_outcome(engine: Engine) -> None:
 def test_parameter_shows_in_explanation(engine: Engine) -> None:
     d = decide(engine, SCHEME, value=value(overdue_days=120))
     assert d.rule == "long_overdue"
-    assert "params.long_overdue_days = 90" in d.explain()
+    assert "params.long_overdue_days = 90" in d.explain(detail="full")
     g = decide(engine, SCHEME, value=value())
     assert g.rule == "most_good_criteria"
-    text = g.explain()
+    text = g.explain(detail="full")
     assert "params.good_min_criteria = 6" in text and "good_criteria = 9" in text
 
 

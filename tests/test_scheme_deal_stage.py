@@ -200,7 +200,7 @@ def test_parameter_shows_in_explanation(engine: Engine) -> None:
     no_trial = engine.with_params(SCHEME, intent_requires_trial=False)
     d = decide(no_trial, SCHEME, deal=CONFIRMED)
     assert d.rule == "needs_and_price_confirmed"
-    assert "params.intent_requires_trial = false" in d.explain()
+    assert "params.intent_requires_trial = false" in d.explain(detail="full")
     d = decide(engine, SCHEME, deal={"first_contact_at": ago(300), "last_contact_at": ago(200)})
     assert d.evidence["params.dormant_after_days"] == 180
 
@@ -209,7 +209,7 @@ def test_lost_decision_explains_itself(engine: Engine) -> None:
     d = decide(engine, SCHEME, deal={**TRIAL_DONE, "lost_at": ago(10)})
     assert d.rule == "lost"
     assert d.label_name("zh") == "已流失"
-    assert "lost_at" in d.explain()
+    assert "lost_at" in d.explain(detail="full")
 
 
 def test_deal_stage_ignores_everything_but_the_deal(engine: Engine) -> None:

@@ -149,8 +149,8 @@ def test_parameter_shows_in_explanation(engine: Engine) -> None:
     d = decide(engine, SCHEME, lead={"asks_details": 3, **KNOWN})
     assert d.rule == "sincere_buyer"
     assert d.evidence["params.a_min_asks_details"] == 3
-    assert "params.a_min_asks_details = 3" in d.explain()
-    assert "params.a_min_asks_details = 3" in d.explain(lang="zh")
+    assert "params.a_min_asks_details = 3" in d.explain(detail="full")
+    assert "参数“A 类线索询问细节的程度” = 高（3）" in d.explain(lang="zh", detail="full")
 
 
 def test_lead_grade_ignores_everything_but_the_lead(engine: Engine) -> None:
@@ -193,4 +193,4 @@ def test_follow_up_cadences(engine: Engine) -> None:
 def test_decision_carries_strategy(engine: Engine) -> None:
     d = decide(engine, SCHEME, lead={"has_need": True, "budget_status": "pending"})
     assert d.strategy is engine.schemes[SCHEME].strategies["B1"]
-    assert "每" in d.explain(lang="zh")
+    assert "每" in d.explain(lang="zh", detail="full")

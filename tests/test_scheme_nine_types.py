@@ -189,7 +189,7 @@ def test_no_signals_is_unclassified_with_every_missing_signal_listed(engine: Eng
     assert d.rule is None
     expected = {f"behaviour.{s}" for s in [*ALL_SIGNALS, "shifts_with_situation"]}
     assert set(d.missing) == expected
-    text = d.explain()
+    text = d.explain(detail="full")
     assert "unclassified" in text
     assert "behaviour.asks_personal_benefit" in text
 
@@ -273,8 +273,8 @@ def test_deciding_parameter_is_in_the_explanation(engine: Engine) -> None:
     d = decide(engine, observed(asks_personal_benefit=2))
     assert d.label == "greedy"
     assert d.evidence["params.signal_threshold"] == 2
-    assert "params.signal_threshold = 2" in d.explain()
-    assert "params.signal_threshold" in d.explain(lang="zh")
+    assert "params.signal_threshold = 2" in d.explain(detail="full")
+    assert "参数“识别类型的信号强度” = 中（2）" in d.explain(lang="zh", detail="full")
 
 
 def test_greedy_carries_compliance_risk(engine: Engine) -> None:
@@ -354,7 +354,7 @@ def test_decision_carries_the_strategy(engine: Engine) -> None:
     d = decide(engine, observed(generous_opening=3))
     assert d.label == "tricky"
     assert d.strategy is engine.schemes[SCHEME].strategies["tricky"]
-    assert "策略" in d.explain(lang="zh")
+    assert "策略" in d.explain(lang="zh", detail="full")
 
 
 def test_scheme_registration() -> None:

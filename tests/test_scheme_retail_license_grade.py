@@ -236,7 +236,7 @@ def test_explanation_lists_every_deduction_with_date_and_reason() -> None:
     )
     decision = fitted_engine().decide(SCHEME, record, as_of=AS_OF)
     assert decision.label == "B"
-    text = decision.explain()
+    text = decision.explain(detail="full")
     assert (
         "deductions: 2026-09-10 −5 sold to minors; 2026-10-21 −2.5 display not to standard;"
         " 2026-11-20 −3 price tags missing"
@@ -245,8 +245,8 @@ def test_explanation_lists_every_deduction_with_date_and_reason() -> None:
     assert "open serious case" not in text
     assert "deductions_recorded" in decision.flags
     assert decision.scores == {"deducted_points": 10.5}
-    zh = decision.explain(lang="zh")
-    assert "扣分记录：2026-09-10 −5 sold to minors" in zh
+    zh = decision.explain(lang="zh", detail="full")
+    assert "扣分记录：2026年9月10日扣 5 分：sold to minors；2026年10月21日扣 2.5 分：display not to standard" in zh
     assert decision.details() == {
         "deductions": "2026-09-10 −5 sold to minors; 2026-10-21 −2.5 display not to standard;"
         " 2026-11-20 −3 price tags missing"
@@ -272,7 +272,7 @@ def test_an_open_serious_violation_is_listed_whatever_its_age() -> None:
 
 def test_no_deductions_shows_a_dash() -> None:
     decision = fitted_engine().decide(SCHEME, retailer("X", 100.0, 3.0), as_of=AS_OF)
-    assert "deductions: —" in decision.explain()
+    assert "deductions: —" in decision.explain(detail="full")
     assert "deductions_recorded" not in decision.flags
 
 
@@ -280,7 +280,7 @@ def test_missing_compliance_score_is_unclassified_and_listed() -> None:
     decision = fitted_engine().decide(SCHEME, retailer("X", None, 50.0), as_of=AS_OF)
     assert decision.label is None
     assert "compliance.score" in decision.missing
-    assert "compliance.score" in decision.explain()
+    assert "compliance.score" in decision.explain(detail="full")
 
 
 def test_other_kinds_of_customer_are_not_graded() -> None:

@@ -231,11 +231,11 @@ def test_parameter_override_changes_outcome(engine: Engine) -> None:
 def test_parameter_shows_in_explanation(engine: Engine) -> None:
     d = decide(engine, SCHEME, satisfaction=MET, cases=[case(parts_wait_days=4)])
     assert d.rule == "parts_wait"
-    text = d.explain()
+    text = d.explain(detail="full")
     assert "params.parts_wait_days = 3" in text
     assert "max_parts_wait_days(params.case_window_days) = 4" in text
     assert "params.case_window_days = 30" in text
-    assert "params.parts_wait_days = 3" in d.explain(lang="zh")
+    assert "参数“可接受的配件等待天数” = 3 天" in d.explain(lang="zh", detail="full")
 
 
 def test_every_criterion_that_holds_is_recorded(engine: Engine) -> None:

@@ -114,7 +114,7 @@ def test_decision_reports_every_score(engine: Engine) -> None:
         "amiable_score": None,
         "critical_score": 1,
     }
-    assert "analytical_score = 6" in d.explain()
+    assert "analytical_score = 6" in d.explain(detail="full")
 
 
 @pytest.mark.parametrize(
@@ -209,8 +209,8 @@ def test_parameter_override_changes_the_outcome(
 def test_deciding_parameter_is_in_the_explanation(engine: Engine) -> None:
     d = decide(engine, observed(style("dominant", 2, 2, 0)))
     assert d.label == "dominant"
-    assert "params.score_threshold = 4" in d.explain()
-    assert "params.score_threshold" in d.explain(lang="zh")
+    assert "params.score_threshold = 4" in d.explain(detail="full")
+    assert "参数“识别风格的得分” = 4 分" in d.explain(lang="zh", detail="full")
 
 
 @pytest.mark.parametrize("label", LABELS)

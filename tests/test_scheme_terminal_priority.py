@@ -148,7 +148,7 @@ def test_missing_input_is_unclassified_named_and_not_counted() -> None:
     decision = engine.decide(SCHEME, gaps[2], as_of=AS_OF)
     assert decision.label is None
     assert decision.missing == ("value.consumer_resources",)
-    assert "value.consumer_resources" in decision.explain()
+    assert "value.consumer_resources" in decision.explain(detail="full")
 
 
 def test_turnover_is_normalised_so_amounts_do_not_swamp_the_levels() -> None:

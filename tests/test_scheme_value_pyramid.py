@@ -126,7 +126,7 @@ def test_missing_measure_is_unclassified_named_and_not_counted() -> None:
     decision = engine.decide(SCHEME, customers[0], as_of=AS_OF)
     assert decision.label is None
     assert decision.missing == ("value.profit_12m",)
-    assert "value.profit_12m" in decision.explain()
+    assert "value.profit_12m" in decision.explain(detail="full")
 
 
 def test_with_the_fallback_a_customer_missing_profit_and_revenue_names_both() -> None:
@@ -354,10 +354,10 @@ def test_save_and_load_fitted_gives_the_same_labels(tmp_path: Path) -> None:
 def test_explanation_names_the_cut_off_it_missed() -> None:
     customers = people([float(v) for v in range(100)])
     engine = make_engine().fit(customers, as_of=AS_OF)
-    text = engine.decide(SCHEME, customers[90], as_of=AS_OF).explain()
+    text = engine.decide(SCHEME, customers[90], as_of=AS_OF).explain(detail="full")
     assert "ordinary" in text
     assert "for major (rule top_major): needs customer_value >= 95, has 90" in text
-    zh = engine.decide(SCHEME, customers[90], as_of=AS_OF).explain(lang="zh")
+    zh = engine.decide(SCHEME, customers[90], as_of=AS_OF).explain(lang="zh", detail="full")
     assert "普通客户" in zh
 
 

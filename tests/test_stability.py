@@ -51,7 +51,7 @@ def test_margin(engine: cr.Engine, revenue: float, previous: str | None, expecte
     assert d.label == expected
     assert (d.note is not None and "hysteresis" in d.note) is kept
     if kept:
-        assert "margin" in d.explain()
+        assert "margin" in d.explain(detail="full")
 
 
 def test_min_days_keeps_a_new_label(engine: cr.Engine) -> None:

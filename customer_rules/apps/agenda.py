@@ -150,7 +150,7 @@ def build_agenda(
                     scheme,
                     d.label,
                     f"{scheme} {d.label} ({d.label_name('en')}) {cad.describe('en')}",
-                    f"{scheme} {d.label}（{d.label_name('zh')}）{cad.describe('zh')}",
+                    f"{d.scheme_name('zh')}：{d.label_name('zh')}，{cad.describe('zh')}",
                 )
             )
         if reasons:

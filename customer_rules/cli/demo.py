@@ -20,7 +20,7 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
     engine.fit(customers, as_of=SAMPLE_AS_OF)
     batch = engine.classify_many(customers, as_of=SAMPLE_AS_OF)
     title = (
-        f"customer_rules 演示：{len(customers)} 位样本客户，截至 {SAMPLE_AS_OF}"
+        f"客户分类演示：{len(customers)} 位样本客户，截至{SAMPLE_AS_OF.year}年{SAMPLE_AS_OF.month}月{SAMPLE_AS_OF.day}日"
         if zh
         else f"customer_rules demo: {len(customers)} sample customers as of {SAMPLE_AS_OF}"
     )
@@ -33,7 +33,12 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
             if scheme.plugin and scheme.plugin.startswith("customer_rules.")
             else f", plugin {scheme.plugin}"
         )
-        print(f"\n{sid} ({scheme.kind}{source})", file=out)
+        if zh:
+            kind = {"type": "类型", "tier": "分级", "crisis": "危机", "other": "其他"}[scheme.kind]
+            name = scheme.policy.name.zh if scheme.policy.name is not None else sid
+            print(f"\n{name}（{kind}{'，插件' if source else ''}）", file=out)
+        else:
+            print(f"\n{sid} ({scheme.kind}{source})", file=out)
         if set(counts) == {None}:
             print(
                 "  样本客户都没有此方案所需的输入" if zh else "  no sample customer has this scheme's inputs",
@@ -46,12 +51,15 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
                     scheme.policy.label(label).name(lang) if label else ("未分类" if zh else "unclassified")
                 )
                 bar = "#" * max(1, round(40 * counts[label] / len(batch.profiles)))
-                print(f"  {label or '-':<16} {name:<22} {counts[label]:>5}  {bar}", file=out)
+                if zh:
+                    print(f"  {name:<16} {counts[label]:>5}  {bar}", file=out)
+                else:
+                    print(f"  {label or '-':<16} {name:<22} {counts[label]:>5}  {bar}", file=out)
     if batch.rejected:
-        print(f"\nrejected rows: {len(batch.rejected)}", file=out)
+        print(f"\n{'未能读取的行' if zh else 'rejected rows'}: {len(batch.rejected)}", file=out)
         for r in batch.rejected:
             print(f"  row {r.row}: {r.reason}", file=out)
-    _allocation(out, batch, lang)
+    _allocation(out, engine, batch, lang)
     _agenda(out, engine, customers, lang)
     _from_orders(out, lang)
     # explain the customers with the most flags and strategies: the interesting ones
@@ -68,7 +76,7 @@ def run_demo(out: TextIO, *, lang: str = "en", n: int = 300, explain: int = 3) -
 DEMO_WEIGHTS = {"A5": 5, "A4": 4, "A3": 3, "A2": 2.5, "A1": 2, "A": 1.5, "B": 1, "C": 0.5, "suspended": 0}
 
 
-def _allocation(out: TextIO, batch: BatchResult, lang: str) -> None:
+def _allocation(out: TextIO, engine: Engine, batch: BatchResult, lang: str) -> None:
     zh = lang == "zh"
     graded = {
         p.customer_id: p["retail_license_grade"].label
@@ -85,13 +93,18 @@ def _allocation(out: TextIO, batch: BatchResult, lang: str) -> None:
         else f"Scarce stock: {supply} units by licence-grade weight, at most 20 per retailer"
     )
     print(f"\n{title}", file=out)
+    names = {lab.id: lab.zh for lab in engine.schemes["retail_license_grade"].policy.labels}
     for label, total in alloc.by_label.items():
         n = sum(1 for g in graded.values() if g == label)
+        if zh:
+            shown = names.get(label, label) if label is not None else "未分类"
+            print(f"  {shown:<10} 权重 {DEMO_WEIGHTS.get(label or '', 0):<4} {n:>3} 户  {total:>4}", file=out)
+            continue
         print(
             f"  {label:<10} {'权重' if zh else 'weight'} {DEMO_WEIGHTS.get(label or '', 0):<4} {n:>3} {'户' if zh else 'retailers'}  {total:>4}",
             file=out,
         )
-    left = f"  {'未分配' if zh else 'unallocated'}: {alloc.unallocated}"
+    left = f"  未分配：{alloc.unallocated}" if zh else f"  unallocated: {alloc.unallocated}"
     print(left, file=out)
 
 

@@ -414,15 +414,25 @@ def _report_rejected(err: Console, bad: Sequence[BadRow], path: str | None) -> N
 Examples:
   customer-rules explain customers.csv --id C0042 --as-of 2026-11-22
   customer-rules explain customers.jsonl --id C0042 --as-of 2026-11-22 --lang zh
+  customer-rules explain customers.csv --id C0042 --as-of 2026-11-22 --detail full
 
 Population-relative schemes are fitted on the whole input first, so the
-customer is ranked against the others in the file.
+customer is ranked against the others in the file. The explanation is for
+people (display names, units, the reason, what would change it, the
+strategy); --detail full adds every value read and the rules, for auditors.
 """
 )
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--id", "customer_id", required=True, metavar="CUSTOMER_ID", help="The customer's id.")
 @as_of_option
 @lang_option
+@click.option(
+    "--detail",
+    type=click.Choice(["summary", "full"]),
+    default="summary",
+    show_default=True,
+    help="summary: for people; full: every value read and the rules, for auditors.",
+)
 @click.option(
     "--schemes", "schemes", multiple=True, metavar="A,B", help="Only these schemes (comma-separated)."
 )
@@ -436,6 +446,7 @@ def explain(
     customer_id: str,
     as_of: str | None,
     lang: str,
+    detail: str,
     schemes: tuple[str, ...],
     encoding: str,
     fitted: Path | None,
@@ -474,33 +485,48 @@ def explain(
                 "fix the row; `customer-rules classify --rejected FILE` lists every invalid row",
             )
         profile = engine.classify(good[0][1], as_of=day, schemes=wanted)
-    _show_profile(out, profile, lang)
+    _show_profile(out, profile, lang, detail)
 
 
-def _show_profile(out: Console, profile: Any, lang: str) -> None:
+def _show_profile(out: Console, profile: Any, lang: str, detail: str = "summary") -> None:
+    """One customer's decisions: a table, then each explanation at ``detail``.
+    In Chinese everything is named by its display name (no ids)."""
     zh = lang == "zh"
     record = profile.customer
     name = f" {record.name}" if record is not None and record.name else ""
     out.print(Text(f"{'客户' if zh else 'Customer'} {profile.customer_id}{name}", style="bold"), end="")
-    out.print(Text(f"  {'截至' if zh else 'as of'} {profile.as_of}"))
-    t = table("scheme", "label", "name", "rule", "strategy")
-    for sid, d in profile.decisions.items():
-        t.add_row(
-            cell(sid),
-            Text(d.label or "-", style="bold" if d.label else "dim"),
-            cell(d.label_name(lang) or ("未分类" if zh else "unclassified")),
-            cell(d.rule or ("默认" if zh and d.label else "default" if d.label else "-")),
-            cell(d.strategy.summary.get(lang) if d.strategy is not None else ""),
-        )
+    day = f"{profile.as_of.year}年{profile.as_of.month}月{profile.as_of.day}日" if zh else str(profile.as_of)
+    out.print(Text(f"  {'截至' if zh else 'as of'}{'' if zh else ' '}{day}"))
+    if zh:
+        t = table("方案", "类别", "策略")
+        for d in profile.decisions.values():
+            t.add_row(
+                cell(d.scheme_name("zh")),
+                Text(d.label_name("zh") or "未分类", style="bold" if d.label else "dim"),
+                cell(d.strategy.summary.get("zh") if d.strategy is not None else ""),
+            )
+    else:
+        t = table("scheme", "label", "name", "rule", "strategy")
+        for sid, d in profile.decisions.items():
+            t.add_row(
+                cell(sid),
+                Text(d.label or "-", style="bold" if d.label else "dim"),
+                cell(d.label_name(lang) or "unclassified"),
+                cell(d.rule or ("default" if d.label else "-")),
+                cell(d.strategy.summary.get(lang) if d.strategy is not None else ""),
+            )
     out.print(t)
     for d in profile.decisions.values():
-        text = d.explain(lang)
+        text = d.explain(lang, detail)
         head, _, rest = text.partition("\n")
         out.print(Text(head, style="bold"))
         if rest:
             out.print(Text(rest), soft_wrap=True)
     for sid, why in profile.skipped.items():
-        out.print(Text(f"{sid}: {'跳过' if zh else 'skipped'} ({why})", style="dim"))
+        if zh:
+            out.print(Text(f"{sid}：跳过（需要先按客户总体拟合）", style="dim"))
+        else:
+            out.print(Text(f"{sid}: skipped ({why})", style="dim"))
 
 
 # ---------------------------------------------------------------------------
@@ -942,9 +968,12 @@ def agenda(
     zh = lang == "zh"
     status_zh = {"overdue": "逾期", "due": "到期", "upcoming": "即将"}
     title = (
-        f"{'日程' if zh else 'Agenda'} {day}" + (f" · {owner}" if owner else "") + f" · {len(rows)} item(s)"
+        f"日程 {day}" + (f" · {owner}" if owner else "") + f" · 共 {len(rows)} 项"
+        if zh
+        else f"Agenda {day}" + (f" · {owner}" if owner else "") + f" · {len(rows)} item(s)"
     )
-    t = table("due", "status", "customer", "name", "owner", "action", title=title)
+    columns = ("到期", "状态", "客户", "名称", "客户经理", "事项") if zh else ("due", "status", "customer", "name", "owner", "action")
+    t = table(*columns, title=title)
     for item in rows[:limit]:
         status = status_zh[item.status] if zh else item.status
         if item.status == "overdue":

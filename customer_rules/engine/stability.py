@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from customer_rules.backends.base import Outcome, RecordPolicy, decision_of
-from customer_rules.model.decision import Decision
+from customer_rules.model.decision import Decision, Kept
 from customer_rules.model.records import Customer
 
 
@@ -48,7 +48,8 @@ def stabilise(
             f"hysteresis: kept {previous.label}, held {held} of the {stability.min_days} days required"
             f" before a change (rules said {decision.label or 'unclassified'})"
         )
-        return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note)
+        why = Kept(previous.label, decision.label, held_days=held, min_days=stability.min_days)
+        return replace(decision, label=previous.label, labels=(previous.label,), rule=None, note=note, kept=why)
     if not stability.margin:
         return decision
     relaxed, tight = rewrites(sid)
@@ -72,4 +73,4 @@ def stabilise(
         f"hysteresis: kept {previous.label}; the change to {decision.label or 'unclassified'} is"
         f" within the {stability.margin:.0%} margin of its thresholds"
     )
-    return replace(sticky, note=note)
+    return replace(sticky, note=note, kept=Kept(previous.label, decision.label, margin=stability.margin))

@@ -63,6 +63,25 @@ class Text(BaseModel):
         return (self.zh or self.en) if lang == "zh" else self.en
 
 
+class DisplayName(BaseModel):
+    """What people call a scheme, a parameter, a derived value or a flag, in
+    English and Chinese, and the unit of its value where it has one (the
+    unit vocabulary of record fields: ``CNY``, ``days``, ``count``,
+    ``points``, ``percent``, ``ratio``, ``level 0-3``, ...). ``values`` names
+    the values of a text parameter (``by: count`` → "by count", "按名额")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+    unit: str | None = None
+    values: dict[str, DisplayName] = Field(default_factory=dict)
+
+    def get(self, lang: str = "en") -> str:
+        """The name in ``lang`` (``zh`` or ``en``)."""
+        return self.zh if lang == "zh" else self.en
+
+
 class LabelDef(BaseModel):
     """One label of a scheme: id, display names, and flags it always carries."""
 
@@ -132,7 +151,10 @@ class Policy(BaseModel):
     why records no rule covers are meant to stay unclassified (a policy
     without a default): ``verify`` and ``customer-rules check`` then report
     the gap as information, with this reason, instead of as an error (with
-    a default there is no gap, and it says nothing).
+    a default there is no gap, and it says nothing). ``name`` is the
+    scheme's display name; ``names`` gives the display names (and units) of
+    its parameters, derived values and the flags its labels carry, so an
+    explanation can name every value it shows in either language.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -150,6 +172,8 @@ class Policy(BaseModel):
     scores: tuple[str, ...] = ()
     details: dict[str, Text] = Field(default_factory=dict)
     stability: Stability | None = None
+    name: DisplayName | None = None
+    names: dict[str, DisplayName] = Field(default_factory=dict, max_length=3 * MAX_RULES)
     intended_gap: Text | None = None
     description: Text | None = None
     source: str | None = None
@@ -197,6 +221,14 @@ class Policy(BaseModel):
         for name in [*self.params, *self.derive]:
             if not re.match(_ID, name):
                 raise _LocatedValueError(("params",), f"{name!r} is not a valid name", None)
+        nameable = [*self.params, *self.derive, *(f for lab in self.labels for f in lab.flags)]
+        for name in self.names:
+            if name not in nameable:
+                raise _LocatedValueError(
+                    ("names", name),
+                    f"names {name!r}: not a parameter, derived value or label flag of this policy",
+                    _hint_key(name, nameable),
+                )
         return self
 
     # -- conveniences ----------------------------------------------------

@@ -69,10 +69,17 @@ class FieldInfo:
     description: str = ""
     unit: str | None = None
     names: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: display names of the values of an enum field: value -> {lang: name}
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
 
     def name(self, lang: str = "en") -> str:
         """The display name in ``lang``, else the English one, else the path."""
         return self.names.get(lang) or self.names.get("en") or self.path
+
+    def value_name(self, value: str, lang: str = "en") -> str:
+        """What people call one value of an enum field in ``lang`` (else the value)."""
+        names = self.values.get(value, {})
+        return names.get(lang) or names.get("en") or value
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
@@ -144,7 +151,13 @@ def _walk(model: type[BaseModel], prefix: str, skipped: list[tuple[str, str]] | 
             if isinstance(raw_names, dict)
             else {}
         )
-        doc = (finfo.description or "", str(unit) if unit else None, names)
+        raw_values = extra.get("values")
+        values = (
+            {str(v): {str(k): str(t) for k, t in n.items()} for v, n in raw_values.items() if isinstance(n, dict)}
+            if isinstance(raw_values, dict)
+            else {}
+        )
+        doc = (finfo.description or "", str(unit) if unit else None, names, values)
         if isinstance(bare, type) and issubclass(bare, BaseModel):
             yield from _walk(bare, path + ".", skipped)
             continue

@@ -57,56 +57,11 @@ class ChangeExplanation:
         return self.before.label != self.after.label
 
     def text(self, lang: str = "en") -> str:
-        zh = lang == "zh"
-        b, a = self.before, self.after
+        """The change in words, in English (``en``) or Chinese (``zh``), with
+        display names and units (see :mod:`customer_rules.model.explanation`)."""
+        from customer_rules.model.explanation import change
 
-        def name(d: Decision) -> str:
-            if d.label is None:
-                return "未分类" if zh else "unclassified"
-            return f"{d.label_name(lang) or d.label}"
-
-        lines = []
-        if self.changed:
-            lines.append(
-                f"{self.scheme}：由{name(b)}变为{name(a)}" if zh else f"{self.scheme}: {name(b)} → {name(a)}"
-            )
-        else:
-            lines.append(f"{self.scheme}：仍为{name(a)}" if zh else f"{self.scheme}: still {name(a)}")
-        if self.policy_changed:
-            lines.append(
-                f"  规则版本由 {b.policy_version} 改为 {a.policy_version}"
-                if zh
-                else f"  the policy changed from version {b.policy_version} to {a.policy_version}"
-            )
-        if self.held:
-            lines.append(("  稳定性规则保留了原等级：" if zh else "  stability kept the grade: ") + self.held)
-        if self.override:
-            lines.append(("  人工调整：" if zh else "  manual override: ") + self.override)
-        for c in self.crossed:
-            if zh:
-                state = "现已满足" if c.held_after else "不再满足"
-                lines.append(
-                    f"  {c.path} 由 {show(c.before, lang)} 变为 {show(c.after, lang)}，{state}规则 {c.rule} 的条件"
-                    f" {c.path} {c.op} {show(c.threshold, lang)}"
-                )
-            else:
-                state = "now meets" if c.held_after else "no longer meets"
-                lines.append(
-                    f"  {c.path} went from {show(c.before)} to {show(c.after)} and {state}"
-                    f" {c.path} {c.op} {show(c.threshold)} (rule {c.rule})"
-                )
-        crossed_paths = {c.path for c in self.crossed}
-        others = {k: v for k, v in self.moved.items() if k not in crossed_paths}
-        if others:
-            moved = ", ".join(f"{k} {show(x, lang)} → {show(y, lang)}" for k, (x, y) in sorted(others.items()))
-            lines.append(("  其他变化的输入：" if zh else "  other inputs that moved: ") + moved)
-        for k, (x, y) in sorted(self.params.items()):
-            lines.append(
-                f"  参数 {k} 由 {show(x, lang)} 改为 {show(y, lang)}" if zh else f"  parameter {k} changed from {show(x)} to {show(y)}"
-            )
-        if len(lines) == 1 and not self.changed:
-            lines.append("  读取的输入没有变化" if zh else "  none of the inputs it read changed")
-        return "\n".join(lines)
+        return change(self, lang)
 
     def __str__(self) -> str:
         return self.text()

@@ -8,32 +8,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from customer_rules.lang.ast import Call, Name, quote, to_text, walk
+from customer_rules.lang.ast import Call, Name, to_text, walk
+from customer_rules.model.explanation import show as show  # re-exported: its home before explanations moved
 
 if TYPE_CHECKING:
     from customer_rules.model.strategy import Strategy
 
 _OP_ZH = {"==": "等于", "!=": "不等于", "<": "小于", "<=": "不大于", ">": "大于", ">=": "不小于"}
-
-
-def show(value: Any) -> str:
-    """A value as it would be written in a policy."""
-    if value is None:
-        return "missing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return quote(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        # whole amounts in full (1234567, not 1.23457e+06); others to 12 digits
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.12g}"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -59,6 +40,19 @@ class Counterfactual:
     rule: str
     label: str
     needs: tuple[Need, ...]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Stability rules kept the previous label: ``previous`` is kept where the
+    rules said ``rules_said``; either the label was held ``held_days`` of the
+    ``min_days`` required, or the change is within the ``margin``."""
+
+    previous: str
+    rules_said: str | None
+    held_days: int | None = None
+    min_days: int | None = None
+    margin: float | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -93,6 +87,7 @@ class Decision:
     record: Any = field(default=None, repr=False)
     scores: Mapping[str, Any] | None = None
     override: Any = None  # the manual Override that decided, if one did
+    kept: Kept | None = None  # what stability rules kept, if they did
 
     # -- reading it --------------------------------------------------------
     @property
@@ -101,6 +96,12 @@ class Decision:
 
     def _policy(self) -> Any:
         return self.source.checked.policy if self.source is not None else None
+
+    def scheme_name(self, lang: str = "en") -> str:
+        """The scheme's display name in ``lang`` (its id when it declares none)."""
+        policy = self._policy()
+        name = getattr(policy, "name", None)
+        return str(name.get(lang)) if name is not None else self.scheme
 
     def label_name(self, lang: str = "en") -> str | None:
         """The label's display name in ``lang`` (``zh`` or ``en``)."""
@@ -195,89 +196,32 @@ class Decision:
         }
 
     # -- explaining it -------------------------------------------------------
-    def explain(self, lang: str = "en") -> str:
-        """A readable account of the decision in English (``en``) or Chinese (``zh``)."""
-        zh = lang == "zh"
-        lines: list[str] = []
-        if self.label is None:
-            head = f"{self.scheme}：未分类" if zh else f"{self.scheme}: unclassified"
-        else:
-            name = self.label_name(lang)
-            head = f"{self.scheme}：{self.label}（{name}）" if zh else f"{self.scheme}: {self.label} ({name})"
-        lines.append(head)
-        if len(self.labels) > 1:
-            lines.append(("  同时符合：" if zh else "  matched labels: ") + ", ".join(self.labels))
-        if self.note:
-            lines.append(("  说明：" if zh else "  note: ") + self.note)
-        if self.rule is not None:
-            reason = self.because(lang)
-            lines.append(
-                (f"  依据规则 {self.rule}" if zh else f"  by rule {self.rule}")
-                + (f"：{reason}" if zh and reason else f": {reason}" if reason else "")
-            )
-            inputs = self.rule_inputs()
-            if inputs:
-                lines.append(("  读取：" if zh else "  read: ") + _pairs(_known(inputs)))
-        elif self.label is not None:
-            lines.append("  没有规则匹配，采用默认标签" if zh else "  no rule matched; default label")
-            if self.evidence:
-                lines.append(("  读取：" if zh else "  read: ") + _pairs(_known(self.evidence)))
-        else:
-            lines.append("  没有规则匹配" if zh else "  no rule matched")
-        if self.also_matched:
-            lines.append(("  另外匹配的规则：" if zh else "  also matched: ") + ", ".join(self.also_matched))
-        if self.missing:
-            lines.append(("  缺少输入：" if zh else "  missing inputs: ") + ", ".join(self.missing))
-        if self.flags:
-            lines.append(("  标记：" if zh else "  flags: ") + ", ".join(self.flags))
-        if self.scores:
-            lines.append(("  得分：" if zh else "  scores: ") + _pairs(self.scores))
-        for caption, text in self.details(lang).items():
-            lines.append(f"  {caption}：{text}" if zh else f"  {caption}: {text}")
-        for cf in self.counterfactuals:
-            needs = ("；" if zh else "; ").join(n.render(lang) for n in cf.needs)
-            lines.append(
-                f"  若要得到 {cf.label}（规则 {cf.rule}）：{needs}"
-                if zh
-                else f"  for {cf.label} (rule {cf.rule}): {needs}"
-            )
-        if self.strategy is not None:
-            lines.append("  策略：" if zh else "  strategy:")
-            lines.extend("    " + s for s in self.strategy.render(lang).splitlines())
-        return "\n".join(lines)
+    def explain(self, lang: str = "en", detail: str = "summary") -> str:
+        """The decision in words, in English (``en``) or Chinese (``zh``).
+
+        ``detail="summary"`` is for people: the class by its display name,
+        the deciding reason, the few values that decided it with names and
+        units, what would change the result, and the strategy.
+        ``detail="full"`` keeps every value read, the rules and the near
+        misses, for auditors (see :mod:`customer_rules.model.explanation`).
+        """
+        from customer_rules.model.explanation import explain
+
+        return explain(self, lang, detail)
 
     def __str__(self) -> str:
         return self.explain()
 
     def _repr_html_(self) -> str:
-        e = html.escape
-        rows = "".join(
-            f"<tr><td><code>{e(k)}</code></td><td>{e(show(v))}</td></tr>" for k, v in self.evidence.items()
-        )
-        label = e(self.label or "unclassified")
-        name = e(self.label_name("en") or "")
-        zh = e(self.label_name("zh") or "")
-        parts = [
-            f"<div class='cr-decision'><b>{e(self.scheme)}</b>: <b>{label}</b> {name} {zh}",
-            f"<div>rule: <code>{e(self.rule or '-')}</code>"
-            + (f" — {e(self.because() or '')}" if self.because() else "")
-            + "</div>",
-        ]
-        if self.missing:
-            parts.append(f"<div>missing: {e(', '.join(self.missing))}</div>")
-        if self.flags:
-            parts.append(f"<div>flags: {e(', '.join(self.flags))}</div>")
-        parts.append(f"<table><tr><th>read</th><th>value</th></tr>{rows}</table></div>")
-        return "".join(parts)
+        from customer_rules.model.explanation import explain_html
 
+        return explain_html(self, "en", "summary")
 
-def _known(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values that are present: absent ones are listed under 'missing inputs'."""
-    return {k: v for k, v in values.items() if v is not None}
+    def to_html(self, lang: str = "en", detail: str = "summary") -> str:
+        """The explanation as HTML, at the same two levels as :meth:`explain`."""
+        from customer_rules.model.explanation import explain_html
 
-
-def _pairs(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} = {show(v)}" for k, v in values.items())
+        return explain_html(self, lang, detail)
 
 
 def _jsonable(v: Any) -> Any:
@@ -338,16 +282,17 @@ class Profile(Mapping[str, Decision]):
         """Scheme id → strategy, for the decisions that have one."""
         return {s: d.strategy for s, d in self.decisions.items() if d.strategy is not None}
 
-    def explain(self, lang: str = "en") -> str:
+    def explain(self, lang: str = "en", detail: str = "summary") -> str:
+        """Every decision in words (see :meth:`Decision.explain`)."""
         zh = lang == "zh"
-        head = (
-            f"客户 {self.customer_id}（截至 {self.as_of}）"
-            if zh
-            else f"Customer {self.customer_id} as of {self.as_of}"
-        )
-        parts = [head] + [d.explain(lang) for d in self.decisions.values()]
+        day = f"{self.as_of.year}年{self.as_of.month}月{self.as_of.day}日" if zh else str(self.as_of)
+        head = f"客户 {self.customer_id}（截至{day}）" if zh else f"Customer {self.customer_id} as of {self.as_of}"
+        parts = [head] + [d.explain(lang, detail) for d in self.decisions.values()]
         for scheme, why in self.skipped.items():
-            parts.append(f"{scheme}：跳过（{why}）" if zh else f"{scheme}: skipped ({why})")
+            if zh:
+                parts.append(f"{scheme}：跳过（需要先按客户总体拟合）" if why.startswith("not fitted") else f"{scheme}：跳过")
+            else:
+                parts.append(f"{scheme}: skipped ({why})")
         return "\n".join(parts)
 
     def __repr__(self) -> str:

@@ -108,7 +108,9 @@ class Feature:
     = unknown); ``polars(as_of, *args)``, when given, returns a polars
     expression computing the same value column-wise. ``reads`` lists the
     record paths both read (``None``: not declared, the whole record).
-    ``en``/``zh`` are display names, ``unit`` the unit of the value.
+    ``en``/``zh`` are display names, ``unit`` the unit of the value;
+    ``show(value, lang)``, when given, words a text value for people in
+    ``lang`` (``en``/``zh``) — explanations use it instead of the raw text.
     ``plugin`` is the plugin that registered it (filled in by the engine).
     Backends call :meth:`compute`, never ``func`` directly.
     """
@@ -124,6 +126,7 @@ class Feature:
     en: str | None = None
     zh: str | None = None
     plugin: str | None = None
+    show: Callable[[Any, str], str] | None = None
 
     @property
     def frame(self) -> Callable[..., Any] | None:
@@ -188,6 +191,7 @@ def feature(
     zh: str | None = None,
     polars: Callable[..., Any] | None = None,
     frame: Callable[..., Any] | None = None,
+    show: Callable[[Any, str], str] | None = None,
 ) -> Callable[[Callable[..., Any]], Feature]:
     """Declare a feature: decorate its Python implementation
     ``func(customer, as_of, *args)`` to make it a :class:`Feature`.
@@ -195,7 +199,8 @@ def feature(
     ``type`` is one of ``number``, ``integer``, ``string``, ``bool``,
     ``date`` (``enum`` makes it a string with these values); ``args`` names
     and types the constant arguments a rule passes. ``en`` and ``zh`` are
-    display names, ``unit`` the unit of the value.
+    display names, ``unit`` the unit of the value. ``show(value, lang)``
+    words a text value for people in ``lang`` (explanations use it).
 
     ``reads`` lists the record paths the feature reads: fields
     (``birthday``, ``deal.last_contact_at``), record lists and their item
@@ -226,6 +231,7 @@ def feature(
             reads=declared,
             en=en,
             zh=zh,
+            show=show,
         )
 
     return wrap

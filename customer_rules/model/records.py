@@ -92,6 +92,37 @@ BudgetStatus = Literal["approved", "pending", "none"]
 Severity = Literal["minor", "major", "key_part"]
 InteractionKind = Literal["visit", "call", "message", "greeting"]
 
+# What people call the values of these enums, (en, zh), for explanations.
+IDENTITY_NAMES = {
+    "media": ("media", "媒体"),
+    "journalist": ("journalist", "记者"),
+    "lawyer": ("lawyer", "律师"),
+    "regulator": ("regulator", "监管部门"),
+    "government": ("government", "政府机关"),
+    "police": ("police", "公安"),
+    "consumer_association": ("consumer association", "消协"),
+    "celebrity": ("celebrity", "名人"),
+    "official": ("official", "政府要员"),
+    "taxi_driver": ("taxi driver", "出租车司机"),
+    "fleet": ("fleet", "车队"),
+}
+KIND_NAMES = {
+    "person": ("person", "个人"),
+    "company": ("company", "企业"),
+    "retailer": ("retailer", "零售户"),
+    "terminal": ("retail terminal", "零售终端"),
+}
+SPEECH_PACE_NAMES = {"fast": ("fast", "快"), "slow": ("slow", "慢")}
+SOCIABILITY_NAMES = {"strong": ("strong", "强"), "weak": ("weak", "弱")}
+BUDGET_STATUS_NAMES = {"approved": ("approved", "已批准"), "pending": ("pending", "待定"), "none": ("none", "没有预算")}
+SEVERITY_NAMES = {"minor": ("minor", "一般"), "major": ("major", "严重"), "key_part": ("key part failure", "关键部件故障")}
+INTERACTION_KIND_NAMES = {
+    "visit": ("visit", "拜访"),
+    "call": ("call", "电话"),
+    "message": ("message", "消息"),
+    "greeting": ("greeting", "问候"),
+}
+
 # Every model uses the same configuration: immutable, no unknown keys, and no
 # NaN/inf floats (a NaN would make every comparison in a rule silently false).
 _CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -111,16 +142,19 @@ def record_field(
     zh: str | None = None,
     unit: str | None = None,
     indicates: tuple[str, ...] = (),
+    values: Mapping[str, tuple[str, str]] | None = None,
     default: Any = None,
     **constraints: Any,
 ) -> Any:
-    """A record field: default ``None`` (unknown) unless ``default`` says, documented.
+    """A record field: default ``None`` (unknown) unless ``default`` says
+    (``...`` = required; ``default_factory=`` also works), documented.
 
     ``description`` says what the field means; ``en`` and ``zh`` are its
     display names (explanations name the field with them); ``unit`` is its
     unit where it has one (``"CNY"``, ``"days"``, ``"level 0-3"``);
-    ``indicates`` lists the labels a signal points to. They go into the
-    field's JSON-schema extras (``names``, ``unit``, ``indicates``), which
+    ``indicates`` lists the labels a signal points to; ``values`` names the
+    values of a ``Literal`` field, ``{value: (en, zh)}``. They go into the
+    field's JSON-schema extras (``names``, ``unit``, ``indicates``, ``values``), which
     is where :mod:`customer_rules.lang.types` reads them. ``constraints``
     are pydantic's (``ge=0``, ``le=100``, ...). Use it for the fields of a
     model returned by ``register_record_fields``::
@@ -138,22 +172,25 @@ def record_field(
     names = {k: v for k, v in (("en", en), ("zh", zh)) if v is not None}
     if names:
         extra["names"] = names
-    return Field(
-        default=default,
-        description=description,
-        json_schema_extra=extra or None,
-        **constraints,
-    )
+    if values:
+        extra["values"] = {v: {"en": e, "zh": z} for v, (e, z) in values.items()}
+    if "default_factory" not in constraints:
+        constraints["default"] = default
+    return Field(description=description, json_schema_extra=extra or None, **constraints)
 
 
 def _opt(
     description: str,
     unit: str | None = None,
     indicates: tuple[str, ...] = (),
+    *,
+    en: str,
+    zh: str,
+    values: Mapping[str, tuple[str, str]] | None = None,
     **constraints: Any,
 ) -> Any:
-    """A core optional field (see :func:`record_field`)."""
-    return record_field(description, unit=unit, indicates=indicates, **constraints)
+    """A core optional field (see :func:`record_field`): display names required."""
+    return record_field(description, en=en, zh=zh, unit=unit, indicates=indicates, values=values, **constraints)
 
 
 # --------------------------------------------------------------------------
@@ -215,10 +252,10 @@ class _Rules(BaseModel):
         return self
 
 
-def _signal(description: str, *indicates: str) -> Any:
+def _signal(description: str, *indicates: str, en: str, zh: str) -> Any:
     """An optional ordinal behaviour signal pointing at one or more labels."""
     labels = ", ".join(indicates)
-    return _opt(f"{description} Indicates {labels}.", unit=_LEVEL, indicates=indicates)
+    return _opt(f"{description} Indicates {labels}.", unit=_LEVEL, indicates=indicates, en=en, zh=zh)
 
 
 # --------------------------------------------------------------------------
@@ -233,120 +270,139 @@ class Value(BaseModel):
 
     # Size and profitability
     revenue_12m: float | None = _opt(
-        "Revenue from this customer over the last 12 months.", "CNY", ge=0
+        "Revenue from this customer over the last 12 months.", "CNY", ge=0,
+        en="revenue (12 months)", zh="近12个月收入"
     )
     profit_12m: float | None = _opt(
         "Profit contribution over the last 12 months; negative when the "
         "customer costs more than they bring.",
-        "CNY",
+        "CNY", en="profit (12 months)", zh="近12个月利润"
     )
     orders_12m: int | None = _opt(
-        "Number of orders placed over the last 12 months.", "count", ge=0, le=INT64_MAX
+        "Number of orders placed over the last 12 months.", "count", ge=0, le=INT64_MAX,
+        en="orders (12 months)", zh="近12个月订单数"
     )
     service_cost_12m: float | None = _opt(
         "Cost of serving the customer over the last 12 months (support, "
         "visits, free services, logistics).",
         "CNY",
-        ge=0,
+        ge=0, en="cost to serve (12 months)", zh="近12个月服务成本"
     )
     lifetime_value: float | None = _opt(
-        "Estimated customer lifetime value (expected future profit).", "CNY", ge=0
+        "Estimated customer lifetime value (expected future profit).", "CNY", ge=0,
+        en="lifetime value", zh="客户终身价值"
     )
     # Purchase history (filled by customers_from_transactions from an order log)
-    first_purchase_at: date | None = _opt("Date of the customer's first purchase.")
-    last_purchase_at: date | None = _opt("Date of the customer's most recent purchase.")
+    first_purchase_at: date | None = _opt(
+        "Date of the customer's first purchase.",
+        en="first purchase", zh="首次购买日期",
+    )
+    last_purchase_at: date | None = _opt(
+        "Date of the customer's most recent purchase.",
+        en="last purchase", zh="最近购买日期",
+    )
     orders_total: int | None = _opt(
-        "Number of orders placed since the first purchase.", "count", ge=0, le=INT64_MAX
+        "Number of orders placed since the first purchase.", "count", ge=0, le=INT64_MAX,
+        en="orders since the first purchase", zh="累计订单数"
     )
     revenue_total: float | None = _opt(
         "Net revenue from this customer since the first purchase (historic lifetime value).",
         "CNY",
-        ge=0,
+        ge=0, en="revenue since the first purchase", zh="累计收入"
     )
     growth_rate: float | None = _opt(
         "Year-over-year revenue growth as a ratio (0.1 = +10%, -0.2 = -20%).",
-        "ratio",
+        "ratio", en="growth rate", zh="收入增长率"
     )
     share_of_wallet: float | None = _opt(
         "Share of the customer's total spend in our category that goes to us.",
         "share 0-1",
         ge=0,
-        le=1,
+        le=1, en="share of wallet", zh="采购份额"
     )
     # Payment and credit
     overdue_amount: float | None = _opt(
-        "Amount currently past its due date.", "CNY", ge=0
+        "Amount currently past its due date.", "CNY", ge=0, en="overdue amount", zh="逾期金额"
     )
-    overdue_days: int | None = _opt("Age of the oldest overdue amount.", "days", ge=0, le=INT64_MAX)
-    bad_debt: bool | None = _opt("A debt of this customer has been written off.")
+    overdue_days: int | None = _opt(
+        "Age of the oldest overdue amount.", "days", ge=0, le=INT64_MAX,
+        en="days overdue", zh="逾期天数",
+    )
+    bad_debt: bool | None = _opt("A debt of this customer has been written off.", en="bad debt", zh="坏账")
     litigation: bool | None = _opt(
-        "A lawsuit or arbitration with this customer is pending or happened."
+        "A lawsuit or arbitration with this customer is pending or happened.", en="litigation", zh="诉讼或仲裁"
     )
     credit_rating: Level | None = _opt(
-        "Creditworthiness as judged by finance (3 = excellent).", _LEVEL
+        "Creditworthiness as judged by finance (3 = excellent).", _LEVEL, en="credit rating", zh="信用等级"
     )
     credit_terms_days: int | None = _opt(
-        "Payment terms granted to the customer.", "days", ge=0, le=INT64_MAX
+        "Payment terms granted to the customer.", "days", ge=0, le=INT64_MAX, en="credit terms", zh="赊销期"
     )
     receivables: float | None = _opt(
-        "Total outstanding receivables (due or not yet due).", "CNY", ge=0
+        "Total outstanding receivables (due or not yet due).", "CNY", ge=0, en="receivables", zh="应收账款"
     )
     # Quality of the relationship (customer_quality)
     price_sensitivity: Level | None = _opt(
-        "How strongly price drives the customer's buying decisions.", _LEVEL
+        "How strongly price drives the customer's buying decisions.", _LEVEL,
+        en="price sensitivity", zh="价格敏感度"
     )
     buying_desire: Level | None = _opt(
-        "Strength of the customer's desire to buy from us.", _LEVEL
+        "Strength of the customer's desire to buy from us.", _LEVEL, en="buying desire", zh="购买欲望"
     )
     loyalty: Level | None = _opt(
-        "Loyalty shown to us (repeat buying, resisting competitors).", _LEVEL
+        "Loyalty shown to us (repeat buying, resisting competitors).", _LEVEL, en="loyalty", zh="忠诚度"
     )
     business_risk: Level | None = _opt(
         "Risk in the customer's own business (instability, shrinking market).",
-        _LEVEL,
+        _LEVEL, en="business risk", zh="经营风险"
     )
     prospects: Level | None = _opt(
-        "Development prospects of the customer's business.", _LEVEL
+        "Development prospects of the customer's business.", _LEVEL, en="prospects", zh="发展前景"
     )
     constructive_requests: bool | None = _opt(
-        "The customer brings new, constructive requirements that push us to improve."
+        "The customer brings new, constructive requirements that push us to improve.",
+        en="constructive requests", zh="提出建设性要求"
     )
     demands_outside_strengths: bool | None = _opt(
-        "The customer asks us to do work we are not good at."
+        "The customer asks us to do work we are not good at.",
+        en="demands outside our strengths", zh="要求超出我方所长"
     )
     # Big-customer risk inputs
     discount_demands: Level | None = _opt(
-        "Pressure for discounts, rebates or free services.", _LEVEL
+        "Pressure for discounts, rebates or free services.", _LEVEL, en="discount demands", zh="索要折扣的力度"
     )
     disrupts_market: bool | None = _opt(
         "The customer disrupts market order or harms smaller customers "
-        "(e.g. dumping, cross-region selling)."
+        "(e.g. dumping, cross-region selling).", en="disrupts the market", zh="扰乱市场秩序"
     )
     competitor_courting: Level | None = _opt(
-        "How actively competitors are courting this customer.", _LEVEL
+        "How actively competitors are courting this customer.", _LEVEL,
+        en="courted by competitors", zh="竞争对手争夺程度"
     )
     switching_cost: Level | None = _opt(
-        "The customer's cost of switching to another supplier.", _LEVEL
+        "The customer's cost of switching to another supplier.", _LEVEL, en="switching cost", zh="转换成本"
     )
     could_integrate: bool | None = _opt(
-        "The customer could integrate vertically and make our product themselves."
+        "The customer could integrate vertically and make our product themselves.",
+        en="could integrate vertically", zh="可能纵向一体化"
     )
     # Retail terminal strength (terminal_priority)
     turnover: float | None = _opt(
         "Terminal turnover (sales of the shop) over the last 12 months.",
         "CNY",
-        ge=0,
+        ge=0, en="turnover", zh="营业额"
     )
     consumer_resources: Level | None = _opt(
         "Consumer resources of the terminal (foot traffic, customer base).",
-        _LEVEL,
+        _LEVEL, en="consumer resources", zh="消费者资源"
     )
     economic_strength: Level | None = _opt(
-        "Economic strength of the customer (capital, ability to stock).", _LEVEL
+        "Economic strength of the customer (capital, ability to stock).", _LEVEL,
+        en="economic strength", zh="经济实力"
     )
     operating_level: Level | None = _opt(
         "Quality of the customer's operation (display, management, service).",
-        _LEVEL,
+        _LEVEL, en="operating level", zh="经营水平"
     )
 
 
@@ -383,212 +439,215 @@ class Behaviour(BaseModel):
     # bird_style axes
     speech_pace: SpeechPace | None = _opt(
         "Pace of speech: fast = loud, high-pitched, quick; slow = quiet, low, "
-        "unhurried. Axis of bird_style."
+        "unhurried. Axis of bird_style.", en="pace of speech", zh="语速", values=SPEECH_PACE_NAMES
     )
     sociability: Sociability | None = _opt(
         "Sociability: strong = warm and engaging on meeting; weak = reserved, "
-        "few words. Axis of bird_style."
+        "few words. Axis of bird_style.", en="sociability", zh="社交性", values=SOCIABILITY_NAMES
     )
 
     # Role facts
     is_owner: bool | None = _opt(
         "The contact owns the business or is a shareholder. True supports "
         "nine_types:owner; False supports nine_types:task.",
-        indicates=(_OWNER, _TASK),
+        indicates=(_OWNER, _TASK), en="owner or shareholder", zh="老板或股东"
     )
     seniority: Level | None = _opt(
         "Rank of the contact in their organisation (3 = top management). Low "
         "rank with a rising career supports nine_types:credit_seeking.",
         _LEVEL,
-        indicates=(_CREDIT,),
+        indicates=(_CREDIT,), en="seniority", zh="职位层级"
     )
 
     # nine_types: rational
     compares_on_merit: Level | None = _signal(
         "Weighs suppliers against each other on capability and product "
         "merits before choosing.",
-        _RATIONAL,
+        _RATIONAL, en="compares suppliers on merit", zh="按实力比较供应商"
     )
     principled: Level | None = _signal(
         "Works by rules and procedure; careful and responsible in their work.",
-        _RATIONAL,
+        _RATIONAL, en="works by the rules", zh="按规章办事"
     )
     unswayed_by_favours: Level | None = _signal(
         "Choice is not moved by relationships, gifts or flattery.",
-        _RATIONAL,
+        _RATIONAL, en="unswayed by favours", zh="不为人情所动"
     )
     # nine_types: task
     delegated_task: Level | None = _signal(
         "Handles a purchase assigned by superiors rather than their own initiative.",
-        _TASK,
+        _TASK, en="handles a delegated task", zh="办理上级交办的任务"
     )
     outside_own_duties: Level | None = _signal(
         "The assignment lies outside the contact's normal responsibilities.",
-        _TASK,
+        _TASK, en="outside their own duties", zh="超出本职工作"
     )
     good_enough_goal: Level | None = _signal(
         "Aims for an acceptable result rather than the best one; few demands.",
-        _TASK,
+        _TASK, en="aims for good enough", zh="只求过得去"
     )
     # nine_types: greedy
     asks_personal_benefit: Level | None = _signal(
         "Hints at or asks for personal benefits (a compliance risk: never offered).",
-        _GREEDY,
+        _GREEDY, en="asks for personal benefit", zh="索要个人好处"
     )
     complex_position: Level | None = _signal(
         "Sits in a complicated web of internal relations at their company.",
-        _GREEDY,
+        _GREEDY, en="complex position", zh="内部关系复杂"
     )
     presses_price_hard: Level | None = _signal(
         "Pushes hard on price while also demanding high quality and service.",
-        _GREEDY,
+        _GREEDY, en="presses hard on price", zh="极力压价"
     )
     # nine_types: owner
     price_first: Level | None = _signal(
         "Price is the first and foremost concern.",
-        _OWNER,
+        _OWNER, en="price first", zh="价格优先"
     )
     seeks_best_combination: Level | None = _signal(
         "Looks for the best overall combination of price, quality and service.",
-        _OWNER,
+        _OWNER, en="seeks the best combination", zh="追求最佳组合"
     )
     owner_mindset: Level | None = _signal(
         "Spends as if it were their own money (owner or very upright employee).",
-        _OWNER,
+        _OWNER, en="owner mindset", zh="当家作主的心态"
     )
     # nine_types: credit_seeking
     rising_career: Level | None = _signal(
         "Junior with limited authority but clearly on the way up.",
-        _CREDIT,
+        _CREDIT, en="rising career", zh="职位上升中"
     )
     quality_first: Level | None = _signal(
         "Cares mainly about quality; price only needs to be reasonable.",
-        _CREDIT,
+        _CREDIT, en="quality first", zh="质量优先"
     )
     pays_out_of_pocket: Level | None = _signal(
         "Sometimes pays personally or absorbs losses to get things done for "
         "the company and to be noticed.",
-        _CREDIT,
+        _CREDIT, en="pays out of pocket", zh="自掏腰包办事"
     )
     # nine_types: stingy
     squeezes_margin: Level | None = _signal(
         "Compares prices until no margin is left, then demands quality too.",
-        _STINGY,
+        _STINGY, en="squeezes the margin", zh="压尽利润空间"
     )
     hides_facts: Level | None = _signal(
         "Conceals facts or exaggerates their own position in negotiations.",
-        _STINGY,
+        _STINGY, en="hides facts", zh="隐瞒事实"
     )
     sham_tenders: Level | None = _signal(
         "Stages tenders or side-by-side comparisons that are not needed, only "
         "to drive the price down.",
-        _STINGY,
+        _STINGY, en="sham tenders", zh="虚假招标比价"
     )
     # nine_types: tricky
     generous_opening: Level | None = _signal(
         "Appears ideal at first contact, may even offer more than our price, "
         "and does not haggle.",
-        _TRICKY,
+        _TRICKY, en="generous opening", zh="初次接触出手大方"
     )
     leaves_paperwork_to_us: Level | None = _signal(
         "Never prepares documents or specifications; expects us to do it all.",
-        _TRICKY,
+        _TRICKY, en="leaves the paperwork to us", zh="文件全推给我方"
     )
     false_urgency: Level | None = _signal(
         "Claims an urgent deadline that turns out not to matter once the work is done.",
-        _TRICKY,
+        _TRICKY, en="false urgency", zh="谎称紧急"
     )
     # nine_types: relationship
     prior_friendship: Level | None = _signal(
         "A personal friendship existed before the business relationship.",
-        _REL9,
+        _REL9, en="prior friendship", zh="原有私交"
     )
     expects_favours: Level | None = _signal(
         "Expects work for free or at a discount because of the friendship.",
-        _REL9,
+        _REL9, en="expects favours", zh="指望照顾"
     )
     # nine_types: composite (mostly derived)
     shifts_with_situation: Level | None = _signal(
         "Shows no fixed pattern: behaves like a different type depending on "
         "the situation (seasoned, complex network). Composite is mainly "
         "derived from several strong types or a changed type_history.",
-        _COMPOSITE,
+        _COMPOSITE, en="shifts with the situation", zh="随情境变化"
     )
-    type_history: tuple[str, ...] = Field(
+    type_history: tuple[str, ...] = record_field(
         default=(),
         description=(
             "nine_types label ids recorded at earlier observations, oldest "
             "first. A change between observations points to "
             "nine_types:composite."
         ),
-        json_schema_extra={"indicates": [_COMPOSITE]},
+        indicates=(_COMPOSITE,), en="recorded types", zh="历次记录的类型"
     )
-    observed_at: date | None = _opt("Date of the most recent behaviour observation.")
+    observed_at: date | None = _opt(
+        "Date of the most recent behaviour observation.",
+        en="observed on", zh="观察日期",
+    )
 
     # social_style: analytical
     wants_data: Level | None = _signal(
         "Decides cautiously and needs facts, figures and evidence.",
-        _ANALYTICAL,
+        _ANALYTICAL, en="wants data", zh="需要数据"
     )
     digs_into_details: Level | None = _signal(
         "Probes specifications, technical parameters and contract terms.",
-        _ANALYTICAL,
+        _ANALYTICAL, en="digs into details", zh="深究细节"
     )
     challenging_questions: Level | None = _signal(
         "Asks many probing questions to verify claims; unmoved by enthusiasm.",
-        _ANALYTICAL,
+        _ANALYTICAL, en="challenging questions", zh="追问质疑"
     )
     # social_style: relationship
     values_personal_trust: Level | None = _signal(
         "Puts trust and personal connection before other factors.",
-        _REL5,
+        _REL5, en="values personal trust", zh="重视个人信任"
     )
     wants_attention: Level | None = _signal(
         "Wants to be noticed, respected and treated personally.",
-        _REL5,
+        _REL5, en="wants attention", zh="希望受到重视"
     )
     refers_others: Level | None = _signal(
         "Recommends us to others; spreads word of mouth once satisfied.",
-        _REL5,
+        _REL5, en="refers others", zh="推荐他人"
     )
     # social_style: dominant
     decides_fast: Level | None = _signal(
         "Knows what they want and decides quickly.",
-        _DOMINANT,
+        _DOMINANT, en="decides fast", zh="决策迅速"
     )
     dislikes_small_talk: Level | None = _signal(
         "Impatient with small talk and long procedures; wants to get to the point.",
-        _DOMINANT,
+        _DOMINANT, en="dislikes small talk", zh="不喜寒暄"
     )
     wants_control: Level | None = _signal(
         "Wants to control pace, terms and details; judges by results.",
-        _DOMINANT,
+        _DOMINANT, en="wants control", zh="希望掌控"
     )
     # social_style: amiable
     avoids_conflict: Level | None = _signal(
         "Friendly and polite; avoids disagreement and confrontation.",
-        _AMIABLE,
+        _AMIABLE, en="avoids conflict", zh="回避冲突"
     )
     passive: Level | None = _signal(
         "Rarely takes the lead; needs to be guided to state real needs.",
-        _AMIABLE,
+        _AMIABLE, en="passive", zh="被动"
     )
     hides_complaints: Level | None = _signal(
         "Keeps dissatisfaction to themselves rather than voicing it.",
-        _AMIABLE,
+        _AMIABLE, en="keeps complaints to themselves", zh="不满藏在心里"
     )
     # social_style: critical
     high_standards: Level | None = _signal(
         "Holds very high, sometimes exacting standards and expectations.",
-        _CRITICAL,
+        _CRITICAL, en="high standards", zh="标准很高"
     )
     spots_flaws: Level | None = _signal(
         "Quickly finds defects and shortcomings.",
-        _CRITICAL,
+        _CRITICAL, en="spots flaws", zh="善于挑毛病"
     )
     criticises_bluntly: Level | None = _signal(
         "States criticism directly, sometimes sharply.",
-        _CRITICAL,
+        _CRITICAL, en="criticises bluntly", zh="批评直接"
     )
 
 
@@ -602,28 +661,41 @@ class Deal(_Rules):
 
     model_config = _CONFIG
 
-    first_contact_at: date | None = _opt("Date of the first contact with us.")
-    last_contact_at: date | None = _opt("Date of the most recent contact.")
+    first_contact_at: date | None = _opt(
+        "Date of the first contact with us.",
+        en="first contact", zh="首次接触日期",
+    )
+    last_contact_at: date | None = _opt("Date of the most recent contact.", en="last contact", zh="最近接触日期")
     trial_started_at: date | None = _opt(
-        "Date the customer started a trial of our product or service."
+        "Date the customer started a trial of our product or service.", en="trial started", zh="试用开始日期"
     )
-    trial_ended_at: date | None = _opt("Date the trial ended.")
+    trial_ended_at: date | None = _opt("Date the trial ended.", en="trial ended", zh="试用结束日期")
     needs_confirmed: bool | None = _opt(
-        "The customer clearly confirmed their needs (product, scope)."
+        "The customer clearly confirmed their needs (product, scope).", en="needs confirmed", zh="需求已确认"
     )
-    price_confirmed: bool | None = _opt("The customer clearly confirmed the price.")
+    price_confirmed: bool | None = _opt(
+        "The customer clearly confirmed the price.",
+        en="price confirmed", zh="价格已确认",
+    )
     terms_agreed: bool | None = _opt(
-        "Price and service content are agreed by both sides."
+        "Price and service content are agreed by both sides.", en="terms agreed", zh="价格与服务内容已谈妥"
     )
-    contract_sent_at: date | None = _opt("Date the contract was sent to the customer.")
+    contract_sent_at: date | None = _opt(
+        "Date the contract was sent to the customer.",
+        en="contract sent", zh="合同寄出日期",
+    )
     contract_returned_at: date | None = _opt(
-        "Date the signed contract came back from the customer."
+        "Date the signed contract came back from the customer.", en="contract returned", zh="合同回签日期"
     )
-    first_payment_at: date | None = _opt("Date of the customer's first payment.")
+    first_payment_at: date | None = _opt(
+        "Date of the customer's first payment.",
+        en="first payment", zh="首次付款日期",
+    )
     accepted_at: date | None = _opt(
-        "Date the customer accepted our delivered service (cooperation succeeded)."
+        "Date the customer accepted our delivered service (cooperation succeeded).",
+        en="service accepted", zh="服务验收日期"
     )
-    lost_at: date | None = _opt("Date the deal was lost or abandoned.")
+    lost_at: date | None = _opt("Date the deal was lost or abandoned.", en="deal lost", zh="丢单日期")
 
     rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = tuple(
         NotBefore(earlier, later, f"deal.{later} ({{later}}) is before deal.{earlier} ({{earlier}})")
@@ -646,49 +718,54 @@ class Lead(BaseModel):
     model_config = _CONFIG
 
     has_need: bool | None = _opt(
-        "The prospect has a real need for our product. False points to D."
+        "The prospect has a real need for our product. False points to D.", en="has a real need", zh="有真实需求"
     )
     asks_details: Level | None = _opt(
         "How actively the prospect asks about functions, after-sales and "
         "implementation. Points to A together with known needs and contacts.",
-        _LEVEL,
+        _LEVEL, en="asks about details", zh="询问细节的积极程度"
     )
     urgency: Level | None = _opt(
-        "Urgency the prospect shows (alone it does not make an A lead).", _LEVEL
+        "Urgency the prospect shows (alone it does not make an A lead).", _LEVEL, en="urgency", zh="急切程度"
     )
-    needs_known: bool | None = _opt("We know the prospect's business needs.")
+    needs_known: bool | None = _opt("We know the prospect's business needs.", en="needs known", zh="已掌握需求")
     contacts_known: bool | None = _opt(
-        "We know the prospect's business and technical contact persons."
+        "We know the prospect's business and technical contact persons.", en="contacts known", zh="已掌握联系人"
     )
-    concerns_known: bool | None = _opt("We know the prospect's main concerns.")
+    concerns_known: bool | None = _opt(
+        "We know the prospect's main concerns.",
+        en="concerns known", zh="已掌握关注点",
+    )
     budget_status: BudgetStatus | None = _opt(
         "Budget state: approved, pending (not decided yet) or none. Pending or "
-        "none with a clear need points to B1."
+        "none with a clear need points to B1.", en="budget", zh="预算状态", values=BUDGET_STATUS_NAMES
     )
     comparing_vendors: bool | None = _opt(
-        "The prospect is comparing several vendors. Points to B1."
+        "The prospect is comparing several vendors. Points to B1.", en="comparing vendors", zh="正在比较多家供应商"
     )
     meticulous: Level | None = _opt(
-        "How meticulous and calculating the prospect is. Points to B2.", _LEVEL
+        "How meticulous and calculating the prospect is. Points to B2.", _LEVEL, en="meticulous", zh="精打细算程度"
     )
     decision_factors: Level | None = _opt(
         "Number and weight of factors influencing the purchase. Points to B2.",
-        _LEVEL,
+        _LEVEL, en="decision factors", zh="影响决策的因素"
     )
     raises_substitutes: bool | None = _opt(
-        "Raises substitute products late in the process. Points to B2."
+        "Raises substitute products late in the process. Points to B2.", en="raises substitutes", zh="后期提出替代品"
     )
     haggling: Level | None = _opt(
-        "How hard the prospect haggles and nitpicks. Points to B3.", _LEVEL
+        "How hard the prospect haggles and nitpicks. Points to B3.", _LEVEL, en="haggling", zh="讨价还价程度"
     )
     knows_margins: bool | None = _opt(
-        "Knows the trade's inside margins and cost base. Points to B3."
+        "Knows the trade's inside margins and cost base. Points to B3.",
+        en="knows the trade margins", zh="了解行业利润"
     )
     throwaway_contact: bool | None = _opt(
-        "Asks through a throwaway or anonymous account. Points to C."
+        "Asks through a throwaway or anonymous account. Points to C.", en="throwaway contact", zh="使用临时或匿名账号"
     )
     fishing_for_quote: bool | None = _opt(
-        "Only fishing for prices or market information. Points to C."
+        "Only fishing for prices or market information. Points to C.",
+        en="only fishing for a quote", zh="只为打听价格"
     )
 
 
@@ -702,22 +779,28 @@ class Deduction(_Rules):
 
     model_config = _CONFIG
 
-    at: date = Field(description="Date the violation was recorded.")
-    points: float = Field(
+    at: date = record_field(
+        description="Date the violation was recorded.",
+        en="recorded on", zh="记录日期", default=...,
+    )
+    points: float = record_field(
         ge=0,
         description="Points deducted from the compliance score.",
-        json_schema_extra={"unit": "points"},
+        unit="points", en="points deducted", zh="扣分", default=...
     )
-    reason: str = Field(description="Why the points were deducted.")
-    serious: bool = Field(
+    reason: str = record_field(
+        description="Why the points were deducted.",
+        en="reason", zh="扣分原因", default=...,
+    )
+    serious: bool = record_field(
         default=False,
         description=(
             "A serious violation: supply is suspended until enforcement concludes."
-        ),
+        ), en="serious violation", zh="严重违规"
     )
     resolved_at: date | None = _opt(
         "Date enforcement on this violation concluded; None = still open or "
-        "not recorded."
+        "not recorded.", en="enforcement concluded", zh="处理完结日期"
     )
 
     rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = (
@@ -734,24 +817,24 @@ class Compliance(BaseModel):
         "Compliance score from market inspectors, 100 minus deductions in the period.",
         "points 0-100",
         ge=0,
-        le=100,
+        le=100, en="compliance score", zh="合规得分"
     )
     business_score: float | None = _opt(
         "Business assessment score (operating + cooperation) from account "
         "managers; used to rank compliance-A retailers for stars.",
         "points",
-        ge=0,
+        ge=0, en="business score", zh="经营考核得分"
     )
     operating_score: float | None = _opt(
-        "Operating-level part of the business score.", "points", ge=0
+        "Operating-level part of the business score.", "points", ge=0, en="operating score", zh="经营水平得分"
     )
     cooperation_score: float | None = _opt(
-        "Cooperation-level part of the business score.", "points", ge=0
+        "Cooperation-level part of the business score.", "points", ge=0, en="cooperation score", zh="合作程度得分"
     )
-    assessed_at: date | None = _opt("Date of the latest assessment.")
-    deductions: tuple[Deduction, ...] = Field(
+    assessed_at: date | None = _opt("Date of the latest assessment.", en="assessed on", zh="考核日期")
+    deductions: tuple[Deduction, ...] = record_field(
         default=(),
-        description="Recorded deductions, each with date, points and reason.",
+        description="Recorded deductions, each with date, points and reason.", en="deductions", zh="扣分记录"
     )
 
 
@@ -765,68 +848,92 @@ class Case(_Rules):
 
     model_config = _CONFIG
 
-    id: str = Field(min_length=1, description="Case identifier, unique per customer.")
-    opened_at: date = Field(description="Date the case was opened.")
-    closed_at: date | None = _opt("Date the case was closed; None while open.")
-    summary: str | None = _opt("Short free-text summary of the complaint.")
+    id: str = record_field(
+        min_length=1, description="Case identifier, unique per customer.",
+        en="case id", zh="案件编号", default=...,
+    )
+    opened_at: date = record_field(
+        description="Date the case was opened.",
+        en="opened on", zh="立案日期", default=...,
+    )
+    closed_at: date | None = _opt("Date the case was closed; None while open.", en="closed on", zh="结案日期")
+    summary: str | None = _opt("Short free-text summary of the complaint.", en="summary", zh="投诉摘要")
     severity: Severity | None = _opt(
         "Severity of the underlying quality problem: minor, major, or a "
-        "key-part failure."
+        "key-part failure.", en="severity", zh="问题严重程度", values=SEVERITY_NAMES
     )
-    quality_issue: bool | None = _opt("The complaint is about product quality.")
+    quality_issue: bool | None = _opt(
+        "The complaint is about product quality.",
+        en="quality issue", zh="质量问题",
+    )
     repeat_complaint: bool | None = _opt(
-        "The same problem was complained about before within a month."
+        "The same problem was complained about before within a month.", en="repeat complaint", zh="重复投诉"
     )
-    safety_related: bool | None = _opt("The problem affects safety.")
-    injury: bool | None = _opt("Someone was injured.")
-    property_loss: bool | None = _opt("Major property loss occurred.")
+    safety_related: bool | None = _opt("The problem affects safety.", en="safety related", zh="涉及安全")
+    injury: bool | None = _opt("Someone was injured.", en="injury", zh="人身伤害")
+    property_loss: bool | None = _opt("Major property loss occurred.", en="property loss", zh="重大财产损失")
     batch_issue: bool | None = _opt(
         "A batch problem affecting many units (typically raised by a group or "
-        "fleet customer)."
+        "fleet customer).", en="batch issue", zh="批量问题"
     )
     damage_amount: float | None = _opt(
-        "Monetary damage claimed or assessed.", "CNY", ge=0
+        "Monetary damage claimed or assessed.", "CNY", ge=0, en="damage", zh="损失金额"
     )
     price_opaque: bool | None = _opt(
-        "Labour, parts or repair prices were not shown transparently."
+        "Labour, parts or repair prices were not shown transparently.", en="prices not shown", zh="价格不透明"
     )
     parts_wait_days: int | None = _opt(
-        "Days the customer waited for spare parts.", "days", ge=0, le=INT64_MAX
+        "Days the customer waited for spare parts.", "days", ge=0, le=INT64_MAX, en="parts wait", zh="等待配件天数"
     )
-    repair_days: int | None = _opt("Days the repair took in total.", "days", ge=0, le=INT64_MAX)
+    repair_days: int | None = _opt(
+        "Days the repair took in total.", "days", ge=0, le=INT64_MAX,
+        en="repair time", zh="维修天数",
+    )
     technician_skill_issue: bool | None = _opt(
-        "Delays or failures were caused by technician skill."
+        "Delays or failures were caused by technician skill.", en="technician skill issue", zh="技师技能问题"
     )
-    repair_visits: tuple[date, ...] = Field(
+    repair_visits: tuple[date, ...] = record_field(
         default=(),
         description="Dates the customer came in for a repair of this problem.",
+        en="repair visits", zh="维修进站日期"
     )
     customer_accepts_repairs: bool | None = _opt(
-        "The customer accepts further repairs (False = refuses more repairs)."
+        "The customer accepts further repairs (False = refuses more repairs).",
+        en="accepts further repairs", zh="接受继续维修"
     )
     solution_offered: bool | None = _opt(
-        "A satisfactory solution has been proposed to the customer."
+        "A satisfactory solution has been proposed to the customer.", en="solution offered", zh="已提出解决方案"
     )
-    hostile_tone: bool | None = _opt("The customer's tone is hostile.")
-    calmed: bool | None = _opt("The customer was calmed down by our staff.")
-    media_threat: bool | None = _opt("The customer threatens media or online exposure.")
-    legal_threat: bool | None = _opt("The customer threatens legal action.")
+    hostile_tone: bool | None = _opt("The customer's tone is hostile.", en="hostile tone", zh="态度敌对")
+    calmed: bool | None = _opt("The customer was calmed down by our staff.", en="calmed down", zh="情绪已安抚")
+    media_threat: bool | None = _opt(
+        "The customer threatens media or online exposure.",
+        en="threatens exposure", zh="扬言曝光",
+    )
+    legal_threat: bool | None = _opt(
+        "The customer threatens legal action.",
+        en="threatens legal action", zh="扬言起诉",
+    )
     extreme_behaviour_risk: bool | None = _opt(
-        "The customer may resort to extreme behaviour."
+        "The customer may resort to extreme behaviour.", en="risk of extreme behaviour", zh="可能采取过激行为"
     )
     exposed: bool | None = _opt(
-        "The case has already been made public (media or online)."
+        "The case has already been made public (media or online).", en="already exposed", zh="已被曝光"
     )
-    media_involved: bool | None = _opt("Media or journalists are involved.")
-    lawyer_involved: bool | None = _opt("A lawyer is involved.")
-    police_involved: bool | None = _opt("The police are involved.")
+    media_involved: bool | None = _opt("Media or journalists are involved.", en="media involved", zh="媒体介入")
+    lawyer_involved: bool | None = _opt("A lawyer is involved.", en="lawyer involved", zh="律师介入")
+    police_involved: bool | None = _opt("The police are involved.", en="police involved", zh="警方介入")
     regulator_involved: bool | None = _opt(
-        "A regulator (market regulation, quality supervision) is involved."
+        "A regulator (market regulation, quality supervision) is involved.",
+        en="regulator involved", zh="监管部门介入"
     )
     consumer_association_involved: bool | None = _opt(
-        "A consumer association is involved."
+        "A consumer association is involved.", en="consumer association involved", zh="消协介入"
     )
-    government_involved: bool | None = _opt("A government office is involved.")
+    government_involved: bool | None = _opt(
+        "A government office is involved.",
+        en="government involved", zh="政府机关介入",
+    )
 
     rules: ClassVar[tuple[NotBefore | UniqueItems, ...]] = (
         NotBefore("opened_at", "closed_at", "case {id!r}: closed_at ({later}) is before opened_at ({earlier})"),
@@ -843,11 +950,12 @@ class Interaction(BaseModel):
 
     model_config = _CONFIG
 
-    at: date = Field(description="Date of the contact.")
+    at: date = record_field(description="Date of the contact.", en="contacted on", zh="联系日期", default=...)
     kind: InteractionKind | None = _opt(
-        "Kind of contact: visit, call, message or greeting."
+        "Kind of contact: visit, call, message or greeting.", en="kind of contact", zh="联系方式",
+        values=INTERACTION_KIND_NAMES,
     )
-    note: str | None = _opt("Free-text note about the contact.")
+    note: str | None = _opt("Free-text note about the contact.", en="note", zh="备注")
 
 
 class Grade(BaseModel):
@@ -860,9 +968,18 @@ class Grade(BaseModel):
 
     model_config = _CONFIG
 
-    scheme: str = Field(min_length=1, description="Scheme id, e.g. 'value_pyramid'.")
-    label: str = Field(min_length=1, description="Label id held under that scheme.")
-    since: date = Field(description="Date the customer was given this label.")
+    scheme: str = record_field(
+        min_length=1, description="Scheme id, e.g. 'value_pyramid'.",
+        en="scheme", zh="分类方案", default=...,
+    )
+    label: str = record_field(
+        min_length=1, description="Label id held under that scheme.",
+        en="grade", zh="等级", default=...,
+    )
+    since: date = record_field(
+        description="Date the customer was given this label.",
+        en="since", zh="起始日期", default=...,
+    )
 
 
 class Satisfaction(BaseModel):
@@ -871,21 +988,26 @@ class Satisfaction(BaseModel):
     model_config = _CONFIG
 
     survey_score: int | None = _opt(
-        "Latest survey score (5 = very satisfied).", "points 1-5", ge=1, le=5
+        "Latest survey score (5 = very satisfied).", "points 1-5", ge=1, le=5, en="survey score", zh="调查评分"
     )
-    surveyed_at: date | None = _opt("Date of the latest survey.")
+    surveyed_at: date | None = _opt("Date of the latest survey.", en="surveyed on", zh="调查日期")
     loyal_evidence: bool | None = _opt(
-        "The customer shows clear attachment to the brand."
+        "The customer shows clear attachment to the brand.", en="shows loyalty", zh="表现出对品牌的忠诚"
     )
     exceeded_expectations: bool | None = _opt(
-        "Service exceeded expectations, with a concrete example given."
+        "Service exceeded expectations, with a concrete example given.",
+        en="exceeded expectations", zh="服务超出预期"
     )
-    expectations_met: bool | None = _opt("Service met the customer's expectations.")
+    expectations_met: bool | None = _opt(
+        "Service met the customer's expectations.",
+        en="expectations met", zh="服务符合预期",
+    )
     details_neglected: bool | None = _opt(
-        "The customer reports neglected details or flat, perfunctory service."
+        "The customer reports neglected details or flat, perfunctory service.",
+        en="details neglected", zh="细节被忽视"
     )
     states_displeasure: bool | None = _opt(
-        "The customer states a concrete reason for displeasure."
+        "The customer states a concrete reason for displeasure.", en="states displeasure", zh="明确表示不满"
     )
 
 
@@ -899,51 +1021,64 @@ class Customer(_Rules):
 
     model_config = _CONFIG
 
-    id: str = Field(min_length=1, description="Stable customer identifier.")
-    name: str | None = _opt("Display name of the customer.")
+    id: str = record_field(
+        min_length=1, description="Stable customer identifier.",
+        en="customer id", zh="客户编号", default=...,
+    )
+    name: str | None = _opt("Display name of the customer.", en="name", zh="客户名称")
     kind: CustomerKind | None = _opt(
         "Kind of customer: person, company, retailer (licensed shop) or "
-        "terminal (retail outlet)."
+        "terminal (retail outlet).", en="kind of customer", zh="客户类别", values=KIND_NAMES
     )
-    segment: str | None = _opt("Market segment or industry.")
-    region: str | None = _opt("Sales region.")
-    owner: str | None = _opt("Responsible account manager.")
+    segment: str | None = _opt("Market segment or industry.", en="segment", zh="细分市场")
+    region: str | None = _opt("Sales region.", en="region", zh="销售区域")
+    owner: str | None = _opt("Responsible account manager.", en="account manager", zh="客户经理")
     birthday: date | None = _opt(
-        "Birthday of the customer or main contact (for greetings)."
+        "Birthday of the customer or main contact (for greetings).", en="birthday", zh="生日"
     )
-    identity: tuple[Identity, ...] = Field(
+    identity: tuple[Identity, ...] = record_field(
         default=(),
         description=(
             "Sensitive identities of the customer (media, lawyer, police, "
             "fleet...), which escalate complaints."
-        ),
+        ), en="sensitive identities", zh="敏感身份", values=IDENTITY_NAMES
     )
     is_large_account: bool | None = _opt(
-        "Managed as a large (key) account; big-customer risk flags apply."
+        "Managed as a large (key) account; big-customer risk flags apply.", en="large account", zh="大客户"
     )
-    value: Value = Field(
-        default_factory=Value, description="Value, payment and risk figures."
+    value: Value = record_field(
+        default_factory=Value, description="Value, payment and risk figures.",
+        en="value and payment", zh="价值与付款"
     )
-    behaviour: Behaviour = Field(
-        default_factory=Behaviour, description="Observed behaviour signals."
+    behaviour: Behaviour = record_field(
+        default_factory=Behaviour, description="Observed behaviour signals.", en="behaviour", zh="行为表现"
     )
-    deal: Deal = Field(default_factory=Deal, description="Sales milestones.")
-    lead: Lead = Field(default_factory=Lead, description="Sales-lead signals.")
-    compliance: Compliance = Field(
-        default_factory=Compliance, description="Compliance and business assessment."
+    deal: Deal = record_field(
+        default_factory=Deal, description="Sales milestones.",
+        en="sales milestones", zh="销售进展",
     )
-    cases: tuple[Case, ...] = Field(
-        default=(), description="Complaint and service cases."
+    lead: Lead = record_field(
+        default_factory=Lead, description="Sales-lead signals.",
+        en="lead signals", zh="线索信号",
     )
-    interactions: tuple[Interaction, ...] = Field(
-        default=(), description="Contact log."
+    compliance: Compliance = record_field(
+        default_factory=Compliance, description="Compliance and business assessment.",
+        en="compliance assessment", zh="合规考核"
     )
-    satisfaction: Satisfaction = Field(
-        default_factory=Satisfaction, description="Satisfaction evidence."
+    cases: tuple[Case, ...] = record_field(
+        default=(), description="Complaint and service cases.", en="complaint cases", zh="投诉案件"
     )
-    grades: tuple[Grade, ...] = Field(
+    interactions: tuple[Interaction, ...] = record_field(
+        default=(), description="Contact log.", en="contact log", zh="联系记录"
+    )
+    satisfaction: Satisfaction = record_field(
+        default_factory=Satisfaction, description="Satisfaction evidence.",
+        en="satisfaction evidence", zh="满意度情况"
+    )
+    grades: tuple[Grade, ...] = record_field(
         default=(),
         description="Grade history: labels held under each scheme and since when (for hysteresis).",
+        en="grade history", zh="等级记录"
     )
 
     def previous_grade(self, scheme: str, as_of: date) -> Grade | None:

@@ -56,16 +56,17 @@ class Strategy(BaseModel):
         return [self.summary, *self.actions, *self.avoid]
 
     def render(self, lang: str = "en") -> str:
+        """The strategy in words: the summary, then what to do and to avoid,
+        each list one sentence (items joined by ``；``/``; `` without their
+        own full stops), the cadence and the escalation level."""
+        from customer_rules.model.explanation import join, sentence
+
         zh = lang == "zh"
         lines = [self.summary.get(lang)]
         if self.actions:
-            lines.append(
-                ("做：" if zh else "Do: ") + ("；" if zh else "; ").join(a.get(lang) for a in self.actions)
-            )
+            lines.append(("做：" if zh else "Do: ") + sentence(join((a.get(lang) for a in self.actions), lang), lang))
         if self.avoid:
-            lines.append(
-                ("避免：" if zh else "Avoid: ") + ("；" if zh else "; ").join(a.get(lang) for a in self.avoid)
-            )
+            lines.append(("避免：" if zh else "Avoid: ") + sentence(join((a.get(lang) for a in self.avoid), lang), lang))
         if self.cadence:
             lines.append(("联系频率：" if zh else "Contact: ") + self.cadence.describe(lang))
         if self.escalation:

@@ -13,6 +13,7 @@ explanation shows to the retailer.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -185,10 +186,32 @@ def _deductions_summary_polars(as_of: dt.date, days: int) -> pl.Expr:
     return pl.col("compliance.deductions").list.eval(ordered).list.join("; ")
 
 
+def _show_deductions(text: str, lang: str) -> str:
+    """The deductions summary for people: in Chinese, dates, points and the
+    markers of serious violations in Chinese, items joined by ``；``."""
+    if not text:
+        return "无" if lang == "zh" else "none"
+    if lang != "zh":
+        return text
+
+    def day(y: str, m: str, d: str) -> str:
+        return f"{int(y)}年{int(m)}月{int(d)}日"
+
+    text = re.sub(
+        r" \[serious, resolved (\d{4})-(\d{2})-(\d{2})\]", lambda m: f"（严重违规，{day(*m.groups())}已处理完结）", text
+    )
+    text = text.replace(" [serious, open]", "（严重违规，尚未处理完结）")
+    text = re.sub(
+        r"(\d{4})-(\d{2})-(\d{2}) −(\d+(?:\.\d+)?) ", lambda m: f"{day(*m.groups()[:3])}扣 {m[4]} 分：", text
+    )
+    return text.replace("; ", "；")
+
+
 @feature(
     type="string",
     en="Deductions",
     zh="扣分记录",
+    show=_show_deductions,
     description=(
         "Every deduction recorded in the given number of days up to as_of, plus any older serious violation"
         " still open, oldest first: '2026-03-02 −5 selling to minors; …' (serious ones marked);"

@@ -77,6 +77,14 @@ class Care(BaseModel):
         "The patient's condition as assessed by the doctor; missing for anyone who is not a patient.",
         en="condition",
         zh="病情",
+        values={
+            "critical": ("critical", "危重"),
+            "major_surgery": ("after major surgery", "大手术后"),
+            "serious": ("serious", "病情较重"),
+            "recovering": ("recovering", "恢复期"),
+            "frail": ("frail", "体弱"),
+            "self_care": ("able to care for themselves", "生活能自理"),
+        },
     )
     ward: str | None = record_field("The ward the patient lies in.", en="ward", zh="病区")
     admitted_at: dt.date | None = record_field("Date of admission.", en="admitted on", zh="入院日期")
