@@ -507,6 +507,8 @@ class LifetimeValueModel(PopulationModel):
         import polars as pl
 
         self.fitted  # noqa: B018 - NotFittedError when the plan is built
+        if days < 0:  # no prediction into the past, as for one record
+            return pl.col(ORDERS).cast(pl.Float64()) * pl.lit(None, dtype=pl.Float64())  # a null per row
         first, last = pl.col(FIRST), pl.col(LAST)
         orders = pl.col(ORDERS).cast(pl.Float64())
         day = pl.lit(as_of, dtype=pl.Date())

@@ -242,6 +242,10 @@ def test_python_and_polars_features_agree(fitted: cr.Engine, population: pl.Data
             assert set(column) == set(one_by_one) == {"BG/NBD + Gamma-Gamma (MAP) 2026-11-22"}
             continue
         np.testing.assert_allclose(np.array(column, dtype=float), np.array(one_by_one, dtype=float), rtol=1e-12)
+    past = feats["clv_expected_purchases"]
+    assert past.polars is not None
+    assert sample.select(past.polars(AS_OF, -1).alias("f")).get_column("f").null_count() == sample.height
+    assert {past.compute(c, AS_OF, -1) for c in customers} == {None}
     low, mid, high = (
         np.array([feats[n].compute(c, AS_OF) for c in customers], dtype=float)
         for n in ("predicted_clv_low", "predicted_clv", "predicted_clv_high")
