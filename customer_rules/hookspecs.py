@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine, Override, Scheme
     from customer_rules.model.decision import Decision, Profile
     from customer_rules.model.features import Feature
+    from customer_rules.model.population_models import PopulationModel
     from customer_rules.model.strategy import Strategy
     from customer_rules.streams.statecharts import Statechart
 
@@ -69,6 +70,26 @@ def register_features(engine: Engine) -> list[Feature] | Feature | None:
     :returns: a :class:`~customer_rules.Feature` or a list of them (see
         :func:`customer_rules.feature`), or ``None``. A feature name that is
         already taken, by a record field or another plugin's feature, is a
+        :class:`~customer_rules.PluginError`.
+    """
+
+
+@hookspec
+def register_models(engine: Engine) -> list[PopulationModel] | PopulationModel | None:
+    """Contribute models that :meth:`Engine.fit <customer_rules.Engine.fit>` fits on the population.
+
+    Called once per engine, in registration order, after the record fields
+    and before any feature is registered, so a plugin's
+    ``register_features`` can find its model in ``engine.models`` and give
+    it to the features that predict with it. ``Engine.fit`` fits every
+    model before the cut-offs (a policy may rank by a model's feature);
+    their parameters are saved and loaded with the cut-offs
+    (``engine.fitted_["_models"]``).
+
+    :param engine: the engine being built.
+    :returns: a :class:`~customer_rules.plugin.PopulationModel` or a list of
+        them, or ``None``. A model name another plugin already registered,
+        a name that is not an identifier, or any other value is a
         :class:`~customer_rules.PluginError`.
     """
 

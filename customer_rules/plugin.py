@@ -24,6 +24,9 @@ What is here:
   :class:`PhaseChart` with its :class:`PhaseTransition` entries, and the
   event vocabulary (:data:`DEAL_EVENTS`, :data:`CASE_EVENTS`,
   :data:`EVENT_TYPES`);
+* population models (the ``register_models`` hook): :class:`PopulationModel`,
+  a model fitted on the population by ``Engine.fit`` and saved with the
+  cut-offs, which the plugin's features predict with;
 * what hooks receive and return: :class:`Engine`, :class:`Decision`,
   :class:`Profile`, :class:`Override`, and the errors a plugin raises or
   is reported with (:class:`PluginError`, :class:`RecordError`, ...).
@@ -37,6 +40,7 @@ from customer_rules.hookspecs import hookimpl
 from customer_rules.lang.policy import DisplayName, FlagDef, LabelDef, Policy, RuleDef, Text
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature, feature
+from customer_rules.model.population_models import PopulationModel
 from customer_rules.model.records import (
     Behaviour,
     Case,
@@ -98,6 +102,7 @@ __all__ = [
     "PluginError",
     "Policy",
     "PolicyError",
+    "PopulationModel",
     "Profile",
     "RecordError",
     "RuleDef",

@@ -32,6 +32,7 @@ from customer_rules.lang.types import Namespace, record_fields
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature
 from customer_rules.model.frames import FrameResult
+from customer_rules.model.population_models import MODELS_KEY, PopulationModel, check_name
 from customer_rules.model.records import Customer, extend_record
 from customer_rules.model.strategy import Strategy
 
@@ -192,6 +193,12 @@ class Engine:
         )
         """The record model: :class:`Customer` plus the plugins' namespaces (``register_record_fields``)."""
         self._fields = record_fields(self.record_model)
+        # models the plugins fit on the population (register_models), before their features
+        self._models: dict[str, tuple[PopulationModel, str]] = {}
+        self._model_fits: dict[str, dict[str, Any]] = {}
+        for owner, result in call_each(self.plugin_manager, "register_models", engine=self):
+            for model in _as_list(result):
+                self._add_model(model, owner)
         self._features: dict[str, Feature] = {}
         self._feature_owner: dict[str, str] = {}
         for owner, result in call_each(self.plugin_manager, "register_features", engine=self):
@@ -229,6 +236,16 @@ class Engine:
             )
         self._features[feat.name] = replace(feat, plugin=owner)  # its errors name the plugin
         self._feature_owner[feat.name] = owner
+
+    def _add_model(self, model: Any, owner: str) -> None:
+        why = check_name(model)
+        if why is not None:
+            raise PluginError(owner, why)
+        if model.name in self._models:
+            raise PluginError(
+                owner, f"model {model.name!r} is already registered by {self._models[model.name][1]!r}"
+            )
+        self._models[model.name] = (model, owner)
 
     def _add_scheme(self, scheme: Any, owner: str) -> None:
         if isinstance(scheme, Policy):
@@ -430,6 +447,7 @@ class Engine:
             spec = customer_spec(self.record_model)
             frame, bad = fitting.table_population(population, tables, spec)
             rejected = [Rejected(row, rid, err) for row, rid, err in bad]
+            self._fit_models(frame, on)  # first: the cut-offs may rank by a model's feature
             for sid in wanted:
                 cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on, spec)
                 self.use_cuts(sid, cuts, as_of=on.isoformat(), population=frame.height)
@@ -441,16 +459,39 @@ class Engine:
                     valid.append(to_record(c, row=i, model=self.record_model))
                 except RecordError as exc:
                     rejected.append(Rejected(i, exc.record_id, exc))
+            if self._models:
+                from customer_rules.model.tables import frame_from_records
+
+                self._fit_models(frame_from_records(valid, self.record_model), day)
             for sid in wanted:
                 cuts = fitting.cuts_from_records(self._checked[sid], valid, day)
                 self.use_cuts(sid, cuts, as_of=None if day is None else day.isoformat(), population=len(valid))
         self.fit_rejected_ = rejected
         return self
 
+    def _fit_models(self, frame: Any, as_of: dt.date | None) -> None:
+        """Fit every population model on ``frame`` (valid rows, canonical columns)."""
+        for name, (model, owner) in self._models.items():
+            try:
+                params = model.fit(frame, as_of)
+            except CustomerRulesError:
+                raise
+            except Exception as exc:
+                raise PluginError(owner, f"model {name!r} cannot be fitted: {type(exc).__name__}: {exc}") from exc
+            day = None if as_of is None else as_of.isoformat()
+            model.use(params, as_of=as_of, population=frame.height)
+            self._model_fits[name] = {"as_of": day, "population": frame.height, "params": params}
+
+    @property
+    def models(self) -> Mapping[str, PopulationModel]:
+        """Model name → the :class:`~customer_rules.plugin.PopulationModel` a plugin registered."""
+        return MappingProxyType({name: model for name, (model, _) in self._models.items()})
+
     @property
     def fitted_(self) -> dict[str, dict[str, Any]]:
-        """The learned cut-offs per scheme, JSON-ready (raises NotFittedError before ``fit``)."""
-        out = {}
+        """The learned cut-offs per scheme, JSON-ready (raises NotFittedError before ``fit``);
+        the plugins' fitted models, if any, under the key ``"_models"``."""
+        out: dict[str, dict[str, Any]] = {}
         for sid, cuts in self._cuts.items():
             checked = self._checked[sid]
             policy = checked.policy
@@ -461,6 +502,8 @@ class Engine:
                 **self._fit_info.get(sid, {}),
                 "cuts": {k: c.to_json() for k, c in cuts.items()},
             }
+        if self._model_fits:
+            out[MODELS_KEY] = {name: dict(fit) for name, fit in self._model_fits.items()}
         if not out:
             raise NotFittedError("nothing is fitted yet: call engine.fit(customers) first")
         return out
@@ -482,17 +525,30 @@ class Engine:
         see ``customer_rules.engine.fitted_file``), then each scheme's
         policy id, version, parameters (and their hash) and cuts must match
         this engine's, so an app never applies last quarter's cut-offs to a
-        changed policy silently. Anything else raises
+        changed policy silently. The plugins' population models in the file
+        (key ``"_models"``) must be models of this engine, and each checks its
+        parameters before any is used. Anything else raises
         :class:`~customer_rules.errors.FittedFileError` (a
         ``NotFittedError``) naming the file and the key; nothing is loaded.
         """
-        from customer_rules.engine.fitted_file import params_hash, read_fitted
+        from customer_rules.engine.fitted_file import params_hash, read_fitted_file
         from customer_rules.errors import FittedFileError
         from customer_rules.lang.population import Cut
 
         file = None if isinstance(source, Mapping) else str(source)
         loaded = {}
-        for sid, entry in read_fitted(source).items():
+        entries, models = read_fitted_file(source)
+        for name, fit in models.items():  # each model checks its parameters before any is used
+            if name not in self._models:
+                known = ", ".join(self._models) or "none"
+                raise FittedFileError(
+                    f"no model {name!r} in this engine (its models: {known})", file=file, key=f"{MODELS_KEY}.{name}"
+                )
+            try:
+                self._models[name][0].check(fit.params)
+            except ValueError as exc:
+                raise FittedFileError(str(exc), file=file, key=f"{MODELS_KEY}.{name}.params") from None
+        for sid, entry in entries.items():
             if sid not in self._schemes:
                 raise FittedFileError(
                     f"no scheme {sid!r} in this engine; it has {', '.join(self._schemes)}", file=file, key=sid
@@ -532,7 +588,11 @@ class Engine:
                     )
             cuts = {k: Cut.from_json(c.model_dump(exclude_none=True)) for k, c in entry.cuts.items()}
             loaded[sid] = (cuts, entry)
-        for sid, (cuts, entry) in loaded.items():  # all schemes or none
+        for name, fit in models.items():  # all models and schemes or none
+            day = None if fit.as_of is None else dt.date.fromisoformat(fit.as_of)
+            self._models[name][0].use(fit.params, as_of=day, population=fit.population)
+            self._model_fits[name] = fit.model_dump()
+        for sid, (cuts, entry) in loaded.items():
             self.use_cuts(sid, cuts, as_of=entry.as_of, population=entry.population)
         return self
 

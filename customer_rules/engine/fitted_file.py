@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from customer_rules.errors import FittedFileError
+from customer_rules.model.population_models import MODELS_KEY
 
 #: A number as JSON has it: an int or a float, never a boolean, NaN or infinity.
 Number = Annotated[float, Strict(), AllowInfNan(False)]
@@ -110,7 +111,44 @@ class SchemeEntry(BaseModel):
         return value
 
 
+def _json_value(value: Any) -> Any:
+    """``value`` if it is JSON without NaN or infinity (``ValueError`` otherwise)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{_show(value)} is not a number a fitted file may hold")
+    if isinstance(value, list):
+        for v in value:
+            _json_value(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _json_value(v)
+    return value
+
+
+class ModelEntry(BaseModel):
+    """The parameters of one population model (``register_models``) and what
+    they were fitted on; the model itself checks ``params``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    as_of: Annotated[str, Strict()] | None = None
+    population: Count | None = None
+    params: dict[str, Any]
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            dt.date.fromisoformat(value)
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _json_value(value)  # type: ignore[no-any-return]
+
+
 _FILE = TypeAdapter(dict[str, SchemeEntry])
+_MODELS = TypeAdapter(dict[str, ModelEntry])
 
 
 def params_hash(params: Mapping[str, Any]) -> str:
@@ -133,7 +171,16 @@ def _key(loc: tuple[Any, ...]) -> str:
 
 
 def read_fitted(source: str | Path | Mapping[str, Any]) -> dict[str, SchemeEntry]:
-    """Read and validate a fitted file (a path, or the mapping it holds)."""
+    """Read and validate a fitted file (a path, or the mapping it holds): its schemes' cut-offs."""
+    return read_fitted_file(source)[0]
+
+
+def read_fitted_file(
+    source: str | Path | Mapping[str, Any],
+) -> tuple[dict[str, SchemeEntry], dict[str, ModelEntry]]:
+    """Read and validate a fitted file: its schemes' cut-offs, and its
+    population models (the key ``"_models"``, see
+    :mod:`customer_rules.model.population_models`)."""
     file: str | None = None
     data: Any = source
     if not isinstance(source, Mapping):
@@ -158,11 +205,21 @@ def read_fitted(source: str | Path | Mapping[str, Any]) -> dict[str, SchemeEntry
         raise FittedFileError(
             f"a fitted file maps scheme ids to their cut-offs, got {type(data).__name__}", file=file
         )
+    schemes = {k: v for k, v in data.items() if k != MODELS_KEY}
+    return (
+        _validate(_FILE, schemes, file, ()),
+        _validate(_MODELS, data.get(MODELS_KEY, {}), file, (MODELS_KEY,)),
+    )
+
+
+def _validate(adapter: TypeAdapter[Any], data: Any, file: str | None, prefix: tuple[str, ...]) -> Any:
+    """``data`` validated by ``adapter``; a :class:`FittedFileError` naming
+    the first bad key (under ``prefix``) otherwise."""
     try:
-        return _FILE.validate_python(dict(data))
+        return adapter.validate_python(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
+        loc = (*prefix, *err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = f"missing required key {loc[-1]!r}"
@@ -186,8 +243,11 @@ def _show(value: Any) -> str:
 def write_fitted(path: str | Path, fitted: Mapping[str, Mapping[str, Any]]) -> None:
     """Write fitted cut-offs as JSON (with each scheme's ``params_hash``),
     whole or not at all: to a temporary file beside ``path``, then renamed."""
-    out = {}
+    out: dict[str, Any] = {}
     for sid, entry in fitted.items():
+        if sid == MODELS_KEY:  # population models: their parameters as they are
+            out[sid] = entry
+            continue
         head = {k: v for k, v in entry.items() if k != "cuts"}
         out[sid] = {**head, "params_hash": params_hash(entry["params"]), "cuts": entry["cuts"]}
     text = json.dumps(out, ensure_ascii=False, indent=2, allow_nan=False)
