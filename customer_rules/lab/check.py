@@ -324,6 +324,7 @@ class _Checker:
                 "flags": (),
                 "scores": (),
                 "details": {},
+                "names": {k: v for k, v in data.get("names", {}).items() if k in data["params"] or k in data["derive"]},
                 "stability": None,
             }
         )
@@ -465,7 +466,7 @@ def _failure(prop: Property, example: Any, chk: _Checker, tried: int) -> Propert
     def explain(data: Mapping[str, Any]) -> tuple[Decision | None, str]:
         d, err = chk.decide(data)
         if d is not None:
-            return d, d.explain()
+            return d, d.explain(detail="full")  # a counterexample is for the policy's author
         return None, f"error: {err}"
 
     if prop.kind in ("one_label", "implies"):

@@ -277,7 +277,7 @@ class Namer:
         self.zh = lang == "zh"
         self.policy = checked.policy if checked is not None else None
         ns = checked.namespace if checked is not None else None
-        self.fields: Mapping[str, Any] = ns.fields if ns is not None else {}
+        self.fields: Mapping[str, Any] = ns.fields if ns is not None else _core_fields()
         self.features: Mapping[str, Any] = ns.features if ns is not None else {}
         self.names: Mapping[str, Any] = self.policy.names if self.policy is not None else {}
         self.params: Mapping[str, Any] = checked.params if checked is not None else {}
@@ -509,6 +509,16 @@ class Namer:
         if words is None:
             return f"{node.name}({shown})"
         return f"{shown}的{words[0]}" if zh else f"{words[1]} {shown}"
+
+
+@lru_cache(maxsize=1)
+def _core_fields() -> Mapping[str, Any]:
+    """The core record's fields, to name what a decision without its policy
+    (e.g. one read back from a decision store) read."""
+    from customer_rules.lang.types import record_fields
+    from customer_rules.model.records import Customer
+
+    return record_fields(Customer)
 
 
 def _namer(decision: Decision, lang: str) -> Namer:
