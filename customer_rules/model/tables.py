@@ -829,6 +829,27 @@ def _child_frame(
     return canon_df, bad_df
 
 
+#: top-level validation expressions by (record spec, input schema): a table of
+#: 127 columns needs ~1,000 expressions, built once per schema, not per call
+_TOP_LEVEL: dict[tuple[int, tuple[tuple[str, pl.DataType], ...]], Any] = {}
+
+
+def _top_level_checks(
+    spec: ModelSpec, schema: Mapping[str, pl.DataType], sources: Mapping[str, Source]
+) -> tuple[dict[str, pl.Expr], list[Check]]:
+    """The canonical values and checks of a table's own columns (a fresh copy
+    of those made once per spec and input schema)."""
+    key = (id(spec), tuple(schema.items()))
+    hit = _TOP_LEVEL.get(key)
+    if hit is None or hit[0] is not spec:
+        values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
+        checks += _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+        if len(_TOP_LEVEL) >= 16:
+            _TOP_LEVEL.pop(next(iter(_TOP_LEVEL)))
+        hit = _TOP_LEVEL[key] = (spec, values, checks)
+    return dict(hit[1]), list(hit[2])
+
+
 def prepare(
     data: pl.DataFrame,
     tables: Mapping[str, pl.DataFrame | None] | None = None,
@@ -856,8 +877,7 @@ def prepare(
     data = data.rechunk()
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
-    values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
-    checks += _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+    values, checks = _top_level_checks(spec, data.schema, sources)
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
     tables = {k: None if v is None else v.rechunk() for k, v in (tables or {}).items()}
