@@ -48,8 +48,9 @@ def _ms(t: float) -> str:
     return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 
-def _rate(n: int, t: float) -> str:
-    return f"{n / t / 1e6:.1f}M rows/s" if n / t >= 1e6 else f"{n / t / 1e3:.0f}k rows/s"
+def _rate(n: int, t: float, what: str = "rows") -> str:
+    r = n / t
+    return f"{r / 1e6:.1f}M {what}/s" if r >= 1e6 else f"{r / 1e3:.1f}k {what}/s" if r >= 1e3 else f"{r:.0f} {what}/s"
 
 
 # -- workloads ----------------------------------------------------------------------------
@@ -240,14 +241,14 @@ def records_rows(n: int, repeat: int) -> list[Row]:
     return [
         Row(
             f"`frame_from_records`, {n:,} dicts (validated)",
-            f"{n / t_dicts / 1e3:.0f}k records/s",
+            _rate(n, t_dicts, "records"),
             "budget 200k records/s",
             n / t_dicts / 200_000,
             "≥ 200k records/s",
         ),
         Row(
             f"`frame_from_records`, {len(records):,} Customer records",
-            f"{len(records) / t_recs / 1e3:.0f}k records/s",
+            _rate(len(records), t_recs, "records"),
             "budget 200k records/s",
             len(records) / t_recs / 200_000,
             "≥ 200k records/s",
