@@ -610,25 +610,10 @@ def test_engine_backend_frame_still_decides_single_records_in_python() -> None:
     )
 
 
-def _dumped_row(data: dict[str, Any], spec: Any, prefix: str = "") -> dict[str, Any]:
-    """A record's model_dump flattened to canonical columns (the reference of
-    frame_from_records, which reads records column-wise instead)."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if path in spec.children:
-            out[path] = [{k: list(v) if isinstance(v, tuple) else v for k, v in i.items()} for i in value]
-        elif isinstance(value, dict):
-            out.update(_dumped_row(value, spec, path + "."))
-        else:
-            out[path] = list(value) if isinstance(value, tuple) else value
-    return out
-
-
 def test_frame_from_records_reads_what_model_dump_gives() -> None:
     from polars.testing import assert_frame_equal
 
-    from customer_rules.model.tables import canonical_schema, customer_spec
+    from customer_rules.model.tables import _flatten, canonical_schema, customer_spec
 
     records = list(cr.sample_customers(60))
     records.append(
@@ -645,7 +630,7 @@ def test_frame_from_records_reads_what_model_dump_gives() -> None:
     )
     spec = customer_spec()
     schema = canonical_schema(spec)
-    rows = [_dumped_row(r.model_dump(), spec) for r in records]
+    rows = [_flatten(r.model_dump(), spec) for r in records]  # the row-by-row reference
     expected = pl.DataFrame({c: [row.get(c) for row in rows] for c in schema}, schema=schema)
     assert_frame_equal(cr.frame_from_records(records), expected)
     assert_frame_equal(cr.frame_from_records([r.model_dump() for r in records]), expected)

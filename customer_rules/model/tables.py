@@ -1004,6 +1004,22 @@ def _validate_opaque(
 # ---------------------------------------------------------------------------
 
 
+def _flatten(data: Mapping[str, Any], spec: ModelSpec, prefix: str = "") -> dict[str, Any]:
+    """A record as a (dumped) dict, flattened to its canonical columns."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if path in spec.children:
+            out[path] = [
+                {k: list(v) if isinstance(v, tuple) else v for k, v in item.items()} for item in value
+            ]
+        elif isinstance(value, dict):
+            out.update(_flatten(value, spec, path + "."))
+        else:
+            out[path] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def _attribute(objects: Sequence[Any], path: str) -> list[Any]:
     """``path`` (dotted) of every object, column-wise (None where a sub-model
     on the way is None)."""
