@@ -204,7 +204,7 @@ def scheme_rows(n: int, repeat: int) -> list[Row]:
 
 def fit_rows(n: int, repeat: int) -> list[Row]:
     table = scheme_table(n)
-    small = scheme_table(max(n // 100, 1000))
+    small = scheme_table(max(n // 10, 2000))
     engine = cr.Engine(load_entry_points=False)
     t_fit, _ = best(lambda: engine.fit(table, as_of=cr.SAMPLE_AS_OF), repeat)
     with tempfile.TemporaryDirectory() as tmp:
