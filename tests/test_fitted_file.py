@@ -209,3 +209,56 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(cr.FittedFileError, match="not UTF-8"):
         blank().load_fitted(binary)
+
+
+def _summary_file(fitted: dict[str, Any], n: int) -> dict[str, Any]:
+    """``fitted`` with its percentile cut learned from ``n`` turnovers (a summary past 1,000)."""
+    from customer_rules.engine.fitting import learn
+    from customer_rules.lang.ast import Call, Name
+
+    sid, key = PERCENTILE
+    cut = learn(Call("percentile", (Name(("value", "turnover")),)), [float(i % 7919) for i in range(n)], {})
+    out = copy.deepcopy(fitted)
+    out[sid]["cuts"][key] = cut.to_json()
+    return out
+
+
+def test_a_summarised_percentile_round_trips_and_keeps_its_size(fitted: dict[str, Any], tmp_path: Path) -> None:
+    # issue 14: a fitted file no longer grows with the population
+    sizes = []
+    for n in (20_000, 200_000):
+        engine = fresh().load_fitted(_summary_file(fitted, n))
+        path = tmp_path / f"cuts-{n}.json"
+        engine.save_fitted(path)
+        again = fresh().load_fitted(path)
+        sid, key = PERCENTILE
+        assert again.fitted_[sid]["cuts"][key] == engine.fitted_[sid]["cuts"][key]
+        assert "ranks" in engine.fitted_[sid]["cuts"][key]
+        sizes.append(path.stat().st_size)
+    assert abs(sizes[1] - sizes[0]) < 0.1 * sizes[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda c: c.update(ranks=c["ranks"][:-1]), "'ranks' has"),
+        (lambda c: c.update(ranks=list(reversed(c["ranks"]))), "'ranks' must rise"),
+        (lambda c: c.update(count=c["count"] + 1), "'ranks' must rise"),
+        (lambda c: c.update(values=[c["values"][0], *c["values"][:-1]]), "distinct"),
+        (lambda c: c.update(ranks=[0, *c["ranks"][1:]]), "'ranks' must rise"),
+    ],
+)
+def test_a_damaged_summary_is_refused(fitted: dict[str, Any], change: Callable[[dict[str, Any]], None], fragment: str) -> None:
+    data = _summary_file(fitted, 20_000)
+    sid, key = PERCENTILE
+    change(data[sid]["cuts"][key])
+    with pytest.raises(cr.FittedFileError, match=fragment) as info:
+        blank().load_fitted(data)
+    assert info.value.key == f"{sid}.cuts.{key}"
+
+
+def test_a_ranked_cut_other_than_percentile_is_refused(fitted: dict[str, Any]) -> None:
+    data = copy.deepcopy(fitted)
+    data[PYRAMID]["cuts"][CUT]["ranks"] = [1]
+    with pytest.raises(cr.FittedFileError, match="has no 'values' or 'ranks'"):
+        blank().load_fitted(data)

@@ -3,7 +3,9 @@ the cut-offs are learned with polars, the same way for both."""
 
 from __future__ import annotations
 
+import bisect
 import math
+import random
 
 import polars as pl
 from hypothesis import given, settings
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 import customer_rules as cr
 from customer_rules.engine.fitting import cuts_from_records, cuts_from_table, learn, table_population
 from customer_rules.lang.ast import Call, Literal, Name
-from customer_rules.lang.population import round_half_up
+from customer_rules.lang.population import SUMMARY_POINTS, round_half_up
 
 
 def reference(name: str, amount: float, measures: list[float | None]) -> tuple[float | None, int, int]:
@@ -71,3 +73,43 @@ def test_records_and_tables_give_the_same_cut_offs() -> None:
         assert by_table == by_records
         checked_any = True
     assert checked_any
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(SUMMARY_POINTS + 1, 6 * SUMMARY_POINTS),
+    distinct=st.integers(1, 20 * SUMMARY_POINTS),
+)
+def test_a_large_population_is_summarised_within_one_step(seed: int, size: int, distinct: int) -> None:
+    # issue 14: what fit keeps for percentile does not grow with the population; the
+    # share is exact at every kept value and below the lowest, and never more than
+    # 1 / SUMMARY_POINTS below the exact share in between
+    rng = random.Random(seed)
+    known = sorted(float(rng.randrange(distinct)) for _ in range(size))
+    cut = learn(Call("percentile", (Name(("value", "revenue_12m")),)), [*known, None], {})
+    assert cut.count == size and cut.ranks is not None and cut.values is not None
+    assert len(cut.values) <= SUMMARY_POINTS + 1
+    for v, r in zip(cut.values, cut.ranks, strict=True):
+        assert r == bisect.bisect_right(known, v)  # exact ranks at the kept values
+    probes = {known[0] - 1, *known[:: max(1, size // 200)], known[-1], known[-1] + 1}
+    probes |= {v + 0.5 for v in known[:: max(1, size // 50)]}
+    for m in probes:
+        exact = bisect.bisect_right(known, m)
+        got = cut.percentile(m)
+        assert got is not None
+        behind = exact - round(got * size)
+        assert behind >= 0 and behind * SUMMARY_POINTS < size
+
+
+def test_the_frame_backend_reads_a_summary_as_python_does() -> None:
+    rng = random.Random(3)
+    known = [float(rng.randrange(5000)) for _ in range(4 * SUMMARY_POINTS)]
+    cut = learn(Call("percentile", (Name(("value", "revenue_12m")),)), known, {})
+    assert cut.ranks is not None
+    probes = [-1.0, 0.0, 17.5, 2500.0, 4999.0, 6000.0, *known[:300]]
+    from customer_rules.lang.functions import FUNCTIONS, Env
+
+    expr = FUNCTIONS["percentile"].polars(Env(as_of=None, cut=cut, cutoff=None), pl.col("m"))
+    got = pl.DataFrame({"m": [*probes, None]}).select(expr).to_series().to_list()
+    assert got == [*(cut.percentile(m) for m in probes), None]

@@ -608,3 +608,30 @@ def test_engine_backend_frame_still_decides_single_records_in_python() -> None:
     assert (
         fast.decide("t", RECORDS[0], as_of=AS_OF).rule == engine(p).decide("t", RECORDS[0], as_of=AS_OF).rule
     )
+
+
+def test_frame_from_records_reads_what_model_dump_gives() -> None:
+    from polars.testing import assert_frame_equal
+
+    from customer_rules.model.tables import _flatten, canonical_schema, customer_spec
+
+    records = list(cr.sample_customers(60))
+    records.append(
+        cr.Customer.model_validate(
+            {
+                "id": "G1",
+                "identity": ["media", "lawyer"],
+                "grades": [
+                    {"scheme": "value_pyramid", "label": "vip", "since": "2026-01-02"},
+                    {"scheme": "lead_grade", "label": "A", "since": "2025-05-01"},
+                ],
+            }
+        )
+    )
+    spec = customer_spec()
+    schema = canonical_schema(spec)
+    rows = [_flatten(r.model_dump(), spec) for r in records]  # the row-by-row reference
+    expected = pl.DataFrame({c: [row.get(c) for row in rows] for c in schema}, schema=schema)
+    assert_frame_equal(cr.frame_from_records(records), expected)
+    assert_frame_equal(cr.frame_from_records([r.model_dump() for r in records]), expected)
+    assert cr.frame_from_records([]).schema == schema

@@ -291,15 +291,15 @@ class Choice:
 
 
 def _first(conds: Sequence[tuple[int, pl.Expr]]) -> pl.Expr:
-    """Index of the first true condition in the given order, or null."""
+    """Index of the first true condition in the given order, or null.
+
+    A coalesce of one ``when(c).then(i)`` per condition (null unless ``c`` is
+    true) rather than one when-chain: polars evaluates a chain of n branches
+    in O(n²) work, the coalesce in O(n).
+    """
     if not conds:
         return _null(pl.Int32())
-    (i0, c0), *rest = conds
-    chain: Any = pl.when(c0).then(pl.lit(i0, dtype=pl.Int32()))
-    for i, c in rest:
-        chain = chain.when(c).then(pl.lit(i, dtype=pl.Int32()))
-    out: pl.Expr = chain.otherwise(_null(pl.Int32()))
-    return out
+    return pl.coalesce([pl.when(c).then(pl.lit(i, dtype=pl.Int32())) for i, c in conds])
 
 
 def choose(checked: CheckedPolicy, conds: Sequence[pl.Expr]) -> Choice:
@@ -726,10 +726,25 @@ def _needed_columns(exprs: Iterable[pl.Expr]) -> set[str]:
     return out
 
 
-def run_frame(
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a table run evaluates, made once per set of schemes, date and
+    options (:func:`plan_run`) and reusable for any number of tables."""
+
+    plans: tuple[SchemePlan, ...]
+    feature_exprs: tuple[pl.Expr, ...]  # features with a polars implementation
+    fallback: tuple[FeatureUse, ...]  # features computed in Python from the columns they read
+    roots: frozenset[str]  # the input columns read
+    children: tuple[str, ...]  # the record lists read (validated only when read)
+    spec: ModelSpec
+    as_of: dt.date
+    conflicts: tuple[tuple[SchemePlan, str, pl.Expr], ...]  # 'unique' schemes' conflict columns
+    batches: tuple[tuple[pl.Expr, ...], ...]  # with_columns batches, in order
+    outputs: tuple[pl.Expr, ...]
+
+
+def plan_run(
     policies: Sequence[CompiledPolicy],
-    source: pl.DataFrame,
-    tables: Mapping[str, pl.DataFrame],
     as_of: dt.date,
     *,
     reasons: bool,
@@ -738,8 +753,8 @@ def run_frame(
     scores: bool,
     lang: str,
     spec: ModelSpec | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Decide a validated table under the compiled policies, column-wise.
+) -> RunPlan:
+    """Compile the policies of one run (on ``as_of``, with these options) to polars.
     ``spec`` is the engine's record spec (plugin namespaces; default: core)."""
     spec = spec or customer_spec()
     features = FeatureTable()
@@ -764,47 +779,89 @@ def run_frame(
             fallback.append(use)
         else:
             feature_exprs.append(e)
-    if fallback:
-        names = ", ".join(sorted({u.feature.name for u in fallback}))
+    every = feature_exprs + [e for p in plans for e in p.exprs()] + [p.conflict for p in plans]
+    roots = _needed_columns(every) | features.columns_read(spec)
+    depth = max((len(p.stages) for p in plans), default=0)
+    batches = []
+    for i in range(depth):
+        batch = tuple(e for p in plans if i < len(p.stages) for e in p.stages[i])
+        if batch:
+            batches.append(batch)
+    conflicts: list[tuple[SchemePlan, str, pl.Expr]] = []
+    for n, p in enumerate(plans):
+        if p.checked.policy.hit == "unique":
+            for side in (0, 1):
+                col = f"__cr:u:{n}:{side}"
+                conflicts.append((p, col, pl.when(p.conflict).then(p.conflict_rules[side]).alias(col)))
+    return RunPlan(
+        plans=tuple(plans),
+        feature_exprs=tuple(feature_exprs),
+        fallback=tuple(fallback),
+        roots=frozenset(roots),
+        children=tuple(c for c in spec.children if c in roots),
+        spec=spec,
+        as_of=as_of,
+        conflicts=tuple(conflicts),
+        batches=tuple(batches),
+        outputs=tuple(e for p in plans for e in p.outputs.values()),
+    )
+
+
+def run_frame(
+    policies: Sequence[CompiledPolicy] | RunPlan,
+    source: pl.DataFrame,
+    tables: Mapping[str, pl.DataFrame],
+    as_of: dt.date,
+    *,
+    reasons: bool = False,
+    flags: bool = False,
+    labels: bool = False,
+    scores: bool = False,
+    lang: str = "en",
+    spec: ModelSpec | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Decide a validated table under the compiled policies, column-wise.
+    ``spec`` is the engine's record spec (plugin namespaces; default: core).
+    ``policies`` may be a :class:`RunPlan` made before (for ``as_of``; the
+    options are then the plan's)."""
+    if isinstance(policies, RunPlan):
+        run = policies
+        if run.as_of != as_of:
+            raise ValueError(f"the plan was made for {run.as_of}, not {as_of}")
+    else:
+        run = plan_run(
+            policies, as_of, reasons=reasons, flags=flags, labels=labels, scores=scores, lang=lang, spec=spec
+        )
+    spec = run.spec
+    if run.fallback:
+        names = ", ".join(sorted({u.feature.name for u in run.fallback}))
         warnings.warn(
             f"feature(s) {names} have no frame implementation (polars): computed in Python, row by row,"
             " from the columns they read",
             UserWarning,
             stacklevel=4,
         )
-    every = feature_exprs + [e for p in plans for e in p.exprs()] + [p.conflict for p in plans]
-    roots = _needed_columns(every) | features.columns_read(spec)
     canonical = set(spec.slots) | set(spec.children)
-    children = [c for c in spec.children if c in roots]
-    prepared = prepare(source, tables, children=children, spec=spec)
+    prepared = prepare(source, tables, children=list(run.children), spec=spec)
     frame = prepared.valid
     rejected = prepared.rejected.with_columns(
         scheme=_null(pl.String()), message=_null(pl.String()), rules=pl.lit([], dtype=_STR_LIST)
     )
-    missing = [c for c in (roots & canonical) | {"id"} if c not in frame.columns]
+    missing = [c for c in (run.roots & canonical) | {"id"} if c not in frame.columns]
     if missing:
         frame = frame.with_columns([empty_value(c, spec).alias(c) for c in sorted(missing)])
-    if fallback:
-        frame, entries = python_features(frame, fallback, as_of, spec)
+    if run.fallback:
+        frame, entries = python_features(frame, run.fallback, as_of, spec)
         bad = pl.DataFrame(entries, schema=ERROR_SCHEMA)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
     lf = frame.lazy()
-    if feature_exprs:
-        lf = lf.with_columns(feature_exprs)
-    depth = max((len(p.stages) for p in plans), default=0)
-    for i in range(depth):
-        batch = [e for p in plans if i < len(p.stages) for e in p.stages[i]]
-        if batch:
-            lf = lf.with_columns(batch)
-    outputs = [e for p in plans for e in p.outputs.values()]
-    conflict_cols: list[tuple[SchemePlan, str, pl.Expr]] = []
-    for n, p in enumerate(plans):
-        if p.checked.policy.hit == "unique":
-            for side in (0, 1):
-                col = f"__cr:u:{n}:{side}"
-                conflict_cols.append((p, col, pl.when(p.conflict).then(p.conflict_rules[side]).alias(col)))
-    result = lf.select(pl.col(ROW), pl.col("id"), *outputs, *[e for _, _, e in conflict_cols]).collect()
+    if run.feature_exprs:
+        lf = lf.with_columns(run.feature_exprs)
+    for batch in run.batches:
+        lf = lf.with_columns(batch)
+    conflict_cols = run.conflicts
+    result = lf.select(pl.col(ROW), pl.col("id"), *run.outputs, *[e for _, _, e in conflict_cols]).collect()
     if conflict_cols:
         result, bad = _conflicts(result, conflict_cols)
         if bad.height:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -211,6 +211,8 @@ class Engine:
         # compiled forms, made from _checked and _cuts: records, tables, hysteresis rewrites
         self._compiled: dict[str, RecordPolicy] = {}
         self._table_compiled: dict[str, TablePolicy] = {}
+        # frame-backend run plans by (schemes, as_of, options), with the policies they compiled
+        self._table_plans: dict[tuple[Any, ...], tuple[tuple[TablePolicy, ...], Any]] = {}
         self._sticky: dict[str, tuple[RecordPolicy, RecordPolicy]] = {}
         # logged policy versions being replayed (DecisionStore.replay), each compiled once
         self._replayed: dict[tuple[int, int, int], tuple[Any, Any, Any, RecordPolicy, Any]] = {}
@@ -315,6 +317,7 @@ class Engine:
         assert isinstance(compiled, RecordPolicy)
         self._compiled[sid] = compiled
         self._table_compiled.pop(sid, None)
+        self._table_plans.clear()
         self._sticky.pop(sid, None)
 
     # -- compiled policies (read by the frame runner, streams and the policy lab) ---------
@@ -348,6 +351,24 @@ class Engine:
             assert isinstance(made, TablePolicy)
             compiled = self._table_compiled[sid] = made
         return compiled
+
+    def table_plan(self, schemes: Sequence[str], as_of: dt.date, **options: Any) -> Any:
+        """The frame backend's run plan for ``schemes`` on ``as_of`` with these
+        ``classify_frame`` options, compiled once and reused while the schemes'
+        compiled policies stay the same (see ``backends.frame.plan_run``)."""
+        from customer_rules.backends.frame import plan_run
+        from customer_rules.model.tables import customer_spec
+
+        policies = tuple(self.table_policy(s) for s in schemes)
+        key = (tuple(p.scheme for p in policies), as_of, tuple(sorted(options.items())))
+        cached = self._table_plans.get(key)
+        if cached is not None and all(a is b for a, b in zip(cached[0], policies, strict=True)):
+            return cached[1]
+        plan = plan_run(policies, as_of, spec=customer_spec(self.record_model), **options)
+        if len(self._table_plans) >= 32:  # many dates: keep the newest plans only
+            self._table_plans.pop(next(iter(self._table_plans)))
+        self._table_plans[key] = (policies, plan)
+        return plan
 
     def use_cuts(self, scheme: str, cuts: Mapping[str, Cut], *, as_of: Any = None, population: Any = None) -> None:
         """Run ``scheme`` with these fitted cut-offs (what :meth:`fit` and

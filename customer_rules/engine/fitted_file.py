@@ -8,6 +8,16 @@ its function) before anything of it is used; whether it fits the engine's
 policies (policy id, version, parameters and their hash, one cut per
 population-relative call) is checked by the engine. Anything else is a
 :class:`~customer_rules.errors.FittedFileError` naming the file and the key.
+
+Versions of the format: a ``percentile`` cut holds either every known value
+of the population, sorted (``values`` alone, ``count`` of them: every file
+written before summaries, and any population of at most
+``SUMMARY_POINTS`` known values), or a fixed-size summary (``values`` at
+most ``SUMMARY_POINTS + 1`` distinct values, ``ranks`` the exact number of
+known values at or below each; see
+:class:`customer_rules.lang.population.Cut`). Both load; a file's size no
+longer grows with the population. A version of the library without
+summaries refuses a summary clearly (``unknown key 'ranks'``).
 """
 
 from __future__ import annotations
@@ -59,21 +69,32 @@ class CutEntry(BaseModel):
     size: Annotated[int, Strict()]
     count: Count
     values: tuple[Number, ...] | None = None
+    ranks: tuple[Count, ...] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> CutEntry:
         if self.function == "percentile":
             if self.values is None:
                 raise ValueError("a percentile cut needs its sorted 'values'")
-            if len(self.values) != self.count:
-                raise ValueError(f"'values' has {len(self.values)} numbers but 'count' says {self.count}")
-            if any(a > b for a, b in zip(self.values, self.values[1:], strict=False)):
-                raise ValueError("'values' must be sorted from the lowest to the highest")
+            if self.ranks is None:  # every known value (as every file before the summaries)
+                if len(self.values) != self.count:
+                    raise ValueError(f"'values' has {len(self.values)} numbers but 'count' says {self.count}")
+                if any(a > b for a, b in zip(self.values, self.values[1:], strict=False)):
+                    raise ValueError("'values' must be sorted from the lowest to the highest")
+            else:  # a summary: distinct values and the exact number at or below each
+                if len(self.ranks) != len(self.values):
+                    raise ValueError(f"'ranks' has {len(self.ranks)} numbers but 'values' {len(self.values)}")
+                if any(a >= b for a, b in zip(self.values, self.values[1:], strict=False)):
+                    raise ValueError("summary 'values' must be distinct, sorted from the lowest to the highest")
+                if any(a >= b for a, b in zip(self.ranks, self.ranks[1:], strict=False)) or (
+                    self.ranks and (self.ranks[0] < 1 or self.ranks[-1] != self.count)
+                ):
+                    raise ValueError("'ranks' must rise from at least 1 to 'count'")
             if self.cutoff is not None:
                 raise ValueError("a percentile cut has no 'cutoff'")
         else:
-            if self.values is not None:
-                raise ValueError(f"a {self.function} cut has no 'values'")
+            if self.values is not None or self.ranks is not None:
+                raise ValueError(f"a {self.function} cut has no 'values' or 'ranks'")
             empty = self.size <= 0 or self.count == 0
             if empty != (self.cutoff is None):
                 raise ValueError(

@@ -33,7 +33,7 @@ from customer_rules.errors import PluginError, RecordError
 from customer_rules.lang.ast import Call, to_text
 from customer_rules.lang.check import constant_value
 from customer_rules.lang.compile import CheckedPolicy, key_of
-from customer_rules.lang.population import Cut, fit_order, round_half_up
+from customer_rules.lang.population import SUMMARY_POINTS, Cut, fit_order, round_half_up
 from customer_rules.model.frames import nested_tables, to_polars
 from customer_rules.model.tables import ModelSpec, customer_spec, empty_value, prepare, split_details
 
@@ -42,26 +42,49 @@ def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, 
     """The cut for one call from the measures of the records in its group.
 
     ``measures`` holds one value per record in the group (``None``/null
-    when the record's measure is unknown; those do not count).
+    when the record's measure is unknown; those do not count). Everything
+    is computed in polars; what is kept does not grow with the population
+    (see :class:`~customer_rules.lang.population.Cut`).
     """
     if isinstance(measures, pl.Series):
         series = measures.drop_nulls()
         if series.dtype != pl.Float64():
             series = series.cast(pl.Float64())
     else:
-        series = pl.Series([float(v) for v in measures if v is not None], dtype=pl.Float64())
-    # one small sort per call: a thread pool would cost more than it saves
-    known = series.sort(descending=True, multithreaded=False)
-    count = known.len()
+        series = pl.Series([v for v in measures if v is not None], dtype=pl.Float64())
+    count = series.len()
     name = call.name
     if name == "percentile":
-        return Cut(name, None, 0, count, tuple(reversed(known.to_list())))
+        return _percentile_cut(series)
     amount = constant_value(call.args[1], dict(params))
     assert isinstance(amount, int | float)
     size = round_half_up(amount / 100 * count) if name.startswith("top_pct") else int(amount)
     if size <= 0 or not count:
         return Cut(name, None, size, count)
-    return Cut(name, known[min(size, count) - 1], size, count)
+    # the size-th highest value: the lowest of the top min(size, count) (ties counted)
+    cutoff = series.top_k(min(size, count)).min()
+    assert isinstance(cutoff, float)
+    return Cut(name, cutoff, size, count)
+
+
+def _percentile_cut(known: pl.Series) -> Cut:
+    """A ``percentile`` cut: every known value when there are at most
+    ``SUMMARY_POINTS``; otherwise the distinct values where the share at or
+    below them enters a new ``1 / SUMMARY_POINTS`` step, with their exact ranks."""
+    known = known.alias("v")
+    count = known.len()
+    if count <= SUMMARY_POINTS:
+        return Cut("percentile", None, 0, count, tuple(known.sort().to_list()))
+    steps = (
+        known.value_counts(name="n")
+        .sort("v")
+        .select("v", pl.col("n").cum_sum().alias("rank"))
+        .with_columns(step=pl.col("rank") * SUMMARY_POINTS // count)
+        .filter(pl.col("step") != pl.col("step").shift(1, fill_value=-1))
+    )
+    values = tuple(steps.get_column("v").to_list())
+    ranks = tuple(steps.get_column("rank").to_list())
+    return Cut("percentile", None, 0, count, values, ranks)
 
 
 def cuts_from_records(checked: CheckedPolicy, records: Sequence[Any], as_of: dt.date | None) -> dict[str, Cut]:

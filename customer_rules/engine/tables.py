@@ -89,19 +89,10 @@ def classify_frame(
                 UserWarning,
                 stacklevel=4,
             )
-        policies = [engine.table_policy(sid) for sid in wanted]
-        result, rejected = run_frame(
-            policies,
-            source,
-            child_tables,
-            as_of,
-            reasons=reasons,
-            flags=flags,
-            labels=labels,
-            scores=scores,
-            lang=lang,
-            spec=customer_spec(engine.record_model),
+        plan = engine.table_plan(
+            wanted, as_of, reasons=reasons, flags=flags, labels=labels, scores=scores, lang=lang
         )
+        result, rejected = run_frame(plan, source, child_tables, as_of)
     return result_of(data, kind, source, result, rejected)
 
 

@@ -300,12 +300,16 @@ def _pl_top(env: Any, m: pl.Expr, _n: pl.Expr, cond: pl.Expr | None = None) -> p
 def _pl_percentile(env: Any, m: pl.Expr) -> pl.Expr:
     import polars as pl
 
-    values = env.cut.values
+    cut = env.cut
+    values = cut.values
     if not values:
         return pl.lit(None, dtype=pl.Float64())
     series = pl.Series(list(values), dtype=pl.Float64())
-    rank = pl.lit(series).search_sorted(m.cast(pl.Float64()), side="right")
-    return pl.when(m.is_null()).then(None).otherwise(rank.cast(pl.Float64()) / len(values))
+    index = pl.lit(series).search_sorted(m.cast(pl.Float64()), side="right")
+    # the shares as Python divides them (polars may divide a column by a constant
+    # through its reciprocal, one ulp away from what the record backend gives)
+    shares = pl.Series([cut.share(i) for i in range(len(values) + 1)], dtype=pl.Float64())
+    return pl.when(m.is_null()).then(None).otherwise(pl.lit(shares).gather(index))
 
 
 def _pl_min(env: Any, *args: pl.Expr) -> pl.Expr:

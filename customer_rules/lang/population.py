@@ -24,17 +24,21 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from customer_rules.lang.ast import Call, Name, Node, to_text, walk
-from customer_rules.lang.check import POPULATION_FUNCTIONS, constant_value
+from customer_rules.lang.check import POPULATION_FUNCTIONS
 
 
 def round_half_up(x: float) -> int:
     """Round to the nearest whole number, halves up (0.5 → 1, 2.5 → 3)."""
     return math.floor(x + 0.5)
+
+
+#: at most this many points (plus one) summarise a fitted population for ``percentile``
+SUMMARY_POINTS = 1000
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,12 @@ class Cut:
     ``cutoff`` is the lowest value still in the top group (``None``: nobody
     is in it); ``size`` the number of records the group was meant to hold;
     ``count`` the number of records with a known measure (in the group
-    condition, for ``*_within``); ``values`` the sorted known values, kept
-    only for ``percentile``.
+    condition, for ``*_within``). ``values`` is kept only for
+    ``percentile``: with ``ranks`` absent, every known value, sorted (a
+    population of at most :data:`SUMMARY_POINTS`); otherwise at most
+    ``SUMMARY_POINTS + 1`` distinct values, sorted, and ``ranks[i]`` the
+    exact number of known values at or below ``values[i]`` (see
+    :meth:`percentile` for what that guarantees).
     """
 
     function: str
@@ -53,11 +61,27 @@ class Cut:
     size: int
     count: int
     values: tuple[float, ...] | None = None
+    ranks: tuple[int, ...] | None = None
 
     def percentile(self, value: float) -> float | None:
+        """The share of the fitted population at or below ``value``.
+
+        Exact when every known value is kept (``ranks`` absent), at every
+        kept value and below the lowest; between two kept values it is the
+        share at or below the lower one, less than ``1 / SUMMARY_POINTS``
+        below the exact share (the kept values are chosen so that fewer than
+        ``count / SUMMARY_POINTS`` records lie strictly between them).
+        """
         if not self.values:
             return None
-        return bisect.bisect_right(self.values, value) / len(self.values)
+        return self.share(bisect.bisect_right(self.values, value))
+
+    def share(self, kept: int) -> float:
+        """The share of the population at or below the ``kept``-th kept value (0: below all)."""
+        assert self.values
+        if self.ranks is None:
+            return kept / len(self.values)
+        return (self.ranks[kept - 1] if kept else 0) / self.count
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -68,37 +92,22 @@ class Cut:
         }
         if self.values is not None:
             out["values"] = list(self.values)
+        if self.ranks is not None:
+            out["ranks"] = list(self.ranks)
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cut:
         values = data.get("values")
+        ranks = data.get("ranks")
         return cls(
             function=str(data["function"]),
             cutoff=None if data.get("cutoff") is None else float(data["cutoff"]),
             size=int(data["size"]),
             count=int(data["count"]),
             values=None if values is None else tuple(float(v) for v in values),
+            ranks=None if ranks is None else tuple(int(r) for r in ranks),
         )
-
-
-def learn(call: Call, measures: Iterable[Any], params: dict[str, object]) -> Cut:
-    """The cut for one call from the measures of the records in its group.
-
-    ``measures`` holds one value per record in the group (``None`` when the
-    record's measure is unknown; those do not count).
-    """
-    known = sorted((float(v) for v in measures if v is not None), reverse=True)
-    name = call.name
-    if name == "percentile":
-        return Cut(name, None, 0, len(known), tuple(reversed(known)))
-    amount = constant_value(call.args[1], params)
-    assert isinstance(amount, int | float)
-    size = round_half_up(amount / 100 * len(known)) if name.startswith("top_pct") else int(amount)
-    if size <= 0 or not known:
-        return Cut(name, None, size, len(known))
-    cutoff = known[min(size, len(known)) - 1]
-    return Cut(name, cutoff, size, len(known))
 
 
 def fit_order(calls: Sequence[Call], derived: Sequence[tuple[str, Node, Any]]) -> list[list[Call]]:

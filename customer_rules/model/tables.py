@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types
@@ -829,6 +830,27 @@ def _child_frame(
     return canon_df, bad_df
 
 
+#: top-level validation expressions by (record spec, input schema): a table of
+#: 127 columns needs ~1,000 expressions, built once per schema, not per call
+_TOP_LEVEL: dict[tuple[int, tuple[tuple[str, pl.DataType], ...]], Any] = {}
+
+
+def _top_level_checks(
+    spec: ModelSpec, schema: Mapping[str, pl.DataType], sources: Mapping[str, Source]
+) -> tuple[dict[str, pl.Expr], list[Check]]:
+    """The canonical values and checks of a table's own columns (a fresh copy
+    of those made once per spec and input schema)."""
+    key = (id(spec), tuple(schema.items()))
+    hit = _TOP_LEVEL.get(key)
+    if hit is None or hit[0] is not spec:
+        values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
+        checks += _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+        if len(_TOP_LEVEL) >= 16:
+            _TOP_LEVEL.pop(next(iter(_TOP_LEVEL)))
+        hit = _TOP_LEVEL[key] = (spec, values, checks)
+    return dict(hit[1]), list(hit[2])
+
+
 def prepare(
     data: pl.DataFrame,
     tables: Mapping[str, pl.DataFrame | None] | None = None,
@@ -856,8 +878,7 @@ def prepare(
     data = data.rechunk()
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
-    values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
-    checks += _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+    values, checks = _top_level_checks(spec, data.schema, sources)
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
     tables = {k: None if v is None else v.rechunk() for k, v in (tables or {}).items()}
@@ -984,6 +1005,7 @@ def _validate_opaque(
 
 
 def _flatten(data: Mapping[str, Any], spec: ModelSpec, prefix: str = "") -> dict[str, Any]:
+    """A record as a (dumped) dict, flattened to its canonical columns."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
@@ -998,19 +1020,67 @@ def _flatten(data: Mapping[str, Any], spec: ModelSpec, prefix: str = "") -> dict
     return out
 
 
+def _attribute(objects: Sequence[Any], path: str) -> list[Any]:
+    """``path`` (dotted) of every object, column-wise (None where a sub-model
+    on the way is None)."""
+    try:
+        return list(map(attrgetter(path), objects))
+    except AttributeError:  # an optional sub-model left out on some record
+        values = []
+        for obj in objects:
+            for part in path.split("."):
+                obj = None if obj is None else getattr(obj, part)
+            values.append(obj)
+        return values
+
+
+def _ragged(name: str, flat: pl.Series, lists: Sequence[Any], dtype: pl.DataType) -> pl.Series:
+    """A list column from the items of every list, concatenated (``flat``),
+    and the lists themselves (for their lengths; None is an empty list)."""
+    lengths = pl.Series("n", [0 if x is None else len(x) for x in lists], dtype=pl.Int64())
+    owners = pl.DataFrame(lengths).select(
+        pl.int_range(pl.len(), dtype=pl.Int64()).repeat_by(pl.col("n")).explode(keep_nulls=False).alias("i")
+    )
+    grouped = owners.with_columns(flat.alias(name)).group_by("i", maintain_order=True).agg(pl.col(name))
+    every = pl.DataFrame({"i": pl.int_range(len(lists), dtype=pl.Int64(), eager=True)})
+    column = every.join(grouped, on="i", how="left", maintain_order="left").get_column(name)
+    return column.fill_null(pl.lit([], dtype=dtype)).cast(dtype)
+
+
+def _column(objects: Sequence[Any], path: str, dtype: pl.DataType, child: ModelSpec | None = None) -> pl.Series:
+    """One canonical column read from records (or nested items) column-wise:
+    a list column (of scalars, or of structs for a nested record list) from
+    its items concatenated, never one Series per cell."""
+    values = _attribute(objects, path)
+    if not isinstance(dtype, pl.List):
+        return pl.Series(path, values, dtype=dtype)
+    items = [item for x in values if x for item in x]
+    if child is not None:
+        flat = pl.DataFrame(
+            [_column(items, name, dtype_of(slot.type)) for name, slot in child.slots.items()],
+            schema={name: dtype_of(slot.type) for name, slot in child.slots.items()},
+        ).to_struct(path)
+    else:
+        flat = pl.Series(path, items, dtype=dtype.inner)
+    return _ragged(path, flat, values, dtype)
+
+
 def frame_from_records(
     records: Iterable[Customer | Mapping[str, Any]], model: type[Customer] = Customer
 ) -> pl.DataFrame:
-    """A canonical table of record model ``model`` from records (one row per record)."""
+    """A canonical table of record model ``model`` from records (one row per record).
+
+    Records are read column-wise, one attribute path at a time (no
+    ``model_dump`` per record); dicts are validated into records first.
+    """
     spec = customer_spec(model)
     schema = canonical_schema(spec)
-    columns: dict[str, list[Any]] = {name: [] for name in schema}
-    for i, r in enumerate(records):
-        rec = r if isinstance(r, model) else _validate(dict(r) if isinstance(r, Customer) else r, i, model)
-        flat = _flatten(rec.model_dump(), spec)
-        for name, col in columns.items():
-            col.append(flat.get(name))
-    return pl.DataFrame(columns, schema=schema)
+    recs = [
+        r if isinstance(r, model) else _validate(dict(r) if isinstance(r, Customer) else r, i, model)
+        for i, r in enumerate(records)
+    ]
+    columns = [_column(recs, name, dtype, spec.children.get(name)) for name, dtype in schema.items()]
+    return pl.DataFrame(columns)
 
 
 def tables_from_records(
