@@ -247,7 +247,7 @@ def test_changes_lists_who_moved_from_what_to_what(url: str) -> None:
     assert (before.label, after.label) == ("key", "regular")
     change = cr.explain_change(before, after)
     assert change.changed and change.moved["value.revenue_12m"] == (600000, 100)
-    assert "value.revenue_12m 600000 → 100" in change.text("en")
+    assert "revenue (12 months) CNY 600,000 → CNY 100" in change.text("en")
 
 
 # -- replay ----------------------------------------------------------------------------------
