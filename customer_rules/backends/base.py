@@ -100,11 +100,17 @@ def decision_of(
     source: Any,
 ) -> Decision:
     """The :class:`Decision` an outcome gives under the policy's hit policy."""
-    chosen, label, labels = resolve(checked, outcome.matched, scheme, record_id)
+    matched = outcome.matched
+    chosen, label, labels = resolve(checked, matched, scheme, record_id)
     policy = checked.policy
-    own = {lab.id: lab.flags for lab in policy.labels}
-    flags = list(own.get(label, ())) if label is not None else []
-    flags.extend(outcome.flags)
+    flags: tuple[str, ...] = ()
+    if label is not None:
+        for lab in policy.labels:
+            if lab.id == label:
+                flags = tuple(lab.flags)
+                break
+    if outcome.flags:
+        flags = (*flags, *outcome.flags)
     evidence = outcome.evidence
     return Decision(
         scheme=scheme,
@@ -114,10 +120,10 @@ def decision_of(
         policy_version=policy.version,
         as_of=as_of,
         evidence=evidence,
-        also_matched=tuple(r.id for r in outcome.matched if r is not chosen),
-        missing=missing_of(outcome),
+        also_matched=tuple([r.id for r in matched if r is not chosen]) if len(matched) > 1 else (),
+        missing=missing_of(outcome) if outcome.unknown else (),
         labels=labels,
-        flags=tuple(flags),
+        flags=flags,
         record_id=record_id,
         source=source,
         record=record,
