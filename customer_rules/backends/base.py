@@ -16,12 +16,14 @@ and the :class:`~customer_rules.Decision` built from a rule
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from customer_rules.errors import EvaluationError
+from customer_rules.lang.ast import Call, Name, Node
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule
+from customer_rules.lang.functions import FUNCTIONS, POPULATION_FUNCTIONS
 from customer_rules.lang.population import Cut
 from customer_rules.model.decision import Decision
 
@@ -87,6 +89,35 @@ def missing_of(outcome: Outcome) -> tuple[str, ...]:
             if evidence.get(k, _MISS) is None:
                 missing[k] = None
     return tuple(missing)
+
+
+def record_parts(checked: CheckedPolicy, nodes: Iterable[Node]) -> frozenset[str] | None:
+    """The record attributes (``deal``, ``cases`` ...) that evaluating ``nodes``
+    reads, derived values followed; None when they call a feature or a
+    population function (which may read anything)."""
+    parts: set[str] = set()
+    ns = checked.namespace
+    todo = list(nodes)
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Name):
+            key = node.dotted
+            if node.parts[0] == "params":
+                continue
+            if key in ns.derived:
+                if key not in seen:
+                    seen.add(key)
+                    todo.append(next(n for d, n, _ in checked.derived if d == key))
+                continue
+            if key in ns.fields:
+                parts.add(node.parts[0])
+                continue
+            return None  # a feature
+        if isinstance(node, Call) and (node.name not in FUNCTIONS or node.name in POPULATION_FUNCTIONS):
+            return None
+        todo.extend(node.children())
+    return frozenset(parts)
 
 
 def decision_of(
