@@ -83,12 +83,10 @@ def resolve(
 def missing_of(outcome: Outcome) -> tuple[str, ...]:
     """The inputs the undecided rules needed and found absent (read, and ``None``)."""
     evidence = outcome.evidence
-    missing: dict[str, None] = {}
-    for rule in outcome.unknown:
-        for k in rule.keys:
-            if evidence.get(k, _MISS) is None:
-                missing[k] = None
-    return tuple(missing)
+    unknown = outcome.unknown
+    # rules of one policy share most of their inputs: each key is looked up once
+    keys = dict.fromkeys(unknown[0].keys if len(unknown) == 1 else [k for r in unknown for k in r.keys])
+    return tuple([k for k in keys if evidence.get(k, _MISS) is None])
 
 
 def record_parts(checked: CheckedPolicy, nodes: Iterable[Node]) -> frozenset[str] | None:

@@ -31,7 +31,7 @@ from customer_rules.lang.ast import (
     Node,
     conjuncts,
 )
-from customer_rules.lang.compile import CheckedPolicy, key_of
+from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
 from customer_rules.lang.functions import FUNCTIONS, Env, Function
 from customer_rules.lang.ops import COMPARISONS, NOT_CONSTANT, PROPAGATES, Operator, operator_of
 from customer_rules.lang.population import Cut
@@ -175,18 +175,44 @@ class Compiler:
 
     def _binary(self, node: Binary, entry: Operator) -> Fn:
         op = node.op
+        if entry.form == "logic":
+            # a chain of one connective (a and b and c) is one closure over its
+            # operands, in order: same evaluation, fewer nested calls
+            operands: list[Node] = []
+            todo: list[Node] = [node]
+            while todo:
+                n = todo.pop()
+                if isinstance(n, Binary) and n.op == op:
+                    todo += [n.right, n.left]
+                else:
+                    operands.append(n)
+            return entry.python(*(self.compile(o) for o in operands))  # type: ignore[no-any-return]
         fl = self.compile(node.left)
         fr = self.compile(node.right)
-        if entry.form == "logic":
-            return entry.python(fl, fr)  # type: ignore[no-any-return]
         if op in COMPARISONS:
             cmp = entry.python
             if isinstance(node.right, Literal | Duration) or (
                 isinstance(node.right, Name) and node.right.parts[0] == "params"
             ):
                 raw = c = self.constant(node.right)
+                left = node.left
+                # a field, derived value or feature is cached under its name: once
+                # read, the comparison takes it from the cache without another call
+                cached = left.dotted if isinstance(left, Name) and left.parts[0] != "params" else None
                 if isinstance(node.right, Name):  # a parameter: it is evidence too
                     pkey = node.right.dotted
+                    if cached is not None:
+                        ckey = cached
+
+                        def cmp_param_cached(ctx: Context) -> Any:
+                            values = ctx.values
+                            a = values.get(ckey, _MISS)
+                            if a is _MISS:
+                                a = fl(ctx)
+                            values[pkey] = raw
+                            return None if a is None else cmp(a, c)
+
+                        return cmp_param_cached
 
                     def cmp_param(ctx: Context) -> Any:
                         a = fl(ctx)
@@ -195,7 +221,6 @@ class Compiler:
 
                     return cmp_param
 
-                left = node.left
                 if isinstance(left, Name) and left.dotted in self.ns.fields and left.dotted not in self.derived:
                     # the hot path of decision tables: a record field against a
                     # constant, read through the cache without extra calls
@@ -210,6 +235,17 @@ class Compiler:
                         return None if a is None else cmp(a, c)
 
                     return cmp_field
+
+                if cached is not None:
+                    ckey = cached
+
+                    def cmp_cached(ctx: Context) -> Any:
+                        a = ctx.values.get(ckey, _MISS)
+                        if a is _MISS:
+                            a = fl(ctx)
+                        return None if a is None else cmp(a, c)
+
+                    return cmp_cached
 
                 def cmp_const(ctx: Context) -> Any:
                     a = fl(ctx)
@@ -388,7 +424,7 @@ class PythonPolicy:
         values = ctx.values = dict(decision.evidence)
         rules = self.checked.rules
         decided = next((r for r in rules if r.id == decision.rule), None) if decision.rule else None
-        out: list[Counterfactual] = []
+        found: list[tuple[CheckedRule, list[tuple[str, str, Any]]]] = []
         for rule in rules:
             if decision.rule is not None and rule.id == decision.rule:
                 if self.hit == "first":
@@ -402,19 +438,21 @@ class PythonPolicy:
                 and (self.rank[rule.label] > self.rank[decided.label])
             ):
                 continue
-            needs: list[Need] = []
+            needs: list[tuple[str, str, Any]] = []
             for fn, need in conj[rule.id]:
                 if fn(ctx) is True:
                     continue
                 if need is None:
                     break
-                path, op, threshold = need
-                needs.append(Need(path, op, threshold, values.get(path)))
+                needs.append(need)
             else:
                 if needs:
-                    out.append(Counterfactual(rule.id, rule.label, tuple(needs)))
-        out.sort(key=lambda c: len(c.needs))
-        return out[:limit]
+                    found.append((rule, needs))
+        found.sort(key=lambda f: len(f[1]))  # nearest first (stable: rule order among equals)
+        return [
+            Counterfactual(rule.id, rule.label, tuple(Need(p, op, t, values.get(p)) for p, op, t in needs))
+            for rule, needs in found[:limit]
+        ]
 
     def _need_of(self, node: Node) -> tuple[str, str, Any] | None:
         """What a conjunct asks of one value, ``(path, op, threshold)``, when it is
