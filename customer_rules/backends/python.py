@@ -195,24 +195,8 @@ class Compiler:
                 isinstance(node.right, Name) and node.right.parts[0] == "params"
             ):
                 raw = c = self.constant(node.right)
-                left = node.left
-                # a field, derived value or feature is cached under its name: once
-                # read, the comparison takes it from the cache without another call
-                cached = left.dotted if isinstance(left, Name) and left.parts[0] != "params" else None
                 if isinstance(node.right, Name):  # a parameter: it is evidence too
                     pkey = node.right.dotted
-                    if cached is not None:
-                        ckey = cached
-
-                        def cmp_param_cached(ctx: Context) -> Any:
-                            values = ctx.values
-                            a = values.get(ckey, _MISS)
-                            if a is _MISS:
-                                a = fl(ctx)
-                            values[pkey] = raw
-                            return None if a is None else cmp(a, c)
-
-                        return cmp_param_cached
 
                     def cmp_param(ctx: Context) -> Any:
                         a = fl(ctx)
@@ -221,6 +205,7 @@ class Compiler:
 
                     return cmp_param
 
+                left = node.left
                 if isinstance(left, Name) and left.dotted in self.ns.fields and left.dotted not in self.derived:
                     # the hot path of decision tables: a record field against a
                     # constant, read through the cache without extra calls
@@ -235,17 +220,6 @@ class Compiler:
                         return None if a is None else cmp(a, c)
 
                     return cmp_field
-
-                if cached is not None:
-                    ckey = cached
-
-                    def cmp_cached(ctx: Context) -> Any:
-                        a = ctx.values.get(ckey, _MISS)
-                        if a is _MISS:
-                            a = fl(ctx)
-                        return None if a is None else cmp(a, c)
-
-                    return cmp_cached
 
                 def cmp_const(ctx: Context) -> Any:
                     a = fl(ctx)
