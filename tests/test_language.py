@@ -7,9 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rules_support import AS_OF, engine, matches, policy, record, value
 
 import customer_rules as cr
+from customer_rules.lang.ops import OPERATORS
 
 T, F, N = True, False, None
 
@@ -98,6 +101,34 @@ def test_and_is_kleene(a: bool | None, b: bool | None) -> None:
 @pytest.mark.parametrize(("a", "b"), list(KLEENE_OR))
 def test_or_is_kleene(a: bool | None, b: bool | None) -> None:
     assert value("value.bad_debt or value.litigation", _ab(a, b)) is KLEENE_OR[a, b]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([T, F, N]), min_size=2, max_size=6), st.sampled_from(["and", "or"]))
+def test_a_chain_of_one_connective_is_the_pairwise_fold(values: list[bool | None], op: str) -> None:
+    # the python backend compiles a and b and c to one n-ary closure: the same
+    # result, and the same operands read in the same order, as the nested pairs
+    entry = OPERATORS[op]
+
+    def leaves(log: list[int]) -> list[Any]:
+        return [lambda x, i=i, v=v: (log.append(i), v)[1] for i, v in enumerate(values)]
+
+    chain_log: list[int] = []
+    pair_log: list[int] = []
+    chain = entry.python(*leaves(chain_log))
+    fs = leaves(pair_log)
+    folded = fs[0]
+    for f in fs[1:]:
+        folded = entry.python(folded, f)
+    assert chain(None) is folded(None)
+    assert chain_log == pair_log
+    # and through the engine: a flat chain and its right-nested form agree
+    names = [f"value.{'bad_debt' if i % 2 == 0 else 'litigation'}" for i in range(len(values))]
+    nested = names[-1]
+    for name in reversed(names[:-1]):
+        nested = f"({name} {op} {nested})"
+    rec = _ab(values[0], values[1])
+    assert value(f" {op} ".join(names), rec) is value(nested, rec)
 
 
 @pytest.mark.parametrize(("a", "expected"), [(T, F), (F, T), (N, N)])

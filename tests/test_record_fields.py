@@ -272,3 +272,24 @@ def test_the_durable_backend_reads_the_namespace() -> None:
     assert [durable.decide("firm_priority", r, as_of=AS_OF).label for r in rows] == [
         FIRM_ENGINE.decide("firm_priority", r, as_of=AS_OF).label for r in rows
     ]
+
+
+class _Mutable(BaseModel):
+    """A namespace model that is not frozen."""
+
+    model_config = ConfigDict(extra="forbid")
+    beds: int | None = cr.record_field("Beds.", en="beds", zh="床位数", ge=0, le=1000)
+
+
+class _Frozen(BaseModel):
+    """A frozen namespace model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    beds: int | None = cr.record_field("Beds.", en="beds", zh="床位数", ge=0, le=1000)
+
+
+def test_an_absent_namespace_is_shared_only_when_its_model_is_frozen() -> None:
+    model = extend_record([("p", {"ward": _Mutable, "wing": _Frozen})])
+    a, b = model.model_validate({"id": "A"}), model.model_validate({"id": "B"})
+    assert a.ward is not b.ward and a.ward == b.ward == _Mutable()  # type: ignore[attr-defined]
+    assert a.wing is b.wing and a.wing == _Frozen()  # type: ignore[attr-defined]

@@ -235,6 +235,18 @@ def test_minimal_record_everything_unknown() -> None:
         assert v is None or v == (), path
 
 
+def test_absent_sub_models_are_one_shared_empty_instance() -> None:
+    # a record that leaves a sub-model out gets the one frozen empty instance
+    # (validation builds none per record); it equals a freshly built one
+    a = Customer.model_validate({"id": "A"})
+    b = Customer.model_validate({"id": "B", "value": {"revenue_12m": 5}})
+    for name in ("behaviour", "deal", "lead", "compliance", "satisfaction"):
+        assert getattr(a, name) is getattr(b, name), name
+        assert getattr(a, name) == type(getattr(a, name))(), name
+    assert a.value is not b.value and b.value.revenue_12m == 5
+    assert a.model_fields_set == {"id"}  # a default is still a default, not a value given
+
+
 def test_id_required() -> None:
     with pytest.raises(ValidationError) as exc:
         Customer.model_validate({})

@@ -298,3 +298,36 @@ def test_a_stream_starts_with_the_engine_s_current_policy() -> None:
     assert before.snapshot("c1")["deal_stage"] == "potential"
     assert strict.snapshot("c1")["deal_stage"] == "intent"
     assert dt.date(2026, 3, 2) == strict.clock("c1")
+
+
+def test_the_stream_labeller_labels_like_decide_under_every_hit_policy() -> None:
+    # under first and priority the labeller stops at the first rule that holds in
+    # decision order; its (label, rule) must be the decision's all the same
+    from customer_rules.backends.python import PythonPolicy
+    from customer_rules.streams.statecharts import PythonLabeller
+
+    engine = cr.Engine(load_entry_points=False)
+    seen = set()
+    for scheme in engine.schemes:
+        if not engine.is_fitted(scheme):
+            continue
+        policy = PythonPolicy(engine.checked(scheme), scheme)
+        seen.add(policy.hit)
+        labeller = PythonLabeller(policy)
+        for c in cr.sample_customers(60):
+            try:
+                d = policy.decide(c, cr.SAMPLE_AS_OF, c.id)
+            except cr.EvaluationError:
+                with pytest.raises(cr.EvaluationError):
+                    labeller.label_of(c, cr.SAMPLE_AS_OF)
+                continue
+            assert labeller.label_of(c, cr.SAMPLE_AS_OF) == (d.label, d.rule), (scheme, c.id)
+    assert {"first", "priority", "collect", "unique"} <= seen
+
+
+def test_a_stage_chart_over_deal_fields_reads_the_light_deal_view() -> None:
+    from customer_rules.streams.statecharts import PythonRunners, registered_charts
+
+    engine = cr.Engine(load_entry_points=False)
+    (chart,) = registered_charts(engine, only=["deal_stage"]).stages
+    assert PythonRunners(engine).stage(chart).record_parts == frozenset({"deal"})

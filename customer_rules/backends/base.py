@@ -16,12 +16,14 @@ and the :class:`~customer_rules.Decision` built from a rule
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from customer_rules.errors import EvaluationError
+from customer_rules.lang.ast import Call, Name, Node
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule
+from customer_rules.lang.functions import FUNCTIONS, POPULATION_FUNCTIONS
 from customer_rules.lang.population import Cut
 from customer_rules.model.decision import Decision
 
@@ -81,12 +83,39 @@ def resolve(
 def missing_of(outcome: Outcome) -> tuple[str, ...]:
     """The inputs the undecided rules needed and found absent (read, and ``None``)."""
     evidence = outcome.evidence
-    missing: dict[str, None] = {}
-    for rule in outcome.unknown:
-        for k in rule.keys:
-            if evidence.get(k, _MISS) is None:
-                missing[k] = None
-    return tuple(missing)
+    unknown = outcome.unknown
+    # rules of one policy share most of their inputs: each key is looked up once
+    keys = dict.fromkeys(unknown[0].keys if len(unknown) == 1 else [k for r in unknown for k in r.keys])
+    return tuple([k for k in keys if evidence.get(k, _MISS) is None])
+
+
+def record_parts(checked: CheckedPolicy, nodes: Iterable[Node]) -> frozenset[str] | None:
+    """The record attributes (``deal``, ``cases`` ...) that evaluating ``nodes``
+    reads, derived values followed; None when they call a feature or a
+    population function (which may read anything)."""
+    parts: set[str] = set()
+    ns = checked.namespace
+    todo = list(nodes)
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Name):
+            key = node.dotted
+            if node.parts[0] == "params":
+                continue
+            if key in ns.derived:
+                if key not in seen:
+                    seen.add(key)
+                    todo.append(next(n for d, n, _ in checked.derived if d == key))
+                continue
+            if key in ns.fields:
+                parts.add(node.parts[0])
+                continue
+            return None  # a feature
+        if isinstance(node, Call) and (node.name not in FUNCTIONS or node.name in POPULATION_FUNCTIONS):
+            return None
+        todo.extend(node.children())
+    return frozenset(parts)
 
 
 def decision_of(
@@ -100,11 +129,17 @@ def decision_of(
     source: Any,
 ) -> Decision:
     """The :class:`Decision` an outcome gives under the policy's hit policy."""
-    chosen, label, labels = resolve(checked, outcome.matched, scheme, record_id)
+    matched = outcome.matched
+    chosen, label, labels = resolve(checked, matched, scheme, record_id)
     policy = checked.policy
-    own = {lab.id: lab.flags for lab in policy.labels}
-    flags = list(own.get(label, ())) if label is not None else []
-    flags.extend(outcome.flags)
+    flags: tuple[str, ...] = ()
+    if label is not None:
+        for lab in policy.labels:
+            if lab.id == label:
+                flags = tuple(lab.flags)
+                break
+    if outcome.flags:
+        flags = (*flags, *outcome.flags)
     evidence = outcome.evidence
     return Decision(
         scheme=scheme,
@@ -114,10 +149,10 @@ def decision_of(
         policy_version=policy.version,
         as_of=as_of,
         evidence=evidence,
-        also_matched=tuple(r.id for r in outcome.matched if r is not chosen),
-        missing=missing_of(outcome),
+        also_matched=tuple([r.id for r in matched if r is not chosen]) if len(matched) > 1 else (),
+        missing=missing_of(outcome) if outcome.unknown else (),
         labels=labels,
-        flags=tuple(flags),
+        flags=flags,
         record_id=record_id,
         source=source,
         record=record,

@@ -80,7 +80,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from customer_rules.backends.base import Outcome, decision_of, resolve
+from customer_rules.backends.base import Outcome, decision_of, record_parts, resolve
 from customer_rules.backends.python import Context, Fn, PythonPolicy
 from customer_rules.errors import BackendUnavailable, EvaluationError
 from customer_rules.lang.ast import (
@@ -100,7 +100,7 @@ from customer_rules.lang.ast import (
 )
 from customer_rules.lang.check import is_constant
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule
-from customer_rules.lang.functions import FUNCTIONS, POPULATION_FUNCTIONS
+from customer_rules.lang.functions import FUNCTIONS
 from customer_rules.lang.ops import COMPARISONS, OPERATORS, PROPAGATES, Operator, operator_of
 from customer_rules.lang.population import Cut
 from customer_rules.model.decision import Counterfactual, Decision
@@ -813,32 +813,9 @@ class Plan:
         return t, f
 
     def record_parts(self, atoms: Iterable[Atom]) -> frozenset[str] | None:
-        """The record attributes (``deal``, ``cases`` ...) the atoms read, or
-        None when they call a feature or a population function (which may
-        read anything)."""
-        parts: set[str] = set()
-        ns = self.checked.namespace
-        todo = [a.node for a in atoms]
-        seen: set[str] = set()
-        while todo:
-            node = todo.pop()
-            if isinstance(node, Name):
-                key = node.dotted
-                if node.parts[0] == "params":
-                    continue
-                if key in ns.derived:
-                    if key not in seen:
-                        seen.add(key)
-                        todo.append(next(n for d, n, _ in self.checked.derived if d == key))
-                    continue
-                if key in ns.fields:
-                    parts.add(node.parts[0])
-                    continue
-                return None  # a feature
-            if isinstance(node, Call) and (node.name not in FUNCTIONS or node.name in POPULATION_FUNCTIONS):
-                return None
-            todo.extend(node.children())
-        return frozenset(parts)
+        """The record attributes (``deal``, ``cases`` ...) the atoms read (see
+        :func:`~customer_rules.backends.base.record_parts`)."""
+        return record_parts(self.checked, [a.node for a in atoms])
 
     # -- rulesets --------------------------------------------------------
     def decision_rules(self) -> list[_Rule]:

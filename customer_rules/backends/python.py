@@ -31,7 +31,7 @@ from customer_rules.lang.ast import (
     Node,
     conjuncts,
 )
-from customer_rules.lang.compile import CheckedPolicy, key_of
+from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
 from customer_rules.lang.functions import FUNCTIONS, Env, Function
 from customer_rules.lang.ops import COMPARISONS, NOT_CONSTANT, PROPAGATES, Operator, operator_of
 from customer_rules.lang.population import Cut
@@ -63,9 +63,41 @@ def _cached(key: str, compute: Fn) -> Fn:
     return get
 
 
-def _record_getter(path: str) -> Fn:
-    get = operator.attrgetter(path)
-    return lambda ctx: get(ctx.record)
+def _field(key: str) -> Fn:
+    """A record field, read once per record (into the cache, so it is evidence)."""
+    field_of = operator.attrgetter(key)
+
+    def field(ctx: Context) -> Any:
+        values = ctx.values
+        v = values.get(key, _MISS)
+        if v is _MISS:
+            v = values[key] = field_of(ctx.record)
+        return v
+
+    return field
+
+
+def _param(key: str, value: Any) -> Fn:
+    """A parameter: a constant that is evidence once read."""
+
+    def param(ctx: Context) -> Any:
+        ctx.values[key] = value
+        return value
+
+    return param
+
+
+def _feature(key: str, func: Callable[[Any, dt.date], Any]) -> Fn:
+    """A feature without arguments, computed once per record."""
+
+    def feature(ctx: Context) -> Any:
+        values = ctx.values
+        v = values.get(key, _MISS)
+        if v is _MISS:
+            v = values[key] = func(ctx.record, ctx.as_of)
+        return v
+
+    return feature
 
 
 class Compiler:
@@ -134,22 +166,29 @@ class Compiler:
     def _name(self, node: Name) -> Fn:
         key = node.dotted
         if node.parts[0] == "params":
-            value = self.checked.params[node.parts[1]]
-            return _cached(key, lambda ctx: value)
+            return _param(key, self.checked.params[node.parts[1]])
         if key in self.derived:
             return self.derived[key]
         if key in self.ns.fields:
-            return _cached(key, _record_getter(key))
-        feat = self.ns.features[key]
-        func = feat.compute
-        return _cached(key, lambda ctx: func(ctx.record, ctx.as_of))
+            return _field(key)
+        return _feature(key, self.ns.features[key].compute)
 
     def _binary(self, node: Binary, entry: Operator) -> Fn:
         op = node.op
+        if entry.form == "logic":
+            # a chain of one connective (a and b and c) is one closure over its
+            # operands, in order: same evaluation, fewer nested calls
+            operands: list[Node] = []
+            todo: list[Node] = [node]
+            while todo:
+                n = todo.pop()
+                if isinstance(n, Binary) and n.op == op:
+                    todo += [n.right, n.left]
+                else:
+                    operands.append(n)
+            return entry.python(*(self.compile(o) for o in operands))  # type: ignore[no-any-return]
         fl = self.compile(node.left)
         fr = self.compile(node.right)
-        if entry.form == "logic":
-            return entry.python(fl, fr)  # type: ignore[no-any-return]
         if op in COMPARISONS:
             cmp = entry.python
             if isinstance(node.right, Literal | Duration) or (
@@ -280,10 +319,20 @@ class Compiler:
             return lazy
         impl = fn.python
 
+        if len(fs) == 1:
+            (f1,) = fs
+
+            def call1(ctx: Context) -> Any:
+                v = f1(ctx)
+                return None if v is None else impl(ctx.as_of, v)
+
+            return call1
+
         def call(ctx: Context) -> Any:
-            vals = [f(ctx) for f in fs]
-            if any(v is None for v in vals):
-                return None
+            vals = [f(ctx) for f in fs]  # every argument is read (and is evidence)
+            for v in vals:
+                if v is None:
+                    return None
             return impl(ctx.as_of, *vals)
 
         return call
@@ -307,7 +356,7 @@ class PythonPolicy:
         self.derived_fns = [comp.derived[name] for name, _, _ in checked.derived]
         self.hit = checked.policy.hit
         self.rank = checked.label_rank
-        self._conjuncts: dict[str, list[tuple[Node, Fn]]] | None = None
+        self._conjuncts: dict[str, list[tuple[Fn, tuple[str, str, Any] | None]]] | None = None
 
     def evaluate(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Outcome:
         """Which rules hold for ``record`` on ``as_of``, and every value read."""
@@ -339,19 +388,18 @@ class PythonPolicy:
         record has, e.g. "needs value.revenue_12m >= 500000, has 462000".
         Nearest misses (fewest failed comparisons) first.
         """
-        if self._conjuncts is None:
-            self._conjuncts = {
-                r.id: [(c, self.compiler.compile(c)) for c in conjuncts(r.node)] for r in self.checked.rules
+        conj = self._conjuncts
+        if conj is None:
+            conj = self._conjuncts = {
+                r.id: [(self.compiler.compile(c), self._need_of(c)) for c in conjuncts(r.node)]
+                for r in self.checked.rules
             }
         ctx = Context(decision.record, decision.as_of)
-        ctx.values = dict(decision.evidence)
-        decided = (
-            self.checked.rules[[r.id for r in self.checked.rules].index(decision.rule)]
-            if (decision.rule)
-            else None
-        )
-        out: list[Counterfactual] = []
-        for rule in self.checked.rules:
+        values = ctx.values = dict(decision.evidence)
+        rules = self.checked.rules
+        decided = next((r for r in rules if r.id == decision.rule), None) if decision.rule else None
+        found: list[tuple[CheckedRule, list[tuple[str, str, Any]]]] = []
+        for rule in rules:
             if decision.rule is not None and rule.id == decision.rule:
                 if self.hit == "first":
                     break
@@ -364,32 +412,34 @@ class PythonPolicy:
                 and (self.rank[rule.label] > self.rank[decided.label])
             ):
                 continue
-            needs: list[Need] = []
-            ok = True
-            for node, fn in self._conjuncts[rule.id]:
+            needs: list[tuple[str, str, Any]] = []
+            for fn, need in conj[rule.id]:
                 if fn(ctx) is True:
                     continue
-                need = self._need(node, ctx)
                 if need is None:
-                    ok = False
                     break
                 needs.append(need)
-            if ok and needs:
-                out.append(Counterfactual(rule.id, rule.label, tuple(needs)))
-        out.sort(key=lambda c: len(c.needs))
-        return out[:limit]
+            else:
+                if needs:
+                    found.append((rule, needs))
+        found.sort(key=lambda f: len(f[1]))  # nearest first (stable: rule order among equals)
+        return [
+            Counterfactual(rule.id, rule.label, tuple(Need(p, op, t, values.get(p)) for p, op, t in needs))
+            for rule, needs in found[:limit]
+        ]
 
-    def _need(self, node: Node, ctx: Context) -> Need | None:
+    def _need_of(self, node: Node) -> tuple[str, str, Any] | None:
+        """What a conjunct asks of one value, ``(path, op, threshold)``, when it is
+        a simple threshold (worked out once per conjunct, not per explanation)."""
         if isinstance(node, Call) and node.name in ("top", "top_pct") and self.cuts:
             cut = self.cuts.get(key_of(node))
             measure = node.args[0]
             if cut is None or cut.cutoff is None or not isinstance(measure, Name | Call):
                 return None
-            return Need(key_of(measure), ">=", cut.cutoff, ctx.values.get(key_of(measure)))
+            return key_of(measure), ">=", cut.cutoff
         if not isinstance(node, Binary) or node.op not in COMPARISONS:
             return None
         left, right, op = node.left, node.right, node.op
-        comp = self.compiler
         if not isinstance(left, Name | Call) or (
             isinstance(left, Call) and left.name in FUNCTIONS and FUNCTIONS[left.name].form == "strict"
         ):
@@ -398,11 +448,10 @@ class PythonPolicy:
             else:
                 return None
         try:
-            threshold = comp.constant(right)
+            threshold = self.compiler.constant(right)
         except TypeError:
             return None
-        has = ctx.values.get(key_of(left))
-        return Need(key_of(left), op, threshold, has)
+        return key_of(left), op, threshold
 
 
 class PythonBackend:

@@ -339,34 +339,68 @@ def _div(a: Any, b: Any) -> Any:
         return None
 
 
-def _and(fa: Callable[[Any], Any], fb: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def and_(x: Any) -> Any:
-        a = fa(x)
-        if a is False:
-            return False
-        b = fb(x)
-        if b is False:
-            return False
-        if a is None or b is None:
-            return None
-        return True
+def _and(*fs: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``f1 and f2 and ...`` in Kleene logic: operands left to right, the first
+    false one decides (the rest are not evaluated); else missing if any is."""
+    if len(fs) == 2:
+        fa, fb = fs
 
-    return and_
-
-
-def _or(fa: Callable[[Any], Any], fb: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def or_(x: Any) -> Any:
-        a = fa(x)
-        if a is True:
+        def and_(x: Any) -> Any:
+            a = fa(x)
+            if a is False:
+                return False
+            b = fb(x)
+            if b is False:
+                return False
+            if a is None or b is None:
+                return None
             return True
-        b = fb(x)
-        if b is True:
-            return True
-        if a is None or b is None:
-            return None
-        return False
 
-    return or_
+        return and_
+
+    def and_n(x: Any) -> Any:
+        unknown = False
+        for f in fs:
+            v = f(x)
+            if v is False:
+                return False
+            if v is None:
+                unknown = True
+        return None if unknown else True
+
+    return and_n
+
+
+def _or(*fs: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``f1 or f2 or ...`` in Kleene logic: operands left to right, the first
+    true one decides (the rest are not evaluated); else missing if any is."""
+    if len(fs) == 2:
+        fa, fb = fs
+
+        def or_(x: Any) -> Any:
+            a = fa(x)
+            if a is True:
+                return True
+            b = fb(x)
+            if b is True:
+                return True
+            if a is None or b is None:
+                return None
+            return False
+
+        return or_
+
+    def or_n(x: Any) -> Any:
+        unknown = False
+        for f in fs:
+            v = f(x)
+            if v is True:
+                return True
+            if v is None:
+                unknown = True
+        return None if unknown else False
+
+    return or_n
 
 
 def _between(v: Any, lo: Any, hi: Any) -> bool:

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import keyword
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal, cast, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -250,6 +250,23 @@ class _Rules(BaseModel):
                         raise ValueError(rule.message.format(value=value))
                     seen.add(value)
         return self
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _empty_default(model: type[_M]) -> Callable[[], _M]:
+    """The default factory of a sub-model field: ``model()`` with every field unknown.
+
+    A frozen model's empty instance is built once and shared by every record
+    that leaves the field out (it cannot change, so sharing it is safe, and
+    validating a record no longer builds and validates one per absent
+    sub-model); a mutable model gets a fresh instance each time.
+    """
+    if not model.model_config.get("frozen"):
+        return model
+    empty = model()
+    return lambda: empty
 
 
 def _signal(description: str, *indicates: str, en: str, zh: str) -> Any:
@@ -1047,22 +1064,22 @@ class Customer(_Rules):
         "Managed as a large (key) account; big-customer risk flags apply.", en="large account", zh="大客户"
     )
     value: Value = record_field(
-        default_factory=Value, description="Value, payment and risk figures.",
+        default_factory=_empty_default(Value), description="Value, payment and risk figures.",
         en="value and payment", zh="价值与付款"
     )
     behaviour: Behaviour = record_field(
-        default_factory=Behaviour, description="Observed behaviour signals.", en="behaviour", zh="行为表现"
+        default_factory=_empty_default(Behaviour), description="Observed behaviour signals.", en="behaviour", zh="行为表现"
     )
     deal: Deal = record_field(
-        default_factory=Deal, description="Sales milestones.",
+        default_factory=_empty_default(Deal), description="Sales milestones.",
         en="sales milestones", zh="销售进展",
     )
     lead: Lead = record_field(
-        default_factory=Lead, description="Sales-lead signals.",
+        default_factory=_empty_default(Lead), description="Sales-lead signals.",
         en="lead signals", zh="线索信号",
     )
     compliance: Compliance = record_field(
-        default_factory=Compliance, description="Compliance and business assessment.",
+        default_factory=_empty_default(Compliance), description="Compliance and business assessment.",
         en="compliance assessment", zh="合规考核"
     )
     cases: tuple[Case, ...] = record_field(
@@ -1072,7 +1089,7 @@ class Customer(_Rules):
         default=(), description="Contact log.", en="contact log", zh="联系记录"
     )
     satisfaction: Satisfaction = record_field(
-        default_factory=Satisfaction, description="Satisfaction evidence.",
+        default_factory=_empty_default(Satisfaction), description="Satisfaction evidence.",
         en="satisfaction evidence", zh="满意度情况"
     )
     grades: tuple[Grade, ...] = record_field(
@@ -1234,7 +1251,7 @@ def extend_record(
         namespace: (
             model,
             Field(
-                default_factory=model,
+                default_factory=_empty_default(model),
                 description=(model.__doc__ or f"Fields of the {owner} plugin.").strip().splitlines()[0],
                 json_schema_extra={"plugin": owner},
             ),

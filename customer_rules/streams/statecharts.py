@@ -31,15 +31,15 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from customer_rules.backends.base import resolve
-from customer_rules.backends.python import Context, PythonPolicy
+from customer_rules.backends.base import record_parts, resolve
+from customer_rules.backends.python import Context, Fn, PythonPolicy
 from customer_rules.engine.plugins import call_each
 from customer_rules.errors import PluginError
 from customer_rules.streams.events import EVENT_TYPES
 
 if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
-    from customer_rules.lang.compile import CheckedPolicy
+    from customer_rules.lang.compile import CheckedPolicy, CheckedRule
 
 #: The state of a stage chart whose policy has no default label, while no rule holds.
 NONE_STATE = "__unclassified__"
@@ -283,7 +283,15 @@ class PythonLabeller:
         self.policy = policy
         self.scheme = policy.scheme
         self.checked = policy.checked
-        self._first = policy.hit == "first"
+        # under ``first`` and ``priority`` the first rule that holds in decision
+        # order decides: rule order, or label rank then rule order; no other
+        # rule needs evaluating (a label needs no evidence)
+        self._ordered: list[tuple[CheckedRule, Fn]] | None = None
+        if policy.hit == "first":
+            self._ordered = list(policy.rules)
+        elif policy.hit == "priority":
+            rank = policy.checked.label_rank
+            self._ordered = sorted(policy.rules, key=lambda rf: (rank[rf[0].label], rf[0].index))
 
     def label_of(
         self, record: Any, as_of: dt.date, memo: dict[Any, Any] | None = None
@@ -291,8 +299,9 @@ class PythonLabeller:
         """(label, deciding rule id); the same as ``decide`` without building the decision."""
         policy = self.policy
         ctx = Context(record, as_of)
-        if self._first:  # the first rule that holds decides
-            for rule, fn in policy.rules:
+        ordered = self._ordered
+        if ordered is not None:  # the first rule that holds in decision order decides
+            for rule, fn in ordered:
                 if fn(ctx) is True:
                     return rule.label, rule.id
             return self.checked.policy.default, None
@@ -308,8 +317,11 @@ class PythonStageRunner:
     record_parts: frozenset[str] | None = None
 
     def __init__(self, chart: StageChart, labeller: Labeller) -> None:
-        policy = labeller.checked.policy
+        checked = labeller.checked
+        policy = checked.policy
         self.labeller = labeller
+        # what the rules read: a chart over deal fields only is given a light view
+        self.record_parts = record_parts(checked, [r.node for r in checked.rules])
         self.allowed = chart.allowed(policy.label_ids)
         self.start = policy.default or NONE_STATE
         self.state: dict[Hashable, str] = {}
