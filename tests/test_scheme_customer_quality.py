@@ -358,7 +358,10 @@ def test_profitability_is_a_good_criterion(engine: Engine) -> None:
     profitable = decide(engine, SCHEME, value=value(**MINUS_THREE, business_risk=3, profit_12m=20_000.0))
     assert profitable.label == "good"  # profit is the sixth criterion
     thin = Engine(load_entry_points=False, params={SCHEME: {"min_profit_margin": 0.2}})
-    assert decide(thin, SCHEME, value=value(**MINUS_THREE, business_risk=3, profit_12m=20_000.0)).label == "average"
+    assert (
+        decide(thin, SCHEME, value=value(**MINUS_THREE, business_risk=3, profit_12m=20_000.0)).label
+        == "average"
+    )
     losing = decide(engine, SCHEME, value=value(profit_12m=-5_000.0))  # the other nine all hold
     assert losing.label == "average"
     assert decide(engine, SCHEME, value=value(profit_12m=5_000.0)).label == "good"

@@ -418,4 +418,6 @@ def test_min_signals_is_a_parameter() -> None:
     strict = Engine(load_entry_points=False, params={SCHEME: {"min_signals": 3}})
     two = observed(principled=3, compares_on_merit=3)
     assert decide(strict, two).label is None and "leans_rational" in decide(strict, two).flags
-    assert decide(strict, observed(principled=3, compares_on_merit=3, unswayed_by_favours=2)).label == "rational"
+    assert (
+        decide(strict, observed(principled=3, compares_on_merit=3, unswayed_by_favours=2)).label == "rational"
+    )
