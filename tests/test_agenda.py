@@ -134,3 +134,112 @@ def test_one_contact_per_customer_serving_every_class(engine: cr.Engine) -> None
         ("visits", "calls"),
     )
     assert "calls key" in contact[0].reason_en
+
+
+# -- lunar festivals and the firm's calendar -------------------------------------------------
+
+
+def test_lunar_festivals_from_the_holidays_library() -> None:
+    from customer_rules.apps.agenda import holiday_greetings
+
+    year = holiday_greetings(dt.date(2027, 1, 1), dt.date(2027, 12, 31))
+    by_zh = {zh: day for day, _, zh in year}
+    assert by_zh["春节"] == dt.date(2027, 2, 6)
+    assert by_zh["元宵节"] == dt.date(2027, 2, 20)  # 15th day of the first lunar month
+    assert by_zh["端午节"] == dt.date(2027, 6, 9)
+    assert by_zh["中秋节"] == dt.date(2027, 9, 15)
+    assert by_zh["国庆节"] == dt.date(2027, 10, 1)  # a week off, greeted once, on its first day
+    assert len([d for d, _, zh in year if zh == "国庆节"]) == 1
+    assert "清明节" not in by_zh and "农历除夕" not in by_zh  # no greetings on those
+    english = {en for _, en, _ in year}
+    assert {"Dragon Boat Festival", "Mid-Autumn Festival", "Lantern Festival"} <= english
+
+
+def test_spring_festival_greeting_on_the_agenda(engine: cr.Engine) -> None:
+    agenda = engine.agenda([shop("A", 10, "2027-02-01")], as_of=dt.date(2027, 2, 4))
+    greetings = [i for i in agenda if i.action == "holiday_greeting"]
+    assert [(g.due, g.reason("zh")) for g in greetings] == [(dt.date(2027, 2, 6), "2027-02-06 春节问候")]
+
+
+def test_a_firm_chooses_its_calendar(engine: cr.Engine) -> None:
+    import holidays
+
+    def greeted(cal: object, as_of: dt.date) -> list[dt.date]:
+        agenda = engine.agenda([shop("A", 10, None)], as_of=as_of, holidays=cal, greeting_days=3)
+        return [i.due for i in agenda if i.action == "holiday_greeting"]
+
+    thanksgiving = dt.date(2026, 11, 26)
+    assert greeted("US", dt.date(2026, 11, 24)) == [thanksgiving]
+    assert greeted("CN", dt.date(2026, 11, 24)) == []
+    assert greeted(holidays.country_holidays("US"), dt.date(2026, 11, 24)) == [thanksgiving]
+    assert greeted({(11, 25): ("Founders' Day", "司庆日")}, dt.date(2026, 11, 24)) == [dt.date(2026, 11, 25)]
+    assert greeted({}, dt.date(2026, 12, 30)) == []
+    with pytest.raises(ValueError, match="no calendar"):
+        greeted("XX", AS_OF)
+
+
+# -- class cadence and class priority ----------------------------------------------------------
+
+
+def two_scheme_engine(engine: cr.Engine) -> cr.Engine:
+    """visits (key every 3-5 days) plus a slow scheme whose id sorts first."""
+    slow = cr.load_policy(POLICY.replace("id: visits", "id: awareness"), format="yaml")
+    slow_strategies = {
+        label: cr.Strategy(
+            summary=cr.Text(en="Keep warm", zh="保持联系"), cadence=cr.Cadence(min_days=30, max_days=60)
+        )
+        for label in ("key", "regular")
+    }
+    e = cr.Engine([], load_entry_points=False, block=[p for p in DEFAULT_PLUGINS if ".schemes." in p])
+    e.add_policy(slow, slow_strategies)
+    e.add_policy(cr.load_policy(POLICY, format="yaml"), engine.schemes["visits"].strategies)
+    return e
+
+
+def test_never_contacted_key_customer_gets_its_class_cadence(engine: cr.Engine) -> None:
+    agenda = two_scheme_engine(engine).agenda([shop("K", 5000, None)], as_of=AS_OF)
+    (item,) = [i for i in agenda if i.action == "contact"]
+    assert (item.scheme, item.label, item.status) == ("visits", "key", "due")
+    assert item.schemes == ("visits", "awareness")  # the most demanding cadence first
+    assert item.reason_en.startswith("contact (never contacted): visits key (Key) every 3–5 days")
+    assert item.priority == 6  # 30 / 5 days
+
+
+def test_key_two_days_late_before_regular_ten_days_late(engine: cr.Engine) -> None:
+    people = [
+        shop("R", 10, "2026-10-13"),  # regular, every 30 days: late after 11-12 -> 10 days overdue
+        shop("K", 5000, "2026-11-15"),  # key, every 3-5 days: late after 11-20 -> 2 days overdue
+    ]
+    order = [i.customer_id for i in engine.agenda(people, as_of=AS_OF) if i.action == "contact"]
+    assert order == ["K", "R"]
+    by_lateness = engine.agenda(people, as_of=AS_OF, priority_weight=0)
+    assert [i.customer_id for i in by_lateness if i.action == "contact"] == ["R", "K"]
+    with pytest.raises(ValueError, match="priority_weight"):
+        engine.agenda(people, as_of=AS_OF, priority_weight=-1)
+
+
+# -- column-wise ------------------------------------------------------------------------------
+
+
+def test_a_table_gives_the_same_agenda_as_records() -> None:
+    from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+
+    customers = sample_customers(120)
+    e = cr.Engine()
+    e.fit(customers, as_of=SAMPLE_AS_OF)
+    from_records = e.agenda(customers, as_of=SAMPLE_AS_OF)
+    table = cr.frame_from_records(customers)
+    from_table = e.agenda(table, as_of=SAMPLE_AS_OF)
+    assert len(from_records) > 50
+    assert from_table.items == from_records.items
+    assert from_table.to_frame().equals(from_records.to_frame())
+    owner = from_records.items[0].owner
+    assert owner is not None
+    assert e.agenda(table, as_of=SAMPLE_AS_OF, owner=owner).items == from_records.for_owner(owner).items
+    assert from_table.for_owner(owner).items == from_records.for_owner(owner).items
+
+
+def test_chinese_agenda_lines_name_classes_in_chinese(engine: cr.Engine) -> None:
+    agenda = engine.agenda([shop("K", 5000, "2026-11-10")], as_of=AS_OF)
+    (item,) = [i for i in agenda if i.action == "contact"]
+    assert item.reason("zh") == "联系（上次联系 2026-11-10）：重点每 3–5 天一次"

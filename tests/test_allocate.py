@@ -686,3 +686,31 @@ def test_docs_examples_run() -> None:
     )
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(problems())
+def test_explanations_agree_with_the_shares(
+    problem: tuple[int, dict[str, str], dict[str, Fraction], dict[str, int]],
+) -> None:
+    """Explaining everyone reuses per-allocation figures (so it stays linear):
+    they must say what a customer-by-customer reading of the shares says."""
+    supply, labels, weights, caps = problem
+    alloc = cr.allocate(supply, labels, weights, caps)
+    shares = {c: alloc.shares[c] for c in alloc.shares}
+    assert list(shares) == list(alloc.quantities)
+    total_weight = sum((s.weight for s in shares.values()), Fraction(0))
+    for c, s in shares.items():
+        assert s.quantity == alloc[c]
+        text = alloc.explain(c)
+        assert text.startswith(f"customer {c}: {s.quantity} unit")
+        if s.excluded or s.weight == 0:
+            continue
+        assert f"of {total_weight.numerator if total_weight.denominator == 1 else ''}" in text
+        if s.rank is not None:
+            ties = sum(
+                1 for x in shares.values() if x is not s and x.rank is not None and x.remainder == s.remainder
+            )
+            assert ("tied on remainder with" in text) == (ties > 0)
+            if ties:
+                assert f"with {ties} other" in text

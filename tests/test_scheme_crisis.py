@@ -278,3 +278,40 @@ def test_explanation_names_every_criterion(engine: Engine) -> None:
     text = d.explain(detail="full")
     assert "flags: journalist, safety, police_involved" in text
     assert d.strategy is not None and d.strategy.escalation == 3
+
+
+def test_phase_plans_exist_in_both_languages_with_latent_prevention() -> None:
+    from customer_rules.schemes.crisis.statechart import PHASE_PLANS, PHASE_STEPS, phase_plan
+
+    assert set(PHASE_STEPS) == {"latent", "outbreak", "aftermath", "recovery"}
+    for phase, steps in PHASE_STEPS.items():
+        zh = phase_plan(phase, "zh")
+        assert len(zh) == len(PHASE_PLANS[phase]) == len(steps) > 0
+        assert all(not any(c.isascii() and c.isalpha() for c in step) for step in zh), phase
+    assert any("预防" in s or "征兆" in s for s in phase_plan("latent", "zh"))
+    outbreak = phase_plan("outbreak")
+    safety = next(i for i, s in enumerate(outbreak) if "recall" in s)
+    exposure = next(i for i, s in enumerate(outbreak) if "exposure" in s)
+    assert safety < exposure  # regulator duties and recall before avoiding exposure
+
+
+def test_safety_case_puts_regulator_and_recall_before_no_exposure() -> None:
+    import datetime as dt
+
+    from customer_rules import Engine
+
+    engine = Engine(load_entry_points=False)
+    case = {"id": "k1", "opened_at": "2026-11-20", "safety_related": True}
+    d = engine.decide("crisis", {"id": "x", "cases": [case]}, as_of=dt.date(2026, 11, 22))
+    assert d.label == "G" and "safety" in d.flags
+    strategy = d.strategy
+    assert strategy is not None
+    assert "recall" in strategy.summary.en and "召回" in strategy.summary.zh
+    texts = [t.en for t in strategy.actions]
+    recall = next(i for i, t in enumerate(texts) if "recall" in t)
+    pr = next(i for i, t in enumerate(texts) if "public relations" in t and "exposure" in t)
+    assert recall < pr
+    zh = " ".join(t.zh for t in strategy.actions)
+    assert "公众利益" in zh and "权威" in zh  # the public-interest and authority principles
+    none = engine.schemes["crisis"].strategies["none"]
+    assert any("潜伏期" in t.zh for t in none.actions)  # latent-phase prevention

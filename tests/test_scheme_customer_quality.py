@@ -349,3 +349,19 @@ def test_scheme_is_a_tier(engine: Engine) -> None:
 
 def test_every_label_has_a_bilingual_strategy(engine: Engine) -> None:
     assert_bilingual_strategies(engine, SCHEME)
+
+
+def test_profitability_is_a_good_criterion(engine: Engine) -> None:
+    """Seed 001: a good customer 能够保证企业赢利 — profit counts, and a loss blocks good."""
+    base = decide(engine, SCHEME, value=value(**MINUS_THREE, business_risk=3))  # 5 of the other 9
+    assert base.label == "average"
+    profitable = decide(engine, SCHEME, value=value(**MINUS_THREE, business_risk=3, profit_12m=20_000.0))
+    assert profitable.label == "good"  # profit is the sixth criterion
+    thin = Engine(load_entry_points=False, params={SCHEME: {"min_profit_margin": 0.2}})
+    assert (
+        decide(thin, SCHEME, value=value(**MINUS_THREE, business_risk=3, profit_12m=20_000.0)).label
+        == "average"
+    )
+    losing = decide(engine, SCHEME, value=value(profit_12m=-5_000.0))  # the other nine all hold
+    assert losing.label == "average"
+    assert decide(engine, SCHEME, value=value(profit_12m=5_000.0)).label == "good"

@@ -35,9 +35,15 @@ SIGNALS = {
 ALL_SIGNALS = [s for group in SIGNALS.values() for s in group]
 
 
+#: These tests pin the type signals, thresholds and composite logic one
+#: signal at a time, so they run with ``min_signals: 1`` (no corroboration
+#: needed); corroboration and leanings are tested with the defaults below.
+ONE_SIGNAL = {SCHEME: {"min_signals": 1}}
+
+
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine(load_entry_points=False)
+    return Engine(load_entry_points=False, params=ONE_SIGNAL)
 
 
 def decide(engine: Engine, behaviour: dict[str, Any]) -> Decision:
@@ -264,7 +270,7 @@ def test_parameter_override_changes_the_outcome(
     changed_label: str | None,
 ) -> None:
     assert decide(engine, behaviour).label == default_label
-    changed = Engine(load_entry_points=False, params={SCHEME: params})
+    changed = Engine(load_entry_points=False, params={SCHEME: {**ONE_SIGNAL[SCHEME], **params}})
     assert decide(changed, behaviour).label == changed_label
     assert decide(engine.with_params(SCHEME, **params), behaviour).label == changed_label
 
@@ -370,4 +376,48 @@ def test_scheme_registration() -> None:
         "shift_threshold",
         "history_min_distinct",
         "senior_level",
+        "min_signals",
     }
+
+
+# -- corroboration (issue 15): one signal is a leaning, not a type ------------------------
+
+
+@pytest.fixture(scope="module")
+def corroborating() -> Engine:
+    return Engine(load_entry_points=False)  # the default: min_signals 2
+
+
+def test_a_lone_signal_is_a_leaning_not_a_type(corroborating: Engine) -> None:
+    d = decide(corroborating, observed(presses_price_hard=3))
+    assert d.label is None
+    assert "leans_greedy" in d.flags
+    assert "compliance_risk" not in d.flags  # the greedy label's flag needs the type
+    assert "仅有倾向" in d.explain(lang="zh") or "leans_greedy" in d.explain(lang="zh")
+
+
+def test_two_signals_make_the_type(corroborating: Engine) -> None:
+    d = decide(corroborating, observed(presses_price_hard=3, complex_position=2))
+    assert d.label == "greedy"
+    assert "compliance_risk" in d.flags and "leans_greedy" not in d.flags
+
+
+def test_favours_expected_without_friendship_is_a_leaning(corroborating: Engine) -> None:
+    d = decide(corroborating, observed(expects_favours=3))
+    assert d.label is None and "leans_relationship" in d.flags
+    assert decide(corroborating, observed(prior_friendship=3)).label == "relationship"
+
+
+def test_a_leaning_does_not_hide_a_corroborated_type(corroborating: Engine) -> None:
+    d = decide(corroborating, observed(principled=2, compares_on_merit=2, squeezes_margin=3))
+    assert d.label == "rational"  # stingy has one signal (stronger, but alone)
+    assert "leans_stingy" in d.flags
+
+
+def test_min_signals_is_a_parameter() -> None:
+    strict = Engine(load_entry_points=False, params={SCHEME: {"min_signals": 3}})
+    two = observed(principled=3, compares_on_merit=3)
+    assert decide(strict, two).label is None and "leans_rational" in decide(strict, two).flags
+    assert (
+        decide(strict, observed(principled=3, compares_on_merit=3, unswayed_by_favours=2)).label == "rational"
+    )

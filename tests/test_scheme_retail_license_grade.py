@@ -361,3 +361,48 @@ def test_sample_retailers_get_forty_stars() -> None:
     stars = sum(counts[f"A{n}"] for n in range(1, 6))
     assert stars >= 40
     assert counts["suspended"] >= 1
+
+
+# -- reconciling the score with the deductions (issue 15) ------------------------------------
+
+
+def _deduction(points: float, serious: bool = False) -> dict[str, Any]:
+    resolved = {"resolved_at": "2026-10-30"} if serious else {}
+    return deduction("2026-10-20", points, "违规销售", serious=serious, **resolved)
+
+
+def test_a_plain_b_or_c_retailer_needs_no_fit() -> None:
+    engine = cr.Engine(load_entry_points=False)  # nothing fitted
+    for score, label in ((80.0, "B"), (60.0, "C")):
+        d = engine.decide(
+            SCHEME, {"id": "R", "kind": "retailer", "compliance": {"score": score}}, as_of=AS_OF
+        )
+        assert d.label == label
+
+
+def test_score_absent_is_100_minus_the_deductions() -> None:
+    engine = cr.Engine(load_entry_points=False)
+    record = {"id": "R", "kind": "retailer", "compliance": {"deductions": [_deduction(15.0)]}}
+    d = engine.decide(SCHEME, record, as_of=AS_OF)
+    assert d.label == "B"  # 100 - 15 = 85
+    assert "score_inconsistent" not in d.flags
+
+
+def test_recorded_score_inconsistent_with_deductions_is_flagged() -> None:
+    engine = fitted_engine()
+    record = retailer("X", 96.0, 50.0)
+    record["compliance"]["deductions"] = [_deduction(40.0, serious=True)]
+    d = engine.decide(SCHEME, record, as_of=AS_OF)
+    assert "score_inconsistent" in d.flags  # 96 recorded, 100 - 40 = 60 expected
+    assert "核对" in d.explain(lang="zh") or "score_inconsistent" in d.explain(lang="zh")
+    consistent = retailer("Y", 60.0, 50.0)
+    consistent["compliance"]["deductions"] = [_deduction(40.0, serious=True)]
+    assert "score_inconsistent" not in engine.decide(SCHEME, consistent, as_of=AS_OF).flags
+    lenient = cr.Engine(load_entry_points=False, params={SCHEME: {"score_tolerance": 40}})
+    b_range = {"score": 80.0, "deductions": [_deduction(40.0, serious=True)]}  # 20 points off 100 - 40
+    lenient_d = lenient.decide(SCHEME, {"id": "Z", "kind": "retailer", "compliance": b_range}, as_of=AS_OF)
+    assert lenient_d.label == "B" and "score_inconsistent" not in lenient_d.flags
+    strict_d = cr.Engine(load_entry_points=False).decide(
+        SCHEME, {"id": "Z", "kind": "retailer", "compliance": b_range}, as_of=AS_OF
+    )
+    assert "score_inconsistent" in strict_d.flags

@@ -277,3 +277,18 @@ def test_every_label_has_a_bilingual_strategy(engine: Engine) -> None:
     assert_bilingual_strategies(engine, SCHEME)
     strategies = engine.schemes[SCHEME].strategies
     assert strategies["E"].escalation > strategies["D"].escalation > strategies["B"].escalation
+
+
+@pytest.mark.parametrize("closed", [None, "2026-11-12"])
+def test_minor_quality_case_complained_once_is_D(closed: str | None) -> None:
+    """Seed 004 4.3: a general (minor) quality problem complained about once in the
+    past month makes the customer dissatisfied, even without quality_issue set."""
+    engine = Engine(load_entry_points=False)
+    case: dict[str, object] = {"id": "k1", "opened_at": "2026-11-10", "severity": "minor"}
+    if closed:
+        case["closed_at"] = closed
+    d = engine.decide("satisfaction", {"id": "x", "cases": [case]}, as_of=dt.date(2026, 11, 22))
+    assert (d.label, d.rule) == ("D", "quality_complaint")
+    if closed:  # two months after closing, the complaint has left the window
+        later = engine.decide("satisfaction", {"id": "x", "cases": [case]}, as_of=dt.date(2027, 1, 30))
+        assert later.label is None

@@ -203,7 +203,7 @@ def test_parameter_override_changes_the_outcome(
     assert decide(engine, behaviour).label == default_label
     changed = Engine(load_entry_points=False, params={SCHEME: params})
     assert decide(changed, behaviour).label == changed_label
-    assert changed.params(SCHEME) == {"score_threshold": params["score_threshold"]}
+    assert changed.params(SCHEME) == {"score_threshold": params["score_threshold"], "gift_limit_yuan": 200}
 
 
 def test_deciding_parameter_is_in_the_explanation(engine: Engine) -> None:

@@ -263,3 +263,21 @@ def test_sample_customers_fill_the_default_groups() -> None:
     engine = make_engine().fit(customers)
     counts = Counter(engine.decide(SCHEME, c, as_of=cr.SAMPLE_AS_OF).label for c in customers)
     assert counts["key"] >= 20 and counts["secondary"] >= 1
+
+
+def test_gifts_are_bounded_by_the_firms_gift_policy() -> None:
+    """Issue 15: no strategy implies gifts are fine; they stay within the gift policy (a parameter)."""
+    from customer_rules import Engine
+
+    for scheme_id, label in (("terminal_priority", "key"), ("social_style", "relationship")):
+        engine = Engine(load_entry_points=False)
+        strategy = engine.schemes[scheme_id].strategies[label]
+        gift = [t for t in strategy.texts() if "gift" in t.en]
+        assert gift, scheme_id
+        for t in gift:
+            assert "gift policy" in t.en and "gift_limit_yuan" in t.en and "never cash" in t.en
+            assert "礼品政策" in t.zh and "现金" in t.zh
+            assert not any(c.isascii() and c.isalpha() for c in t.zh)  # natural Chinese, no identifiers
+        assert engine.params(scheme_id)["gift_limit_yuan"] == 200
+        stricter = Engine(load_entry_points=False, params={scheme_id: {"gift_limit_yuan": 0}})
+        assert stricter.params(scheme_id)["gift_limit_yuan"] == 0

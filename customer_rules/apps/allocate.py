@@ -27,6 +27,7 @@ nothing.
 from __future__ import annotations
 
 import bisect
+import collections
 import difflib
 import html
 import itertools
@@ -37,6 +38,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from customer_rules.model.decision import Decision, Profile
@@ -107,7 +109,7 @@ class Allocation(Mapping[CustomerId, int]):
 
     supply: int
     quantities: dict[CustomerId, int]
-    shares: dict[CustomerId, Share] = field(repr=False)
+    shares: Mapping[CustomerId, Share] = field(repr=False)
     leftover: int = field(repr=False, default=0)
     """Units handed out by the largest-remainder step."""
 
@@ -165,6 +167,26 @@ class Allocation(Mapping[CustomerId, int]):
         except KeyError:
             raise KeyError(f"customer {customer_id!r} is not in this allocation") from None
         return _explain_share(s, self, lang == "zh")
+
+    # Per-allocation figures every customer's explanation quotes: computed
+    # once (on first use) so explaining everyone stays linear in customers.
+    @cached_property
+    def _total_weight(self) -> Fraction:
+        if isinstance(self.shares, _Shares):
+            return self.shares.total_weight
+        return sum((s.weight for s in self.shares.values()), Fraction(0))
+
+    @cached_property
+    def _remainder_counts(self) -> collections.Counter[Fraction]:
+        """How many customers in the queue for leftover units have each remainder."""
+        if isinstance(self.shares, _Shares):
+            return self.shares.remainder_counts
+        return collections.Counter(s.remainder for s in self.shares.values() if s.rank is not None)
+
+    @cached_property
+    def _texts(self) -> dict[tuple[bool, str | None, int | None, bool], _Body]:
+        """Explanation text shared by customers alike but for id and rank (filled on use)."""
+        return {}
 
     def _summary(self, lang: str) -> str:
         zh = lang == "zh"
@@ -394,19 +416,90 @@ def _solve(
     rank = {cid: i + 1 for i, cid in enumerate(queue)}
     lucky = set(queue[:leftover])
 
-    shares: dict[CustomerId, Share] = {}
-    zero = Fraction(0)
+    quantities: dict[CustomerId, int] = {}
+    labels: dict[CustomerId, str | None] = {}
     for cid, label in entries:
+        labels[cid] = label
         g = group_of[label]
-        cap = cap_of.get(cid)
-        w, is_excluded = label_weight[label]
         if g < 0:
-            q, b, p, u = zero, 0, zero, zero
+            quantities[cid] = 0
         elif cid in held:
-            q, b, p, u = Fraction(cap or 0), cap or 0, proportional[g], quota[g]
+            quantities[cid] = cap_of.get(cid) or 0
         else:
-            q, b, p, u = quota[g], base[g], proportional[g], quota[g]
-        shares[cid] = Share(
+            quantities[cid] = base[g] + (cid in lucky)
+    ranked = collections.Counter({quota[g] - base[g]: 0 for g in range(k) if members[g]})
+    for g in range(k):
+        if members[g]:
+            ranked[quota[g] - base[g]] += len(members[g])
+    shares = _Shares(
+        labels=labels,
+        cap_of=cap_of,
+        held=held,
+        rank=rank,
+        lucky=lucky,
+        label_weight=label_weight,
+        group_of=group_of,
+        quota=quota,
+        base=base,
+        proportional=proportional,
+        total_weight=total_weight,
+        remainder_counts=ranked,
+    )
+    return Allocation(supply=supply, quantities=quantities, shares=shares, leftover=leftover)
+
+
+class _Shares(Mapping[CustomerId, Share]):
+    """Every customer's :class:`Share`, made when asked for.
+
+    ``_solve`` works per weight group; a customer's share is its group's
+    figures plus its own cap, rank and leftover unit, so keeping those and
+    building the :class:`Share` on access keeps allocating (and explaining
+    everyone) linear with a small constant.
+    """
+
+    def __init__(
+        self,
+        *,
+        labels: dict[CustomerId, str | None],
+        cap_of: Mapping[CustomerId, int | None],
+        held: set[CustomerId],
+        rank: dict[CustomerId, int],
+        lucky: set[CustomerId],
+        label_weight: Mapping[str | None, tuple[Fraction, bool]],
+        group_of: Mapping[str | None, int],
+        quota: list[Fraction],
+        base: list[int],
+        proportional: list[Fraction],
+        total_weight: Fraction,
+        remainder_counts: collections.Counter[Fraction],
+    ) -> None:
+        self.labels = labels
+        self._cap_of = cap_of
+        self._held = held
+        self._rank = rank
+        self._lucky = lucky
+        self._label_weight = label_weight
+        self._group_of = group_of
+        self._quota = quota
+        self._base = base
+        self._proportional = proportional
+        self.total_weight = total_weight
+        self.remainder_counts = remainder_counts
+
+    def __getitem__(self, cid: CustomerId) -> Share:
+        label = self.labels[cid]
+        g = self._group_of[label]
+        cap = self._cap_of.get(cid)
+        w, is_excluded = self._label_weight[label]
+        held = cid in self._held
+        if g < 0:
+            zero = Fraction(0)
+            q, b, p, u = zero, 0, zero, zero
+        elif held:
+            q, b, p, u = Fraction(cap or 0), cap or 0, self._proportional[g], self._quota[g]
+        else:
+            q, b, p, u = self._quota[g], self._base[g], self._proportional[g], self._quota[g]
+        return Share(
             customer_id=cid,
             label=label,
             weight=w,
@@ -415,13 +508,20 @@ def _solve(
             uncapped_quota=u,
             quota=q,
             base=b,
-            extra=cid in lucky,
-            rank=rank.get(cid),
-            capped=cid in held,
+            extra=cid in self._lucky,
+            rank=self._rank.get(cid),
+            capped=held,
             excluded=is_excluded,
         )
-    quantities = {cid: s.quantity for cid, s in shares.items()}
-    return Allocation(supply=supply, quantities=quantities, shares=shares, leftover=leftover)
+
+    def __iter__(self) -> Iterator[CustomerId]:
+        return iter(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.labels
 
 
 # ---------------------------------------------------------------------------
@@ -620,28 +720,74 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+#: What customers with the same label, cap and capped state share in their
+#: explanation: the weight as text, the lines after the first, and (for
+#: those in the queue for leftover units) their remainder as text and how
+#: many others share it.
+_Body = tuple[str, tuple[str, ...], tuple[str, int] | None]
+
+
 def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
+    # Within one allocation the label fixes the weight and the uncapped
+    # quota, and the cap fixes the quota of a capped customer: everything
+    # but the id, the quantity and the rank is shared, and worked out once.
+    key = (zh, s.label, s.cap, s.capped)
+    body = alloc._texts.get(key)
+    if body is None:
+        body = alloc._texts[key] = _share_body(s, alloc, zh)
+    weight, lines, queued = body
     label = _label_text(s.label, zh)
     unit = "" if zh else (" unit" if s.quantity == 1 else " units")
-    lines = [
-        f"客户 {s.customer_id}：{s.quantity} 单位（{label}，权重 {_num(s.weight)}）"
+    head = (
+        f"客户 {s.customer_id}：{s.quantity} 单位（{label}，权重 {weight}）"
         if zh
-        else f"customer {s.customer_id}: {s.quantity}{unit} (label {label}, weight {_num(s.weight)})"
-    ]
+        else f"customer {s.customer_id}: {s.quantity}{unit} (label {label}, weight {weight})"
+    )
+    if queued is None or s.rank is None:
+        return "\n".join([head, *lines])
+    remainder, ties = queued
+    if zh:
+        got = "加 1" if s.extra else "不加"
+        tie = f"（与 {ties} 个客户余数相同，依次按权重较高、客户编号较小排序）" if ties else ""
+        rounding = (
+            f"  取整（最大余数法）：整数部分 {s.base}，余数 {remainder} 排第 {s.rank} 位，"
+            f"剩余 {alloc.leftover} 个单位 → {got}{tie}"
+        )
+    else:
+        got = "+1" if s.extra else "no extra unit"
+        tie = (
+            f" (tied on remainder with {ties} other{'s' if ties > 1 else ''}; "
+            "order: higher weight, then smaller customer id)"
+            if ties
+            else ""
+        )
+        rounding = (
+            f"  rounding (largest remainder): whole part {s.base}, remainder {remainder} "
+            f"ranks {_ordinal(s.rank)} for {alloc.leftover} leftover unit"
+            f"{'s' if alloc.leftover != 1 else ''} → {got}{tie}"
+        )
+    return "\n".join([head, *lines, rounding])
+
+
+def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
+    """The part of ``s``'s explanation it shares with customers of the same label, cap and capped state."""
+    label = _label_text(s.label, zh)
+    weight = _num(s.weight)
+    lines: list[str] = []
     if s.excluded:
         lines.append(f"  标签 {label} 被排除，不分配" if zh else f"  label {label} is excluded: gets nothing")
-        return "\n".join(lines)
+        return weight, tuple(lines), None
     if s.weight == 0:
         lines.append("  权重为 0，不分配" if zh else "  weight 0: gets nothing")
-        return "\n".join(lines)
-    total_weight = sum((x.weight for x in alloc.shares.values()), Fraction(0))
+        return weight, tuple(lines), None
+    total_weight = alloc._total_weight
     share = s.weight / total_weight
     pct = f"{float(share) * 100:.2f}%"
     if zh:
-        lines.append(f"  权重占比：{_num(s.weight)} / {_num(total_weight)} = {pct}")
+        lines.append(f"  权重占比：{weight} / {_num(total_weight)} = {pct}")
         lines.append(f"  按比例应得：{alloc.supply} × {pct} = {_num(s.proportional)}")
     else:
-        lines.append(f"  weight share: {_num(s.weight)} of {_num(total_weight)} = {pct}")
+        lines.append(f"  weight share: {weight} of {_num(total_weight)} = {pct}")
         lines.append(f"  proportional share: {alloc.supply} × {pct} = {_num(s.proportional)}")
     cap = "无" if zh else "none"
     if s.cap is not None:
@@ -671,7 +817,7 @@ def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
                 f"  cap {cap} binds after redistribution: with the units capped customers could not take, "
                 f"its share by weight would be {_num(s.uncapped_quota)}; gets {cap}"
             )
-        return "\n".join(lines)
+        return weight, tuple(lines), None
     gain = s.quota - s.proportional
     if gain > 0:
         lines.append(
@@ -682,34 +828,11 @@ def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
     else:
         lines.append(f"  精确配额：{_num(s.quota)}" if zh else f"  exact quota: {_num(s.quota)}")
     lines.append(f"  上限：{cap}" if zh else f"  cap: {cap}")
-    if s.rank is None:
+    if s.quota == s.base:
         lines.append(
             f"  取整：配额为整数，得到 {s.base}" if zh else f"  rounding: the quota is whole, gets {s.base}"
         )
-    else:
-        ties = sum(
-            1
-            for x in alloc.shares.values()
-            if x is not s and x.rank is not None and x.remainder == s.remainder
-        )
-        if zh:
-            got = "加 1" if s.extra else "不加"
-            tie = f"（与 {ties} 个客户余数相同，依次按权重较高、客户编号较小排序）" if ties else ""
-            lines.append(
-                f"  取整（最大余数法）：整数部分 {s.base}，余数 {_num(s.remainder)} 排第 {s.rank} 位，"
-                f"剩余 {alloc.leftover} 个单位 → {got}{tie}"
-            )
-        else:
-            got = "+1" if s.extra else "no extra unit"
-            tie = (
-                f" (tied on remainder with {ties} other{'s' if ties > 1 else ''}; "
-                "order: higher weight, then smaller customer id)"
-                if ties
-                else ""
-            )
-            lines.append(
-                f"  rounding (largest remainder): whole part {s.base}, remainder {_num(s.remainder)} "
-                f"ranks {_ordinal(s.rank)} for {alloc.leftover} leftover unit"
-                f"{'s' if alloc.leftover != 1 else ''} → {got}{tie}"
-            )
-    return "\n".join(lines)
+        return weight, tuple(lines), None
+    remainder = s.remainder
+    ties = alloc._remainder_counts[remainder] - 1  # the others with the same remainder
+    return weight, tuple(lines), (_num(remainder), ties)

@@ -401,7 +401,9 @@ class Engine:
         key = (id(policy), id(params), id(fitted))
         cached = self._replayed.get(key)
         if cached is None or cached[0] is not policy or cached[1] is not params or cached[2] is not fitted:
-            checked = check_policy(policy, self.namespace, resolve_params(policy, params, scheme.params_model))
+            checked = check_policy(
+                policy, self.namespace, resolve_params(policy, params, scheme.params_model)
+            )
             cuts = None if fitted is None else {k: Cut.from_json(v) for k, v in fitted.items()}
             compiled = self._records.compile(checked, scheme.id, cuts)
             assert isinstance(compiled, RecordPolicy)
@@ -486,7 +488,9 @@ class Engine:
                 self._fit_models(frame_from_records(valid, self.record_model), day)
             for sid in wanted:
                 cuts = fitting.cuts_from_records(self._checked[sid], valid, day)
-                self.use_cuts(sid, cuts, as_of=None if day is None else day.isoformat(), population=len(valid))
+                self.use_cuts(
+                    sid, cuts, as_of=None if day is None else day.isoformat(), population=len(valid)
+                )
         self.fit_rejected_ = rejected
         return self
 
@@ -591,7 +595,9 @@ class Engine:
                     key=f"{sid}.version" if entry.version != policy.version else f"{sid}.params",
                 )
             if entry.params_hash is not None and entry.params_hash != params_hash(params):
-                raise FittedFileError("the parameters' hash differs: refit", file=file, key=f"{sid}.params_hash")
+                raise FittedFileError(
+                    "the parameters' hash differs: refit", file=file, key=f"{sid}.params_hash"
+                )
             calls = {key_of(c): c for c in checked.population}
             if set(entry.cuts) != set(calls):
                 odd = sorted(set(entry.cuts) ^ set(calls))
@@ -703,7 +709,13 @@ class Engine:
             compiled = self._compiled[scheme.id]
         outcome = compiled.evaluate(record, day, record.id)
         decision = decision_of(
-            compiled.checked, scheme.id, outcome, record=record, as_of=day, record_id=record.id, source=compiled
+            compiled.checked,
+            scheme.id,
+            outcome,
+            record=record,
+            as_of=day,
+            record_id=record.id,
+            source=compiled,
         )
         stability = compiled.checked.policy.stability
         if stability is not None and (stability.min_days or stability.margin) and record.grades:
@@ -779,7 +791,12 @@ class Engine:
             f" (rules said {decision.label or 'unclassified'})"
         )
         return replace(
-            decision, label=override.label, labels=(override.label,), flags=flags, note=note, override=override
+            decision,
+            label=override.label,
+            labels=(override.label,),
+            flags=flags,
+            note=note,
+            override=override,
         )
 
     def classify(
@@ -989,23 +1006,34 @@ class Engine:
 
     def agenda(
         self,
-        customers: Iterable[Any],
+        customers: Any,
         *,
         as_of: Any,
         owner: str | None = None,
         horizon_days: int = 7,
         greeting_days: int = 3,
+        holidays: Any = None,
+        priority_weight: float | None = None,
+        tables: Mapping[str, Any] | None = None,
     ) -> Agenda:
         """Due and overdue actions for ``customers`` by the cadence of their classes.
 
-        Every strategy with a contact cadence yields a contact action (due
-        from ``last contact + min_days``, overdue after ``+ max_days``, due
-        at once if never contacted); birthdays and holidays within
-        ``greeting_days`` add greetings. Items due within ``horizon_days``
-        are listed, sorted for a sales rep's day. ``owner`` keeps one
-        account manager's customers.
+        ``customers`` is an iterable of records or dicts (classified one by
+        one, every hook applied) or a polars/pandas table (classified
+        column-wise; nested lists as list columns or in ``tables``, as for
+        :meth:`classify_frame`): use a table for large populations. Every
+        strategy with a contact cadence yields a contact action (due from
+        ``last contact + min_days``, overdue after ``+ max_days``, due at
+        once if never contacted); birthdays and the holidays of
+        ``holidays`` (a country code of the ``holidays`` library, default
+        ``"CN"`` with its lunar festivals; a ``holidays`` calendar object;
+        or a mapping ``(month, day) -> (en, zh)``) within ``greeting_days``
+        add greetings. Items due within ``horizon_days`` are listed, overdue
+        and due ones by urgency: days overdue + ``priority_weight`` (default
+        2) × the class priority (contacts per 30 days its cadence asks for).
+        ``owner`` keeps one account manager's customers. See ``docs/how-to/plan-the-contact-agenda.md``.
         """
-        from customer_rules.apps.agenda import build_agenda
+        from customer_rules.apps.agenda import DEFAULT_PRIORITY_WEIGHT, build_agenda
 
         return build_agenda(
             self,
@@ -1014,6 +1042,9 @@ class Engine:
             owner=owner,
             horizon_days=horizon_days,
             greeting_days=greeting_days,
+            holidays=holidays,
+            priority_weight=DEFAULT_PRIORITY_WEIGHT if priority_weight is None else priority_weight,
+            tables=tables,
         )
 
     def __repr__(self) -> str:

@@ -52,6 +52,12 @@ class RetailLicenseGradeParams(BaseModel):
     star2_top_pct: float = Field(8, ge=0, le=100)
     star1_top_pct: float = Field(10, ge=0, le=100, description="share of A-class retailers with a star")
     period_days: int = Field(92, ge=1, description="assessment period: deductions of the last this-many days")
+    score_tolerance: float = Field(
+        0,
+        ge=0,
+        description="points a recorded compliance score may differ from 100 - the period's deductions "
+        "before the flag score_inconsistent is raised",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RetailLicenseGradeParams:

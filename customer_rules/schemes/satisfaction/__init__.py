@@ -199,9 +199,31 @@ def days_unresolved_without_solution(c: Customer, as_of: dt.date) -> int:
     return max(ages, default=0)
 
 
+def _minor_quality() -> pl.Expr:
+    return _field("severity") == "minor"
+
+
+@feature(
+    en="Minor quality cases",
+    zh="一般性质量问题案件数",
+    type="integer",
+    unit="count",
+    description=(
+        f"Number of {_ACTIVE} about a minor quality problem (severity minor): one that does not "
+        "stop the customer using the product."
+    ),
+    args=_WINDOW,
+    reads=(*_ACTIVE_READS, "cases.severity"),
+    polars=_count_active(_minor_quality),
+)
+def minor_quality_cases(c: Customer, as_of: dt.date, days: int) -> int:
+    return sum(1 for k in active_case_list(c, as_of, days) if k.severity == "minor")
+
+
 FEATURES: list[Feature] = [
     cases_hostile_threatening,
     serious_quality_cases,
+    minor_quality_cases,
     max_skill_repair_days,
     quality_repair_visits_within,
     days_unresolved_without_solution,

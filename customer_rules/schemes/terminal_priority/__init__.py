@@ -48,6 +48,12 @@ class TerminalPriorityParams(BaseModel):
         description="a key terminal with consumer resources at this level gets on-site sessions",
     )
 
+    gift_limit_yuan: float = Field(
+        200,
+        ge=0,
+        description="the firm's gift policy: most a meal, gift or hospitality may be worth, CNY per person per occasion (0 = none)",
+    )
+
     @model_validator(mode="after")
     def _cumulative(self) -> TerminalPriorityParams:
         if not self.key_top <= self.secondary_top <= self.regular_top:

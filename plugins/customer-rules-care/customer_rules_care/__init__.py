@@ -86,6 +86,12 @@ class Care(BaseModel):
             "self_care": ("able to care for themselves", "生活能自理"),
         },
     )
+    constant_watch: bool | None = record_field(
+        "Whether the doctor judges that the condition may turn at any moment and needs a dedicated nurse "
+        "day and night; special care needs it (critical patients do not all need special care).",
+        en="needs constant watch",
+        zh="需专人昼夜守护",
+    )
     ward: str | None = record_field("The ward the patient lies in.", en="ward", zh="病区")
     admitted_at: dt.date | None = record_field("Date of admission.", en="admitted on", zh="入院日期")
 

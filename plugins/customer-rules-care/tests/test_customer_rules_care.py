@@ -15,10 +15,15 @@ from customer_rules.testing import check_plugin
 AS_OF = dt.date(2026, 11, 22)
 
 
-def patient(condition: str | None, birthday: str | None = "1960-05-01", **extra: Any) -> dict[str, Any]:
+def patient(
+    condition: str | None, birthday: str | None = "1960-05-01", watch: bool | None = None, **extra: Any
+) -> dict[str, Any]:
+    care: dict[str, Any] = {} if condition is None else {"condition": condition}
+    if watch is not None:
+        care["constant_watch"] = watch  # the doctor's call: a dedicated nurse day and night
     return {
         "id": f"bed-{condition}",
-        "care": {} if condition is None else {"condition": condition},
+        "care": care,
         "birthday": birthday,
         **extra,
     }
@@ -48,7 +53,8 @@ def test_the_plugin_passes_the_conformance_kit() -> None:
     ],
 )
 def test_condition_gives_the_care_level(care: cr.Engine, condition: str, label: str, rule: str) -> None:
-    decision = care.decide("care_level", patient(condition), as_of=AS_OF)
+    watch = True if label == "special" else None
+    decision = care.decide("care_level", patient(condition, watch=watch), as_of=AS_OF)
     assert (decision.label, decision.rule) == (label, rule)
     assert decision.strategy is not None
     assert decision.strategy == care.schemes["care_level"].strategies[label]
@@ -113,7 +119,7 @@ def test_the_colour_convention_is_a_parameter(engine_factory: Callable[..., cr.E
     chart = engine_factory(
         plugins=[customer_rules_care], params={"care_level": {"colour_convention": "ward_chart"}}
     )
-    special = chart.decide("care_level", patient("critical"), as_of=AS_OF).strategy
+    special = chart.decide("care_level", patient("critical", watch=True), as_of=AS_OF).strategy
     level1 = chart.decide("care_level", patient("serious"), as_of=AS_OF).strategy
     assert special is not None and level1 is not None
     assert (special.extra["colour"], level1.extra["colour"]) == ("crimson", "pink")
@@ -150,8 +156,11 @@ def test_the_patient_fields_live_in_the_care_namespace(care: cr.Engine) -> None:
     with pytest.raises(cr.PolicyError, match=r"did you mean 'care\.condition'"):
         care.check(
             cr.Policy.model_validate(
-                {"id": "x", "labels": [{"id": "a", "zh": "甲", "en": "a"}],
-                 "rules": [{"id": "r", "when": "care.conditon == 'serious'", "then": "a"}]}
+                {
+                    "id": "x",
+                    "labels": [{"id": "a", "zh": "甲", "en": "a"}],
+                    "rules": [{"id": "r", "when": "care.conditon == 'serious'", "then": "a"}],
+                }
             )
         )
 
@@ -168,6 +177,16 @@ def test_a_ward_table_gives_the_labels_of_the_records(care: cr.Engine) -> None:
         }
     )
     out = care.classify_frame(table, as_of=AS_OF, schemes=["care_level"])
-    assert out["care_level"].to_list() == [
-        care.decide("care_level", r, as_of=AS_OF).label for r in rows
-    ]
+    assert out["care_level"].to_list() == [care.decide("care_level", r, as_of=AS_OF).label for r in rows]
+
+
+@pytest.mark.parametrize("condition", ["critical", "major_surgery"])
+@pytest.mark.parametrize("watch", [False, None])
+def test_critical_patients_do_not_all_need_special_care(
+    care: cr.Engine, condition: str, watch: bool | None
+) -> None:
+    """Seed 004: 重危病人不一定都要特护 — special care is the doctor's call (constant_watch);
+    without it a critical patient gets level 1, the high level for most of them."""
+    decision = care.decide("care_level", patient(condition, watch=watch), as_of=AS_OF)
+    assert (decision.label, decision.rule) == ("level1", "critical_without_constant_watch")
+    assert "一级护理" in decision.explain(lang="zh") or "level1" in decision.explain(lang="zh")
