@@ -139,7 +139,7 @@ def test_core_fields_must_declare_their_names() -> None:
 
 # -- 3. Chinese output is Chinese ------------------------------------------------------
 
-_ALLOWED = re.compile(r"^(?:[A-G][1-5]?|VIP)$")  # grade letters and VIP
+_ALLOWED = re.compile(r"^(?:[A-G][1-5]?|VIP|RFM)$")  # grade letters, VIP and RFM (a name Chinese readers use as is)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SYNTAX = re.compile(r"(?<!=)==(?!=)|!=|>=|<=|[<>\[\]{}]")
 _DOUBLED = re.compile(r"[。；，、：！？]{2,}|[。；，、：][;,.:]|[;,.:][。；，、：]")

@@ -236,7 +236,7 @@ def sentence(text: str, lang: str) -> str:
 
 # -- naming what a decision read -------------------------------------------------
 
-_POPULATION = ("top", "top_pct", "top_within", "percentile", "cutoff")
+_POPULATION = ("top", "top_pct", "top_within", "top_pct_within", "percentile", "cutoff")
 
 _FUNCTION_WORDS = {
     # name: (zh, en)
@@ -474,6 +474,13 @@ class Namer:
             if inner.name == "top_pct" and len(inner.args) >= 2:
                 p = self._arg(inner.args[1])
                 return f"{measure}前 {p} 的门槛" if zh else f"threshold of the top {p} by {measure}"
+            if inner.name == "top_pct_within" and len(inner.args) >= 3:
+                p, group = self._arg(inner.args[1]), self._condition(inner.args[2])
+                return (
+                    f"{measure}在{group}中前 {p} 的门槛"
+                    if zh
+                    else f"threshold of the top {p} by {measure} where {group}"
+                )
             if inner.name in ("top", "top_within") and len(inner.args) >= 2:
                 n = self._arg(inner.args[1])
                 if inner.name == "top_within" and len(inner.args) >= 3:
@@ -488,6 +495,9 @@ class Namer:
         if node.name == "top_pct" and len(args) >= 2:
             m, p = self._arg(args[0]), self._arg(args[1])
             return f"{m}位列前 {p}" if zh else f"{m} in the top {p}"
+        if node.name == "top_pct_within" and len(args) >= 3:
+            m, p, group = self._arg(args[0]), self._arg(args[1]), self._condition(args[2])
+            return f"{m}在{group}中位列前 {p}" if zh else f"{m} in the top {p} where {group}"
         if node.name == "top" and len(args) >= 2:
             m, n = self._arg(args[0]), self._arg(args[1])
             return f"{m}位列前 {n} 名" if zh else f"{m} in the top {n}"
