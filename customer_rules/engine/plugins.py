@@ -32,9 +32,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "customer_rules.schemes.satisfaction",
     "customer_rules.schemes.crisis",
     "customer_rules.schemes.value_pyramid",
+    "customer_rules.schemes.rfm",
     "customer_rules.schemes.terminal_priority",
     "customer_rules.schemes.retail_license_grade",
-    "customer_rules.schemes.rfm",
     # statecharts of event streams, plugins apart from their schemes' (a replaced
     # scheme keeps its chart)
     "customer_rules.schemes.deal_stage.statechart",
