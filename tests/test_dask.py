@@ -50,3 +50,27 @@ def test_dask_distributed_cluster(dask_client: Any, tmp_path: Path) -> None:
         for sid in local.population_schemes():
             assert fitted.cuts(sid) == local.cuts(sid), sid
         _check(fitted, ddf, frame, local)
+
+
+def test_cli_classify_engine_dask(tmp_path: Path) -> None:
+    """``customer-rules classify FOLDER --engine dask`` writes the labelled and the
+    rejected rows as Parquet folders, with the labels classify_frame gives."""
+    from click.testing import CliRunner
+
+    import customer_rules as cr
+    from customer_rules.cli.main import cli
+
+    frame = population().head(90)
+    folder = write_parts(frame, tmp_path / "in")
+    out, rej = tmp_path / "labels", tmp_path / "rejected"
+    args = ["classify", str(folder), "--as-of", AS_OF.isoformat(), "--engine", "dask"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--rejected", str(rej)])
+    assert result.exit_code == 0, result.output
+    labelled, rejected = pl.read_parquet(out), pl.read_parquet(rej)
+    assert labelled.height + rejected.height == frame.height and rejected.height > 0
+    local = cr.Engine()
+    local.fit(frame, as_of=AS_OF)
+    labels, _ = expected(local, frame)
+    got = labelled.select(pl.col(c).cast(pl.String()) if c != "id" else pl.col(c) for c in labels.columns)
+    assert got.sort("id").equals(labels)
+    assert f"{labelled.height} of {frame.height} rows classified on dask" in result.output
