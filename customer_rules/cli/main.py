@@ -182,6 +182,10 @@ def classify(
     from customer_rules.io.files import bad_rows_frame, file_format, with_cell_values
 
     day = need_as_of(as_of)
+    if run_on == "local" and input_path.is_dir():
+        raise CliUsageError(
+            f"{input_path} is a folder: classify a folder of Parquet files with --engine spark|dask"
+        )
     if run_on != "local":
         _classify_distributed(
             run_on, input_path, out, rejected_path, day, schemes, reasons, lang, fitted, policies
