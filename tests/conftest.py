@@ -52,3 +52,41 @@ def strategy_override_installed(tmp_path_factory: pytest.TempPathFactory) -> Non
         pytest.fail(f"could not install {OVERRIDE_PLUGIN}: {out.stderr[-2000:]}")
     sys.path.insert(0, str(site))
     importlib.invalidate_caches()
+
+
+# -- one Spark session and one Dask cluster for the whole run (tests/test_spark.py,
+# tests/test_dask.py): started on first use, small, stopped at the end
+
+
+@pytest.fixture(scope="session")
+def spark_session():  # type: ignore[no-untyped-def]
+    """A local Spark session (2 cores, few shuffle partitions, no UI)."""
+    pytest.importorskip("pyspark")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("customer-rules-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def dask_client():  # type: ignore[no-untyped-def]
+    """A local ``distributed`` cluster: two worker processes, one thread each."""
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True)
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()

@@ -122,7 +122,7 @@ With --transactions, INPUT is an order log (see `customer-rules customers
 used are reported, and fail --strict), then classified.
 """
 )
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
     "--transactions",
     is_flag=True,
@@ -165,6 +165,15 @@ used are reported, and fail --strict), then classified.
     help="frame: polars, whole table; python: record by record (applies manual overrides). "
     "auto: frame, or python when a plugin overrides decisions.",
 )
+@click.option(
+    "--engine",
+    "run_on",
+    type=click.Choice(["local", "spark", "dask"]),
+    default="local",
+    show_default=True,
+    help="spark / dask: INPUT, --out and --rejected are Parquet folders, classified on a local "
+    "Spark session or Dask cluster (extras customer-rules[spark] / [dask]).",
+)
 @encoding_option
 @fitted_option
 @policy_option
@@ -188,10 +197,20 @@ def classify(
     encoding: str,
     fitted: Path | None,
     policies: tuple[Path, ...],
+    run_on: str = "local",
 ) -> None:
     from customer_rules.io.files import bad_rows_frame, file_format, with_cell_values
 
     day = need_as_of(as_of)
+    if run_on == "local" and input_path.is_dir():
+        raise CliUsageError(
+            f"{input_path} is a folder: classify a folder of Parquet files with --engine spark|dask"
+        )
+    if run_on != "local":
+        _classify_distributed(
+            run_on, input_path, out, rejected_path, day, schemes, reasons, lang, fitted, policies
+        )
+        return
     for target in (out, rejected_path):
         if target is not None:
             file_format(target, role="output")
@@ -277,6 +296,78 @@ def classify(
             if lines_rejected
             else "rename the column(s)",
         )
+
+
+def _classify_distributed(
+    run_on: str,
+    input_path: Path,
+    out: str | None,
+    rejected_path: str | None,
+    day: dt.date,
+    schemes: tuple[str, ...],
+    reasons: bool,
+    lang: str,
+    fitted: Path | None,
+    policies: tuple[Path, ...],
+) -> None:
+    """``classify --engine spark|dask``: a Parquet folder fitted and classified on a local
+    Spark session or Dask cluster (``customer_rules.spark`` / ``customer_rules.dask``);
+    the labelled rows and the rejected rows written as Parquet folders."""
+    if not input_path.exists():
+        raise CliUsageError(f"no such Parquet folder or file: {input_path}")
+    for target in (out, rejected_path):
+        if target == "-":
+            raise CliUsageError(f"--engine {run_on} writes Parquet folders, not standard output")
+    engine = build_engine(policies)
+    wanted = wanted_schemes(engine, schemes)
+    population = [s for s in engine.population_schemes() if wanted is None or s in wanted]
+    stdout = console()
+    try:
+        if run_on == "spark":
+            import os
+
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            from pyspark.sql import SparkSession
+
+            from customer_rules import spark as dist
+
+            session = SparkSession.builder.appName("customer-rules classify").getOrCreate()
+            data: Any = session.read.parquet(str(input_path))
+        else:
+            import dask.dataframe as dd
+
+            from customer_rules import dask as dist  # type: ignore[no-redef]
+
+            data = dd.read_parquet(str(input_path))
+    except ImportError as exc:
+        raise CliError(
+            f"--engine {run_on} needs {exc.name or run_on}", f"pip install 'customer-rules[{run_on}]'"
+        ) from exc
+    except BackendUnavailable as exc:
+        raise CliError(str(exc), f"pip install 'customer-rules[{run_on}]'") from exc
+    if fitted is not None:
+        engine.load_fitted(fitted)
+    elif population:
+        dist.fit(engine, data, as_of=day, schemes=population)
+    result: Any = dist.classify(engine, data, as_of=day, schemes=wanted, reasons=reasons, lang=lang)
+    if run_on == "spark":
+        result.combined.persist()  # both outputs from one classification
+        if out is not None:
+            result.frame.write.mode("overwrite").parquet(out)
+        if rejected_path is not None:
+            result.rejected.write.mode("overwrite").parquet(rejected_path)
+        n_bad = result.rejected.count()
+        n_all = result.combined.count()
+    else:
+        import dask
+
+        writes = [
+            part.to_parquet(target, compute=False, write_index=False)
+            for part, target in ((result.frame, out), (result.rejected, rejected_path))
+            if target is not None
+        ]
+        *_, n_all, n_bad = dask.compute(*writes, result.combined.shape[0], result.rejected.shape[0])
+    stdout.print(f"{n_all - n_bad} of {n_all} rows classified on {run_on}; {n_bad} rejected")
 
 
 def _classify_frame(

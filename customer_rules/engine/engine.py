@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -1049,6 +1049,54 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine(schemes={list(self._schemes)}, backend={self.backend!r})"
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickle the engine as its recipe, rebuilt where it is unpickled.
+
+        The recipe is what made this engine: its plugins (a module travels by
+        name, so it must be installed — or on the path — where the engine is
+        unpickled; other plugin objects are pickled as they are), the
+        entry-point and block settings, the backend, parameter overrides, the
+        schemes added to it, and the fitted cut-offs. Spark executors, Dask
+        workers and process pools get the engine this way (see
+        ``docs/how-to/scale-out.md``).
+        """
+        state = {
+            "policies": [s for s in self._schemes.values() if s.plugin == "<engine>"],
+            "plugins": [_ModuleRef(p.__name__) if isinstance(p, ModuleType) else p for p in self._plugins],
+            "load_entry_points": self._load_entry_points,
+            "backend": self.backend,
+            "block": self._block,
+            "params": self._params,
+            "cuts": {sid: dict(cuts) for sid, cuts in self._cuts.items()},
+            "fit_info": self._fit_info,
+        }
+        return (_rebuild_engine, (state,))
+
+
+@dataclass(frozen=True)
+class _ModuleRef:
+    """A plugin module in a pickled engine: imported by name when rebuilt."""
+
+    name: str
+
+
+def _rebuild_engine(state: Mapping[str, Any]) -> Engine:
+    """An engine from the recipe :meth:`Engine.__reduce__` pickled."""
+    import importlib
+
+    plugins = [importlib.import_module(p.name) if isinstance(p, _ModuleRef) else p for p in state["plugins"]]
+    engine = Engine(
+        state["policies"],
+        plugins=plugins,
+        load_entry_points=state["load_entry_points"],
+        backend=state["backend"],
+        block=state["block"],
+        params=state["params"],
+    )
+    for sid, cuts in state["cuts"].items():
+        engine.use_cuts(sid, cuts, **state["fit_info"].get(sid, {}))
+    return engine
 
 
 def _json_scalar(v: Any) -> Any:

@@ -145,47 +145,64 @@ def cuts_from_table(
 ) -> dict[str, Cut]:
     """The cut-offs of one policy from a validated table (polars measures;
     a feature without a polars implementation is computed from the columns it reads)."""
+    cuts: dict[str, Cut] = {}
+    for stage in fit_order(checked.population, checked.derived):
+        out = stage_measures(checked, scheme, frame, as_of, stage, cuts, spec)
+        for i, call in enumerate(stage):
+            cuts[key_of(call)] = learn(call, out.get_column(f"m{i}"), checked.params)
+    return cuts
+
+
+def stage_measures(
+    checked: CheckedPolicy,
+    scheme: str,
+    frame: pl.DataFrame,
+    as_of: dt.date,
+    stage: Sequence[Call],
+    cuts: Mapping[str, Cut],
+    spec: ModelSpec | None = None,
+) -> pl.DataFrame:
+    """The measures of one fitting stage over a validated table: a Float64
+    column ``m<i>`` per call of ``stage``, null where the record does not
+    count for the call (measure missing, or the ``*_within`` condition not
+    true). ``cuts`` holds the earlier stages' cut-offs. :func:`learn` turns a
+    column into the call's cut; the distributed fits (``customer_rules.spark``,
+    ``customer_rules.dask``) compute these columns per partition and
+    aggregate them instead."""
     from customer_rules.backends.frame import FrameCompiler, derived_needed
     from customer_rules.backends.table_features import FeatureTable, python_features
 
-    cuts: dict[str, Cut] = {}
     spec = spec or customer_spec()
-    for stage in fit_order(checked.population, checked.derived):
-        features = FeatureTable()
-        comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=dict(cuts))
-        needed = derived_needed(checked, [a for call in stage for a in call.args], ())
-        derived: list[pl.Expr] = []
-        for name, node, _ in checked.derived:
-            if name in needed:
-                col = comp.column_name("d", name)
-                derived.append(comp.compile(node).alias(col))
-                comp.derived[name] = col
-        outputs: list[pl.Expr] = []
-        for i, call in enumerate(stage):
-            outputs.append(comp.compile(call.args[0]).cast(pl.Float64()).alias(f"m{i}"))
-            if call.name.endswith("_within"):
-                # only records where the group condition is true count
-                outputs.append(comp.compile(call.args[2]).fill_null(False).alias(f"c{i}"))
-        feature_exprs = [e for use in features.uses.values() if (e := use.expr(as_of)) is not None]
-        every: Iterable[pl.Expr] = [*feature_exprs, *derived, *outputs]
-        roots = {c for e in every for c in e.meta.root_names()} | features.columns_read(spec)
-        absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
-        lf = frame.lazy()
-        if absent:  # a field no column gives is missing (an absent list is empty)
-            lf = lf.with_columns([empty_value(c, spec).alias(c) for c in absent])
-        if features.python_uses():
-            # a feature without a polars implementation: its Python one over only
-            # the columns it reads (rows where it raises are left out)
-            computed, _ = python_features(lf.collect(), features.python_uses(), as_of, spec)
-            lf = computed.lazy()
-        if feature_exprs:
-            lf = lf.with_columns(feature_exprs)
-        for e in derived:
-            lf = lf.with_columns(e)
-        out = lf.select(outputs).collect()
-        for i, call in enumerate(stage):
-            measure = out.get_column(f"m{i}")
-            if call.name.endswith("_within"):
-                measure = measure.filter(out.get_column(f"c{i}"))
-            cuts[key_of(call)] = learn(call, measure, checked.params)
-    return cuts
+    features = FeatureTable()
+    comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=dict(cuts))
+    needed = derived_needed(checked, [a for call in stage for a in call.args], ())
+    derived: list[pl.Expr] = []
+    for name, node, _ in checked.derived:
+        if name in needed:
+            col = comp.column_name("d", name)
+            derived.append(comp.compile(node).alias(col))
+            comp.derived[name] = col
+    outputs: list[pl.Expr] = []
+    for i, call in enumerate(stage):
+        measure = comp.compile(call.args[0]).cast(pl.Float64())
+        if call.name.endswith("_within"):
+            # only records where the group condition is true count
+            measure = pl.when(comp.compile(call.args[2]).fill_null(False)).then(measure)
+        outputs.append(measure.alias(f"m{i}"))
+    feature_exprs = [e for use in features.uses.values() if (e := use.expr(as_of)) is not None]
+    every: Iterable[pl.Expr] = [*feature_exprs, *derived, *outputs]
+    roots = {c for e in every for c in e.meta.root_names()} | features.columns_read(spec)
+    absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
+    lf = frame.lazy()
+    if absent:  # a field no column gives is missing (an absent list is empty)
+        lf = lf.with_columns([empty_value(c, spec).alias(c) for c in absent])
+    if features.python_uses():
+        # a feature without a polars implementation: its Python one over only
+        # the columns it reads (rows where it raises are left out)
+        computed, _ = python_features(lf.collect(), features.python_uses(), as_of, spec)
+        lf = computed.lazy()
+    if feature_exprs:
+        lf = lf.with_columns(feature_exprs)
+    for e in derived:
+        lf = lf.with_columns(e)
+    return lf.select(outputs).collect()

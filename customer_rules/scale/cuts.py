@@ -1,0 +1,160 @@
+"""Cut-offs from measures a cluster aggregates: exactly what ``Engine.fit`` learns.
+
+:func:`customer_rules.engine.fitting.learn` sorts a call's known measures
+and reads the cut-off at a rank; with tens of millions of rows spread over
+a cluster the drivers never hold them all. Instead, for each
+``top``/``top_pct`` call (``*_within`` ones count only the rows in their
+group, by the measure column being null elsewhere), a :class:`Measures`
+backend answers a few aggregations and :func:`fit_cuts` finds the cut-off
+value exactly:
+
+1. **counts** — how many rows have a known measure (``count``), how many of
+   those are NaN (NaN sorts above every number, as in polars);
+2. **quantiles** — approximate values at ranks around the target (Spark's
+   ``percentile_approx``, Dask's ``quantile``): a bracket ``[lo, hi]``;
+3. **window** — exact: how many values lie above ``hi``, and the distinct
+   values in ``[lo, hi]`` with their counts. The target rank falls inside,
+   or the bracket is widened (finally to every value) and asked again.
+
+Ties are counted, never broken: the cut-off is the value at the rank, as
+on one machine. ``percentile`` keeps every known value (its fitted state
+is the sorted population): the distinct values with their counts are
+collected and expanded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from customer_rules.lang.ast import Call
+from customer_rules.lang.check import constant_value
+from customer_rules.lang.population import Cut, round_half_up
+
+_INF = math.inf
+
+
+class Measures(Protocol):
+    """Aggregations over the distributed measure columns (null = the row does not count)."""
+
+    def counts(self, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per column: (known values, of which NaN)."""
+
+    def quantiles(self, wanted: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+        """Per column: approximate values at the fractions (0-1) of its non-NaN values."""
+
+    def window(
+        self, wanted: Mapping[str, tuple[float, float]]
+    ) -> dict[str, tuple[int, list[tuple[float, int]]]]:
+        """Per column: how many non-NaN values are above ``hi``, and the distinct
+        values in ``[lo, hi]`` with their counts (any order)."""
+
+    def values(self, columns: Sequence[str]) -> dict[str, list[tuple[float, int]]]:
+        """Per column: every distinct non-NaN value with its count (any order)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One call's cut to find: ``k`` values from the top among ``n`` (``nan`` of them NaN)."""
+
+    column: str
+    call: Call
+    size: int
+    n: int
+    nan: int
+
+    @property
+    def k(self) -> int:
+        """The rank of the cut-off among the non-NaN values, counted from the top."""
+        return min(self.size, self.n) - self.nan
+
+
+def size_of(call: Call, count: int, params: Mapping[str, Any]) -> int:
+    """How many records the call's top group is meant to hold (as ``learn`` computes it)."""
+    amount = constant_value(call.args[1], dict(params))
+    assert isinstance(amount, int | float)
+    return round_half_up(amount / 100 * count) if call.name.startswith("top_pct") else int(amount)
+
+
+def fit_cuts(
+    measures: Measures,
+    calls: Sequence[tuple[str, Call, Mapping[str, Any]]],
+    *,
+    rank_error: float,
+) -> dict[str, Cut]:
+    """The cut of every ``(column, call, params)`` from the distributed measures.
+
+    ``rank_error`` bounds (as a share of the values) how far the backend's
+    approximate quantiles may be from the true ranks; a bracket that misses
+    is widened, so a wrong bound costs time, never exactness.
+    """
+    counts = measures.counts([c for c, _, _ in calls])
+    cuts: dict[str, Cut] = {}
+    pending: list[Target] = []
+    ranked = [c for c, call, _ in calls if call.name == "percentile"]
+    everything = measures.values(ranked) if ranked else {}
+    for column, call, params in calls:
+        n, nan = counts[column]
+        if call.name == "percentile":
+            values = sorted(everything.get(column, []))
+            expanded = [v for v, c in values for _ in range(c)] + [math.nan] * nan
+            cuts[column] = Cut(call.name, None, 0, n, tuple(expanded))
+            continue
+        size = size_of(call, n, params)
+        if size <= 0 or not n:
+            cuts[column] = Cut(call.name, None, size, n)
+        elif min(size, n) <= nan:  # NaN sorts above every number
+            cuts[column] = Cut(call.name, math.nan, size, n)
+        else:
+            pending.append(Target(column, call, size, n, nan))
+    widen = 1.0
+    while pending:
+        brackets = _brackets(measures, pending, rank_error * widen, final=widen > 64)
+        found = measures.window(brackets)
+        still: list[Target] = []
+        for t in pending:
+            above, inside = found[t.column]
+            value = _pick(t.k, above, inside)
+            if value is None:
+                still.append(t)
+            else:
+                cuts[t.column] = Cut(t.call.name, value, t.size, t.n)
+        pending = still
+        widen *= 8
+    return cuts
+
+
+def _brackets(
+    measures: Measures, targets: Sequence[Target], error: float, *, final: bool
+) -> dict[str, tuple[float, float]]:
+    """A value range per target that should hold its rank (every value when ``final``)."""
+    if final:
+        return {t.column: (-_INF, _INF) for t in targets}
+    wanted: dict[str, list[float]] = {}
+    for t in targets:
+        m = t.n - t.nan
+        margin = error * m + 2
+        rank = m - t.k  # 0-based position from the bottom
+        wanted[t.column] = [max(0.0, (rank - margin) / m), min(1.0, (rank + margin) / m)]
+    qs = measures.quantiles(wanted)
+    out = {}
+    for t in targets:
+        lo_q, hi_q = wanted[t.column]
+        lo, hi = qs[t.column]
+        out[t.column] = (-_INF if lo_q <= 0 else lo, _INF if hi_q >= 1 else hi)
+    return out
+
+
+def _pick(k: int, above: int, inside: Sequence[tuple[float, int]]) -> float | None:
+    """The k-th highest value, given the count above the window and the window's
+    value counts; ``None`` when the window does not hold that rank."""
+    if above >= k:
+        return None
+    seen = above
+    for value, count in sorted(inside, reverse=True):
+        seen += count
+        if seen >= k:
+            return value
+    return None
