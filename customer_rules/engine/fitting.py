@@ -68,16 +68,24 @@ def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, 
 
 
 def _percentile_cut(known: pl.Series) -> Cut:
-    """A ``percentile`` cut: every known value when there are at most
-    ``SUMMARY_POINTS``; otherwise the distinct values where the share at or
-    below them enters a new ``1 / SUMMARY_POINTS`` step, with their exact ranks."""
-    known = known.alias("v")
-    count = known.len()
+    """A ``percentile`` cut from the known values (see :func:`percentile_cut`)."""
+    return percentile_cut(known.alias("v").value_counts(name="n"))
+
+
+def percentile_cut(counts: pl.DataFrame) -> Cut:
+    """A ``percentile`` cut from value counts (columns ``v``, a float, and
+    ``n``, how many records hold it; NaN ranks above every number): every
+    known value when there are at most ``SUMMARY_POINTS``; otherwise the
+    distinct values where the share at or below them enters a new
+    ``1 / SUMMARY_POINTS`` step, with their exact ranks. Spark and Dask fits
+    call it with counts they aggregated, so their cuts equal this machine's."""
+    counts = counts.select(pl.col("v").cast(pl.Float64()), pl.col("n").cast(pl.Int64())).filter(pl.col("n") > 0)
+    count = int(counts.get_column("n").sum())
     if count <= SUMMARY_POINTS:
-        return Cut("percentile", None, 0, count, tuple(known.sort().to_list()))
+        every = counts.sort("v").select(pl.col("v").repeat_by("n").explode()).get_column("v")
+        return Cut("percentile", None, 0, count, tuple(every.to_list()))
     steps = (
-        known.value_counts(name="n")
-        .sort("v")
+        counts.sort("v")
         .select("v", pl.col("n").cum_sum().alias("rank"))
         .with_columns(step=pl.col("rank") * SUMMARY_POINTS // count)
         .filter(pl.col("step") != pl.col("step").shift(1, fill_value=-1))

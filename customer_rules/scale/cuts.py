@@ -17,9 +17,9 @@ value exactly:
    or the bracket is widened (finally to every value) and asked again.
 
 Ties are counted, never broken: the cut-off is the value at the rank, as
-on one machine. ``percentile`` keeps every known value (its fitted state
-is the sorted population): the distinct values with their counts are
-collected and expanded.
+on one machine. ``percentile`` collects the distinct values with their
+counts and summarises them exactly as ``engine.fit`` does
+(:func:`~customer_rules.engine.fitting.percentile_cut`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import polars as pl
+
+from customer_rules.engine.fitting import percentile_cut
 from customer_rules.lang.ast import Call
 from customer_rules.lang.check import constant_value
 from customer_rules.lang.population import Cut, round_half_up
@@ -98,9 +101,9 @@ def fit_cuts(
     for column, call, params in calls:
         n, nan = counts[column]
         if call.name == "percentile":
-            values = sorted(everything.get(column, []))
-            expanded = [v for v, c in values for _ in range(c)] + [math.nan] * nan
-            cuts[column] = Cut(call.name, None, 0, n, tuple(expanded))
+            pairs = [*everything.get(column, []), *([(math.nan, nan)] if nan else [])]
+            frame = pl.DataFrame(pairs, schema={"v": pl.Float64(), "n": pl.Int64()}, orient="row")
+            cuts[column] = percentile_cut(frame)  # the same summary as engine.fit
             continue
         size = size_of(call, n, params)
         if size <= 0 or not n:
