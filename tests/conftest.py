@@ -61,7 +61,7 @@ def strategy_override_installed(tmp_path_factory: pytest.TempPathFactory) -> Non
 @pytest.fixture(scope="session")
 def spark_session():  # type: ignore[no-untyped-def]
     """A local Spark session (2 cores, few shuffle partitions, no UI)."""
-    pytest.importorskip("pyspark")
+    pytest.importorskip("pyspark", reason="needs the spark extra: pip install -e \".[spark]\"")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
@@ -82,7 +82,7 @@ def spark_session():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def dask_client():  # type: ignore[no-untyped-def]
     """A local ``distributed`` cluster: two worker processes, one thread each."""
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason="needs the dask extra: pip install -e \".[dask]\"")
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True)

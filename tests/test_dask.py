@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from scale_support import AS_OF, engine, expected, global_reasons, population, write_parts
 
-pytest.importorskip("dask")
+pytest.importorskip("dask", reason="needs the dask extra: pip install -e \".[dask]\"")
 
 import dask
 import dask.dataframe as dd

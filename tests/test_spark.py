@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from scale_support import AS_OF, engine, expected, global_reasons, population, write_parts
 
-pytest.importorskip("pyspark")
+pytest.importorskip("pyspark", reason="needs the spark extra: pip install -e \".[spark]\"")
 
 from customer_rules import spark as crs
 
