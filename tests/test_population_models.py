@@ -186,3 +186,40 @@ def test_an_engine_without_models_saves_what_it_saved_before() -> None:
     assert dict(e.models) == {}
     e.fit(PEOPLE, as_of=AS_OF)
     assert "_models" not in e.fitted_
+
+
+UNRANKED = cr.Policy.model_validate(
+    {
+        "id": "plain",
+        "hit": "first",
+        "labels": [{"id": "big", "en": "big", "zh": "大"}, {"id": "rest", "en": "rest", "zh": "其余"}],
+        "rules": [
+            {"id": "big", "when": "value.revenue_12m >= 300", "then": "big"},
+            {"id": "rest", "when": "value.revenue_12m is not missing", "then": "rest"},
+        ],
+    }
+)
+
+
+def test_a_model_no_fitted_scheme_reads_is_not_fitted() -> None:
+    # the plugin is installed, but no policy reads its feature: fitting a
+    # population the model cannot use (no revenue at all) must not fail
+    e = cr.Engine([UNRANKED], plugins=[RevenuePlugin()], load_entry_points=False)
+    e.fit([{"id": "c1"}, {"id": "c2"}], as_of=AS_OF)
+    assert model_of(e).fits == 0
+    assert "_models" not in e.fitted_
+    # a policy that reads it (even without ranking) gets the model fitted
+    reader = cr.Policy.model_validate(
+        {
+            "id": "reader",
+            "hit": "first",
+            "labels": [{"id": "above", "en": "above", "zh": "高于均值"}],
+            "rules": [{"id": "above", "when": "revenue_index > 1", "then": "above"}],
+        }
+    )
+    e = cr.Engine([UNRANKED, reader], plugins=[RevenuePlugin()], load_entry_points=False)
+    e.fit(PEOPLE, as_of=AS_OF, schemes=["plain"])
+    assert model_of(e).fits == 0
+    e.fit(PEOPLE, as_of=AS_OF)
+    assert model_of(e).fits == 1
+    assert e.decide("reader", PEOPLE[3], as_of=AS_OF).label == "above"

@@ -24,6 +24,7 @@ from customer_rules.errors import (
     PolicyError,
     RecordError,
 )
+from customer_rules.lang.ast import Call, Name, walk
 from customer_rules.lang.compile import CheckedPolicy, check_policy, key_of, resolve_params
 from customer_rules.lang.policy import Policy, Text, read_policy_file
 from customer_rules.lang.population import Cut
@@ -455,9 +456,14 @@ class Engine:
         ``as_of`` is needed when a ranked measure reads a dated feature.
         Returns the engine (scikit-learn convention); the learned cut-offs
         are in ``fitted_`` and can be saved with :meth:`save_fitted`.
+        A plugin's population model (``register_models``) is fitted first,
+        when one of the schemes being fitted (``schemes``, or all) reads one
+        of that plugin's features; a model nothing reads is left as it is.
         """
         from customer_rules.engine import fitting
 
+        named = [self.scheme(s).id for s in schemes] if schemes is not None else list(self._checked)
+        models = self._models_read_by(named)
         wanted = [self.scheme(s).id for s in schemes] if schemes is not None else self.population_schemes()
         wanted = [sid for sid in wanted if self._checked[sid].population_relative]
         rejected: list[Rejected] = []
@@ -470,7 +476,7 @@ class Engine:
             spec = customer_spec(self.record_model)
             frame, bad = fitting.table_population(population, tables, spec)
             rejected = [Rejected(row, rid, err) for row, rid, err in bad]
-            self._fit_models(frame, on)  # first: the cut-offs may rank by a model's feature
+            self._fit_models(models, frame, on)  # first: the cut-offs may rank by a model's feature
             for sid in wanted:
                 cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on, spec)
                 self.use_cuts(sid, cuts, as_of=on.isoformat(), population=frame.height)
@@ -482,10 +488,10 @@ class Engine:
                     valid.append(to_record(c, row=i, model=self.record_model))
                 except RecordError as exc:
                     rejected.append(Rejected(i, exc.record_id, exc))
-            if self._models:
+            if models:
                 from customer_rules.model.tables import frame_from_records
 
-                self._fit_models(frame_from_records(valid, self.record_model), day)
+                self._fit_models(models, frame_from_records(valid, self.record_model), day)
             for sid in wanted:
                 cuts = fitting.cuts_from_records(self._checked[sid], valid, day)
                 self.use_cuts(
@@ -494,9 +500,30 @@ class Engine:
         self.fit_rejected_ = rejected
         return self
 
-    def _fit_models(self, frame: Any, as_of: dt.date | None) -> None:
-        """Fit every population model on ``frame`` (valid rows, canonical columns)."""
-        for name, (model, owner) in self._models.items():
+    def _models_read_by(self, schemes: Sequence[str]) -> list[str]:
+        """The population models whose plugin's features ``schemes`` read
+        (in rules, flags or derived values): the ones ``fit`` fits. A model
+        nothing reads is left as it is, so installing a plugin never makes
+        fitting fail on a population its model cannot use."""
+        if not self._models:
+            return []
+        read: set[str] = set()
+        for sid in schemes:
+            checked = self._checked[sid]
+            nodes = [n for _, n, _ in checked.derived] + [r.node for r in checked.rules] + [f.node for f in checked.flags]
+            for node in nodes:
+                for n in walk(node):
+                    if isinstance(n, Call):
+                        read.add(n.name)
+                    elif isinstance(n, Name) and len(n.parts) == 1:
+                        read.add(n.parts[0])
+        owners = {f.plugin for name, f in self._features.items() if name in read}
+        return [name for name, (_, owner) in self._models.items() if owner in owners]
+
+    def _fit_models(self, names: Sequence[str], frame: Any, as_of: dt.date | None) -> None:
+        """Fit the population models ``names`` on ``frame`` (valid rows, canonical columns)."""
+        for name in names:
+            model, owner = self._models[name]
             try:
                 params = model.fit(frame, as_of)
             except CustomerRulesError:
