@@ -254,16 +254,27 @@ def test_migration_picture_says_what_a_and_b_are(engine: cr.Engine, customers: l
     comp = cr.compare(engine, tight, customers[:80], as_of=AS_OF)
     ax = comp.plot().axes[0]
     assert "a_min_asks_details" in comp.name_a and comp.name_a != comp.name_b
-    for text in (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()):
+
+    def flat(text: str) -> str:  # long names wrap onto several lines
+        return " ".join(text.split())
+
+    title, xlabel, ylabel = flat(ax.get_title()), flat(ax.get_xlabel()), flat(ax.get_ylabel())
+    for text in (title, xlabel, ylabel):
         assert "lead_grade" in text
-    assert comp.name_a in ax.get_title() and comp.name_b in ax.get_title()
-    assert comp.name_a in ax.get_ylabel() and comp.name_b in ax.get_xlabel()
+    assert comp.name_a in title and comp.name_b in title
+    assert comp.name_a in ylabel and comp.name_b in xlabel
     named = cr.plot_migration(comp, names=("current policy", "tighter asks")).axes[0]
     assert "current policy" in named.get_title() and "tighter asks" in named.get_title()
     assert "current policy" in named.get_ylabel() and "tighter asks" in named.get_xlabel()
     mine = cr.compare(engine, tight, customers[:20], as_of=AS_OF, names=("now", "next"))
     assert (mine.name_a, mine.name_b) == ("now", "next")
     assert "now" in mine.plot().axes[0].get_ylabel()
+    # two policies that differ in many parameters: the names wrap but stay whole
+    wide = engine.with_params("retail_license_grade", a_min=95, star5_top=5, star4_top=10, star3_top=15)
+    many = cr.compare(engine, wide, customers[:60], as_of=AS_OF)
+    heat = many.plot().axes[0]
+    assert "star4_top=10" in many.name_b and many.name_b in flat(heat.get_title())
+    assert many.name_a in flat(heat.get_ylabel()) and many.name_b in flat(heat.get_xlabel())
 
 
 def test_a_flat_sweep_says_so_instead_of_a_flat_stack() -> None:

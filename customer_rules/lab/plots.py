@@ -200,15 +200,20 @@ def plot_migration(
     ax.set_xticklabels([b or "unclassified" for b in comparison.labels_b], rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(comparison.labels_a)))
     ax.set_yticklabels([a or "unclassified" for a in comparison.labels_a], fontsize=8)
-    ax.set_xlabel(f"B: {name_b}", fontsize=8)
-    ax.set_ylabel(f"A: {name_a}", fontsize=8)
+    width, height = fig.get_size_inches()
+    # long names (a scheme with many changed parameters) wrap at about the axes' length
+    ax.set_xlabel(textwrap.fill(f"B: {name_b}", max(24, int(width * 11))), fontsize=8)
+    ax.set_ylabel(textwrap.fill(f"A: {name_a}", max(24, int(height * 11))), fontsize=8)
     top = max((v for row in grid for v in row), default=0) or 1
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
             if v:
                 text = f"{v:.0%}" if share else str(int(v))
                 ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
-    ax.set_title(f"A: {name_a}  →  B: {name_b}\n{comparison.moved} of {comparison.n} customers moved", fontsize=9)
+    heading = f"A: {name_a}  →  B: {name_b}"
+    if len(heading) > width * 10:
+        heading = "\n".join(textwrap.fill(f"{side}: {name}", int(width * 10)) for side, name in (("A", name_a), ("B", name_b)))
+    ax.set_title(f"{heading}\n{comparison.moved} of {comparison.n} customers moved", fontsize=9)
     fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
