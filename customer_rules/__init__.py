@@ -37,7 +37,7 @@ from customer_rules.lab.check import (
     monotone,
 )
 from customer_rules.lab.compare import Comparison, Move, compare, sweep
-from customer_rules.lab.plots import plot_labels, plot_migration, plot_sweep
+from customer_rules.lab.plots import plot_label_shares, plot_labels, plot_migration, plot_sweep
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers, sample_orders
 from customer_rules.lab.verify import Finding, Findings, verify
 from customer_rules.lang.policy import DisplayName, FlagDef, LabelDef, Policy, RuleDef, Text
@@ -159,6 +159,7 @@ __all__ = [
     "load_policy",
     "load_scheme",
     "monotone",
+    "plot_label_shares",
     "plot_labels",
     "plot_migration",
     "plot_sweep",

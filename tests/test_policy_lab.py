@@ -224,6 +224,79 @@ def test_pictures(engine: cr.Engine, customers: list[cr.Customer], tmp_path: os.
         assert os.path.getsize(path) > 1000
 
 
+def _texts(fig: object) -> list[str]:
+    """Every text a figure shows: titles, axis labels, tick labels, annotations, legends."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]  # type: ignore[attr-defined]
+
+
+def test_label_shares_picture_names_every_segment(engine: cr.Engine, customers: list[cr.Customer]) -> None:
+    pytest.importorskip("matplotlib")
+    batch = engine.classify_many(customers[:120], as_of=AS_OF, schemes=["lead_grade", "deal_stage", "nine_types"])
+    fig = cr.plot_label_shares(batch)
+    shown = " ".join(_texts(fig))
+    for sid in ("lead_grade", "deal_stage", "nine_types"):
+        present = {p[sid].label for p in batch.profiles}
+        assert sid in shown
+        for label in present:
+            name = "unclassified" if label is None else label
+            # a segment's name is a text of its own (in the bar) or an entry of the list right of it
+            assert any(
+                t == name or any(part.strip().startswith(f"{name} ") for part in t.replace("\n", " ").split(","))
+                for t in _texts(fig)
+            ), (sid, name)
+
+
+def test_migration_picture_says_what_a_and_b_are(engine: cr.Engine, customers: list[cr.Customer]) -> None:
+    pytest.importorskip("matplotlib")
+    tight = engine.with_params("lead_grade", a_min_asks_details=1)
+    comp = cr.compare(engine, tight, customers[:80], as_of=AS_OF)
+    ax = comp.plot().axes[0]
+    assert "a_min_asks_details" in comp.name_a and comp.name_a != comp.name_b
+
+    def flat(text: str) -> str:  # long names wrap onto several lines
+        return " ".join(text.split())
+
+    title, xlabel, ylabel = flat(ax.get_title()), flat(ax.get_xlabel()), flat(ax.get_ylabel())
+    for text in (title, xlabel, ylabel):
+        assert "lead_grade" in text
+    assert comp.name_a in title and comp.name_b in title
+    assert comp.name_a in ylabel and comp.name_b in xlabel
+    named = cr.plot_migration(comp, names=("current policy", "tighter asks")).axes[0]
+    assert "current policy" in named.get_title() and "tighter asks" in named.get_title()
+    assert "current policy" in named.get_ylabel() and "tighter asks" in named.get_xlabel()
+    mine = cr.compare(engine, tight, customers[:20], as_of=AS_OF, names=("now", "next"))
+    assert (mine.name_a, mine.name_b) == ("now", "next")
+    assert "now" in mine.plot().axes[0].get_ylabel()
+    # two policies that differ in many parameters: the names wrap but stay whole
+    wide = engine.with_params("retail_license_grade", a_min=95, star5_top=5, star4_top=10, star3_top=15)
+    many = cr.compare(engine, wide, customers[:60], as_of=AS_OF)
+    heat = many.plot().axes[0]
+    assert "star4_top=10" in many.name_b and many.name_b in flat(heat.get_title())
+    assert many.name_a in flat(heat.get_ylabel()) and many.name_b in flat(heat.get_xlabel())
+
+
+def test_a_flat_sweep_says_so_instead_of_a_flat_stack() -> None:
+    pytest.importorskip("matplotlib")
+    from customer_rules.lab.plots import sweep_spread
+
+    flat = pl.DataFrame({"x": [1, 2, 3], "n": [1000] * 3, "a": [0.300, 0.302, 0.300], "b": [0.700, 0.698, 0.700]})
+    assert sweep_spread(flat) == pytest.approx(0.002)
+    fig = cr.plot_sweep(flat)
+    shown = " ".join(_texts(fig))
+    assert "less than 1% of customers" in shown and "barely move" in shown
+    assert not fig.axes[0].collections  # no stack drawn
+    moving = flat.with_columns(pl.Series("a", [0.3, 0.4, 0.5]), pl.Series("b", [0.7, 0.6, 0.5]))
+    assert sweep_spread(moving) == pytest.approx(0.2)
+    chart = cr.plot_sweep(moving)
+    assert "barely move" not in " ".join(_texts(chart)) and chart.axes[0].collections
+    legend = {t.get_text() for t in chart.axes[0].get_legend().get_texts()}
+    assert legend == {"a", "b"}
+    # the threshold is the caller's
+    assert "barely move" in " ".join(_texts(cr.plot_sweep(moving, flat=0.5)))
+
+
 def test_pictures_name_the_extra_when_matplotlib_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
 

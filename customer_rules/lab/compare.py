@@ -65,7 +65,8 @@ class Comparison:
     one column per label under B (counts / shares of all customers);
     ``moves``: the customers whose label changed (:class:`Move`, with both
     decisions); ``workload_a`` / ``workload_b``: contacts per week implied
-    by the strategies' cadences; ``workload``: the same per label.
+    by the strategies' cadences; ``workload``: the same per label;
+    ``name_a`` / ``name_b``: what A and B are (shown by :meth:`plot`).
     """
 
     def __init__(
@@ -77,9 +78,12 @@ class Comparison:
         labels_a: Sequence[str],
         labels_b: Sequence[str],
         rejected: int = 0,
+        names: tuple[str, str] | None = None,
     ) -> None:
         self.scheme_a = scheme_a
         self.scheme_b = scheme_b
+        #: What A and B are, for titles and axis labels (default: the scheme ids).
+        self.name_a, self.name_b = names if names is not None else (scheme_a, scheme_b)
         self.as_of = as_of
         self.pairs = pairs
         self.rejected = rejected
@@ -181,11 +185,11 @@ class Comparison:
     def moves_between(self, label_a: str | None, label_b: str | None) -> list[Move]:
         return [m for m in self.moves if m.label_a == label_a and m.label_b == label_b]
 
-    def plot(self, *, share: bool = False, ax: Any = None) -> Any:
-        """The migration matrix as a heatmap (needs the ``plot`` extra)."""
+    def plot(self, *, share: bool = False, ax: Any = None, names: tuple[str, str] | None = None) -> Any:
+        """The migration matrix as a heatmap (needs the ``plot`` extra); ``names`` overrides A's and B's."""
         from customer_rules.lab.plots import plot_migration
 
-        return plot_migration(self, share=share, ax=ax)
+        return plot_migration(self, share=share, ax=ax, names=names)
 
     # -- text ---------------------------------------------------------------------------
     def _name(self) -> str:
@@ -269,6 +273,19 @@ def _differing(a: Engine, b: Engine) -> list[str]:
     ]
 
 
+def _describe(engine: Engine, scheme: str, other: Engine, other_scheme: str) -> str:
+    """``scheme vVERSION`` plus the parameters whose values differ from the other side's."""
+    policy = engine.schemes[scheme].policy
+    name = f"{scheme} v{policy.version}" if policy is not None and policy.version else scheme
+    if scheme != other_scheme:
+        return name
+    mine, theirs = engine.params(scheme), other.params(other_scheme)
+    changed = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in mine.items() if theirs.get(k) != v]
+    if not changed and dict(engine.schemes[scheme].strategies) != dict(other.schemes[other_scheme].strategies):
+        changed = ["its own strategies"]
+    return f"{name} ({', '.join(changed)})" if changed else name
+
+
 def compare(
     engine_a: Engine,
     engine_b: Engine,
@@ -276,6 +293,7 @@ def compare(
     *,
     as_of: Any,
     scheme: str | tuple[str, str] | None = None,
+    names: tuple[str, str] | None = None,
 ) -> Comparison:
     """Classify ``data`` with both engines and compare one scheme's labels.
 
@@ -286,6 +304,8 @@ def compare(
     strategies differ between the engines. An engine whose scheme ranks
     customers against a population and is not fitted yet is fitted on
     ``data`` first (``engine.fit``, which changes that engine).
+    ``names`` says what A and B are in pictures (default: each
+    side's scheme id, policy version and the parameters that differ).
     """
     from customer_rules.engine.engine import normalise_as_of
 
@@ -316,6 +336,7 @@ def compare(
         engine_a.schemes[sa].labels,
         engine_b.schemes[sb].labels,
         rejected,
+        names if names is not None else (_describe(engine_a, sa, engine_b, sb), _describe(engine_b, sb, engine_a, sa)),
     )
 
 
