@@ -60,12 +60,20 @@ def test_a_small_log_by_hand() -> None:
     result = cr.customers_from_transactions(_orders(), as_of=AS_OF, columns=COLUMNS)
     assert result.rows == 11
     assert result.used == 6
-    assert result.rejected.to_dicts() == [
+    assert result.rejected.drop("reason_zh").to_dicts() == [
         {"row": 6, "id": "B", "reason": "order date 2027-01-01 is after as_of 2026-11-22 (a future order)"},
         {"row": 7, "id": None, "reason": "missing customer id"},
         {"row": 8, "id": "C", "reason": "date '2026-02-30' is not a date (YYYY-MM-DD)"},
         {"row": 9, "id": "B", "reason": "negative amount -1.0 (mark returns with a status or a negative quantity)"},
         {"row": 10, "id": "B", "reason": "amount '1,5' is not a number"},
+    ]
+    # the same reasons in Chinese, for Chinese output
+    assert result.rejected["reason_zh"].to_list() == [
+        "订单日期 2027-01-01 晚于统计日 2026-11-22（未来的订单）",
+        "缺少客户编号",
+        "日期“2026-02-30”无法识别（应为 YYYY-MM-DD 格式）",
+        "金额为负（-1.0），退货请用订单状态或负数量标明",
+        "金额“1,5”不是数字",
     ]
     a, b = result.customers.to_dicts()
     # A: 100 (2025) + 2*40 + 10.5 (2026-03-01) - 20 refund (2026-04-10); cancelled counts nowhere
@@ -107,7 +115,7 @@ def test_contacts_fill_milestones_and_interactions() -> None:
     )
     result = cr.customers_from_transactions(_orders(), as_of=AS_OF, columns=COLUMNS, contacts=contacts)
     assert result.contacts_rejected is not None
-    assert result.contacts_rejected.to_dicts() == [
+    assert result.contacts_rejected.drop("reason_zh").to_dicts() == [
         {"row": 3, "id": "A", "reason": "contact kind 'fax' is not one of visit, call, message, greeting"},
         {"row": 4, "id": "A", "reason": "contact date 2026-12-24 is after as_of 2026-11-22 (a future contact)"},
     ]

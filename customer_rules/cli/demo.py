@@ -143,11 +143,18 @@ def _from_orders(out: TextIO, lang: str) -> None:
     print(f"\n{head}", file=out)
     for r in built.rejected.iter_rows(named=True):
         where = f"第 {r['row']} 行被拒" if zh else f"rejected row {r['row']}"
-        print(f"  {where}: {r['reason']}", file=out)
+        print(f"  {where}{'：' if zh else ': '}{r['reason_zh' if zh else 'reason']}", file=out)
     for sid, scheme in engine.schemes.items():
         column = labels.get_column(sid).cast(str)
         counts = Counter(v for v in column.to_list() if v is not None)
         if not counts:
             continue
-        shown = ", ".join(f"{label} {counts[label]}" for label in scheme.labels if counts.get(label))
-        print(f"  {sid:<16} {shown}", file=out)
+        if zh:
+            name = scheme.policy.name.zh if scheme.policy.name is not None else sid
+            shown = "，".join(
+                f"{scheme.policy.label(label).name('zh')} {counts[label]}" for label in scheme.labels if counts.get(label)
+            )
+            print(f"  {name}：{shown}", file=out)
+        else:
+            shown = ", ".join(f"{label} {counts[label]}" for label in scheme.labels if counts.get(label))
+            print(f"  {sid:<16} {shown}", file=out)

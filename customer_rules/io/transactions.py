@@ -209,19 +209,24 @@ class _Lines:
 
     text: dict[str, pl.Expr] = field(default_factory=dict)
     typed: dict[str, pl.Expr] = field(default_factory=dict)
-    checks: list[tuple[pl.Expr, pl.Expr]] = field(default_factory=list)
+    checks: list[tuple[pl.Expr, pl.Expr, pl.Expr]] = field(default_factory=list)
 
-    def check(self, condition: pl.Expr, message: pl.Expr | str) -> None:
+    def check(self, condition: pl.Expr, message: pl.Expr | str, zh: pl.Expr | str) -> None:
+        """A line is rejected when ``condition`` holds, with ``message`` (and
+        ``zh``, the same in Chinese) as its reason."""
         import polars as pl
 
-        self.checks.append((condition, pl.lit(message) if isinstance(message, str) else message))
+        def lit(m: pl.Expr | str) -> pl.Expr:
+            return pl.lit(m) if isinstance(m, str) else m
+
+        self.checks.append((condition, lit(message), lit(zh)))
 
     def build(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         """The log with a row index, the typed columns and ``_bad`` (the code)."""
         import polars as pl
 
         code: Any = pl
-        for k, (condition, _) in enumerate(self.checks, start=1):
+        for k, (condition, _, _) in enumerate(self.checks, start=1):
             code = code.when(condition).then(pl.lit(k, pl.UInt8))
         bad = code.otherwise(pl.lit(0, pl.UInt8)) if self.checks else pl.lit(0, pl.UInt8)
         out = lf.with_row_index(_ROW)
@@ -229,13 +234,13 @@ class _Lines:
             out = out.with_columns(**self.text)
         return out.with_columns(**self.typed).with_columns(_bad=bad)
 
-    def reasons(self) -> pl.Expr:
-        """The message of each rejected line's code."""
+    def reasons(self, lang: str = "en") -> pl.Expr:
+        """The message of each rejected line's code, in English or Chinese (``zh``)."""
         import polars as pl
 
         out: Any = pl
-        for k, (_, message) in enumerate(self.checks, start=1):
-            out = out.when(pl.col("_bad") == k).then(message)
+        for k, (_, message, zh) in enumerate(self.checks, start=1):
+            out = out.when(pl.col("_bad") == k).then(zh if lang == "zh" else message)
         return out.otherwise(pl.lit(None, pl.String)) if self.checks else pl.lit(None, pl.String)
 
 
@@ -261,7 +266,10 @@ def _id(spec: _Lines, name: str, dtype: pl.DataType) -> None:
         spec.typed["_id"] = _text(col)
     else:
         spec.typed["_id"] = col.cast(pl.String)
-    spec.check(pl.col("_id").is_null(), "missing customer id")
+    spec.check(pl.col("_id").is_null(), "missing customer id", "缺少客户编号")
+
+
+_LABELS_ZH = {"amount": "金额", "quantity": "数量", "cost": "成本", "margin": "毛利"}
 
 
 def _number(spec: _Lines, role: str, name: str, dtype: pl.DataType, *, required: bool, label: str) -> None:
@@ -272,11 +280,14 @@ def _number(spec: _Lines, role: str, name: str, dtype: pl.DataType, *, required:
     col = pl.col(name)
     value = pl.col(f"_{role}")
     finite = value.is_finite().fill_null(True)
+    zh = _LABELS_ZH[label]
     if dtype.is_numeric():
         spec.typed[f"_{role}"] = col.cast(pl.Float64)
         if required:
-            spec.check(value.is_null(), f"missing {label}")
-        spec.check(~finite, pl.format(f"{label} {{}} is not a finite number", value))
+            spec.check(value.is_null(), f"missing {label}", f"缺少{zh}")
+        spec.check(
+            ~finite, pl.format(f"{label} {{}} is not a finite number", value), pl.format(f"{zh} {{}} 不是有限数值", value)
+        )
         return
     if dtype != pl.String and not isinstance(dtype, pl.Categorical | pl.Enum | pl.Null):
         raise _column_error(name, label, dtype, "numbers")
@@ -284,11 +295,17 @@ def _number(spec: _Lines, role: str, name: str, dtype: pl.DataType, *, required:
     spec.text[raw] = _text(col)
     spec.typed[f"_{role}"] = pl.col(raw).cast(pl.Float64, strict=False)
     if required:
-        spec.check(pl.col(raw).is_null(), f"missing {label}")
+        spec.check(pl.col(raw).is_null(), f"missing {label}", f"缺少{zh}")
     spec.check(
-        pl.col(raw).is_not_null() & value.is_null(), pl.format(f"{label} '{{}}' is not a number", pl.col(raw))
+        pl.col(raw).is_not_null() & value.is_null(),
+        pl.format(f"{label} '{{}}' is not a number", pl.col(raw)),
+        pl.format(f"{zh}“{{}}”不是数字", pl.col(raw)),
     )
-    spec.check(~finite, pl.format(f"{label} '{{}}' is not a finite number", pl.col(raw)))
+    spec.check(
+        ~finite,
+        pl.format(f"{label} '{{}}' is not a finite number", pl.col(raw)),
+        pl.format(f"{zh}“{{}}”不是有限数值", pl.col(raw)),
+    )
 
 
 def _column_error(name: str, label: str, dtype: Any, wanted: str) -> Exception:
@@ -306,7 +323,7 @@ def _date(spec: _Lines, name: str, dtype: pl.DataType, date_format: str | None) 
     col = pl.col(name)
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         spec.typed["_at"] = col if dtype == pl.Date else col.dt.date()
-        spec.check(pl.col("_at").is_null(), "missing date")
+        spec.check(pl.col("_at").is_null(), "missing date", "缺少日期")
         return
     if dtype != pl.String and not isinstance(dtype, pl.Categorical | pl.Enum | pl.Null):
         raise _column_error(name, "date", dtype, "dates, datetimes or ISO text (YYYY-MM-DD)")
@@ -320,9 +337,11 @@ def _date(spec: _Lines, name: str, dtype: pl.DataType, date_format: str | None) 
     else:
         value = text.str.to_date(date_format, strict=False)
     spec.typed["_at"] = value
-    spec.check(text.is_null(), "missing date")
+    spec.check(text.is_null(), "missing date", "缺少日期")
     spec.check(
-        pl.col("_at").is_null(), pl.format(f"date '{{}}' is not a date ({date_format or 'YYYY-MM-DD'})", text)
+        pl.col("_at").is_null(),
+        pl.format(f"date '{{}}' is not a date ({date_format or 'YYYY-MM-DD'})", text),
+        pl.format(f"日期“{{}}”无法识别（应为 {date_format or 'YYYY-MM-DD'} 格式）", text),
     )
 
 
@@ -359,11 +378,13 @@ def _order_lines(
     spec.check(
         pl.col("_at") > as_of,
         pl.format(f"order date {{}} is after as_of {as_of.isoformat()} (a future order)", pl.col("_at")),
+        pl.format(f"订单日期 {{}} 晚于统计日 {as_of.isoformat()}（未来的订单）", pl.col("_at")),
     )
     _number(spec, "amount", roles["amount"], schema[roles["amount"]], required=True, label="amount")
     spec.check(
         pl.col("_amount") < 0,
         pl.format("negative amount {} (mark returns with a status or a negative quantity)", pl.col("_amount")),
+        pl.format("金额为负（{}），退货请用订单状态或负数量标明", pl.col("_amount")),
     )
     if "quantity" in roles:
         _number(spec, "qty", roles["quantity"], schema[roles["quantity"]], required=True, label="quantity")
@@ -375,7 +396,9 @@ def _order_lines(
     profit: pl.Expr
     if "cost" in roles:
         _number(spec, "cost", roles["cost"], schema[roles["cost"]], required=False, label="cost")
-        spec.check(pl.col("_cost") < 0, pl.format("negative cost {}", pl.col("_cost")))
+        spec.check(
+            pl.col("_cost") < 0, pl.format("negative cost {}", pl.col("_cost")), pl.format("成本为负（{}）", pl.col("_cost"))
+        )
         profit = line - pl.col("_cost") * scale
     elif "margin" in roles:
         _number(spec, "margin", roles["margin"], schema[roles["margin"]], required=False, label="margin")
@@ -387,7 +410,7 @@ def _order_lines(
         dtype = schema[roles["order_id"]]
         order = pl.col(roles["order_id"])
         spec.typed["_order"] = _text(order) if dtype == pl.String else order
-        spec.check(pl.col("_order").is_null(), "missing order id")
+        spec.check(pl.col("_order").is_null(), "missing order id", "缺少订单编号")
     kind = lit(1, pl.Int8)
     if "status" in roles:
         status = pl.col(roles["status"]).cast(pl.String).str.strip_chars().str.to_lowercase()
@@ -479,7 +502,10 @@ def _rejected(lines: pl.LazyFrame, spec: _Lines) -> pl.LazyFrame:
     import polars as pl
 
     return lines.filter(pl.col("_bad") != 0).select(
-        pl.col(_ROW).cast(pl.Int64).alias("row"), pl.col("_id").alias("id"), spec.reasons().alias("reason")
+        pl.col(_ROW).cast(pl.Int64).alias("row"),
+        pl.col("_id").alias("id"),
+        spec.reasons().alias("reason"),
+        spec.reasons("zh").alias("reason_zh"),
     )
 
 
@@ -499,6 +525,7 @@ def _contact_lines(
     spec.check(
         pl.col("_at") > as_of,
         pl.format(f"contact date {{}} is after as_of {as_of.isoformat()} (a future contact)", pl.col("_at")),
+        pl.format(f"联系日期 {{}} 晚于统计日 {as_of.isoformat()}（未来的联系）", pl.col("_at")),
     )
     spec.typed["_kind"] = (
         _text(pl.col(roles["kind"])).str.to_lowercase() if "kind" in roles else pl.lit(None, pl.String)
@@ -507,6 +534,7 @@ def _contact_lines(
     spec.check(
         pl.col("_kind").is_not_null() & ~pl.col("_kind").is_in(list(_CONTACT_KINDS)),
         pl.format(f"contact kind '{{}}' is not one of {', '.join(_CONTACT_KINDS)}", pl.col("_kind")),
+        pl.format("联系方式“{}”不在可用的方式之列", pl.col("_kind")),
     )
     return spec
 
