@@ -361,9 +361,15 @@ def _classify_distributed(
     else:
         import dask
 
+        import pyarrow.dataset as pads
+
+        # the input's own Arrow types for its columns (the empty meta dask infers
+        # from cannot type nested lists); the label and rule columns are inferred
+        source = pads.dataset(str(input_path), format="parquet").schema
+        typed = {name: source.field(name).type for name in source.names if name in result.frame.columns}
         writes = [
-            part.to_parquet(target, compute=False, write_index=False)
-            for part, target in ((result.frame, out), (result.rejected, rejected_path))
+            part.to_parquet(target, compute=False, write_index=False, schema=schema)
+            for part, target, schema in ((result.frame, out, typed), (result.rejected, rejected_path, "infer"))
             if target is not None
         ]
         *_, n_all, n_bad = dask.compute(*writes, result.combined.shape[0], result.rejected.shape[0])
