@@ -360,7 +360,6 @@ def _classify_distributed(
         n_all = result.combined.count()
     else:
         import dask
-
         import pyarrow.dataset as pads
 
         # the input's own Arrow types for its columns (the empty meta dask infers
