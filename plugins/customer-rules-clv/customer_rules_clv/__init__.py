@@ -567,7 +567,7 @@ def make_features(model: LifetimeValueModel) -> list[Feature]:
         return model.polars(as_of, "alive")
 
     @feature(
-        unit="probability 0-1",
+        unit="share 0-1",
         en="Probability alive",
         zh="存活概率",
         reads=history,
@@ -582,7 +582,7 @@ def make_features(model: LifetimeValueModel) -> list[Feature]:
         return model.polars(as_of, "purchases", days)
 
     @feature(
-        unit="orders",
+        unit="count",
         en="Expected purchases",
         zh="预期购买次数",
         args=(("days", "integer"),),
