@@ -52,7 +52,7 @@ from typing import Any
 
 from customer_rules.engine.engine import Engine, Scheme
 from customer_rules.engine.plugins import DEFAULT_PLUGINS, plugin_name
-from customer_rules.errors import CustomerRulesError, PolicyError
+from customer_rules.errors import CustomerRulesError, NotFittedError, PolicyError
 from customer_rules.hookspecs import hookimpl
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
 from customer_rules.lang.policy import Text
@@ -295,6 +295,10 @@ def _feature_problems(
     for record in records:
         try:
             value = feat.func(record, as_of, *call_args)
+        except NotFittedError:
+            # a population model's feature before its model is fitted: it says so,
+            # as it must; fit the engine before the kit checks its values
+            return out
         except Exception as exc:
             raised.append(f"{record.id}: {type(exc).__name__}: {exc}")
             continue

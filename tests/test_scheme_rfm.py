@@ -206,7 +206,8 @@ def test_customers_without_purchase_data_are_unclassified_and_named() -> None:
     d = engine.decide(SCHEME, future, as_of=AS_OF)
     assert d.label is None
     assert d.missing == ("days_since_purchase",)
-    assert "days_since_purchase" in d.explain()
+    assert "Days since last purchase" in d.explain()  # named for people; the key is in the full detail
+    assert "days_since_purchase" in d.explain(detail="full")
 
 
 def test_zero_orders_in_twelve_months_is_known_not_missing(fitted: cr.Engine) -> None:

@@ -226,7 +226,14 @@ ACCEPTED: dict[str, dict[tuple[str, tuple[str, ...]], str]] = {
         },
     },
     "crisis": {},
-    "value_pyramid": {("missing_gap", ()): "a missing measure leaves the customer unclassified (by design)"},
+    "value_pyramid": {
+        ("missing_gap", ()): "a missing measure leaves the customer unclassified (by design)",
+        **{
+            ("undecided", (rule,)): "ranked by revenue among the customers without a profit"
+            " (top_pct_within over a derived group): the bounded search may draw no such group"
+            for rule in ("top_vip_by_revenue", "top_major_by_revenue", "top_ordinary_by_revenue", "rest_by_revenue")
+        },
+    },
     "terminal_priority": {("gap", ()): "customers that are not terminals are not classified by this scheme"},
     "retail_license_grade": {("gap", ()): "customers that are not licensed retailers are not classified"},
 }
