@@ -342,7 +342,8 @@ def repeat_buyer(first: int, second: int | None) -> dict[str, Any]:
 
 
 def test_repeat_buyers_are_formal_on_every_backend() -> None:
-    pytest.importorskip("customer_rules.backends.durable")
+    import importlib.util
+
     import customer_rules as cr
 
     customers = [
@@ -352,7 +353,9 @@ def test_repeat_buyers_are_formal_on_every_backend() -> None:
         {**repeat_buyer(30, -5), "id": "second purchase after as_of"},
     ]
     expected = ["formal", "formal", "potential", "potential"]
-    for backend in ("python", "durable"):
+    # durable_rules cannot be installed on CPython >= 3.13: there, the python backend only
+    backends = ("python", "durable") if importlib.util.find_spec("durable") else ("python",)
+    for backend in backends:
         e = cr.Engine(load_entry_points=False, backend=backend)
         got = [e.decide(SCHEME, c, as_of=AS_OF) for c in customers]
         assert [d.label for d in got] == expected, backend
