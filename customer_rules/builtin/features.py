@@ -79,7 +79,14 @@ def days_since_contact(c: Customer, as_of: dt.date) -> int | None:
 # -- purchase history --------------------------------------------------------------
 
 
+def _days_since(at: dt.date | None, as_of: dt.date) -> int | None:
+    """Whole days from ``at`` to ``as_of``; missing when unknown or after as_of
+    (unlike the language's ``days_since``, a date still to come is no history)."""
+    return None if at is None or at > as_of else (as_of - at).days
+
+
 def _days_since_polars(column: str) -> Callable[[dt.date], pl.Expr]:
+    """The same as :func:`_days_since` for a whole date column."""
     def build(as_of: dt.date) -> pl.Expr:
         import polars as pl
 
@@ -99,8 +106,7 @@ def _days_since_polars(column: str) -> Callable[[dt.date], pl.Expr]:
     polars=_days_since_polars("value.last_purchase_at"),
 )
 def days_since_purchase(c: Customer, as_of: dt.date) -> int | None:
-    at = c.value.last_purchase_at
-    return None if at is None or at > as_of else (as_of - at).days
+    return _days_since(c.value.last_purchase_at, as_of)
 
 
 @feature(
@@ -113,8 +119,7 @@ def days_since_purchase(c: Customer, as_of: dt.date) -> int | None:
     polars=_days_since_polars("value.first_purchase_at"),
 )
 def tenure_days(c: Customer, as_of: dt.date) -> int | None:
-    at = c.value.first_purchase_at
-    return None if at is None or at > as_of else (as_of - at).days
+    return _days_since(c.value.first_purchase_at, as_of)
 
 
 def _open_cases_polars(as_of: dt.date) -> pl.Expr:
