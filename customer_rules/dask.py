@@ -21,7 +21,8 @@ See ``docs/how-to/scale-out.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from customer_rules.errors import BackendUnavailable
@@ -39,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - the test env has the extra
 from customer_rules.engine.engine import normalise_as_of
 from customer_rules.engine.tables import wanted_schemes
 from customer_rules.scale import partition as part
-from customer_rules.scale.cuts import fit_cuts
+from customer_rules.scale.cuts import fit_engine
 
 if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
@@ -203,20 +204,10 @@ def fit(
     DataFrame — the same cut-offs ``engine.fit`` learns from the same rows —
     and give them to ``engine`` (returned)."""
     day = normalise_as_of(as_of)
-    wanted = [engine.scheme(s).id for s in schemes] if schemes is not None else engine.population_schemes()
-    wanted = [sid for sid in wanted if engine.checked(sid).population_relative]
-    plans = {sid: part.stages(engine, sid) for sid in wanted}
-    cuts: dict[str, dict[str, Any]] = {sid: {} for sid in wanted}
-    population = 0
     shipped = dask.delayed(engine, pure=True, traverse=False)
-    for stage in range(max((len(p) for p in plans.values()), default=0)):
-        jobs = [
-            part.MeasureJob(sid, stage, dict(cuts[sid]), f"s{j}m")
-            for j, sid in enumerate(wanted)
-            if stage < len(plans[sid])
-        ]
-        columns = part.measure_columns(engine, jobs)
-        names = [c for c, _, _ in columns]
+
+    @contextmanager
+    def measurer(jobs: Sequence[part.MeasureJob], names: Sequence[str]) -> Iterator[_DaskMeasures]:
         meta = pd.DataFrame(
             {
                 **{c: pd.Series(dtype="float64") for c in names},
@@ -224,19 +215,15 @@ def fit(
             }
         )
         measured = ddf.map_partitions(
-            _measure_partition, shipped, jobs, names, day, chunk_rows, meta=meta, enforce_metadata=False
+            _measure_partition,
+            shipped,
+            list(jobs),
+            list(names),
+            day,
+            chunk_rows,
+            meta=meta,
+            enforce_metadata=False,
         ).persist()
-        measures = _DaskMeasures(measured)
-        found = fit_cuts(
-            measures,
-            [(c, call, engine.checked(sid).params) for c, sid, call in columns],
-            rank_error=RANK_ERROR,
-        )
-        population = measures.rows
-        del measured
-        for job in jobs:
-            for i, key in enumerate(part.cut_keys(engine, job.scheme, job.stage)):
-                cuts[job.scheme][key] = found[f"{job.prefix}{i}"]
-    for sid in wanted:
-        engine.use_cuts(sid, cuts[sid], as_of=day.isoformat(), population=population)
-    return engine
+        yield _DaskMeasures(measured)
+
+    return fit_engine(engine, measurer, as_of=day, schemes=schemes, rank_error=RANK_ERROR)

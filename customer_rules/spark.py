@@ -24,6 +24,7 @@ See ``docs/how-to/scale-out.md``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from customer_rules.errors import BackendUnavailable
@@ -41,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - the test env has the extra
 from customer_rules.engine.engine import normalise_as_of
 from customer_rules.engine.tables import wanted_schemes
 from customer_rules.scale import partition as part
-from customer_rules.scale.cuts import fit_cuts
+from customer_rules.scale.cuts import fit_engine
 
 if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
@@ -232,37 +233,17 @@ def fit(
 
     day = normalise_as_of(as_of)
     sdf, _ = _safe(sdf)
-    wanted = [engine.scheme(s).id for s in schemes] if schemes is not None else engine.population_schemes()
-    wanted = [sid for sid in wanted if engine.checked(sid).population_relative]
-    plans = {sid: part.stages(engine, sid) for sid in wanted}
-    cuts: dict[str, dict[str, Any]] = {sid: {} for sid in wanted}
-    population = 0
-    depth = max((len(p) for p in plans.values()), default=0)
-    for stage in range(depth):
-        jobs = [
-            part.MeasureJob(sid, stage, dict(cuts[sid]), f"s{j}m")
-            for j, sid in enumerate(wanted)
-            if stage < len(plans[sid])
-        ]
-        columns = part.measure_columns(engine, jobs)
-        schema = pa.schema([pa.field(c, pa.float64()) for c, _, _ in columns])
+
+    @contextmanager
+    def measurer(jobs: Sequence[part.MeasureJob], names: Sequence[str]) -> Iterator[_SparkMeasures]:
+        schema = pa.schema([pa.field(c, pa.float64()) for c in names])
         shipped = _broadcast(sdf, engine)
-        measure = _measurer(shipped, jobs, schema, day, chunk_rows)
+        measure = _measurer(shipped, list(jobs), schema, day, chunk_rows)
         measured = sdf.mapInArrow(measure, from_arrow_schema(schema)).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            measures = _SparkMeasures(measured)
-            found = fit_cuts(
-                measures,
-                [(c, call, engine.checked(sid).params) for c, sid, call in columns],
-                rank_error=1 / ACCURACY,
-            )
-            population = measures.rows
+            yield _SparkMeasures(measured)
         finally:
             measured.unpersist()
             shipped.unpersist()
-        for job in jobs:
-            for i, key in enumerate(part.cut_keys(engine, job.scheme, job.stage)):
-                cuts[job.scheme][key] = found[f"{job.prefix}{i}"]
-    for sid in wanted:
-        engine.use_cuts(sid, cuts[sid], as_of=day.isoformat(), population=population)
-    return engine
+
+    return fit_engine(engine, measurer, as_of=day, schemes=schemes, rank_error=1 / ACCURACY)

@@ -21,7 +21,7 @@ from customer_rules.engine.fitting import learn
 from customer_rules.lang.ast import Call
 from customer_rules.lang.parser import parse
 from customer_rules.scale import partition as part
-from customer_rules.scale.cuts import fit_cuts
+from customer_rules.scale.cuts import FrameMeasures, fit_batches, fit_cuts
 
 
 class ListMeasures:
@@ -108,6 +108,34 @@ def test_fit_cuts_equal_learn_whatever_the_quantiles(
                 a == b or (math.isnan(a) and math.isnan(b))
                 for a, b in zip(got.values, want.values, strict=True)
             )
+
+
+def test_frame_measures_give_the_cuts_of_learn() -> None:
+    """FrameMeasures (exact quantiles) find every cut learn() finds, NaN and ties included."""
+    values = [3.0, 3.0, 3.0, 1.0, None, math.nan, 7.5, -2.0, 3.0, None, 0.0, 7.5]
+    frame = pl.DataFrame({f"c{i}": values for i in range(len(CALLS))})
+    found = fit_cuts(FrameMeasures(frame), [(f"c{i}", c, {}) for i, c in enumerate(CALLS)], rank_error=1e-6)
+    for i, call in enumerate(CALLS):
+        want = learn(call, pl.Series(values, dtype=pl.Float64()), {})
+        got = found[f"c{i}"]
+        assert (got.function, got.size, got.count) == (want.function, want.size, want.count)
+        assert got.cutoff == want.cutoff or (math.isnan(got.cutoff or 0) and math.isnan(want.cutoff or 0))
+
+
+def test_fit_batches_learns_what_fit_learns_chunk_by_chunk() -> None:
+    """One machine, a population read in small chunks (a folder larger than memory):
+    every built-in scheme's cut-offs, the care plugin's and a group-wise policy's,
+    with ties across chunks, missing values and invalid rows, equal engine.fit's."""
+    from scale_support import AS_OF, engine, population
+
+    frame = population()
+    local = engine().fit(frame, as_of=AS_OF)
+    table = frame.to_arrow()
+    fitted = fit_batches(engine(), lambda: table.to_batches(max_chunksize=45), as_of=AS_OF, chunk_rows=70)
+    assert local.population_schemes()
+    for sid in local.population_schemes():
+        assert fitted.cuts(sid) == local.cuts(sid), sid
+        assert fitted.fitted_[sid]["population"] == local.fitted_[sid]["population"], sid
 
 
 def test_engine_pickles_as_its_recipe() -> None:

@@ -24,23 +24,33 @@ counts and summarises them exactly as ``engine.fit`` does
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
+import pyarrow as pa
 
 from customer_rules.engine.fitting import percentile_cut
 from customer_rules.lang.ast import Call
 from customer_rules.lang.check import constant_value
 from customer_rules.lang.population import Cut, round_half_up
+from customer_rules.scale import partition as part
+
+if TYPE_CHECKING:
+    from customer_rules.engine.engine import Engine
 
 _INF = math.inf
 
 
 class Measures(Protocol):
     """Aggregations over the distributed measure columns (null = the row does not count)."""
+
+    #: the valid rows measured (the population the cut-offs are fitted on)
+    rows: int
 
     def counts(self, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per column: (known values, of which NaN)."""
@@ -161,3 +171,127 @@ def _pick(k: int, above: int, inside: Sequence[tuple[float, int]]) -> float | No
         if seen >= k:
             return value
     return None
+
+
+#: What a backend gives :func:`fit_engine` for one fitting round: given the
+#: round's jobs and measure column names, a context holding the measured
+#: population (released when the round is done).
+Measurer = Callable[[Sequence["part.MeasureJob"], Sequence[str]], AbstractContextManager[Measures]]
+
+
+def fit_engine(
+    engine: Engine,
+    measurer: Measurer,
+    *,
+    as_of: dt.date,
+    schemes: Iterable[str] | None,
+    rank_error: float,
+) -> Engine:
+    """Fit ``engine``'s population-relative schemes (``schemes``, or all) from
+    measures a backend computes, round by round (a stage's measures read the
+    cut-offs of the stages before it), and give it the cut-offs (returned).
+
+    The loop every backend shares — Spark, Dask and :class:`FrameMeasures`
+    on one machine; each supplies only ``measurer``."""
+    wanted = [engine.scheme(s).id for s in schemes] if schemes is not None else engine.population_schemes()
+    wanted = [sid for sid in wanted if engine.checked(sid).population_relative]
+    plans = {sid: part.stages(engine, sid) for sid in wanted}
+    cuts: dict[str, dict[str, Cut]] = {sid: {} for sid in wanted}
+    population = 0
+    for stage in range(max((len(p) for p in plans.values()), default=0)):
+        jobs = [
+            part.MeasureJob(sid, stage, dict(cuts[sid]), f"s{j}m")
+            for j, sid in enumerate(wanted)
+            if stage < len(plans[sid])
+        ]
+        columns = part.measure_columns(engine, jobs)
+        with measurer(jobs, [c for c, _, _ in columns]) as measures:
+            found = fit_cuts(
+                measures,
+                [(c, call, engine.checked(sid).params) for c, sid, call in columns],
+                rank_error=rank_error,
+            )
+            population = measures.rows
+        for job in jobs:
+            for i, key in enumerate(part.cut_keys(engine, job.scheme, job.stage)):
+                cuts[job.scheme][key] = found[f"{job.prefix}{i}"]
+    for sid in wanted:
+        engine.use_cuts(sid, cuts[sid], as_of=as_of.isoformat(), population=population)
+    return engine
+
+
+class FrameMeasures:
+    """:class:`Measures` over one polars DataFrame of measure columns (null = the
+    row does not count; NaN is a value), with exact quantiles: fitting on one
+    machine from measures computed chunk by chunk (:func:`fit_batches`)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.rows = frame.height
+        self._sorted: dict[str, pl.Series] = {}
+
+    def _finite(self, c: str) -> pl.Series:
+        """The column's known, non-NaN values in ascending order (sorted once)."""
+        if c not in self._sorted:
+            s = self.frame.get_column(c).drop_nulls()
+            self._sorted[c] = s.filter(~s.is_nan()).sort()
+        return self._sorted[c]
+
+    def counts(self, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
+        out = {}
+        for c in columns:
+            s = self.frame.get_column(c).drop_nulls()
+            out[c] = (s.len(), int(s.is_nan().sum()))
+        return out
+
+    def quantiles(self, wanted: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+        out = {}
+        for c, qs in wanted.items():
+            s = self._finite(c)
+            last = s.len() - 1
+            out[c] = [float(s[min(last, max(0, round(q * last)))]) if last >= 0 else 0.0 for q in qs]
+        return out
+
+    def window(
+        self, wanted: Mapping[str, tuple[float, float]]
+    ) -> dict[str, tuple[int, list[tuple[float, int]]]]:
+        out = {}
+        for c, (lo, hi) in wanted.items():
+            s = self._finite(c)
+            start = int(s.search_sorted(lo, side="left"))
+            stop = int(s.search_sorted(hi, side="right"))
+            inside = s.slice(start, stop - start).value_counts()
+            out[c] = (s.len() - stop, [(float(v), int(n)) for v, n in inside.iter_rows()])
+        return out
+
+    def values(self, columns: Sequence[str]) -> dict[str, list[tuple[float, int]]]:
+        return {
+            c: [(float(v), int(n)) for v, n in self._finite(c).value_counts().iter_rows()] for c in columns
+        }
+
+
+def fit_batches(
+    engine: Engine,
+    batches: Callable[[], Iterable[pa.RecordBatch]],
+    *,
+    as_of: Any,
+    schemes: Iterable[str] | None = None,
+    chunk_rows: int = part.CHUNK_ROWS,
+) -> Engine:
+    """Fit ``engine`` on one machine from a population read chunk by chunk — a
+    Parquet folder larger than memory: ``batches`` returns a fresh iterator of
+    its Arrow batches (it is read once per fitting round). Only the measures
+    (one float per row and population call) are held in memory, and the
+    cut-offs are exactly those ``engine.fit`` learns from the same rows."""
+    from customer_rules.engine.engine import normalise_as_of
+
+    day = normalise_as_of(as_of)
+
+    @contextmanager
+    def measurer(jobs: Sequence[part.MeasureJob], names: Sequence[str]) -> Iterator[FrameMeasures]:
+        parts = [part.measure_chunk(engine, t, jobs, day) for t in part.chunks(batches(), chunk_rows)]
+        yield FrameMeasures(
+            pl.concat(parts) if parts else pl.DataFrame(schema={c: pl.Float64() for c in names})
+        )
+
+    return fit_engine(engine, measurer, as_of=day, schemes=schemes, rank_error=1e-6)
