@@ -447,6 +447,32 @@ def test_cli_refuses_a_public_bind_without_tokens(monkeypatch: pytest.MonkeyPatc
     assert "needs API tokens" in result.output
 
 
+def test_params_change_the_served_schemes_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--param`` / ``ServeConfig.params`` reach the served engine (and every reload);
+    an unknown scheme or parameter stops the service before it binds, saying why."""
+    from click.testing import CliRunner
+
+    from customer_rules.cli.main import cli
+    from customer_rules.serve.settings import build_engine
+
+    engine = build_engine(ServeConfig(params={"value_pyramid": {"vip_top_pct": 3}}))
+    assert engine.params("value_pyramid")["vip_top_pct"] == 3
+    with pytest.raises(ServeConfigError, match="do not fit together.*vip_top_pct <= major_top_pct"):
+        build_engine(ServeConfig(params={"value_pyramid": {"vip_top_pct": 7}}))
+    with pytest.raises(ServeConfigError, match="did you mean 'value_pyramid'"):
+        build_engine(ServeConfig(params={"value_pyramd": {"vip_top_pct": 7}}))
+    with pytest.raises(ServeConfigError, match="vip_top_pt"):
+        build_engine(ServeConfig(params={"value_pyramid": {"vip_top_pt": 7}}))
+    started: list[Any] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.append(app))
+    ok = CliRunner().invoke(cli, ["serve", "--param", "value_pyramid.vip_top_pct=3"])
+    assert ok.exit_code == 0, ok.output
+    assert len(started) == 1
+    bad = CliRunner().invoke(cli, ["serve", "--param", "value_pyramd.vip_top_pct=7"])
+    assert bad.exit_code != 0 and "did you mean 'value_pyramid'" in bad.output
+    assert len(started) == 1
+
+
 def _free_port() -> int:
     import socket
 

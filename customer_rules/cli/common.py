@@ -328,6 +328,12 @@ def parse_params(given: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def given_params() -> dict[str, dict[str, Any]]:
+    """The command's ``--param`` values, by scheme (not yet checked against the schemes)."""
+    ctx = click.get_current_context(silent=True)
+    return parse_params(ctx.meta.get(_PARAMS, []) if ctx is not None else [])
+
+
 def build_engine(policies: Sequence[Path] = ()) -> Engine:
     """The engine a command runs: installed plugins, ``--policy`` files, and the
     ``--param`` values of the command (checked against each scheme's
@@ -337,9 +343,7 @@ def build_engine(policies: Sequence[Path] = ()) -> Engine:
     engine = Engine()
     for path in policies:
         engine.add_policy(engine.load_policy(path))
-    ctx = click.get_current_context(silent=True)
-    given = parse_params(ctx.meta.get(_PARAMS, []) if ctx is not None else [])
-    for scheme, values in given.items():
+    for scheme, values in given_params().items():
         if scheme not in engine.schemes:
             close = difflib.get_close_matches(scheme, list(engine.schemes), n=1)
             raise CliUsageError(

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from customer_rules.cli.common import CliError, cli, debug_option, fitted_option, policy_option
+from customer_rules.cli.common import (
+    CliError,
+    cli,
+    debug_option,
+    fitted_option,
+    given_params,
+    param_option,
+    policy_option,
+)
 
 SERVE_EXTRA = "pip install 'customer-rules[serve]'"
 
@@ -18,6 +26,7 @@ SERVE_EXTRA = "pip install 'customer-rules[serve]'"
         "Examples:\n\n"
         "  customer-rules serve                       # 127.0.0.1:8000, every installed scheme\n\n"
         "  customer-rules serve --policy tiers.yaml --fitted cuts.json\n\n"
+        "  customer-rules serve --param value_pyramid.measure=revenue\n\n"
         "  customer-rules serve --host 0.0.0.0 --token-file tokens.sha256\n\n"
         "Reload policies, plugins and fitted cut-offs with `kill -HUP <pid>` or "
         "POST /v1/admin/reload (token needed)."
@@ -35,6 +44,7 @@ SERVE_EXTRA = "pip install 'customer-rules[serve]'"
     metavar="MODULE",
     help="Load a plugin module (importable name) besides the installed ones; repeatable.",
 )
+@param_option
 @fitted_option
 @click.option(
     "--token-file",
@@ -113,6 +123,7 @@ def serve(
         port=port,
         policies=policies,
         plugins=plugins,
+        params=given_params(),
         fitted=fitted,
         max_body_bytes=max_body_bytes,
         max_batch=max_batch,

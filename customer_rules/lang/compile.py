@@ -127,9 +127,10 @@ def resolve_params(
                 if policy.params
                 else None,
             ) from None
+        what = f"bad value for parameter {name!r}" if name else "parameters that do not fit together"
         raise PolicyError(
-            f"bad value for parameter {name!r} of scheme {policy.id!r}: {err['msg']}",
-            field=f"params.{name}",
+            f"{what} of scheme {policy.id!r}: {err['msg']}",
+            field=f"params.{name}" if name else "params",
         ) from None
     return dict(validated.model_dump())
 

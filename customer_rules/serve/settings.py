@@ -72,6 +72,10 @@ class ServeConfig(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     policies: tuple[Path, ...] = ()
     plugins: tuple[str, ...] = ()
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Scheme parameters to change: scheme id → parameter → value (checked on load).",
+    )
     fitted: Path | None = None
     token_sha256: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest request body accepted.")
@@ -116,7 +120,7 @@ class ServeConfig(BaseModel):
 
 def build_engine(config: ServeConfig) -> Any:
     """A fresh engine from the config: plugins (importable module names),
-    policy files, then fitted cut-offs."""
+    policy files, parameters, then fitted cut-offs."""
     import customer_rules as cr
 
     plugins = []
@@ -128,6 +132,13 @@ def build_engine(config: ServeConfig) -> Any:
     engine = cr.Engine(plugins=plugins)
     for path in config.policies:
         engine.add_policy(engine.load_policy(path))
+    for scheme, values in config.params.items():
+        try:
+            engine = engine.with_params(scheme, **values)
+        except KeyError as exc:  # an unknown scheme, with a "did you mean"
+            raise ServeConfigError(f"params: {exc.args[0]}") from None
+        except cr.CustomerRulesError as exc:  # a bad name or value (PolicyError, or PluginError on a rebuild)
+            raise ServeConfigError(f"params: {exc}") from None
     if config.fitted is not None:
         engine.load_fitted(config.fitted)
     return engine
