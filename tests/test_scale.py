@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -205,3 +206,33 @@ def test_without_the_extra_the_error_names_it() -> None:
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         assert f"pip install 'customer-rules[{extra}]'" in out
+
+
+def test_cli_classifies_a_folder_file_by_file(tmp_path: Path) -> None:
+    """``customer-rules classify FOLDER`` without --engine: fitted over the whole folder,
+    classified one file at a time, with the labels classify_frame gives on the whole
+    table and every rejected row named by its file and row."""
+    from click.testing import CliRunner
+    from scale_support import AS_OF, expected, population, write_parts
+
+    from customer_rules.cli.main import cli
+
+    frame = population().head(120)
+    folder = write_parts(frame, tmp_path / "in")
+    out, rej = tmp_path / "labels", tmp_path / "rejected"
+    args = ["classify", str(folder), "--as-of", AS_OF.isoformat(), "--out", str(out), "--rejected", str(rej)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    labelled, rejected = pl.read_parquet(out), pl.read_parquet(rej)
+    assert labelled.height + rejected.height == frame.height and rejected.height > 0
+    assert f"{labelled.height} of {frame.height} rows classified file by file" in result.output
+    local = cr.Engine()
+    local.fit(frame, as_of=AS_OF)
+    labels, _ = expected(local, frame)
+    got = labelled.select(pl.col(c).cast(pl.String()) if c != "id" else pl.col(c) for c in labels.columns)
+    assert got.sort("id").equals(labels)
+    files = {f.name for f in folder.iterdir()}
+    for r in rejected.iter_rows(named=True):
+        assert r["file"] in files and f"(row {r['row']})" in r["reason"]
+        source = pl.read_parquet(folder / r["file"])
+        assert source.get_column("id")[r["row"]] == r["id"]

@@ -172,7 +172,8 @@ used are reported, and fail --strict), then classified.
     default="local",
     show_default=True,
     help="spark / dask: INPUT, --out and --rejected are Parquet folders, classified on a local "
-    "Spark session or Dask cluster (extras customer-rules[spark] / [dask]).",
+    "Spark session or Dask cluster (extras customer-rules[spark] / [dask]). A folder INPUT "
+    "with local is classified file by file on this machine.",
 )
 @encoding_option
 @fitted_option
@@ -202,11 +203,7 @@ def classify(
     from customer_rules.io.files import bad_rows_frame, file_format, with_cell_values
 
     day = need_as_of(as_of)
-    if run_on == "local" and input_path.is_dir():
-        raise CliUsageError(
-            f"{input_path} is a folder: classify a folder of Parquet files with --engine spark|dask"
-        )
-    if run_on != "local":
+    if run_on != "local" or input_path.is_dir():
         _classify_distributed(
             run_on, input_path, out, rejected_path, day, schemes, reasons, lang, fitted, policies
         )
@@ -310,8 +307,10 @@ def _classify_distributed(
     fitted: Path | None,
     policies: tuple[Path, ...],
 ) -> None:
-    """``classify --engine spark|dask``: a Parquet folder fitted and classified on a local
-    Spark session or Dask cluster (``customer_rules.spark`` / ``customer_rules.dask``);
+    """``classify FOLDER`` and ``classify --engine spark|dask``: a Parquet folder fitted
+    and classified file by file on this machine (``local``: only one file's rows
+    and the population measures are in memory at a time), or on a local Spark
+    session or Dask cluster (``customer_rules.spark`` / ``customer_rules.dask``);
     the labelled rows and the rejected rows written as Parquet folders."""
     if not input_path.exists():
         raise CliUsageError(f"no such Parquet folder or file: {input_path}")
@@ -322,6 +321,12 @@ def _classify_distributed(
     wanted = wanted_schemes(engine, schemes)
     population = [s for s in engine.population_schemes() if wanted is None or s in wanted]
     stdout = console()
+    if run_on == "local":
+        n_all, n_bad = _classify_folder(
+            engine, input_path, out, rejected_path, day, wanted, population, reasons, lang, fitted
+        )
+        stdout.print(f"{n_all - n_bad} of {n_all} rows classified file by file; {n_bad} rejected")
+        return
     try:
         if run_on == "spark":
             import os
@@ -373,6 +378,51 @@ def _classify_distributed(
         ]
         *_, n_all, n_bad = dask.compute(*writes, result.combined.shape[0], result.rejected.shape[0])
     stdout.print(f"{n_all - n_bad} of {n_all} rows classified on {run_on}; {n_bad} rejected")
+
+
+def _classify_folder(
+    engine: Engine,
+    folder: Path,
+    out: str | None,
+    rejected_path: str | None,
+    day: dt.date,
+    wanted: list[str] | None,
+    population: list[str],
+    reasons: bool,
+    lang: str,
+    fitted: Path | None,
+) -> tuple[int, int]:
+    """A Parquet folder on one machine: fitted chunk by chunk
+    (:func:`customer_rules.scale.cuts.fit_batches`), then classified one file at
+    a time, each written to ``out`` (and its rejected rows, named by file and
+    row, to ``rejected_path``) under the input file's name. Returns (rows, rejected)."""
+    import polars as pl
+    import pyarrow.dataset as pads
+
+    from customer_rules.scale.cuts import fit_batches
+
+    files = sorted(f for f in folder.rglob("*.parquet") if f.is_file())
+    if not files:
+        raise CliUsageError(f"{folder} holds no Parquet files")
+    if fitted is not None:
+        engine.load_fitted(fitted)
+    elif population:
+        fit_batches(engine, lambda: pads.dataset(files, format="parquet").to_batches(), as_of=day, schemes=population)
+    n_all = n_bad = 0
+    for target in (out, rejected_path):
+        if target is not None:
+            Path(target).mkdir(parents=True, exist_ok=True)
+    for f in files:
+        frame = pl.read_parquet(f)
+        result = engine.classify_frame_with_rejects(frame, as_of=day, schemes=wanted, reasons=reasons, lang=lang)
+        name = str(f.relative_to(folder)).replace("/", "__")
+        if out is not None:
+            result.frame.write_parquet(Path(out) / name)
+        if rejected_path is not None and result.rejected.height:
+            result.rejected.with_columns(pl.lit(name).alias("file")).write_parquet(Path(rejected_path) / name)
+        n_all += frame.height
+        n_bad += result.rejected.height
+    return n_all, n_bad
 
 
 def _classify_frame(
