@@ -714,3 +714,25 @@ def test_explanations_agree_with_the_shares(
             assert ("tied on remainder with" in text) == (ties > 0)
             if ties:
                 assert f"with {ties} other" in text
+
+
+@settings(max_examples=100, deadline=None)
+@given(problems())
+def test_explaining_from_the_working_says_what_the_shares_say(
+    problem: tuple[int, dict[str, str], dict[str, Fraction], dict[str, int]],
+) -> None:
+    """``explain`` reads a customer's figures from the allocation's working
+    without building its Share: the text must be the one its Share gives."""
+    from customer_rules.apps.allocate import Allocation
+
+    supply, labels, weights, caps = problem
+    alloc = cr.allocate(supply, labels, weights, caps)
+    plain = Allocation(
+        supply=alloc.supply,
+        quantities=alloc.quantities,
+        shares={c: alloc.shares[c] for c in alloc.shares},
+        leftover=alloc.leftover,
+    )
+    for c in alloc:
+        for lang in ("en", "zh"):
+            assert alloc.explain(c, lang=lang) == plain.explain(c, lang=lang)

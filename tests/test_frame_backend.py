@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rules_support import AS_OF, engine, policy
 
 import customer_rules as cr
@@ -635,3 +637,20 @@ def test_frame_from_records_reads_what_model_dump_gives() -> None:
     assert_frame_equal(cr.frame_from_records(records), expected)
     assert_frame_equal(cr.frame_from_records([r.model_dump() for r in records]), expected)
     assert cr.frame_from_records([]).schema == schema
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(0, 30), seed=st.integers(0, 10_000))
+def test_frame_from_records_matches_model_dump_for_any_sample(n: int, seed: int) -> None:
+    """Records are read one (sub-)model at a time by polars: the table must be
+    the one a record-by-record ``model_dump`` gives, for any mix of records."""
+    from polars.testing import assert_frame_equal
+
+    from customer_rules.model.tables import _flatten, canonical_schema, customer_spec
+
+    records = cr.sample_customers(n, seed=seed)
+    spec = customer_spec()
+    schema = canonical_schema(spec)
+    rows = [_flatten(r.model_dump(), spec) for r in records]
+    expected = pl.DataFrame({c: [row.get(c) for row in rows] for c in schema}, schema=schema)
+    assert_frame_equal(cr.frame_from_records(records), expected)

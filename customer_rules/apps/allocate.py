@@ -162,11 +162,15 @@ class Allocation(Mapping[CustomerId, int]):
             raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
         if customer_id is None:
             return self._summary(lang)
+        shares = self.shares
+        zh = lang == "zh"
         try:
-            s = self.shares[customer_id]
+            if isinstance(shares, _Shares):  # no Share built: read the working directly
+                return shares.explain(customer_id, self, zh)
+            s = shares[customer_id]
         except KeyError:
             raise KeyError(f"customer {customer_id!r} is not in this allocation") from None
-        return _explain_share(s, self, lang == "zh")
+        return _explain_text(self, zh, s.customer_id, s.label, s.cap, s.capped, s.quantity, s.rank, s.extra)
 
     # Per-allocation figures every customer's explanation quotes: computed
     # once (on first use) so explaining everyone stays linear in customers.
@@ -333,7 +337,10 @@ def allocate(
                 )
             w = fallback
         label_weight[label] = (w, False)
-    entries.sort(key=lambda e: _id_key(e[0]))
+    if set(map(type, map(operator.itemgetter(0), entries))) in ({str}, {int}):
+        entries.sort(key=operator.itemgetter(0))  # one kind of id: the same order as _id_key, faster
+    else:
+        entries.sort(key=lambda e: _id_key(e[0]))
     return _solve(supply_n, entries, label_weight, cap_of)
 
 
@@ -402,6 +409,7 @@ def _solve(
     # remainder, then higher weight (both per group), then id ascending
     # (entries are in id order).
     members: list[list[CustomerId]] = [[] for _ in range(k)]
+    queued = [quota[g] != base[g] for g in range(k)]
     held: set[CustomerId] = set()
     for cid, label in entries:
         g = group_of[label]
@@ -409,17 +417,16 @@ def _solve(
             cap = cap_of.get(cid)
             if cap is not None and cap <= limit[g]:
                 held.add(cid)
-            elif quota[g] != base[g]:
+            elif queued[g]:
                 members[g].append(cid)
     order = sorted(range(k), key=lambda g: (-(quota[g] - base[g]), g))
     queue = [cid for g in order for cid in members[g]]
-    rank = {cid: i + 1 for i, cid in enumerate(queue)}
+    rank = dict(zip(queue, range(1, len(queue) + 1), strict=True))
     lucky = set(queue[:leftover])
 
+    labels: dict[CustomerId, str | None] = dict(entries)
     quantities: dict[CustomerId, int] = {}
-    labels: dict[CustomerId, str | None] = {}
     for cid, label in entries:
-        labels[cid] = label
         g = group_of[label]
         if g < 0:
             quantities[cid] = 0
@@ -512,6 +519,21 @@ class _Shares(Mapping[CustomerId, Share]):
             rank=self._rank.get(cid),
             capped=held,
             excluded=is_excluded,
+        )
+
+    def explain(self, cid: CustomerId, alloc: Allocation, zh: bool) -> str:
+        """``alloc.explain(cid)`` from the working, without building the :class:`Share`
+        (KeyError for an unknown customer)."""
+        return _explain_text(
+            alloc,
+            zh,
+            cid,
+            self.labels[cid],
+            self._cap_of.get(cid),
+            cid in self._held,
+            alloc.quantities[cid],
+            self._rank.get(cid),
+            cid in self._lucky,
         )
 
     def __iter__(self) -> Iterator[CustomerId]:
@@ -624,7 +646,10 @@ def _entries(
     if module.startswith(("polars", "pandas")) and hasattr(decisions, "columns"):
         return _from_frame(decisions, module, id_column, label_column or scheme or "label")
     if isinstance(decisions, Mapping):
-        return [(cid, _label_of(v, scheme, cid)) for cid, v in decisions.items()]
+        return [
+            (cid, v if v is None or type(v) is str else _label_of(v, scheme, cid))
+            for cid, v in decisions.items()
+        ]
     if isinstance(decisions, str | bytes) or not isinstance(decisions, Iterable):
         raise ValueError(
             "decisions must be a mapping customer id -> label, an iterable of Decision or Profile, "
@@ -715,57 +740,52 @@ def _label_text(label: str | None, zh: bool) -> str:
     return label
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
 
 
 #: What customers with the same label, cap and capped state share in their
-#: explanation: the weight as text, the lines after the first, and (for
-#: those in the queue for leftover units) their remainder as text and how
-#: many others share it.
-_Body = tuple[str, tuple[str, ...], tuple[str, int] | None]
+#: explanation: the end of the first line (label and weight), the lines
+#: after it, and (for those in the queue for leftover units) the rounding
+#: line's text around the whole part and the rank, and its end with and
+#: without the extra unit.
+_Body = tuple[str, tuple[str, ...], tuple[tuple[str, str], str, str] | None]
 
 
-def _explain_share(s: Share, alloc: Allocation, zh: bool) -> str:
+def _explain_text(
+    alloc: Allocation,
+    zh: bool,
+    cid: CustomerId,
+    label: str | None,
+    cap: int | None,
+    capped: bool,
+    quantity: int,
+    rank: int | None,
+    extra: bool,
+) -> str:
+    """One customer's explanation from the figures that are its own (its
+    :class:`Share` is looked up only for the part it has in common with others)."""
     # Within one allocation the label fixes the weight and the uncapped
     # quota, and the cap fixes the quota of a capped customer: everything
-    # but the id, the quantity and the rank is shared, and worked out once.
-    key = (zh, s.label, s.cap, s.capped)
+    # but the id, the quantity and the rank is shared, and worked out once
+    # (with the text of the head's label and of the rounding line's tail).
+    key = (zh, label, cap, capped)
     body = alloc._texts.get(key)
     if body is None:
-        body = alloc._texts[key] = _share_body(s, alloc, zh)
-    weight, lines, queued = body
-    label = _label_text(s.label, zh)
-    unit = "" if zh else (" unit" if s.quantity == 1 else " units")
-    head = (
-        f"客户 {s.customer_id}：{s.quantity} 单位（{label}，权重 {weight}）"
-        if zh
-        else f"customer {s.customer_id}: {s.quantity}{unit} (label {label}, weight {weight})"
-    )
-    if queued is None or s.rank is None:
-        return "\n".join([head, *lines])
-    remainder, ties = queued
+        body = alloc._texts[key] = _share_body(alloc.shares[cid], alloc, zh)
+    head_tail, lines, queued = body
     if zh:
-        got = "加 1" if s.extra else "不加"
-        tie = f"（与 {ties} 个客户余数相同，依次按权重较高、客户编号较小排序）" if ties else ""
-        rounding = (
-            f"  取整（最大余数法）：整数部分 {s.base}，余数 {remainder} 排第 {s.rank} 位，"
-            f"剩余 {alloc.leftover} 个单位 → {got}{tie}"
-        )
+        head = f"客户 {cid}：{quantity} 单位（{head_tail}"
     else:
-        got = "+1" if s.extra else "no extra unit"
-        tie = (
-            f" (tied on remainder with {ties} other{'s' if ties > 1 else ''}; "
-            "order: higher weight, then smaller customer id)"
-            if ties
-            else ""
-        )
-        rounding = (
-            f"  rounding (largest remainder): whole part {s.base}, remainder {remainder} "
-            f"ranks {_ordinal(s.rank)} for {alloc.leftover} leftover unit"
-            f"{'s' if alloc.leftover != 1 else ''} → {got}{tie}"
-        )
+        head = f"customer {cid}: {quantity}{' unit' if quantity == 1 else ' units'} {head_tail}"
+    if queued is None or rank is None:
+        return "\n".join([head, *lines]) if lines else head
+    rounding_head, got_yes, got_no = queued
+    base = quantity - extra
+    if zh:
+        rounding = f"{rounding_head[0]}{base}{rounding_head[1]}{rank}{got_yes if extra else got_no}"
+    else:
+        th = "th" if 10 <= rank % 100 <= 20 else _SUFFIX.get(rank % 10, "th")
+        rounding = f"{rounding_head[0]}{base}{rounding_head[1]}{rank}{th}{got_yes if extra else got_no}"
     return "\n".join([head, *lines, rounding])
 
 
@@ -773,13 +793,14 @@ def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
     """The part of ``s``'s explanation it shares with customers of the same label, cap and capped state."""
     label = _label_text(s.label, zh)
     weight = _num(s.weight)
+    head = f"{label}，权重 {weight}）" if zh else f"(label {label}, weight {weight})"
     lines: list[str] = []
     if s.excluded:
         lines.append(f"  标签 {label} 被排除，不分配" if zh else f"  label {label} is excluded: gets nothing")
-        return weight, tuple(lines), None
+        return head, tuple(lines), None
     if s.weight == 0:
         lines.append("  权重为 0，不分配" if zh else "  weight 0: gets nothing")
-        return weight, tuple(lines), None
+        return head, tuple(lines), None
     total_weight = alloc._total_weight
     share = s.weight / total_weight
     pct = f"{float(share) * 100:.2f}%"
@@ -817,7 +838,7 @@ def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
                 f"  cap {cap} binds after redistribution: with the units capped customers could not take, "
                 f"its share by weight would be {_num(s.uncapped_quota)}; gets {cap}"
             )
-        return weight, tuple(lines), None
+        return head, tuple(lines), None
     gain = s.quota - s.proportional
     if gain > 0:
         lines.append(
@@ -832,7 +853,21 @@ def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
         lines.append(
             f"  取整：配额为整数，得到 {s.base}" if zh else f"  rounding: the quota is whole, gets {s.base}"
         )
-        return weight, tuple(lines), None
-    remainder = s.remainder
-    ties = alloc._remainder_counts[remainder] - 1  # the others with the same remainder
-    return weight, tuple(lines), (_num(remainder), ties)
+        return head, tuple(lines), None
+    remainder = _num(s.remainder)
+    ties = alloc._remainder_counts[s.remainder] - 1  # the others with the same remainder
+    leftover = alloc.leftover
+    if zh:
+        tie = f"（与 {ties} 个客户余数相同，依次按权重较高、客户编号较小排序）" if ties else ""
+        around = ("  取整（最大余数法）：整数部分 ", f"，余数 {remainder} 排第 ")
+        tail = f" 位，剩余 {leftover} 个单位 → "
+        return head, tuple(lines), (around, f"{tail}加 1{tie}", f"{tail}不加{tie}")
+    tie = (
+        f" (tied on remainder with {ties} other{'s' if ties > 1 else ''}; "
+        "order: higher weight, then smaller customer id)"
+        if ties
+        else ""
+    )
+    around = ("  rounding (largest remainder): whole part ", f", remainder {remainder} ranks ")
+    tail = f" for {leftover} leftover unit{'s' if leftover != 1 else ''} → "
+    return head, tuple(lines), (around, f"{tail}+1{tie}", f"{tail}no extra unit{tie}")

@@ -141,6 +141,10 @@ class Compiler:
         impl = op.python
         if op.missing != PROPAGATES:  # is (not) missing: reads the value as it is
             (fv,) = fs
+            if op.symbol == "is missing":
+                return lambda ctx: fv(ctx) is None
+            if op.symbol == "is not missing":
+                return lambda ctx: fv(ctx) is not None
             return lambda ctx: impl(fv(ctx))
         if len(fs) == 1:
             (f,) = fs
@@ -306,11 +310,29 @@ class Compiler:
             # parameters passed as arguments (a window length...) are evidence too
             read = {a.dotted: self.constant(a) for a in node.args if isinstance(a, Name)}
 
-            def call_feature(ctx: Context) -> Any:
-                ctx.values.update(read)
-                return func(ctx.record, ctx.as_of, *args)
+            key = key_of(node)
 
-            return _cached(key_of(node), call_feature)
+            # the cache, the parameters and the call in one closure (no nested calls)
+            if read:
+
+                def call_feature(ctx: Context) -> Any:
+                    values = ctx.values
+                    v = values.get(key, _MISS)
+                    if v is _MISS:
+                        values.update(read)
+                        v = values[key] = func(ctx.record, ctx.as_of, *args)
+                    return v
+
+            else:
+
+                def call_feature(ctx: Context) -> Any:
+                    values = ctx.values
+                    v = values.get(key, _MISS)
+                    if v is _MISS:
+                        v = values[key] = func(ctx.record, ctx.as_of, *args)
+                    return v
+
+            return call_feature
         if fn.population:
             return self._population(node, fn)
         fs = [self.compile(a) for a in node.args]
@@ -353,7 +375,7 @@ class PythonPolicy:
         self.compiler = comp
         self.rules = [(r, comp.compile(r.node)) for r in checked.rules]
         self.flags = [(f.id, comp.compile(f.node)) for f in checked.flags]
-        self.derived_fns = [comp.derived[name] for name, _, _ in checked.derived]
+        self.derived_fns = [(name, comp.derived[name]) for name, _, _ in checked.derived]
         self.hit = checked.policy.hit
         self.rank = checked.label_rank
         self._conjuncts: dict[str, list[tuple[Fn, tuple[str, str, Any] | None]]] | None = None
@@ -369,8 +391,10 @@ class PythonPolicy:
                 matched.append(rule)
             elif r is None:
                 unknown.append(rule)
-        for f in self.derived_fns:  # derived values are always part of the evidence
-            f(ctx)
+        values = ctx.values
+        for name, f in self.derived_fns:  # derived values are always part of the evidence
+            if name not in values:
+                f(ctx)
         flags = [fid for fid, ffn in self.flags if ffn(ctx) is True]
         return Outcome(matched, unknown, flags, ctx.values)
 

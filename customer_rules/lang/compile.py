@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from customer_rules.errors import PolicyError
-from customer_rules.lang.ast import Call, Name, Node, walk
+from customer_rules.lang.ast import Call, Name, Node, to_text, walk
 from customer_rules.lang.check import POPULATION_FUNCTIONS, Checker
 from customer_rules.lang.check import _suggest as did_you_mean
 from customer_rules.lang.ops import representable
@@ -61,6 +62,32 @@ class CheckedPolicy:
     @property
     def population_relative(self) -> bool:
         return bool(self.population)
+
+    @cached_property
+    def rule_input_keys(self) -> Mapping[str, frozenset[str]]:
+        """Per rule id, the evidence keys that are its inputs: what the rule
+        reads, the parameters, derived values and function calls in its own
+        expression and in those of the derived values it reads
+        (transitively), and the cut-offs of those calls. Worked out once per
+        policy (explanations ask for it per decision)."""
+        nodes = {name: node for name, node, _ in self.derived}
+        out: dict[str, frozenset[str]] = {}
+        for rule in self.rules:
+            todo, seen, read = [rule.node], set(), []
+            while todo:
+                for n in walk(todo.pop()):
+                    read.append(n)
+                    if isinstance(n, Name) and n.dotted in nodes and n.dotted not in seen:
+                        seen.add(n.dotted)
+                        todo.append(nodes[n.dotted])
+            keys = set(rule.keys) | {
+                n.dotted
+                for n in read
+                if isinstance(n, Name) and (n.parts[0] == "params" or n.dotted in self.derived_keys)
+            }
+            calls = {to_text(n) for n in read if isinstance(n, Call)}
+            out[rule.id] = frozenset(keys | calls | {f"cutoff({c})" for c in calls})
+        return out
 
     def type_of(self, node: Node) -> Type:
         """The checked type of an expression of this policy."""

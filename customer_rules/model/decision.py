@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from customer_rules.lang.ast import Call, Name, to_text, walk
 from customer_rules.model.explanation import show as show  # re-exported: its home before explanations moved
 
 if TYPE_CHECKING:
@@ -137,28 +136,10 @@ class Decision:
         """The evidence the deciding rule read (all evidence if no rule decided)."""
         if self.source is None or self.rule is None:
             return dict(self.evidence)
-        for r in self.source.checked.rules:
-            if r.id == self.rule:
-                derived = self.source.checked.derived_keys
-                # the rule's own expression plus those of the derived values it
-                # reads (transitively), so parameters used there show up too
-                nodes = {name: node for name, node, _ in self.source.checked.derived}
-                todo, seen, read = [r.node], set(), []
-                while todo:
-                    for n in walk(todo.pop()):
-                        read.append(n)
-                        if isinstance(n, Name) and n.dotted in nodes and n.dotted not in seen:
-                            seen.add(n.dotted)
-                            todo.append(nodes[n.dotted])
-                keys = set(r.keys) | {
-                    n.dotted
-                    for n in read
-                    if isinstance(n, Name) and (n.parts[0] == "params" or n.dotted in derived)
-                }
-                calls = {to_text(n) for n in read if isinstance(n, Call)}
-                keys |= calls | {f"cutoff({c})" for c in calls}
-                return {k: v for k, v in self.evidence.items() if k in keys}
-        return dict(self.evidence)
+        keys = self.source.checked.rule_input_keys.get(self.rule)
+        if keys is None:  # not a rule of the policy (e.g. a manual override's note)
+            return dict(self.evidence)
+        return {k: v for k, v in self.evidence.items() if k in keys}
 
     def details(self, lang: str = "en") -> dict[str, str]:
         """The policy's ``details`` as caption → text, for the explanation

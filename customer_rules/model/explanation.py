@@ -281,11 +281,20 @@ class Namer:
         self.features: Mapping[str, Any] = ns.features if ns is not None else {}
         self.names: Mapping[str, Any] = self.policy.names if self.policy is not None else {}
         self.params: Mapping[str, Any] = checked.params if checked is not None else {}
+        self._labels: frozenset[str] | None = None  # the scheme's label ids, once a text needs them
 
     # -- the scheme, its labels, rules and flags --------------------------------
     def scheme(self, scheme_id: str) -> str:
         name = getattr(self.policy, "name", None)
         return name.get(self.lang) if name is not None else scheme_id
+
+    def _label_or_text(self, text: str) -> str:
+        """A label's name when ``text`` is one of the scheme's labels, else ``text``."""
+        labels = self._labels
+        if labels is None:
+            ids = self.policy.label_ids if self.policy is not None else ()
+            labels = self._labels = frozenset(ids)
+        return self.label(text) if text in labels else text
 
     def label(self, label: str | None) -> str:
         if label is None:
@@ -419,8 +428,7 @@ class Namer:
         if info is not None and info.values:
             return lambda v: str(info.value_name(v, self.lang))
         if self.policy is not None:  # a text naming one of this scheme's labels (a grade history)
-            labels = set(self.policy.label_ids)
-            return lambda v: self.label(v) if v in labels else v
+            return self._label_or_text
         return None
 
     def _unit_of(self, node: Node) -> str | None:

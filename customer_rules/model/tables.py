@@ -1047,22 +1047,60 @@ def _ragged(name: str, flat: pl.Series, lists: Sequence[Any], dtype: pl.DataType
     return column.fill_null(pl.lit([], dtype=dtype)).cast(dtype)
 
 
-def _column(objects: Sequence[Any], path: str, dtype: pl.DataType, child: ModelSpec | None = None) -> pl.Series:
-    """One canonical column read from records (or nested items) column-wise:
-    a list column (of scalars, or of structs for a nested record list) from
-    its items concatenated, never one Series per cell."""
-    values = _attribute(objects, path)
-    if not isinstance(dtype, pl.List):
-        return pl.Series(path, values, dtype=dtype)
-    items = [item for x in values if x for item in x]
-    if child is not None:
-        flat = pl.DataFrame(
-            [_column(items, name, dtype_of(slot.type)) for name, slot in child.slots.items()],
-            schema={name: dtype_of(slot.type) for name, slot in child.slots.items()},
-        ).to_struct(path)
-    else:
-        flat = pl.Series(path, items, dtype=dtype.inner)
-    return _ragged(path, flat, values, dtype)
+def _group(objects: Sequence[Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """The scalar and list fields ``schema`` names of every object (a row of
+    nulls for None), as typed columns: polars reads each object's
+    ``__dict__`` itself, with no Python step per cell."""
+    try:
+        dicts = [_NO_FIELDS if obj is None else obj.__dict__ for obj in objects]
+        return pl.from_dicts(dicts, schema=schema)
+    except (AttributeError, pl.exceptions.PolarsError):  # not plain model instances: field by field
+        return pl.DataFrame(
+            [pl.Series(name, _attribute(objects, name), dtype=d) for name, d in schema.items()]
+        )
+
+
+_NO_FIELDS: Mapping[str, Any] = types.MappingProxyType({})
+
+
+def _columns(objects: Sequence[Any], spec: ModelSpec) -> list[pl.Series]:
+    """The canonical columns of ``spec`` read from records (or nested items)
+    column-wise: one typed frame per (sub-)model, and a nested record list
+    column built from its items concatenated, never one Series per cell."""
+    schema = canonical_schema(spec)
+    groups: dict[str, dict[str, pl.DataType]] = {}  # sub-model prefix -> its fields
+    for path, dtype in schema.items():
+        if not isinstance(dtype, pl.List):
+            prefix, _, name = path.rpartition(".")
+            groups.setdefault(prefix, {})[name] = dtype
+    models: dict[str, Sequence[Any]] = {"": objects}
+
+    def at(prefix: str) -> Sequence[Any]:  # the sub-models at ``prefix`` (None where absent)
+        if prefix not in models:
+            parent, _, name = prefix.rpartition(".")
+            models[prefix] = [None if obj is None else getattr(obj, name) for obj in at(parent)]
+        return models[prefix]
+
+    columns: dict[str, pl.Series] = {}
+    for prefix, fields in groups.items():
+        frame = _group(at(prefix), fields)
+        for name in fields:
+            path = f"{prefix}.{name}" if prefix else name
+            columns[path] = frame.get_column(name).alias(path)
+    for path, dtype in schema.items():
+        if not isinstance(dtype, pl.List):
+            continue
+        # a list column: its items concatenated, then cut back into lists
+        prefix, _, name = path.rpartition(".")
+        lists = [None if obj is None else getattr(obj, name) for obj in at(prefix)]
+        items = [item for x in lists if x for item in x]
+        child = spec.children.get(path)
+        if child is not None:
+            flat = pl.DataFrame(_columns(items, child), schema=canonical_schema(child)).to_struct(path)
+        else:
+            flat = pl.Series(path, items, dtype=dtype.inner)
+        columns[path] = _ragged(path, flat, lists, dtype)
+    return [columns[path] for path in schema]
 
 
 def frame_from_records(
@@ -1070,17 +1108,15 @@ def frame_from_records(
 ) -> pl.DataFrame:
     """A canonical table of record model ``model`` from records (one row per record).
 
-    Records are read column-wise, one attribute path at a time (no
+    Records are read column-wise, one (sub-)model at a time by polars (no
     ``model_dump`` per record); dicts are validated into records first.
     """
     spec = customer_spec(model)
-    schema = canonical_schema(spec)
     recs = [
         r if isinstance(r, model) else _validate(dict(r) if isinstance(r, Customer) else r, i, model)
         for i, r in enumerate(records)
     ]
-    columns = [_column(recs, name, dtype, spec.children.get(name)) for name, dtype in schema.items()]
-    return pl.DataFrame(columns)
+    return pl.DataFrame(_columns(recs, spec))
 
 
 def tables_from_records(
