@@ -183,7 +183,7 @@ def run_dask(folder: Path, chunk_rows: int) -> dict[str, Any]:
     sampler = Sampler()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, memory_limit=0)
     client = Client(cluster)
-    ddf = dd.read_parquet(str(folder))
+    ddf = dd.read_parquet(str(folder), dtype_backend="pyarrow")
     engine = cr.Engine(backend="frame", load_entry_points=False)
     with dask.config.set(scheduler=client.get):
         t0 = time.perf_counter()

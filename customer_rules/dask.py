@@ -63,6 +63,23 @@ class Classified(NamedTuple):
     combined: dd.DataFrame
 
 
+def _numpy_backed(ddf: dd.DataFrame) -> None:
+    """Warn when columns are numpy-backed objects: pandas has already turned their
+    nested lists into Python objects (and nullable integers into floats), so every
+    partition rebuilds them value by value — many times slower than Arrow types."""
+    import warnings
+
+    objects = [str(c) for c, t in ddf._meta.dtypes.items() if pd.api.types.is_object_dtype(t)]
+    if objects:
+        shown = ", ".join(objects[:5]) + (f" and {len(objects) - 5} more" if len(objects) > 5 else "")
+        warnings.warn(
+            f"numpy object columns ({shown}) are validated value by value on every partition: read the"
+            " data with Arrow types, e.g. dd.read_parquet(path, dtype_backend='pyarrow')",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
@@ -109,6 +126,7 @@ def classify(
         None if schemes is None else tuple(wanted_schemes(engine, schemes)),
         {"reasons": reasons, "flags": flags, "labels": labels, "scores": scores, "lang": lang},
     )
+    _numpy_backed(ddf)
     input_arrow = _arrow(ddf._meta)
     results = part.result_schema(engine, input_arrow.schema, job)
     schema = part.combined_schema(input_arrow.schema, results)
@@ -204,6 +222,7 @@ def fit(
     DataFrame — the same cut-offs ``engine.fit`` learns from the same rows —
     and give them to ``engine`` (returned)."""
     day = normalise_as_of(as_of)
+    _numpy_backed(ddf)
     shipped = dask.delayed(engine, pure=True, traverse=False)
 
     @contextmanager

@@ -31,11 +31,14 @@ def _check(eng: Any, ddf: Any, frame: pl.DataFrame, local: Any, **compute: Any) 
 
 
 def test_dask_default_scheduler(tmp_path: Path) -> None:
+    """numpy-backed columns (the default read) give the same answers, with a warning
+    that says how to keep the Arrow types."""
     frame = population()
     ddf = dd.read_parquet(str(write_parts(frame, tmp_path / "customers")))
     assert ddf.npartitions >= 2
     local = engine().fit(frame, as_of=AS_OF)
-    fitted = crd.fit(engine(), ddf, as_of=AS_OF, chunk_rows=70)
+    with pytest.warns(UserWarning, match="dtype_backend='pyarrow'"):
+        fitted = crd.fit(engine(), ddf, as_of=AS_OF, chunk_rows=70)
     for sid in local.population_schemes():
         assert fitted.cuts(sid) == local.cuts(sid), sid
     _check(fitted, ddf, frame, local)
@@ -43,7 +46,7 @@ def test_dask_default_scheduler(tmp_path: Path) -> None:
 
 def test_dask_distributed_cluster(dask_client: Any, tmp_path: Path) -> None:
     frame = population()
-    ddf = dd.read_parquet(str(write_parts(frame, tmp_path / "customers")))
+    ddf = dd.read_parquet(str(write_parts(frame, tmp_path / "customers")), dtype_backend="pyarrow")
     local = engine().fit(frame, as_of=AS_OF)
     with dask.config.set(scheduler=dask_client.get):
         fitted = crd.fit(engine(), ddf, as_of=AS_OF)

@@ -343,7 +343,7 @@ def _classify_distributed(
 
             from customer_rules import dask as dist  # type: ignore[no-redef]
 
-            data = dd.read_parquet(str(input_path))
+            data = dd.read_parquet(str(input_path), dtype_backend="pyarrow")
     except ImportError as exc:
         raise CliError(
             f"--engine {run_on} needs {exc.name or run_on}", f"pip install 'customer-rules[{run_on}]'"
