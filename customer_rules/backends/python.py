@@ -290,11 +290,11 @@ class Compiler:
             return _cached(key, impl)
         cutoff_key = f"cutoff({key})"
 
-        def top(ctx: Context) -> Any:
+        def in_group(ctx: Context) -> Any:  # top or bottom
             ctx.values[cutoff_key] = cutoff  # the cut-off is evidence
             return impl(ctx)
 
-        return _cached(key, top)
+        return _cached(key, in_group)
 
     def _call(self, node: Call) -> Fn:
         name = node.name
