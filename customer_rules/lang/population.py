@@ -67,7 +67,8 @@ class Cut:
     """What ``fit`` learned for one population-relative call.
 
     ``cutoff`` is the lowest value still in a top group, the highest still
-    in a bottom group (``None``: nobody is in it); ``size`` the number of records the group was meant to hold;
+    in a bottom group (``None``: nobody is in it); ``size`` the number of
+    records the group was meant to hold;
     ``count`` the number of records with a known measure (in the group
     condition, for ``*_within``). ``values`` is kept only for
     ``percentile``: with ``ranks`` absent, every known value, sorted (a

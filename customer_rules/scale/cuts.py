@@ -19,8 +19,9 @@ value exactly:
 
 Ties are counted, never broken: the cut-off is the value at the rank, as
 on one machine. A bottom group's cut-off, the s-th lowest of n values, is
-the (n - s + 1)-th highest, so both ends are found the same way. ``percentile`` collects the distinct values with their
-counts and summarises them exactly as ``engine.fit`` does
+the (n - s + 1)-th highest, so both ends are found the same way.
+``percentile`` collects the distinct values with their counts and
+summarises them exactly as ``engine.fit`` does
 (:func:`~customer_rules.engine.fitting.percentile_cut`).
 """
 

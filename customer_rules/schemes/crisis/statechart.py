@@ -8,8 +8,9 @@ has a phase chart (SCHEMES.md §9)::
 
 Entering outbreak, aftermath and recovery runs that phase's procedure
 through the ``escalate`` hook, in English and Chinese; the outbreak plan
-is the G strategy's actions when it has any. A plugin of its own, not part of the scheme's
-plugin, so that a firm replacing the ``crisis`` policy keeps the phases.
+is the G strategy's actions when it has any. A plugin of its own, not
+part of the scheme's plugin, so that a firm replacing the ``crisis``
+policy keeps the phases.
 """
 
 from __future__ import annotations
