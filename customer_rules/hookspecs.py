@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from customer_rules.engine.engine import Engine, Override, Scheme
+    from customer_rules.lang.policy import Text
     from customer_rules.model.decision import Decision, Profile
     from customer_rules.model.features import Feature
     from customer_rules.model.population_models import PopulationModel
@@ -162,7 +163,9 @@ def observe_profile(profile: Profile, engine: Engine) -> None:
 
 
 @hookspec
-def escalate(case: Any, decision: Decision, plan: list[str], customer: Any, engine: Engine) -> None:
+def escalate(
+    case: Any, decision: Decision, plan: list[str], customer: Any, engine: Engine, steps: list[Text]
+) -> None:
     """Escalate a crisis case (notify people, open a task team).
 
     Called for each customer whose crisis decision requires escalation
@@ -172,9 +175,13 @@ def escalate(case: Any, decision: Decision, plan: list[str], customer: Any, engi
     :param case: the service :class:`~customer_rules.Case` (``None`` when
         the trigger is not a case, e.g. a sensitive identity).
     :param decision: the crisis decision.
-    :param plan: the procedure steps to carry out, in order.
+    :param plan: the procedure steps to carry out, in order, in English.
     :param customer: the validated :class:`~customer_rules.Customer` record.
     :param engine: the engine.
+    :param steps: the same steps as bilingual :class:`~customer_rules.Text`
+        (``step.get("zh")`` for Chinese; a step its plan gave in English
+        only falls back to English). Take ``steps`` instead of ``plan`` to
+        notify people in their language.
     :returns: nothing; return values are ignored. An exception is raised to
         the caller as a :class:`~customer_rules.PluginError`.
     """

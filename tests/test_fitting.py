@@ -18,9 +18,9 @@ from customer_rules.lang.population import SUMMARY_POINTS, round_half_up
 
 
 def reference(name: str, amount: float, measures: list[float | None]) -> tuple[float | None, int, int]:
-    """The cut-off written out by hand: the n-th highest known value."""
-    known = sorted((v for v in measures if v is not None), reverse=True)
-    size = round_half_up(amount / 100 * len(known)) if name == "top_pct" else int(amount)
+    """The cut-off written out by hand: the n-th highest known value (lowest, for ``bottom``)."""
+    known = sorted((v for v in measures if v is not None), reverse=name.startswith("top"))
+    size = round_half_up(amount / 100 * len(known)) if name.endswith("_pct") else int(amount)
     cutoff = known[min(size, len(known)) - 1] if size > 0 and known else None
     return cutoff, size, len(known)
 
@@ -33,7 +33,7 @@ measure_lists = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(
     measures=measure_lists,
-    name=st.sampled_from(["top", "top_pct"]),
+    name=st.sampled_from(["top", "top_pct", "bottom", "bottom_pct"]),
     amount=st.integers(0, 120),
 )
 def test_learned_cut_offs_are_the_nth_highest_known_value(

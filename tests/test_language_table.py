@@ -157,6 +157,10 @@ FUNCTION_CASES: dict[str, list[str]] = {
     "top_pct": ["top_pct(P, 50)", "top_pct(Q, 10)"],
     "top_within": ["top_within(P, 1, B1)"],
     "top_pct_within": ["top_pct_within(Q, 50, N > 1)"],
+    "bottom": ["bottom(P, 2)", "bottom(N, 1)"],
+    "bottom_pct": ["bottom_pct(P, 50)", "bottom_pct(Q, 10)", "bottom_pct(P * 1e308 * 10 - P * 1e308 * 10, 50)"],
+    "bottom_within": ["bottom_within(P, 1, B1)"],
+    "bottom_pct_within": ["bottom_pct_within(Q, 50, N > 1)"],
     "percentile": ["percentile(P)", "percentile(N)"],
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -187,3 +188,132 @@ def test_shares_follow_the_parameters(profits: list[int]) -> None:
         assert abs(cumulative - pct / 100 * n) <= 0.5 + 1e-9
     # fitted-then-single equals the population it was fitted on, one by one
     assert sum(counts.values()) == n
+
+
+# -- bottom: the group from the low end ---------------------------------------------------
+
+RECENT = """
+id: recency
+name: {en: recency group, zh: 最近购买分组}
+names:
+  recent_pct: {en: recent share, zh: 近期客户比例, unit: percent}
+  quiet_pct: {en: quiet share, zh: 沉寂客户比例, unit: percent}
+labels:
+  - {id: recent, zh: 近期客户, en: Recent}
+  - {id: quiet, zh: 沉寂客户, en: Quiet}
+  - {id: lapsed, zh: 流失客户, en: Lapsed}
+params: {recent_pct: 20, quiet_pct: 60}
+rules:
+  - {id: recent, when: "bottom_pct(days_since_purchase, params.recent_pct)", then: recent}
+  - {id: quiet, when: "bottom_pct(days_since_purchase, params.quiet_pct)", then: quiet}
+default: lapsed
+"""
+
+
+def buyers(days: list[int | None]) -> list[dict[str, object]]:
+    """Customers whose last purchase was ``days`` before AS_OF (``None``: never)."""
+    return [
+        {"id": f"B{i}", "value": {"last_purchase_at": None if d is None else AS_OF - dt.timedelta(days=d)}}
+        for i, d in enumerate(days)
+    ]
+
+
+@pytest.mark.parametrize("backend", ["python", "frame"])
+def test_bottom_pct_holds_the_lowest_values_ties_included(backend: str) -> None:
+    # ten known values, sorted: 1 3 3 10 10 30 40 60 60 200; one customer never bought
+    people = buyers([30, 3, 200, 10, 1, 60, 3, None, 10, 40, 60])
+    engine = cr.Engine([cr.load_policy(RECENT, format="yaml")], load_entry_points=False, backend=backend)
+    engine.fit(people, as_of=AS_OF)
+    cuts = engine.fitted_["recency"]["cuts"]
+    # 20% of 10 = 2: the 2nd lowest is 3, so both customers with 3 days are in (three in all)
+    assert cuts["bottom_pct(days_since_purchase, params.recent_pct)"]["cutoff"] == 3
+    # 60% of 10 = 6: the 6th lowest is 30
+    assert cuts["bottom_pct(days_since_purchase, params.quiet_pct)"]["cutoff"] == 30
+    got = [engine.decide("recency", c, as_of=AS_OF).label for c in people]
+    # the customer who never bought is in no group (missing is never in one): the default
+    assert got == ["quiet", "recent", "lapsed", "quiet", "recent", "lapsed", "recent", "lapsed", "quiet", "lapsed", "lapsed"]
+    assert engine.decide("recency", people[7], as_of=AS_OF).missing == ("days_since_purchase",)
+    out = engine.classify_frame(cr.frame_from_records([cr.Customer.model_validate(c) for c in people]), as_of=AS_OF)
+    assert out["recency"].to_list() == got
+
+
+def test_bottom_and_top_are_mirror_images() -> None:
+    """bottom(m, n) picks exactly the records top(-m, n) picks, on any population."""
+    text = """
+id: ends
+labels: [{id: low, zh: 低, en: low}, {id: rest, zh: 其余, en: rest}]
+rules: [{id: low, when: "WHEN", then: low}]
+default: rest
+"""
+    profits = [5.0, -2.0, 5.0, 0.0, 7.5, None, -2.0, 3.0, 11.0, 0.0, 2.0, -9.0]
+    people = population(profits)
+    for size in ("2", "3", "50", "0"):
+        fn = "bottom_pct" if size == "50" else "bottom"
+        low = cr.Engine([cr.load_policy(text.replace("WHEN", f"{fn}(value.profit_12m, {size})"), format="yaml")], load_entry_points=False)
+        mirror = cr.Engine(
+            [cr.load_policy(text.replace("WHEN", f"{fn.replace('bottom', 'top')}(-value.profit_12m, {size})"), format="yaml")],
+            load_entry_points=False,
+        )
+        low.fit(people, as_of=AS_OF)
+        mirror.fit(people, as_of=AS_OF)
+        a = [low.decide("ends", c, as_of=AS_OF).label for c in people]
+        b = [mirror.decide("ends", c, as_of=AS_OF).label for c in people]
+        assert a == b, size
+
+
+def test_bottom_explains_days_as_days_with_the_threshold_to_reach() -> None:
+    from test_explanation import chinese_problems
+
+    people = buyers([30, 3, 200, 10, 1, 60, 3, 10, 40, 60])
+    engine = cr.Engine([cr.load_policy(RECENT, format="yaml")], load_entry_points=False).fit(people, as_of=AS_OF)
+    lapsed = engine.decide("recency", people[2], as_of=AS_OF)  # 200 days
+    assert lapsed.label == "lapsed"
+    zh, en = lapsed.explain(lang="zh"), lapsed.explain(lang="en")
+    # hand-computed: the quiet group's cut-off is the 6th lowest of ten (30 days), the
+    # recent group's the 2nd lowest (3 days, tied); 200 days is 170 and 197 days too many
+    assert "要改变结果：距上次购买天数 200 天，沉寂客户要求不超过 30 天，需减少 170 天。" in zh
+    assert "要改变结果：距上次购买天数 200 天，近期客户要求不超过 3 天，需减少 197 天。" in zh
+    assert "Days since last purchase 200 days: Quiet needs at most 30 days, 170 days too high." in en
+    assert not re.search(r"-\d", zh + en)  # no negated days anywhere
+    assert chinese_problems(zh) == []
+    full = lapsed.explain(lang="zh", detail="full")
+    assert "距上次购买天数最低 60% 的门槛 = 30 天" in full
+    assert "距上次购买天数位列最低 60% = 否" in full
+    assert "距上次购买天数 = 200 天" in full
+    assert chinese_problems(full) == []
+    full_en = lapsed.explain(detail="full")
+    assert "cutoff(bottom_pct(days_since_purchase, params.quiet_pct)) = 30" in full_en  # for auditors
+    assert "needs days_since_purchase <= 30, has 200" in full_en
+    recent = engine.decide("recency", people[4], as_of=AS_OF)  # 1 day
+    assert recent.label == "recent"
+    assert "依据：距上次购买天数 1 天，距上次购买天数最低 20% 的门槛 3 天" in recent.explain(lang="zh")
+    assert (
+        "Based on: Days since last purchase 1 day; threshold of the lowest 20% by Days since last purchase 3 days"
+        in recent.explain(lang="en")
+    )
+    assert chinese_problems(recent.explain(lang="zh", detail="full")) == []
+
+
+def test_hysteresis_moves_a_bottom_cut_off_against_the_change() -> None:
+    from customer_rules.lang.population import Cut
+    from customer_rules.lang.stability import shifted_cuts
+
+    cuts = {"a": Cut("bottom_pct", 30.0, 2, 10), "b": Cut("top_pct", 30.0, 2, 10)}
+    tightened = shifted_cuts(cuts, 0.1)
+    relaxed = shifted_cuts(cuts, -0.1)
+    assert tightened is not None and relaxed is not None
+    # harder to stay in a bottom group: fewer days allowed; easier: more
+    assert tightened["a"].cutoff == pytest.approx(27.0) and relaxed["a"].cutoff == pytest.approx(33.0)
+    assert tightened["b"].cutoff == pytest.approx(33.0) and relaxed["b"].cutoff == pytest.approx(27.0)
+
+
+def test_a_bottom_cut_survives_save_and_load(tmp_path: Path) -> None:
+    people = buyers([30, 3, 200, 10, 1])
+    engine = cr.Engine([cr.load_policy(RECENT, format="yaml")], load_entry_points=False).fit(people, as_of=AS_OF)
+    path = tmp_path / "recency.json"
+    engine.save_fitted(path)
+    fresh = cr.Engine([cr.load_policy(RECENT, format="yaml")], load_entry_points=False).load_fitted(path)
+    assert fresh.fitted_ == engine.fitted_
+    assert [fresh.decide("recency", c, as_of=AS_OF).label for c in people] == [
+        engine.decide("recency", c, as_of=AS_OF).label for c in people
+    ]

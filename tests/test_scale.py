@@ -76,6 +76,10 @@ CALLS = [
     _call("top_pct(x, 20)"),
     _call("top_pct(x, 50)"),
     _call("top(x, 40)"),
+    _call("bottom(x, 3)"),
+    _call("bottom_pct(x, 20)"),
+    _call("bottom_pct(x, 50)"),
+    _call("bottom(x, 40)"),
     _call("percentile(x)"),
 ]
 

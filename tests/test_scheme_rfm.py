@@ -157,10 +157,11 @@ def test_hand_computed_scores_and_segments(fitted: cr.Engine, cid: str) -> None:
 def test_the_fitted_cut_offs_are_the_hand_computed_ones(fitted: cr.Engine) -> None:
     cuts = fitted.fitted_[SCHEME]["cuts"]
 
-    def cutoff(measure: str, share: int) -> float:
-        return float(cuts[f"top_pct({measure}, params.score_{share}_top_pct)"]["cutoff"])
+    def cutoff(measure: str, share: int, end: str = "top") -> float:
+        return float(cuts[f"{end}_pct({measure}, params.score_{share}_top_pct)"]["cutoff"])
 
-    assert [cutoff("recency_rank", k) for k in (5, 4, 3, 2)] == [-3, -10, -30, -60]
+    # recency is ranked from the low end: the cut-offs are days, not negated days
+    assert [cutoff("days_since_purchase", k, "bottom") for k in (5, 4, 3, 2)] == [3, 10, 30, 60]
     assert [cutoff("value.orders_12m", k) for k in (5, 4, 3, 2)] == [10, 6, 4, 1]
     assert [cutoff("value.revenue_12m", k) for k in (5, 4, 3, 2)] == [3000, 2000, 800, 200]
 
@@ -344,3 +345,45 @@ def test_frame_of_transactions_style_columns() -> None:
     engine = make_engine().fit(frame, as_of=AS_OF)
     out = engine.classify_frame(frame, as_of=AS_OF, scores=True)
     assert out[SCHEME].to_list() == [EXPECTED[c["id"]][4] for c in POPULATION]
+
+
+def test_recency_is_explained_in_days_for_a_recent_and_a_lapsed_customer(fitted: cr.Engine) -> None:
+    """Recency ranks from the low end (``bottom_pct``): every value and cut-off
+    an explanation shows is days since the last purchase, never negated days.
+    The cut-offs are the hand-computed 3 / 10 / 30 / 60 days above."""
+    import re
+
+    from test_explanation import chinese_problems
+
+    recent = fitted.decide(SCHEME, POPULATION[0], as_of=AS_OF)  # A: 1 day ago
+    lapsed = fitted.decide(SCHEME, POPULATION[9], as_of=AS_OF)  # J: 200 days ago
+    assert (recent.label, lapsed.label) == ("champions", "lost")
+    zh = recent.explain(lang="zh")
+    assert "依据：最近购买得分 5 分，频次与金额平均得分 5 分，距上次购买天数最低 20% 的门槛 3 天" in zh
+    en = recent.explain(lang="en")
+    assert "threshold of the lowest 20% by Days since last purchase 3 days" in en
+    full = recent.explain(lang="zh", detail="full")
+    assert "距上次购买天数 = 1 天" in full and "距上次购买天数位列最低 20% = 是" in full
+    zh_lapsed = lapsed.explain(lang="zh")
+    assert (
+        "距上次购买天数最低 20% 的门槛 3 天，距上次购买天数最低 40% 的门槛 10 天，"
+        "距上次购买天数最低 60% 的门槛 30 天" in zh_lapsed
+    )
+    en_lapsed = lapsed.explain(lang="en")
+    assert "threshold of the lowest 60% by Days since last purchase 30 days" in en_lapsed
+    full_lapsed = lapsed.explain(lang="zh", detail="full")
+    assert "距上次购买天数 = 200 天" in full_lapsed
+    assert "距上次购买天数最低 80% 的门槛 = 60 天，距上次购买天数位列最低 80% = 否" in full_lapsed
+    texts = [zh, en, full, zh_lapsed, en_lapsed, full_lapsed, lapsed.explain(detail="full")]
+    assert not any(re.search(r"(?<![\w.])-\d", t) for t in texts)  # no negated days
+    assert "recency_rank" not in "".join(texts)
+    for text in (zh, full, zh_lapsed, full_lapsed):
+        assert chinese_problems(text) == []
+    # the same customer in two periods: recency moved in days, both ways round
+    before = fitted.decide(SCHEME, buyer("X", 5, 12, 3000.0), as_of=AS_OF)
+    after = fitted.decide(SCHEME, buyer("X", 100, 12, 3000.0), as_of=AS_OF)
+    assert (before.label, after.label) == ("loyal", "cannot_lose")
+    change_zh = cr.explain_change(before, after, lang="zh")
+    assert "距上次购买天数 5 天 → 100 天" in change_zh
+    assert chinese_problems(change_zh) == []
+    assert "Days since last purchase 5 days → 100 days" in cr.explain_change(before, after, lang="en")

@@ -354,6 +354,19 @@ def test_events_keep_each_customers_order(client: TestClient) -> None:
     assert body["policies"]["crisis"] == ENGINE.schemes["crisis"].policy.version
 
 
+def test_an_escalation_lists_its_steps_in_english_and_chinese(client: TestClient) -> None:
+    events = [
+        {"type": "case_opened", "customer_id": "e3", "at": _day(0), "case_id": "k1"},
+        {"type": "case_updated", "customer_id": "e3", "at": _day(1), "case_id": "k1", "media_involved": True},
+    ]
+    r = client.post("/v1/events", json={"events": events})
+    assert r.status_code == 200, r.text
+    (escalation,) = [c for c in r.json()["changes"] if c["kind"] == "escalation"]
+    actions = ENGINE.schemes["crisis"].strategies["G"].actions
+    assert escalation["plan"] == [a.en for a in actions]
+    assert escalation["steps"] == [{"en": a.en, "zh": a.zh} for a in actions]
+
+
 # -- the CRM webhook adapter -----------------------------------------------------------
 
 

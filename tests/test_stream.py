@@ -230,6 +230,116 @@ def test_phase_plans_come_from_the_plugin_and_can_be_replaced() -> None:
     assert aftermath == ("K1", ["Call the customer back"])
 
 
+class BothLanguages:
+    """Records what the escalate hook is given: the English plan and the bilingual steps."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str], list[cr.Text]]] = []
+
+    @cr.hookimpl
+    def escalate(self, case: Any, plan: list[str], steps: list[cr.Text]) -> None:
+        self.calls.append((case.id, plan, steps))
+
+
+def test_a_crisis_outbreak_escalates_in_chinese_and_english() -> None:
+    from test_explanation import chinese_problems
+
+    hook = BothLanguages()
+    engine = cr.Engine(load_entry_points=False, plugins=[hook])
+    changes = engine.stream().post_many(
+        [ev("case_opened", 0, case_id="K1"), ev("case_updated", 2, case_id="K1", media_involved=True)]
+    ).changes
+    (escalation,) = [c for c in changes if c.kind == "escalation"]
+    g = engine.schemes["crisis"].strategies["G"]
+    # the outbreak plan is the G strategy's actions, in both of their languages
+    assert escalation.steps == g.actions
+    assert escalation.plan_in("zh") == tuple(a.zh for a in g.actions)
+    assert escalation.plan == escalation.plan_in("en") == tuple(a.en for a in g.actions)
+    assert escalation.plan_in("zh")[0].startswith("预警")
+    for step in escalation.plan_in("zh"):
+        assert chinese_problems(step) == [], step
+    # existing implementers keep the English plan; new ones take the bilingual steps
+    (call,) = hook.calls
+    assert call == ("K1", list(escalation.plan), list(g.actions))
+    assert [s.get("zh") for s in call[2]] == list(escalation.plan_in("zh"))
+
+
+def test_the_aftermath_and_recovery_plans_are_chinese_too() -> None:
+    from customer_rules.schemes.crisis.statechart import phase_plan
+
+    hook = BothLanguages()
+    stream = cr.Engine(load_entry_points=False, plugins=[hook]).stream()
+    stream.post_many(
+        [
+            ev("case_opened", 0, case_id="K1", safety_related=True),
+            ev("case_closed", 4, case_id="K1"),
+            ev("tick", 40),
+        ]
+    )
+    assert [c[0] for c in hook.calls] == ["K1"] * 3
+    _, aftermath, recovery = hook.calls
+    assert [s.get("zh") for s in aftermath[2]] == list(phase_plan("aftermath", "zh"))
+    assert [s.get("zh") for s in recovery[2]] == list(phase_plan("recovery", "zh"))
+    assert recovery[2][0].zh == "与专案小组复盘，消除根本原因"
+    assert recovery[1][0] == "Review the case with the task team and remove the root cause"
+
+
+def test_phase_plans_accept_texts_mappings_and_plain_english() -> None:
+    hook = BothLanguages()
+    engine = cr.Engine(load_entry_points=False, plugins=[hook])
+    stream = engine.stream(
+        phase_plans={
+            "aftermath": [
+                {"en": "Call the customer back", "zh": "回访客户"},
+                cr.Text(en="Send the repair report", zh="寄送维修报告"),
+                "Close the ticket",  # English only: the Chinese falls back to it
+            ]
+        }
+    )
+    changes = stream.post_many(
+        [ev("case_opened", 0, case_id="K1", safety_related=True), ev("case_closed", 4, case_id="K1")]
+    ).changes
+    aftermath = [c for c in changes if c.kind == "escalation"][-1]
+    assert aftermath.current == "aftermath"
+    assert aftermath.plan == ("Call the customer back", "Send the repair report", "Close the ticket")
+    assert aftermath.plan_in("zh") == ("回访客户", "寄送维修报告", "Close the ticket")
+    assert all(isinstance(s, cr.Text) for s in stream.phase_plans["aftermath"])
+    assert hook.calls[-1][1] == list(aftermath.plan)
+    assert hook.calls[-1][2] == list(aftermath.steps)
+
+
+@pytest.mark.parametrize(
+    ("plans", "message"),
+    [
+        ({"afterwards": ["Call back"]}, r"phase_plans names \['afterwards'\], not phases"),
+        ({"aftermath": "Call back"}, r"phase_plans\['aftermath'\]: a plan is a list of steps, not str"),
+        ({"aftermath": [{"zh": "回访"}]}, r"phase_plans\['aftermath'\], step 1: .*en: Field required"),
+        ({"aftermath": [{"en": "Call", "fr": "Appeler"}]}, r"step 1: .*fr: Extra inputs"),
+        ({"aftermath": [3]}, r"step 1: a step is a string or an \{en, zh\} text"),
+    ],
+)
+def test_a_malformed_phase_plan_is_refused_by_name(plans: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ENGINE.stream(phase_plans=plans)
+
+
+def test_a_phase_chart_holds_its_plans_as_bilingual_texts() -> None:
+    states = {"open": (PhaseTransition("done", closed=True),), "done": ()}
+    chart = PhaseChart(
+        scheme="crisis",
+        label="G",
+        start="open",
+        states=states,
+        plans={"done": ["File it", {"en": "Thank them", "zh": "致谢"}]},
+    )
+    assert chart.steps == {"done": (cr.Text(en="File it"), cr.Text(en="Thank them", zh="致谢"))}
+    assert [s.get("zh") for s in chart.steps["done"]] == ["File it", "致谢"]
+    with pytest.raises(ValueError, match=r"unknown states \['closing'\]"):
+        PhaseChart(scheme="crisis", label="G", start="open", states=states, plans={"closing": ["x"]})
+    with pytest.raises(ValueError, match="plan of 'done', step 1"):
+        PhaseChart(scheme="crisis", label="G", start="open", states=states, plans={"done": [None]})  # type: ignore[list-item]
+
+
 class Twice:
     @cr.hookimpl
     def register_statecharts(self) -> Any:

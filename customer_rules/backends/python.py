@@ -34,7 +34,7 @@ from customer_rules.lang.ast import (
 from customer_rules.lang.compile import CheckedPolicy, CheckedRule, key_of
 from customer_rules.lang.functions import FUNCTIONS, Env, Function
 from customer_rules.lang.ops import COMPARISONS, NOT_CONSTANT, PROPAGATES, Operator, operator_of
-from customer_rules.lang.population import Cut
+from customer_rules.lang.population import Cut, lowest_first
 from customer_rules.model.decision import Counterfactual, Decision, Need
 
 Fn = Callable[["Context"], Any]
@@ -294,11 +294,11 @@ class Compiler:
             return _cached(key, impl)
         cutoff_key = f"cutoff({key})"
 
-        def top(ctx: Context) -> Any:
+        def in_group(ctx: Context) -> Any:  # top or bottom
             ctx.values[cutoff_key] = cutoff  # the cut-off is evidence
             return impl(ctx)
 
-        return _cached(key, top)
+        return _cached(key, in_group)
 
     def _call(self, node: Call) -> Fn:
         name = node.name
@@ -455,12 +455,12 @@ class PythonPolicy:
     def _need_of(self, node: Node) -> tuple[str, str, Any] | None:
         """What a conjunct asks of one value, ``(path, op, threshold)``, when it is
         a simple threshold (worked out once per conjunct, not per explanation)."""
-        if isinstance(node, Call) and node.name in ("top", "top_pct") and self.cuts:
+        if isinstance(node, Call) and node.name in ("top", "top_pct", "bottom", "bottom_pct") and self.cuts:
             cut = self.cuts.get(key_of(node))
             measure = node.args[0]
             if cut is None or cut.cutoff is None or not isinstance(measure, Name | Call):
                 return None
-            return key_of(measure), ">=", cut.cutoff
+            return key_of(measure), "<=" if lowest_first(node.name) else ">=", cut.cutoff
         if not isinstance(node, Binary) or node.op not in COMPARISONS:
             return None
         left, right, op = node.left, node.right, node.op

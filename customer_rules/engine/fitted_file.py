@@ -64,7 +64,17 @@ class CutEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    function: Literal["top", "top_pct", "top_within", "top_pct_within", "percentile"]
+    function: Literal[
+        "top",
+        "top_pct",
+        "top_within",
+        "top_pct_within",
+        "bottom",
+        "bottom_pct",
+        "bottom_within",
+        "bottom_pct_within",
+        "percentile",
+    ]
     cutoff: Number | None = None
     size: Annotated[int, Strict()]
     count: Count

@@ -1,7 +1,7 @@
 """Fitting: the cut-offs of population-relative calls, from records or a table.
 
-``top(m, n)``, ``top_pct(m, p)``, ``top_within(m, n, cond)`` and
-``percentile(m)`` compare a customer with a fitted population (see
+``top(m, n)``, ``top_pct(m, p)``, ``top_within(m, n, cond)``, their
+``bottom`` twins and ``percentile(m)`` compare a customer with a fitted population (see
 :mod:`customer_rules.lang.population` for their meaning). Fitting has two
 steps, and each exists once:
 
@@ -31,9 +31,8 @@ import polars as pl
 
 from customer_rules.errors import PluginError, RecordError
 from customer_rules.lang.ast import Call, to_text
-from customer_rules.lang.check import constant_value
 from customer_rules.lang.compile import CheckedPolicy, key_of
-from customer_rules.lang.population import SUMMARY_POINTS, Cut, fit_order, round_half_up
+from customer_rules.lang.population import SUMMARY_POINTS, Cut, fit_order, group_size, lowest_first
 from customer_rules.model.frames import nested_tables, to_polars
 from customer_rules.model.tables import ModelSpec, customer_spec, empty_value, prepare, split_details
 
@@ -56,13 +55,14 @@ def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, 
     name = call.name
     if name == "percentile":
         return _percentile_cut(series)
-    amount = constant_value(call.args[1], dict(params))
-    assert isinstance(amount, int | float)
-    size = round_half_up(amount / 100 * count) if name.startswith("top_pct") else int(amount)
+    size = group_size(call, count, params)
     if size <= 0 or not count:
         return Cut(name, None, size, count)
-    # the size-th highest value: the lowest of the top min(size, count) (ties counted)
-    cutoff = series.top_k(min(size, count)).min()
+    # the size-th value from the group's end (ties counted; NaN sorts above every number)
+    if lowest_first(name):
+        cutoff = series.sort()[min(size, count) - 1]
+    else:  # the lowest of the top min(size, count)
+        cutoff = series.top_k(min(size, count)).min()
     assert isinstance(cutoff, float)
     return Cut(name, cutoff, size, count)
 

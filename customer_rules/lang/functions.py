@@ -66,6 +66,9 @@ class Function:
     #: the model ``verify`` reasons with (a name ``verify`` knows), or WITNESS_ONLY
     verify: str
     variadic: bool = False
+    #: a group function's end of the measure: ``"highest"`` (``top``...) or
+    #: ``"lowest"`` (``bottom``...); ``None`` for every other function
+    ranks: str | None = None
 
     @property
     def population(self) -> bool:
@@ -140,7 +143,7 @@ def _truth(tc: Typing, node: Call) -> Type:
 
 
 def _share(tc: Typing, node: Call) -> Type:
-    """top(...) and friends: the size must be a constant count or percentage."""
+    """top(...), bottom(...) and friends: the size must be a constant count or percentage."""
     check_args(tc, FUNCTIONS[node.name], node)
     amount = node.args[1]
     value = tc.constant(amount)
@@ -148,7 +151,7 @@ def _share(tc: Typing, node: Call) -> Type:
         raise tc.error(amount, f"the size in {node.name}() must be a constant or a parameter")
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise tc.error(amount, f"the size in {node.name}() must be a number")
-    if node.name.startswith("top_pct"):
+    if "_pct" in node.name:
         if not 0 <= value <= 100:
             raise tc.error(amount, f"{node.name}() takes a percentage from 0 to 100, got {value}")
     elif value < 0 or int(value) != value:
@@ -245,6 +248,24 @@ def _top(
     return top
 
 
+def _bottom(
+    env: Any, fm: Callable[[Any], Any], _n: Callable[[Any], Any], fc: Callable[[Any], Any] | None = None
+) -> Callable[[Any], Any]:
+    cutoff = env.cutoff
+
+    def bottom(x: Any) -> Any:
+        m = fm(x)
+        if m is None:
+            return None
+        if fc is not None:
+            c = fc(x)
+            if c is not True:
+                return c
+        return cutoff is not None and m <= cutoff
+
+    return bottom
+
+
 def _percentile(env: Any, fm: Callable[[Any], Any]) -> Callable[[Any], Any]:
     cut = env.cut
 
@@ -290,6 +311,24 @@ def _pl_top(env: Any, m: pl.Expr, _n: pl.Expr, cond: pl.Expr | None = None) -> p
 
     null = pl.lit(None, dtype=pl.Boolean())
     inside = pl.lit(False) if env.cutoff is None else m >= pl.lit(float(env.cutoff))
+    chain: Any = pl.when(m.is_null()).then(null)
+    if cond is not None:
+        chain = chain.when(cond.is_null()).then(null).when(~cond).then(pl.lit(False))
+    out: pl.Expr = chain.otherwise(inside)
+    return out
+
+
+def _pl_bottom(env: Any, m: pl.Expr, _n: pl.Expr, cond: pl.Expr | None = None) -> pl.Expr:
+    import math
+
+    import polars as pl
+
+    null = pl.lit(None, dtype=pl.Boolean())
+    cutoff = env.cutoff
+    # as in Python, nothing is at or below a NaN cut-off, and a NaN measure is at or
+    # below no number (in polars NaN is above every number)
+    nothing = cutoff is None or math.isnan(cutoff)
+    inside = pl.lit(False) if nothing else m <= pl.lit(float(cutoff))
     chain: Any = pl.when(m.is_null()).then(null)
     if cond is not None:
         chain = chain.when(cond.is_null()).then(null).when(~cond).then(pl.lit(False))
@@ -466,6 +505,7 @@ FUNCTIONS: dict[str, Function] = {
             _pl_top,
             IN_PYTHON,
             "top",
+            ranks="highest",
         ),
         Function(
             "top_pct",
@@ -478,6 +518,7 @@ FUNCTIONS: dict[str, Function] = {
             _pl_top,
             IN_PYTHON,
             "top",
+            ranks="highest",
         ),
         Function(
             "top_within",
@@ -490,6 +531,7 @@ FUNCTIONS: dict[str, Function] = {
             _pl_top,
             IN_PYTHON,
             "top",
+            ranks="highest",
         ),
         Function(
             "top_pct_within",
@@ -502,6 +544,59 @@ FUNCTIONS: dict[str, Function] = {
             _pl_top,
             IN_PYTHON,
             "top",
+            ranks="highest",
+        ),
+        Function(
+            "bottom",
+            "population-relative: among the N lowest values of the measure (fitted)",
+            ((NUMBER,), (NUMBER,)),
+            _share,
+            _POP_MISSING,
+            "population",
+            _bottom,
+            _pl_bottom,
+            IN_PYTHON,
+            "top",
+            ranks="lowest",
+        ),
+        Function(
+            "bottom_pct",
+            "population-relative: among the lowest P percent of the measure (fitted)",
+            ((NUMBER,), (NUMBER,)),
+            _share,
+            _POP_MISSING,
+            "population",
+            _bottom,
+            _pl_bottom,
+            IN_PYTHON,
+            "top",
+            ranks="lowest",
+        ),
+        Function(
+            "bottom_within",
+            "population-relative: among the N lowest of the records where the condition holds",
+            ((NUMBER,), (NUMBER,), (BOOL,)),
+            _share,
+            _POP_MISSING,
+            "population",
+            _bottom,
+            _pl_bottom,
+            IN_PYTHON,
+            "top",
+            ranks="lowest",
+        ),
+        Function(
+            "bottom_pct_within",
+            "population-relative: among the lowest P percent of the records where the condition holds",
+            ((NUMBER,), (NUMBER,), (BOOL,)),
+            _share,
+            _POP_MISSING,
+            "population",
+            _bottom,
+            _pl_bottom,
+            IN_PYTHON,
+            "top",
+            ranks="lowest",
         ),
         Function(
             "percentile",

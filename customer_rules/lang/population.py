@@ -4,14 +4,21 @@
 highest value of the fitted population (``top_pct(m, p)``: the
 ``round(p% × count)``-th, counting only records whose measure is known;
 ``*_within`` variants count only records where the condition holds).
+``bottom(m, n)``, ``bottom_pct``, ``bottom_within`` and
+``bottom_pct_within`` are the same from the other end: the measure is at
+most the n-th lowest value (rank days since the last purchase with
+``bottom_pct(days_since_purchase, 20)`` — no negated measure, so the
+cut-off and every value read stay days). Which end a function ranks from
+is its ``ranks`` in the function table.
 Records tied with the cut-off value are all in: two customers with the same
 value always get the same answer, so a share can exceed its target when
 values tie at the boundary, never because of input order.
 ``percentile(m)`` is the share of the fitted population with a value at or
 below ``m``.
 
-A record whose measure is missing is never in a top group (the condition
-is unknown, like any comparison with a missing value).
+A record whose measure is missing is never in a group (the condition is
+unknown, like any comparison with a missing value). NaN ranks above every
+number, as in polars.
 
 A measure may itself read a population-relative value through a derived
 value (``score: 3 * percentile(value.turnover) + ...`` ranked with
@@ -24,17 +31,31 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from customer_rules.lang.ast import Call, Name, Node, to_text, walk
-from customer_rules.lang.check import POPULATION_FUNCTIONS
+from customer_rules.lang.check import POPULATION_FUNCTIONS, constant_value
+from customer_rules.lang.functions import FUNCTIONS
 
 
 def round_half_up(x: float) -> int:
     """Round to the nearest whole number, halves up (0.5 → 1, 2.5 → 3)."""
     return math.floor(x + 0.5)
+
+
+def lowest_first(function: str) -> bool:
+    """True for a group function that holds the lowest values (``bottom``...)."""
+    return FUNCTIONS[function].ranks == "lowest"
+
+
+def group_size(call: Call, count: int, params: Mapping[str, Any]) -> int:
+    """How many records the group of a ``top``/``bottom`` call is meant to hold,
+    ``count`` records having a known measure (in its group, for ``*_within``)."""
+    amount = constant_value(call.args[1], dict(params))
+    assert isinstance(amount, int | float)
+    return round_half_up(amount / 100 * count) if "_pct" in call.name else int(amount)
 
 
 #: at most this many points (plus one) summarise a fitted population for ``percentile``
@@ -45,8 +66,9 @@ SUMMARY_POINTS = 1000
 class Cut:
     """What ``fit`` learned for one population-relative call.
 
-    ``cutoff`` is the lowest value still in the top group (``None``: nobody
-    is in it); ``size`` the number of records the group was meant to hold;
+    ``cutoff`` is the lowest value still in a top group, the highest still
+    in a bottom group (``None``: nobody is in it); ``size`` the number of
+    records the group was meant to hold;
     ``count`` the number of records with a known measure (in the group
     condition, for ``*_within``). ``values`` is kept only for
     ``percentile``: with ``ranks`` absent, every known value, sorted (a

@@ -13,7 +13,8 @@ compiles the result like any other policy.
 What moves: the right-hand constant of an ordering comparison (``<``,
 ``<=``, ``>``, ``>=``) when it is a number literal, a duration or a numeric
 ``params.x`` (a parameter stays a parameter, ``params.x + delta``, so it is
-still evidence); and the ``cutoff`` of ``top``/``top_pct``/``top_within``.
+still evidence); and the ``cutoff`` of ``top``/``top_pct``/``top_within``
+(a ``>=`` threshold) and of their ``bottom`` twins (a ``<=`` one).
 A threshold ``c`` moves by ``shift * |c|``: up for ``>``/``>=``, down for
 ``<``/``<=`` (a positive shift makes every threshold harder to pass).
 Booleans, dates, strings, ``between`` and ``percentile`` do not move.
@@ -29,7 +30,7 @@ from typing import Any
 
 from customer_rules.lang.ast import Binary, Duration, Literal, Name, Node
 from customer_rules.lang.compile import CheckedPolicy
-from customer_rules.lang.population import Cut
+from customer_rules.lang.population import Cut, lowest_first
 
 _ORDER = ("<", "<=", ">", ">=")
 
@@ -89,11 +90,16 @@ def shifted(checked: CheckedPolicy, shift: float) -> CheckedPolicy:
 
 
 def shifted_cuts(cuts: Mapping[str, Cut] | None, shift: float) -> Mapping[str, Cut] | None:
-    """Fitted cut-offs moved by ``shift`` (as a ``>=`` threshold); ``None`` stays ``None``."""
+    """Fitted cut-offs moved by ``shift`` (as a ``>=`` threshold, a bottom
+    group's as a ``<=`` one); ``None`` stays ``None``."""
     if cuts is None or not shift:
         return cuts
     return {
-        k: (replace(c, cutoff=shift_value(">=", c.cutoff, shift)) if c.cutoff is not None else c)
+        k: (
+            replace(c, cutoff=shift_value("<=" if lowest_first(c.function) else ">=", c.cutoff, shift))
+            if c.cutoff is not None
+            else c
+        )
         for k, c in cuts.items()
     }
 

@@ -236,7 +236,18 @@ def sentence(text: str, lang: str) -> str:
 
 # -- naming what a decision read -------------------------------------------------
 
-_POPULATION = ("top", "top_pct", "top_within", "top_pct_within", "percentile", "cutoff")
+_POPULATION = (
+    "top",
+    "top_pct",
+    "top_within",
+    "top_pct_within",
+    "bottom",
+    "bottom_pct",
+    "bottom_within",
+    "bottom_pct_within",
+    "percentile",
+    "cutoff",
+)
 
 _FUNCTION_WORDS = {
     # name: (zh, en)
@@ -473,46 +484,42 @@ class Namer:
                 return f"近 {_number(v)} 天" if self.zh else f"last {_number(v)} days"
         return self._arg(node)
 
+    def _group(self, node: Call, *, threshold: bool) -> str | None:
+        """A ``top``/``bottom`` call in words ("近12个月收入位列前 20%"), or the
+        threshold of its group ("…前 20% 的门槛"); ``None`` for another call."""
+        name = node.name
+        end = "top" if name.startswith("top") else "bottom" if name.startswith("bottom") else None
+        args = node.args
+        within = name.endswith("_within")
+        if end is None or len(args) < (3 if within else 2):
+            return None
+        zh = self.zh
+        measure, size = self._arg(args[0]), self._arg(args[1])
+        where = self._condition(args[2]) if within else None
+        if zh:
+            side = "前" if end == "top" else "最低"
+            scope = f"在{where}中" if where is not None else ""
+            # "前 20% 的门槛", "前 3 名的门槛"
+            size, gap = (size, " ") if "_pct" in name else (f"{size} 名", "")
+            return f"{measure}{scope}{side} {size}{gap}的门槛" if threshold else f"{measure}{scope}位列{side} {size}"
+        side = "top" if end == "top" else "lowest"
+        scope = f" where {where}" if where is not None else ""
+        if threshold:
+            return f"threshold of the {side} {size} by {measure}{scope}"
+        return f"{measure} in the {side} {size}{scope}"
+
     def _call(self, node: Call) -> str:
         zh = self.zh
         args = node.args
         if node.name == "cutoff" and args and isinstance(args[0], Call):
             inner = args[0]
-            measure = self._arg(inner.args[0]) if inner.args else ""
-            if inner.name == "top_pct" and len(inner.args) >= 2:
-                p = self._arg(inner.args[1])
-                return f"{measure}前 {p} 的门槛" if zh else f"threshold of the top {p} by {measure}"
-            if inner.name == "top_pct_within" and len(inner.args) >= 3:
-                p, group = self._arg(inner.args[1]), self._condition(inner.args[2])
-                return (
-                    f"{measure}在{group}中前 {p} 的门槛"
-                    if zh
-                    else f"threshold of the top {p} by {measure} where {group}"
-                )
-            if inner.name in ("top", "top_within") and len(inner.args) >= 2:
-                n = self._arg(inner.args[1])
-                if inner.name == "top_within" and len(inner.args) >= 3:
-                    group = self._condition(inner.args[2])
-                    return (
-                        f"{measure}在{group}中前 {n} 名的门槛"
-                        if zh
-                        else f"threshold of the top {n} by {measure} where {group}"
-                    )
-                return f"{measure}前 {n} 名的门槛" if zh else f"threshold of the top {n} by {measure}"
+            group = self._group(inner, threshold=True)
+            if group is not None:
+                return group
             return f"{self._call(inner)}的门槛" if zh else f"threshold of {self._call(inner)}"
-        if node.name == "top_pct" and len(args) >= 2:
-            m, p = self._arg(args[0]), self._arg(args[1])
-            return f"{m}位列前 {p}" if zh else f"{m} in the top {p}"
-        if node.name == "top_pct_within" and len(args) >= 3:
-            m, p, group = self._arg(args[0]), self._arg(args[1]), self._condition(args[2])
-            return f"{m}在{group}中位列前 {p}" if zh else f"{m} in the top {p} where {group}"
-        if node.name == "top" and len(args) >= 2:
-            m, n = self._arg(args[0]), self._arg(args[1])
-            return f"{m}位列前 {n} 名" if zh else f"{m} in the top {n}"
-        if node.name == "top_within" and len(args) >= 2:
-            m, n = self._arg(args[0]), self._arg(args[1])
-            group = self._condition(args[2]) if len(args) >= 3 else ("同组" if zh else "its group")
-            return f"{m}在{group}中位列前 {n} 名" if zh else f"{m} in the top {n} where {group}"
+        group = self._group(node, threshold=False)
+        if group is not None:
+            return group
         if node.name == "percentile" and args:
             m = self._arg(args[0])
             return f"{m}的百分位排名" if zh else f"percentile rank of {m}"

@@ -3,8 +3,9 @@
 :func:`customer_rules.engine.fitting.learn` sorts a call's known measures
 and reads the cut-off at a rank; with tens of millions of rows spread over
 a cluster the drivers never hold them all. Instead, for each
-``top``/``top_pct`` call (``*_within`` ones count only the rows in their
-group, by the measure column being null elsewhere), a :class:`Measures`
+``top``/``top_pct`` or ``bottom``/``bottom_pct`` call (``*_within`` ones
+count only the rows in their group, by the measure column being null
+elsewhere), a :class:`Measures`
 backend answers a few aggregations and :func:`fit_cuts` finds the cut-off
 value exactly:
 
@@ -17,8 +18,10 @@ value exactly:
    or the bracket is widened (finally to every value) and asked again.
 
 Ties are counted, never broken: the cut-off is the value at the rank, as
-on one machine. ``percentile`` collects the distinct values with their
-counts and summarises them exactly as ``engine.fit`` does
+on one machine. A bottom group's cut-off, the s-th lowest of n values, is
+the (n - s + 1)-th highest, so both ends are found the same way.
+``percentile`` collects the distinct values with their counts and
+summarises them exactly as ``engine.fit`` does
 (:func:`~customer_rules.engine.fitting.percentile_cut`).
 """
 
@@ -36,8 +39,7 @@ import pyarrow as pa
 
 from customer_rules.engine.fitting import percentile_cut
 from customer_rules.lang.ast import Call
-from customer_rules.lang.check import constant_value
-from customer_rules.lang.population import Cut, round_half_up
+from customer_rules.lang.population import Cut, group_size, lowest_first
 from customer_rules.scale import partition as part
 
 if TYPE_CHECKING:
@@ -70,25 +72,22 @@ class Measures(Protocol):
 
 @dataclass(frozen=True)
 class Target:
-    """One call's cut to find: ``k`` values from the top among ``n`` (``nan`` of them NaN)."""
+    """One call's cut to find: the ``k``-th highest non-NaN value among ``n``
+    known ones, ``nan`` of them NaN (the group holds ``size``)."""
 
     column: str
     call: Call
     size: int
     n: int
     nan: int
-
-    @property
-    def k(self) -> int:
-        """The rank of the cut-off among the non-NaN values, counted from the top."""
-        return min(self.size, self.n) - self.nan
+    k: int
 
 
-def size_of(call: Call, count: int, params: Mapping[str, Any]) -> int:
-    """How many records the call's top group is meant to hold (as ``learn`` computes it)."""
-    amount = constant_value(call.args[1], dict(params))
-    assert isinstance(amount, int | float)
-    return round_half_up(amount / 100 * count) if call.name.startswith("top_pct") else int(amount)
+def rank_from_top(call: Call, size: int, n: int) -> int:
+    """The 1-based rank, counted from the highest of the ``n`` known values
+    (NaN the highest), of the cut-off of a group of ``size``."""
+    s = min(size, n)
+    return n - s + 1 if lowest_first(call.name) else s
 
 
 def fit_cuts(
@@ -115,13 +114,15 @@ def fit_cuts(
             frame = pl.DataFrame(pairs, schema={"v": pl.Float64(), "n": pl.Int64()}, orient="row")
             cuts[column] = percentile_cut(frame)  # the same summary as engine.fit
             continue
-        size = size_of(call, n, params)
+        size = group_size(call, n, params)
         if size <= 0 or not n:
             cuts[column] = Cut(call.name, None, size, n)
-        elif min(size, n) <= nan:  # NaN sorts above every number
+            continue
+        rank = rank_from_top(call, size, n)
+        if rank <= nan:  # NaN sorts above every number
             cuts[column] = Cut(call.name, math.nan, size, n)
         else:
-            pending.append(Target(column, call, size, n, nan))
+            pending.append(Target(column, call, size, n, nan, rank - nan))
     widen = 1.0
     while pending:
         brackets = _brackets(measures, pending, rank_error * widen, final=widen > 64)

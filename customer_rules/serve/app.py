@@ -57,6 +57,7 @@ from customer_rules.serve.models import (
     ReloadResponse,
     SchemeDetail,
     SchemeSummary,
+    StepOut,
     WebhookResponse,
 )
 from customer_rules.serve.settings import ServeConfig, build_engine, hash_token
@@ -642,6 +643,7 @@ def create_app(
                         rule=c.rule,
                         case_id=c.case_id,
                         plan=list(c.plan),
+                        steps=[StepOut(en=t.en, zh=t.get("zh")) for t in c.steps],
                         reasons=list(c.reasons),
                     )
                     for c in result.changes

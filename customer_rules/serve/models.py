@@ -140,6 +140,13 @@ class EventsRequest(BaseModel):
     events: list[dict[str, Any]] = Field(description="Events; each has `type`, `customer_id` and `at`.")
 
 
+class StepOut(BaseModel):
+    """One step of an escalation's plan, in English and Chinese."""
+
+    en: str
+    zh: str = Field(description="The step in Chinese (English when the plan gave it in English only).")
+
+
 class ChangeOut(BaseModel):
     """One thing an event changed."""
 
@@ -151,7 +158,8 @@ class ChangeOut(BaseModel):
     current: str | None
     rule: str | None
     case_id: str | None
-    plan: list[str]
+    plan: list[str] = Field(description="An escalation's plan, in English.")
+    steps: list[StepOut] = Field(description="The same plan, step by step, in English and Chinese.")
     reasons: list[str]
 
 

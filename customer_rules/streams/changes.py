@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from customer_rules.errors import CustomerRulesError, PluginError
+from customer_rules.lang.policy import Text
 
 if TYPE_CHECKING:
     from customer_rules.engine.engine import Engine
@@ -48,7 +49,9 @@ class Change:
     label changed), ``phase`` (a case's phase moved) or ``escalation`` (a
     phase's procedure ran and the ``escalate`` hook was called).
     ``previous``/``current`` are labels or phases; ``rule`` the deciding
-    rule; ``plan`` the procedure steps of an escalation. :attr:`reasons`
+    rule; ``steps`` the procedure steps of an escalation, each a bilingual
+    :class:`~customer_rules.Text` (:meth:`plan_in` gives them in one
+    language, :attr:`plan` in English). :attr:`reasons`
     (the rule's reason and the flags that hold, in English) and
     :attr:`decision` (the full decision, e.g. to explain it in Chinese) are
     computed when first read.
@@ -63,9 +66,19 @@ class Change:
     current: str | None = None
     rule: str | None = None
     case_id: str | None = None
-    plan: tuple[str, ...] = ()
+    steps: tuple[Text, ...] = ()
     because: tuple[str, ...] = field(default=(), repr=False)
     explanation: Explanation | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def plan(self) -> tuple[str, ...]:
+        """The procedure steps of an escalation, in English."""
+        return self.plan_in("en")
+
+    def plan_in(self, lang: str = "en") -> tuple[str, ...]:
+        """The procedure steps of an escalation in ``lang`` (``en`` or ``zh``;
+        a step given in English only is English in both)."""
+        return tuple(step.get(lang) for step in self.steps)
 
     @property
     def decision(self) -> Decision | None:
@@ -91,7 +104,7 @@ class Change:
             self.rule,
             self.reasons,
             self.case_id,
-            self.plan,
+            self.steps,
         )
 
 

@@ -15,7 +15,8 @@ scheme itself. Three kinds:
 * :class:`PhaseChart` — a chart per case whose transitions look at two
   inputs: whether the case holds the chart's ``label`` of its ``scheme``
   (a crisis, G) and whether it is closed. Entering a state with a plan runs
-  that plan through the ``escalate`` hook.
+  that plan through the ``escalate`` hook. A plan's steps are bilingual
+  :class:`~customer_rules.Text` (see :func:`plan_steps`).
 
 The declarations are backend-neutral. The python runners here are the
 reference; ``customer_rules.streams.durable`` compiles the same
@@ -29,12 +30,15 @@ import threading
 import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from pydantic import ValidationError
 
 from customer_rules.backends.base import record_parts, resolve
 from customer_rules.backends.python import Context, Fn, PythonPolicy
 from customer_rules.engine.plugins import call_each
 from customer_rules.errors import PluginError
+from customer_rules.lang.policy import Text
 from customer_rules.streams.events import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -136,6 +140,35 @@ class PhaseTransition:
         )
 
 
+#: One step of a phase plan as a plugin or a caller may give it: a
+#: :class:`~customer_rules.Text`, an ``{"en": ..., "zh": ...}`` mapping, or a
+#: plain string (English only: the Chinese falls back to it).
+PlanStep = Text | str | Mapping[str, Any]
+
+
+def plan_steps(steps: Sequence[PlanStep], where: str) -> tuple[Text, ...]:
+    """A plan's steps as bilingual :class:`~customer_rules.Text`.
+
+    ``where`` names the plan in the ``ValueError`` raised for a plan that is
+    not a sequence of steps (a lone string is one, by mistake) or a step
+    that is neither a string, a ``Text`` nor an ``{en, zh}`` mapping.
+    """
+    if isinstance(steps, str | Mapping | Text) or not isinstance(steps, Sequence):
+        raise ValueError(f"{where}: a plan is a list of steps, not {type(steps).__name__}")
+    out = []
+    for i, step in enumerate(steps):
+        try:
+            out.append(Text.model_validate(dict(step) if isinstance(step, Mapping) else step))
+        except ValidationError as exc:
+            problem = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'step'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(
+                f"{where}, step {i + 1}: a step is a string or an {{en, zh}} text ({problem})"
+            ) from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class PhaseChart:
     """Phases of each case of a customer (e.g. a crisis: latent, outbreak, ...).
@@ -147,20 +180,35 @@ class PhaseChart:
     the plan is the actions of the strategy of the ``scheme``'s decision,
     when it has any. A case holds ``label`` when the customer does and,
     with several cases, when a record with that case alone does too.
+
+    A plan's steps may be given as :class:`~customer_rules.Text`,
+    ``{"en": ..., "zh": ...}`` mappings or plain (English) strings; the
+    chart holds them as ``Text`` (:attr:`steps`).
     """
 
     scheme: str
     label: str
     start: str
     states: Mapping[str, tuple[PhaseTransition, ...]]
-    plans: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    plans: Mapping[str, Sequence[PlanStep]] = field(default_factory=dict)
     strategy_states: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = {t.target for trs in self.states.values() for t in trs} | {self.start}
+        unknown |= set(self.plans)
         unknown -= set(self.states)
         if unknown:
             raise ValueError(f"phase chart for {self.scheme!r}: unknown states {sorted(unknown)}")
+        steps = {
+            state: plan_steps(plan, f"phase chart for {self.scheme!r}, plan of {state!r}")
+            for state, plan in self.plans.items()
+        }
+        object.__setattr__(self, "plans", steps)
+
+    @property
+    def steps(self) -> Mapping[str, tuple[Text, ...]]:
+        """The plan of each state with one, as bilingual steps."""
+        return cast("Mapping[str, tuple[Text, ...]]", self.plans)
 
     @property
     def final(self) -> frozenset[str]:

@@ -18,7 +18,8 @@ date, never the wall clock:
   active within ``horizon_days``;
 * a phase chart per case (the built-in crisis phases: latent, outbreak,
   aftermath, recovery, ended); entering a state with a plan calls the
-  ``escalate`` hook with the case, the decision and the plan.
+  ``escalate`` hook with the case, the decision and the plan (its steps in
+  English as ``plan``, bilingual as ``steps``).
 
 What changed is returned as :class:`Change` items, each naming the event
 that caused it. The stream's :meth:`~EventStream.snapshot` of a customer
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from customer_rules.engine.plugins import call_hook
 from customer_rules.errors import PluginError
+from customer_rules.lang.policy import Text
 from customer_rules.model.records import Customer
 from customer_rules.streams.changes import (
     Change,
@@ -72,9 +74,11 @@ from customer_rules.streams.statecharts import (
     Labeller,
     PhaseChart,
     PhaseRunner,
+    PlanStep,
     PythonRunners,
     StageChart,
     StageRunner,
+    plan_steps,
     registered_charts,
 )
 
@@ -115,7 +119,9 @@ class EventStream:
     customer whose last event is more than this many days before the latest
     event of the stream (``None``: keep every customer until
     :meth:`release`); ``phase_plans``: replace the phase chart's plans for
-    the states named.
+    the states named, each step a :class:`~customer_rules.Text`, an
+    ``{"en": ..., "zh": ...}`` mapping or a plain (English) string
+    (``ValueError`` for a state the chart does not have or a malformed step).
     """
 
     def __init__(
@@ -126,7 +132,7 @@ class EventStream:
         charts: Iterable[str] | None = None,
         horizon_days: int = 90,
         idle_days: int | None = None,
-        phase_plans: Mapping[str, Sequence[str]] | None = None,
+        phase_plans: Mapping[str, Sequence[PlanStep]] | None = None,
     ) -> None:
         if backend not in STREAM_BACKENDS:
             raise ValueError(
@@ -149,14 +155,22 @@ class EventStream:
         ]
         self._tracked: dict[str, Labeller] = {c.scheme: lab for c, lab in self._cases}
         self.phase: PhaseChart | None = declared.phase
-        self.phase_plans: dict[str, tuple[str, ...]] = {}
+        #: the plan of each phase with one, as bilingual steps
+        self.phase_plans: dict[str, tuple[Text, ...]] = {}
         self._phases: PhaseRunner | None = None
         if declared.phase is not None:
+            chart = declared.phase
+            unknown = sorted(set(phase_plans or {}) - set(chart.states))
+            if unknown:
+                raise ValueError(
+                    f"phase_plans names {unknown}, not phases of the {chart.scheme!r} phase chart"
+                    f" ({', '.join(chart.states)})"
+                )
             self.phase_plans = {
-                **declared.phase.plans,
-                **{k: tuple(v) for k, v in (phase_plans or {}).items()},
+                **chart.steps,
+                **{k: plan_steps(v, f"phase_plans[{k!r}]") for k, v in (phase_plans or {}).items()},
             }
-            self._phases = runners.phase(declared.phase)
+            self._phases = runners.phase(chart)
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._watermark: dt.date | None = None
         self._lock = threading.RLock()  # posts from several threads apply one at a time
@@ -477,11 +491,9 @@ class EventStream:
         hook_errors: list[PluginError],
     ) -> None:
         decision = explanation.decision()
-        plan = self.phase_plans.get(state, ())
-        if state in phase.strategy_states and decision.strategy is not None:
-            actions = tuple(str(a.get("en")) for a in decision.strategy.actions)
-            if actions:
-                plan = actions
+        steps = self.phase_plans.get(state, ())
+        if state in phase.strategy_states and decision.strategy is not None and decision.strategy.actions:
+            steps = tuple(decision.strategy.actions)  # the strategy's actions, in both languages
         record = s.fast_record()
         case = next(k for k in record.cases if k.id == case_id)
         changes.append(
@@ -494,7 +506,7 @@ class EventStream:
                 None,
                 state,
                 case_id=case_id,
-                plan=plan,
+                steps=steps,
                 explanation=explanation,
             )
         )
@@ -504,7 +516,8 @@ class EventStream:
                 "escalate",
                 case=case,
                 decision=decision,
-                plan=list(plan),
+                plan=[step.en for step in steps],
+                steps=list(steps),
                 customer=record,
                 engine=self.engine,
             )
