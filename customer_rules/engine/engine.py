@@ -269,7 +269,7 @@ class Engine:
         try:
             self._compile(scheme)
         except PolicyError as exc:
-            if owner == "<engine>" or (exc.field or "").startswith("params."):
+            if owner == "<engine>" or (exc.field or "").split(".")[0] == "params":
                 # the caller's own policy, or the caller's parameter overrides:
                 # their error, with its file, line and rule kept
                 raise

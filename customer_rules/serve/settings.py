@@ -137,8 +137,8 @@ def build_engine(config: ServeConfig) -> Any:
             engine = engine.with_params(scheme, **values)
         except KeyError as exc:  # an unknown scheme, with a "did you mean"
             raise ServeConfigError(f"params: {exc.args[0]}") from None
-        except cr.CustomerRulesError as exc:  # a bad name or value (PolicyError, or PluginError on a rebuild)
-            raise ServeConfigError(f"params: {exc}") from None
+        except cr.PolicyError as exc:  # a bad name or value
+            raise ServeConfigError(f"params: {exc.message}") from None
     if config.fitted is not None:
         engine.load_fitted(config.fitted)
     return engine
