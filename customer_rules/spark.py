@@ -41,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - the test env has the extra
 
 from customer_rules.engine.engine import normalise_as_of
 from customer_rules.engine.tables import wanted_schemes
+from customer_rules.lang.population import SUMMARY_POINTS
 from customer_rules.scale import partition as part
 from customer_rules.scale.cuts import fit_engine
 
@@ -199,9 +200,35 @@ class _SparkMeasures:
         return out
 
     def values(self, columns: Sequence[str]) -> dict[str, list[tuple[float, int]]]:
+        """The summary's values only (see the protocol), found on the cluster: a
+        measure with millions of distinct values never reaches the driver whole."""
+        from pyspark.sql import Window
+
+        pairs = F.array(
+            *(F.struct(F.lit(i).alias("i"), F.col(f"`{c}`").alias("v")) for i, c in enumerate(columns))
+        )
+        counted = (
+            self.sdf.select(F.explode(pairs).alias("p"))
+            .select("p.i", "p.v")
+            .where(F.col("v").isNotNull())
+            .groupBy("i", "v")
+            .count()
+        )
+        order = Window.partitionBy("i").orderBy("v")  # Spark, like polars, sorts NaN above every number
+        whole = Window.partitionBy("i")
+        ranked = (
+            counted.withColumn("rank", F.sum("count").over(order.rowsBetween(Window.unboundedPreceding, 0)))
+            .withColumn("total", F.sum("count").over(whole))
+            .withColumn("step", F.expr(f"(rank * {SUMMARY_POINTS}) div total"))
+            .withColumn("top", F.max(F.when(~F.isnan("v"), F.col("v"))).over(whole))
+            .withColumn("before", F.lag("step", 1, -1).over(order))
+        )
+        kept = ranked.where((F.col("step") != F.col("before")) | (F.col("v") == F.col("top"))).withColumn(
+            "n", F.col("rank") - F.lag("rank", 1, 0).over(order)
+        )
         out: dict[str, list[tuple[float, int]]] = {c: [] for c in columns}
-        for r in self._long(columns).groupBy("i", "v").count().collect():
-            out[columns[r["i"]]].append((float(r["v"]), int(r["count"])))
+        for r in kept.where(~F.isnan("v")).select("i", "v", "n").collect():
+            out[columns[r["i"]]].append((float(r["v"]), int(r["n"])))
         return out
 
 

@@ -41,3 +41,24 @@ def test_spark_fit_and_classify_equal_one_machine(spark_session: Any, tmp_path: 
     # the lazy frames split the same output
     assert set(result.rejected.columns) == {"partition", "row", "id", "reason"}
     assert "__cr_reason" not in result.frame.columns and "value.revenue_12m" in result.frame.columns
+
+
+def test_spark_percentile_summary_is_found_on_the_cluster(
+    spark_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more known values than summary points, only the summary's values reach
+    the driver, and the percentile cuts still equal engine.fit's (ranks, ties and
+    missing values included)."""
+    from customer_rules.engine import fitting
+
+    monkeypatch.setattr(fitting, "SUMMARY_POINTS", 40)
+    monkeypatch.setattr(crs, "SUMMARY_POINTS", 40)
+    frame = population()
+    sdf = spark_session.read.parquet(str(write_parts(frame, tmp_path / "customers")))
+    wanted = ["regional_top", "terminal_priority"]
+    local = engine().fit(frame, as_of=AS_OF, schemes=wanted)
+    distributed = crs.fit(engine(), sdf, as_of=AS_OF, schemes=wanted)
+    summarised = [c for sid in wanted for c in local.cuts(sid).values() if c.function == "percentile"]
+    assert summarised and all(c.values is not None and len(c.values) <= 41 < c.count for c in summarised)
+    for sid in wanted:
+        assert distributed.cuts(sid) == local.cuts(sid), sid

@@ -67,7 +67,11 @@ class Measures(Protocol):
         values in ``[lo, hi]`` with their counts (any order)."""
 
     def values(self, columns: Sequence[str]) -> dict[str, list[tuple[float, int]]]:
-        """Per column: every distinct non-NaN value with its count (any order)."""
+        """Per column: every distinct non-NaN value with its count (any order) — or,
+        to keep what reaches the driver small, only the values ``percentile_cut``
+        keeps (where the share at or below them, NaN counted, enters a new
+        summary step) and the highest one, each counting the values since the
+        previous one kept: the summary and its ranks come out the same."""
 
 
 @dataclass(frozen=True)
