@@ -539,9 +539,11 @@ def _aggregate(lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit
 
 
 def _exact_repeat_dates(customers: pl.DataFrame, good: pl.LazyFrame) -> pl.DataFrame:
-    """``deal.accepted_at`` recomputed exactly (a window by id) for the
-    customers whose bucket held another id with an earlier first purchase;
-    the table unchanged when there are none (the usual case)."""
+    """``deal.accepted_at`` recomputed exactly (grouped by the id itself) for
+    the customers whose bucket held another id with an earlier first
+    purchase; the table unchanged when there are none (the usual case). A
+    customer whose first purchase is its bucket's first already has the
+    right date: the later purchases it is compared with are its own."""
     import polars as pl
 
     shared = customers.filter(pl.col("_bucket_first") != pl.col("value.first_purchase_at"))
