@@ -322,3 +322,28 @@ def test_the_table_is_a_plain_group_by(lines: list[dict[str, object]], as_of: dt
     assert set(result.rejected["row"].to_list()) == bad
     got = result.customers.select(expected.columns)
     assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_LINE, max_size=40), as_of=st.sampled_from([D(2026, 11, 22), D(2025, 3, 1)]))
+def test_customers_sharing_a_hash_bucket_still_get_their_own_dates(
+    lines: list[dict[str, object]], as_of: dt.date
+) -> None:
+    # every id in one bucket: the integer shortcut for the repeat purchase date
+    # must notice and fall back to the exact computation
+    import customer_rules.io.transactions as transactions
+
+    # "b" and "c" start after "a" (so their bucket's first date is not theirs);
+    # "b" buys again later, "c" twice on one day (no repeat purchase)
+    fixed = [("a", "o1", D(2024, 7, 1)), ("b", "o2", D(2024, 8, 1)), ("b", "o3", D(2024, 9, 1))]
+    fixed += [("c", "o4", D(2024, 8, 1)), ("c", "o5", D(2024, 8, 1))]
+    lines = [
+        {"customer_id": c, "order_id": o, "at": d, "amount": 1.5, "cost": None, "status": None} for c, o, d in fixed
+    ] + lines
+    log = pl.DataFrame(lines, schema=_SCHEMA)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transactions, "_bucket", lambda ids: ids.is_not_null().cast(pl.UInt64))
+        result = cr.customers_from_transactions(log, as_of=as_of)
+    expected, _ = _plain(log, as_of)
+    got = result.customers.select(expected.columns)
+    assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
