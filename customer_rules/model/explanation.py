@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -181,8 +182,8 @@ def format_value(
     shown = _number(value, group=not zh)
     if not words:
         return shown
-    if not zh and words == "days" and value == 1:
-        words = "day"
+    if not zh and value == 1 and words in ("days", "points"):
+        words = words[:-1]
     return f"{shown} {words}"
 
 
@@ -665,8 +666,18 @@ def _deciding_values(decision: Decision, namer: Namer, limit: int = 5) -> list[s
                         direct.add(node.dotted)
                     elif isinstance(node, Call):
                         direct.add(to_text(node))
+    inputs = decision.rule_inputs()
+    # a threshold is read beside the customer's own value of what it ranks
+    # ("days since last purchase 200 days; the lowest 60% have at most 30")
+    ranked: set[str] = set()
+    for key in inputs:
+        parsed = _parsed(key) if key.startswith("cutoff(") else None
+        if isinstance(parsed, Call) and parsed.args and isinstance(parsed.args[0], Call) and parsed.args[0].args:
+            from customer_rules.lang.ast import to_text
+
+            ranked.add(to_text(parsed.args[0].args[0]))
     shown: list[tuple[int, float, str]] = []
-    for key, value in decision.rule_inputs().items():
+    for key, value in inputs.items():
         if value is None or key.startswith("params."):
             continue
         parsed = _parsed(key)
@@ -677,6 +688,8 @@ def _deciding_values(decision: Decision, namer: Namer, limit: int = 5) -> list[s
         weight = 0.0
         if key in direct:
             rank = 0
+        elif key in ranked:
+            rank, weight = 1, -math.inf
         elif key.startswith("cutoff("):
             rank = 1
         else:
