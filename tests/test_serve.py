@@ -470,7 +470,7 @@ def test_params_change_the_served_schemes_and_are_checked(monkeypatch: pytest.Mo
 
     engine = build_engine(ServeConfig(params={"value_pyramid": {"vip_top_pct": 3}}))
     assert engine.params("value_pyramid")["vip_top_pct"] == 3
-    with pytest.raises(ServeConfigError, match="do not fit together.*vip_top_pct <= major_top_pct"):
+    with pytest.raises(ServeConfigError, match=r"do not fit together.*vip_top_pct <= major_top_pct"):
         build_engine(ServeConfig(params={"value_pyramid": {"vip_top_pct": 7}}))
     with pytest.raises(ServeConfigError, match="did you mean 'value_pyramid'"):
         build_engine(ServeConfig(params={"value_pyramd": {"vip_top_pct": 7}}))
