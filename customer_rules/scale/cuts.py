@@ -20,9 +20,9 @@ value exactly:
 Ties are counted, never broken: the cut-off is the value at the rank, as
 on one machine. A bottom group's cut-off, the s-th lowest of n values, is
 the (n - s + 1)-th highest, so both ends are found the same way.
-``percentile`` collects the distinct values with their counts and
-summarises them exactly as ``engine.fit`` does
-(:func:`~customer_rules.engine.fitting.percentile_cut`).
+``percentile`` collects the distinct values with their counts (Spark only
+those the summary keeps, picked on the cluster) and summarises them exactly
+as ``engine.fit`` does (:func:`~customer_rules.engine.fitting.percentile_cut`).
 """
 
 from __future__ import annotations
