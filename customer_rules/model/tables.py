@@ -779,6 +779,7 @@ def _child_frame(
             .filter(pl.col("__item").list.len() > 0)
             .explode(["__item", "__idx"])
             .collect()
+            .rechunk()  # only the parents with a bad item; their messages need one chunk
         )
         child_sources = from_item(pl.col("__item"))
         null_item = pl.col("__item").is_null()
@@ -869,13 +870,14 @@ def prepare(
     """
     spec = spec or customer_spec()
     n = data.height
-    # One chunk per column before anything else: polars 2.1 panics ("assertion
-    # failed: i < self.len()") in pl.format/concat_str over a filtered frame
-    # whose columns are chunked differently (a multi-chunk input column beside
-    # the single-chunk row index), as the rejected-rows plan below builds.
-    # Several row groups, pl.concat(rechunk=False) and Arrow batches give such
-    # tables; rechunk() is a no-op on a table that is already contiguous.
-    data = data.rechunk()
+    # Polars 2.1 panics ("assertion failed: i < self.len()") in
+    # pl.format/concat_str over a filtered frame whose columns are chunked
+    # differently (a multi-chunk input column beside the single-chunk row
+    # index). Several row groups, pl.concat(rechunk=False) and Arrow batches
+    # give such tables. The messages are built only for the (few) rejected
+    # rows, so those rows are made contiguous on their own below (and the
+    # items of nested lists in _child_frame): the whole table is never
+    # copied, which took as long as classifying it and doubled its memory.
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
     values, checks = _top_level_checks(spec, data.schema, sources)
@@ -925,15 +927,20 @@ def prepare(
     if child_msgs is not None:
         details = pl.concat_list(details, child_msgs)
     valid = base.lazy().filter(~pl.lit(bad)).select(ROW, **values).collect()
-    rejected_plan = stage.filter(pl.lit(bad)).select(
-        pl.col(ROW).cast(pl.Int64()).alias("row"),
-        raw_id.cast(pl.String(), strict=False).alias("id"),
-        _reason(raw_id.cast(pl.String(), strict=False), details).alias("reason"),
-        details.alias("details"),
-    )
     if bad.any():
-        # polars 2.1's streaming engine can panic on these string expressions: in memory
-        rejected = rejected_plan.collect(engine="in-memory")
+        # the bad rows alone, contiguous (see above), then their messages; polars
+        # 2.1's streaming engine can panic on these string expressions: in memory
+        bad_rows = stage.filter(pl.lit(bad)).collect(engine="in-memory").rechunk()
+        rejected = (
+            bad_rows.lazy()
+            .select(
+                pl.col(ROW).cast(pl.Int64()).alias("row"),
+                raw_id.cast(pl.String(), strict=False).alias("id"),
+                _reason(raw_id.cast(pl.String(), strict=False), details).alias("reason"),
+                details.alias("details"),
+            )
+            .collect(engine="in-memory")
+        )
     else:
         rejected = pl.DataFrame(
             schema={
