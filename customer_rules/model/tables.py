@@ -707,7 +707,21 @@ def _bad_rows(frame: pl.LazyFrame, checks: Sequence[Check]) -> pl.LazyFrame:
 
 
 def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
-    """The canonical ``List(Struct)`` column of a nested list given as a list column."""
+    """The canonical ``List(Struct)`` column of a nested list given as a list
+    column (built once per item spec and column)."""
+    key = (id(spec), str(src.expr), src.dtype)
+    hit = _LIST_VALUES.get(key)
+    if hit is None or hit[0] is not spec:
+        if len(_LIST_VALUES) >= 64:
+            _LIST_VALUES.pop(next(iter(_LIST_VALUES)))
+        hit = _LIST_VALUES[key] = (spec, _build_list_value(src, spec))
+    return hit[1]
+
+
+_LIST_VALUES: dict[tuple[Any, ...], tuple[ModelSpec, pl.Expr]] = {}
+
+
+def _build_list_value(src: Source, spec: ModelSpec) -> pl.Expr:
     target = child_dtype(spec)
     if src.dtype == target and all(s.optional or s.default is None for s in spec.slots.values()):
         return src.expr.fill_null(pl.lit([], dtype=target))  # already canonical
@@ -722,6 +736,11 @@ def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
             value = pl.lit(None, dtype=dtype)
         fields.append(_fill_default(value.cast(dtype), slot).alias(name))
     return src.expr.list.eval(pl.struct(fields)).cast(target).fill_null(pl.lit([], dtype=target))
+
+
+#: per nested list column (item spec, path, column expression and type, unique
+#: rules): the expression telling which parents hold a bad item, built once
+_ITEM_CHECKS: dict[tuple[Any, ...], tuple[ModelSpec, pl.Expr]] = {}
 
 
 def _child_frame(
@@ -759,15 +778,22 @@ def _child_frame(
             }
 
         # which parents have a bad item, without exploding the (mostly valid) lists
-        e = pl.element()
-        e_values, e_checks = _validate_slots(spec, from_item(e), lambda name: pl.lit(name))
-        e_checks.insert(0, (e.is_null(), pl.lit("")))
-        e_cross = _rule_checks(spec, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
-        has_bad = src.expr.list.eval(_any(e_checks + e_cross)).list.any().fill_null(False)
-        for _, rule in unique:
-            if rule.key in e_values:
-                keys = src.expr.list.eval(e_values[rule.key])
-                has_bad = has_bad | (keys.list.n_unique() < keys.list.len()).fill_null(False)
+        key = (id(spec), path, str(src.expr), src.dtype, tuple(id(r) for _, r in unique))
+        hit = _ITEM_CHECKS.get(key)
+        if hit is None or hit[0] is not spec:
+            e = pl.element()
+            e_values, e_checks = _validate_slots(spec, from_item(e), lambda name: pl.lit(name))
+            e_checks.insert(0, (e.is_null(), pl.lit("")))
+            e_cross = _rule_checks(spec, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
+            has_bad = src.expr.list.eval(_any(e_checks + e_cross)).list.any().fill_null(False)
+            for _, rule in unique:
+                if rule.key in e_values:
+                    keys = src.expr.list.eval(e_values[rule.key])
+                    has_bad = has_bad | (keys.list.n_unique() < keys.list.len()).fill_null(False)
+            if len(_ITEM_CHECKS) >= 64:
+                _ITEM_CHECKS.pop(next(iter(_ITEM_CHECKS)))
+            hit = _ITEM_CHECKS[key] = (spec, has_bad)
+        has_bad = hit[1]
         items = (
             base.lazy()
             .filter(has_bad)
@@ -781,6 +807,8 @@ def _child_frame(
             .collect()
             .rechunk()  # only the parents with a bad item; their messages need one chunk
         )
+        if not items.height:  # every item valid (the usual case): no messages to build
+            return None, base.select(ROW, pl.lit([], dtype=pl.List(pl.String())).alias("details")).clear()
         child_sources = from_item(pl.col("__item"))
         null_item = pl.col("__item").is_null()
     else:
