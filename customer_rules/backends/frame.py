@@ -241,9 +241,28 @@ class FrameCompiler:
         ]
         out: pl.Expr = fn.polars(Env(as_of=self.as_of), *args)
         if fn.missing == PROPAGATES:
-            exprs = [a for a in args if isinstance(a, pl.Expr)]
-            out = pl.when(pl.any_horizontal([a.is_null() for a in exprs])).then(None).otherwise(out)
+            exprs = [
+                a for a, n in zip(args, node.args, strict=True) if isinstance(a, pl.Expr) and not self._never_null(n)
+            ]
+            if exprs:
+                out = pl.when(pl.any_horizontal([a.is_null() for a in exprs])).then(None).otherwise(out)
         return out
+
+    def _never_null(self, node: Node) -> bool:
+        """Whether ``node`` is known never to be missing: a constant, a
+        ``coalesce`` with such an argument, an ``if`` of such parts. The
+        missing-value test of a propagating function leaves these out (it
+        repeats each argument it tests: a tree twice the size for polars to
+        plan, and work for nothing)."""
+        value = self.checked.constant(node)
+        if value is not NOT_CONSTANT:
+            return value is not None
+        if isinstance(node, Call) and node.name in FUNCTIONS:
+            if node.name == "coalesce":
+                return any(self._never_null(a) for a in node.args)
+            if node.name == "if":
+                return all(self._never_null(a) for a in node.args)
+        return False
 
     def _population(self, node: Call, fn: Function) -> pl.Expr:
         key = key_of(node)
