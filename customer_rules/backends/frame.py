@@ -242,7 +242,9 @@ class FrameCompiler:
         out: pl.Expr = fn.polars(Env(as_of=self.as_of), *args)
         if fn.missing == PROPAGATES:
             exprs = [
-                a for a, n in zip(args, node.args, strict=True) if isinstance(a, pl.Expr) and not self._never_null(n)
+                a
+                for a, n in zip(args, node.args, strict=True)
+                if isinstance(a, pl.Expr) and not self._never_null(n)
             ]
             if exprs:
                 out = pl.when(pl.any_horizontal([a.is_null() for a in exprs])).then(None).otherwise(out)

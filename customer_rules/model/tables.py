@@ -778,8 +778,8 @@ def _child_frame(
             }
 
         # which parents have a bad item, without exploding the (mostly valid) lists
-        key = (id(spec), path, str(src.expr), src.dtype, tuple(id(r) for _, r in unique))
-        hit = _ITEM_CHECKS.get(key)
+        cache_key = (id(spec), path, str(src.expr), src.dtype, tuple(id(r) for _, r in unique))
+        hit = _ITEM_CHECKS.get(cache_key)
         if hit is None or hit[0] is not spec:
             e = pl.element()
             e_values, e_checks = _validate_slots(spec, from_item(e), lambda name: pl.lit(name))
@@ -792,7 +792,7 @@ def _child_frame(
                     has_bad = has_bad | (keys.list.n_unique() < keys.list.len()).fill_null(False)
             if len(_ITEM_CHECKS) >= 64:
                 _ITEM_CHECKS.pop(next(iter(_ITEM_CHECKS)))
-            hit = _ITEM_CHECKS[key] = (spec, has_bad)
+            hit = _ITEM_CHECKS[cache_key] = (spec, has_bad)
         has_bad = hit[1]
         items = (
             base.lazy()
