@@ -145,7 +145,9 @@ def table_population(
         (r["row"], r["id"], RecordError(r["id"], split_details(r["details"]), row=r["row"]))
         for r in prepared.rejected.iter_rows(named=True)
     ]
-    return prepared.valid, rejected
+    # one chunk per column: every fitting stage evaluates over it (a table in
+    # many chunks, e.g. parquet row groups, evaluates markedly slower)
+    return prepared.valid.rechunk(), rejected
 
 
 def cuts_from_table(

@@ -446,19 +446,17 @@ def _pl_arith(op: str) -> Callable[..., Any]:
                 # dividing by a column of it is exact, as in python
                 b = pl.int_range(pl.len()) * 0 + b
             return pl.when(b == 0).then(pl.lit(None, dtype=pl.Float64())).otherwise(a / b)
-        out = a + b if op == "+" else (a - b if op == "-" else a * b)
         if not (lt.integer and rt.integer):
-            return out
+            return a + b if op == "+" else (a - b if op == "-" else a * b)
         # whole numbers: a result outside the 64-bit range is missing, as in
-        # python (polars wraps around); each test is exact in 64-bit arithmetic
-        hi, lo = pl.lit(INT64_MAX, dtype=pl.Int64()), pl.lit(INT64_MIN, dtype=pl.Int64())
-        if op == "+":
-            over = ((b > 0) & (a > hi - b)) | ((b < 0) & (a < lo - b))
-        elif op == "-":
-            over = ((b < 0) & (a > hi + b)) | ((b > 0) & (a < lo + b))
-        else:
-            over = (a != 0) & ((out // a != b) | ((a == -1) & (b == lo)))
-        return pl.when(over).then(pl.lit(None, dtype=pl.Int64())).otherwise(out)
+        # python (polars wraps around). Computed exactly in 128 bits (no sum,
+        # difference or product of two 64-bit integers leaves that range) and
+        # narrowed back, out-of-range values becoming null; each operand is
+        # read once, so nested arithmetic stays a tree of linear size
+        wide = pl.Int128()
+        a, b = a.cast(wide), b.cast(wide)
+        out = a + b if op == "+" else (a - b if op == "-" else a * b)
+        return out.cast(pl.Int64(), strict=False)
 
     return arith
 

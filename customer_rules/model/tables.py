@@ -707,7 +707,21 @@ def _bad_rows(frame: pl.LazyFrame, checks: Sequence[Check]) -> pl.LazyFrame:
 
 
 def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
-    """The canonical ``List(Struct)`` column of a nested list given as a list column."""
+    """The canonical ``List(Struct)`` column of a nested list given as a list
+    column (built once per item spec and column)."""
+    key = (id(spec), str(src.expr), src.dtype)
+    hit = _LIST_VALUES.get(key)
+    if hit is None or hit[0] is not spec:
+        if len(_LIST_VALUES) >= 64:
+            _LIST_VALUES.pop(next(iter(_LIST_VALUES)))
+        hit = _LIST_VALUES[key] = (spec, _build_list_value(src, spec))
+    return hit[1]
+
+
+_LIST_VALUES: dict[tuple[Any, ...], tuple[ModelSpec, pl.Expr]] = {}
+
+
+def _build_list_value(src: Source, spec: ModelSpec) -> pl.Expr:
     target = child_dtype(spec)
     if src.dtype == target and all(s.optional or s.default is None for s in spec.slots.values()):
         return src.expr.fill_null(pl.lit([], dtype=target))  # already canonical
@@ -722,6 +736,11 @@ def _list_value(src: Source, spec: ModelSpec) -> pl.Expr:
             value = pl.lit(None, dtype=dtype)
         fields.append(_fill_default(value.cast(dtype), slot).alias(name))
     return src.expr.list.eval(pl.struct(fields)).cast(target).fill_null(pl.lit([], dtype=target))
+
+
+#: per nested list column (item spec, path, column expression and type, unique
+#: rules): the expression telling which parents hold a bad item, built once
+_ITEM_CHECKS: dict[tuple[Any, ...], tuple[ModelSpec, pl.Expr]] = {}
 
 
 def _child_frame(
@@ -759,15 +778,22 @@ def _child_frame(
             }
 
         # which parents have a bad item, without exploding the (mostly valid) lists
-        e = pl.element()
-        e_values, e_checks = _validate_slots(spec, from_item(e), lambda name: pl.lit(name))
-        e_checks.insert(0, (e.is_null(), pl.lit("")))
-        e_cross = _rule_checks(spec, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
-        has_bad = src.expr.list.eval(_any(e_checks + e_cross)).list.any().fill_null(False)
-        for _, rule in unique:
-            if rule.key in e_values:
-                keys = src.expr.list.eval(e_values[rule.key])
-                has_bad = has_bad | (keys.list.n_unique() < keys.list.len()).fill_null(False)
+        cache_key = (id(spec), path, str(src.expr), src.dtype, tuple(id(r) for _, r in unique))
+        hit = _ITEM_CHECKS.get(cache_key)
+        if hit is None or hit[0] is not spec:
+            e = pl.element()
+            e_values, e_checks = _validate_slots(spec, from_item(e), lambda name: pl.lit(name))
+            e_checks.insert(0, (e.is_null(), pl.lit("")))
+            e_cross = _rule_checks(spec, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
+            has_bad = src.expr.list.eval(_any(e_checks + e_cross)).list.any().fill_null(False)
+            for _, rule in unique:
+                if rule.key in e_values:
+                    keys = src.expr.list.eval(e_values[rule.key])
+                    has_bad = has_bad | (keys.list.n_unique() < keys.list.len()).fill_null(False)
+            if len(_ITEM_CHECKS) >= 64:
+                _ITEM_CHECKS.pop(next(iter(_ITEM_CHECKS)))
+            hit = _ITEM_CHECKS[cache_key] = (spec, has_bad)
+        has_bad = hit[1]
         items = (
             base.lazy()
             .filter(has_bad)
@@ -779,7 +805,10 @@ def _child_frame(
             .filter(pl.col("__item").list.len() > 0)
             .explode(["__item", "__idx"])
             .collect()
+            .rechunk()  # only the parents with a bad item; their messages need one chunk
         )
+        if not items.height:  # every item valid (the usual case): no messages to build
+            return None, base.select(ROW, pl.lit([], dtype=pl.List(pl.String())).alias("details")).clear()
         child_sources = from_item(pl.col("__item"))
         null_item = pl.col("__item").is_null()
     else:
@@ -869,13 +898,14 @@ def prepare(
     """
     spec = spec or customer_spec()
     n = data.height
-    # One chunk per column before anything else: polars 2.1 panics ("assertion
-    # failed: i < self.len()") in pl.format/concat_str over a filtered frame
-    # whose columns are chunked differently (a multi-chunk input column beside
-    # the single-chunk row index), as the rejected-rows plan below builds.
-    # Several row groups, pl.concat(rechunk=False) and Arrow batches give such
-    # tables; rechunk() is a no-op on a table that is already contiguous.
-    data = data.rechunk()
+    # Polars 2.1 panics ("assertion failed: i < self.len()") in
+    # pl.format/concat_str over a filtered frame whose columns are chunked
+    # differently (a multi-chunk input column beside the single-chunk row
+    # index). Several row groups, pl.concat(rechunk=False) and Arrow batches
+    # give such tables. The messages are built only for the (few) rejected
+    # rows, so those rows are made contiguous on their own below (and the
+    # items of nested lists in _child_frame): the whole table is never
+    # copied, which took as long as classifying it and doubled its memory.
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
     values, checks = _top_level_checks(spec, data.schema, sources)
@@ -925,15 +955,20 @@ def prepare(
     if child_msgs is not None:
         details = pl.concat_list(details, child_msgs)
     valid = base.lazy().filter(~pl.lit(bad)).select(ROW, **values).collect()
-    rejected_plan = stage.filter(pl.lit(bad)).select(
-        pl.col(ROW).cast(pl.Int64()).alias("row"),
-        raw_id.cast(pl.String(), strict=False).alias("id"),
-        _reason(raw_id.cast(pl.String(), strict=False), details).alias("reason"),
-        details.alias("details"),
-    )
     if bad.any():
-        # polars 2.1's streaming engine can panic on these string expressions: in memory
-        rejected = rejected_plan.collect(engine="in-memory")
+        # the bad rows alone, contiguous (see above), then their messages; polars
+        # 2.1's streaming engine can panic on these string expressions: in memory
+        bad_rows = stage.filter(pl.lit(bad)).collect(engine="in-memory").rechunk()
+        rejected = (
+            bad_rows.lazy()
+            .select(
+                pl.col(ROW).cast(pl.Int64()).alias("row"),
+                raw_id.cast(pl.String(), strict=False).alias("id"),
+                _reason(raw_id.cast(pl.String(), strict=False), details).alias("reason"),
+                details.alias("details"),
+            )
+            .collect(engine="in-memory")
+        )
     else:
         rejected = pl.DataFrame(
             schema={
