@@ -237,18 +237,12 @@ def sentence(text: str, lang: str) -> str:
 
 # -- naming what a decision read -------------------------------------------------
 
-_POPULATION = (
-    "top",
-    "top_pct",
-    "top_within",
-    "top_pct_within",
-    "bottom",
-    "bottom_pct",
-    "bottom_within",
-    "bottom_pct_within",
-    "percentile",
-    "cutoff",
-)
+def _population_call(name: str) -> bool:
+    """A population-relative function of the language's table, or ``cutoff`` (its threshold)."""
+    from customer_rules.lang.functions import FUNCTIONS
+
+    fn = FUNCTIONS.get(name)
+    return name == "cutoff" or (fn is not None and fn.population)
 
 _FUNCTION_WORDS = {
     # name: (zh, en)
@@ -681,7 +675,7 @@ def _deciding_values(decision: Decision, namer: Namer, limit: int = 5) -> list[s
         if value is None or key.startswith("params."):
             continue
         parsed = _parsed(key)
-        if isinstance(parsed, Call) and parsed.name in _POPULATION and parsed.name != "cutoff":
+        if isinstance(parsed, Call) and parsed.name != "cutoff" and _population_call(parsed.name):
             continue
         if isinstance(value, tuple | list) and (not value or not isinstance(value[0], str | int | float)):
             continue
@@ -988,7 +982,7 @@ def _plain(*versions: str) -> bool:
 
 def _is_population(key: str) -> bool:
     node = _parsed(key)
-    return isinstance(node, Call) and node.name in _POPULATION
+    return isinstance(node, Call) and _population_call(node.name)
 
 
 def _rule_label(rule: str, *decisions: Decision) -> str | None:
