@@ -134,7 +134,7 @@ def run_single(folder: Path, chunk_rows: int) -> dict[str, Any]:
     return {"fit": t1 - t0, "classify": t2 - t1, "worker_mb": [_peak_mb()], "rows": rows}
 
 
-def run_spark(folder: Path, chunk_rows: int) -> dict[str, Any]:
+def run_spark(folder: Path, chunk_rows: int, driver_memory: str) -> dict[str, Any]:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
@@ -144,7 +144,7 @@ def run_spark(folder: Path, chunk_rows: int) -> dict[str, Any]:
     session = (
         SparkSession.builder.master("local[2]")
         .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "2g")
+        .config("spark.driver.memory", driver_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
@@ -212,6 +212,11 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=0, help="Parquet files (default: one per 250k rows)")
     parser.add_argument("--chunk-rows", type=int, default=200_000)
     parser.add_argument("--engines", default="single,spark,dask")
+    parser.add_argument(
+        "--spark-memory",
+        default="2g",
+        help="the local Spark JVM's heap (driver and executors are one process in local mode)",
+    )
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: one engine in this process
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -219,7 +224,7 @@ def main() -> None:
         folder = Path(args.folder)
         out = {
             "single": lambda: run_single(folder, args.chunk_rows),
-            "spark": lambda: run_spark(folder, args.chunk_rows),
+            "spark": lambda: run_spark(folder, args.chunk_rows, args.spark_memory),
             "dask": lambda: run_dask(folder, args.chunk_rows),
         }[args.run]()
         print("RESULT " + json.dumps(out))
@@ -246,6 +251,8 @@ def main() -> None:
                     str(folder),
                     "--chunk-rows",
                     str(args.chunk_rows),
+                    "--spark-memory",
+                    args.spark_memory,
                 ],
                 capture_output=True,
                 text=True,
@@ -253,7 +260,10 @@ def main() -> None:
             )
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not lines:
-                print(f"{name:8} failed: {proc.stderr[-1500:]}")
+                # the first errors say why (a JVM's OutOfMemoryError, a lost
+                # worker); the traceback's tail is often only the aftermath
+                causes = [ln for ln in proc.stderr.splitlines() if "Error" in ln or "Exception" in ln]
+                print(f"{name:8} failed: " + "\n".join(causes[:8]) + "\n..." + proc.stderr[-1500:])
                 continue
             r = json.loads(lines[-1][7:])
             both = r["fit"] + r["classify"]

@@ -52,6 +52,9 @@ __all__ = ["Classified", "classify", "fit"]
 
 #: percentile_approx's accuracy: its rank error is at most 1/accuracy of the values
 ACCURACY = 10_000
+#: distinct values of one measure per slice while finding a percentile summary:
+#: the most a window task holds at once (see ``_SparkMeasures.values``)
+SLICE_VALUES = 500_000
 
 
 class Classified(NamedTuple):
@@ -161,16 +164,16 @@ class _SparkMeasures:
         row = self.sdf.agg(*aggs).collect()[0]
         return {c: [float(v) for v in row[i]] for i, c in enumerate(names)}
 
-    def _long(self, columns: Sequence[str]) -> DataFrame:
-        """One row per known, non-NaN measure: ``(i, v)`` with ``i`` the column's position."""
+    def _pairs(self, columns: Sequence[str]) -> DataFrame:
+        """One row per row and measure: ``(i, v)`` with ``i`` the column's position."""
         pairs = F.array(
             *(F.struct(F.lit(i).alias("i"), F.col(f"`{c}`").alias("v")) for i, c in enumerate(columns))
         )
-        return (
-            self.sdf.select(F.explode(pairs).alias("p"))
-            .select("p.i", "p.v")
-            .where(F.col("v").isNotNull() & ~F.isnan(F.col("v")))
-        )
+        return self.sdf.select(F.explode(pairs).alias("p")).select("p.i", "p.v")
+
+    def _long(self, columns: Sequence[str]) -> DataFrame:
+        """One row per known, non-NaN measure: ``(i, v)`` with ``i`` the column's position."""
+        return self._pairs(columns).where(F.col("v").isNotNull() & ~F.isnan(F.col("v")))
 
     def window(
         self, wanted: Mapping[str, tuple[float, float]]
@@ -201,34 +204,87 @@ class _SparkMeasures:
 
     def values(self, columns: Sequence[str]) -> dict[str, list[tuple[float, int]]]:
         """The summary's values only (see the protocol), found on the cluster: a
-        measure with millions of distinct values never reaches the driver whole."""
+        measure with millions of distinct values never reaches the driver whole,
+        and no task holds a whole measure either. Each measure's distinct values
+        are cut into slices of about :data:`SLICE_VALUES` at approximate
+        quantiles (equal values always share a slice); a value's rank is the
+        count in the slices below it, from a small aggregate, plus the running
+        count within its own slice, so a window holds one slice at a time."""
         from pyspark.sql import Window
 
-        pairs = F.array(
-            *(F.struct(F.lit(i).alias("i"), F.col(f"`{c}`").alias("v")) for i, c in enumerate(columns))
-        )
-        counted = (
-            self.sdf.select(F.explode(pairs).alias("p"))
-            .select("p.i", "p.v")
-            .where(F.col("v").isNotNull())
-            .groupBy("i", "v")
-            .count()
-        )
-        order = Window.partitionBy("i").orderBy("v")  # Spark, like polars, sorts NaN above every number
-        whole = Window.partitionBy("i")
-        ranked = (
-            counted.withColumn("rank", F.sum("count").over(order.rowsBetween(Window.unboundedPreceding, 0)))
-            .withColumn("total", F.sum("count").over(whole))
-            .withColumn("step", F.expr(f"(rank * {SUMMARY_POINTS}) div total"))
-            .withColumn("top", F.max(F.when(~F.isnan("v"), F.col("v"))).over(whole))
-            .withColumn("before", F.lag("step", 1, -1).over(order))
-        )
-        kept = ranked.where((F.col("step") != F.col("before")) | (F.col("v") == F.col("top"))).withColumn(
-            "n", F.col("rank") - F.lag("rank", 1, 0).over(order)
-        )
+        session = self.sdf.sparkSession
+        counted = self._pairs(columns).where(F.col("v").isNotNull()).groupBy("i", "v").count().persist()
+        try:
+            stats = {
+                int(r["i"]): r
+                for r in counted.groupBy("i")
+                .agg(
+                    F.sum("count").alias("total"),
+                    F.max(F.when(~F.isnan("v"), F.col("v"))).alias("top"),
+                    F.count(F.lit(1)).alias("distinct"),
+                )
+                .collect()
+            }
+            slices = max([1] + [-(-int(r["distinct"]) // SLICE_VALUES) for r in stats.values()])
+            cut: Any = F.lit(0)
+            if slices > 1:
+                quantiles = [j / slices for j in range(1, slices)]
+                edges = {
+                    int(r["i"]): sorted({float(e) for e in r["edges"] or []})
+                    for r in counted.groupBy("i")
+                    .agg(
+                        F.percentile_approx(
+                            F.when(~F.isnan("v"), F.col("v")),
+                            F.array(*(F.lit(q) for q in quantiles)),
+                            ACCURACY,
+                        ).alias("edges")
+                    )
+                    .collect()
+                }
+                for i, bounds in edges.items():
+                    # Spark orders NaN above every number, so NaN lands in the last slice
+                    position = sum((F.col("v") > F.lit(e)).cast("int") for e in bounds)
+                    cut = F.when(F.col("i") == i, position).otherwise(cut)
+            sliced = counted.withColumn("s", cut)
+            below: dict[int, int] = {}
+            rows = []
+            for r in sliced.groupBy("i", "s").agg(F.sum("count").alias("c")).orderBy("i", "s").collect():
+                i = int(r["i"])
+                rows.append((i, int(r["s"]), below.get(i, 0), int(stats[i]["total"])))
+                below[i] = below.get(i, 0) + int(r["c"])
+            offsets = session.createDataFrame(rows, "i int, s int, offset long, total long")
+            order = Window.partitionBy("i", "s").orderBy("v")
+            running = F.sum("count").over(order.rowsBetween(Window.unboundedPreceding, 0))
+            ranked = (
+                sliced.join(F.broadcast(offsets), ["i", "s"])
+                .withColumn("rank", F.col("offset") + running)
+                .withColumn("previous", F.coalesce(F.lag("rank", 1).over(order), F.col("offset")))
+                .withColumn("step", F.expr(f"(rank * {SUMMARY_POINTS}) div total"))
+                .withColumn(
+                    "before",
+                    F.when(F.col("previous") == 0, F.lit(-1)).otherwise(
+                        F.expr(f"(previous * {SUMMARY_POINTS}) div total")
+                    ),
+                )
+            )
+            tops = {i: r["top"] for i, r in stats.items()}
+            is_top: Any = F.lit(False)
+            for i, top in tops.items():
+                if top is not None:
+                    is_top = F.when(F.col("i") == i, F.col("v") == F.lit(float(top))).otherwise(is_top)
+            kept = (
+                ranked.where(((F.col("step") != F.col("before")) | is_top) & ~F.isnan("v"))
+                .select("i", "v", "rank")
+                .collect()
+            )
+        finally:
+            counted.unpersist()
         out: dict[str, list[tuple[float, int]]] = {c: [] for c in columns}
-        for r in kept.where(~F.isnan("v")).select("i", "v", "n").collect():
-            out[columns[r["i"]]].append((float(r["v"]), int(r["n"])))
+        last: dict[int, int] = {}
+        for r in sorted(kept, key=lambda r: (r["i"], r["v"])):
+            i = int(r["i"])
+            out[columns[i]].append((float(r["v"]), int(r["rank"]) - last.get(i, 0)))
+            last[i] = int(r["rank"])
         return out
 
 

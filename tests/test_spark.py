@@ -43,16 +43,19 @@ def test_spark_fit_and_classify_equal_one_machine(spark_session: Any, tmp_path: 
     assert "__cr_reason" not in result.frame.columns and "value.revenue_12m" in result.frame.columns
 
 
+@pytest.mark.parametrize("slice_values", [crs.SLICE_VALUES, 7])
 def test_spark_percentile_summary_is_found_on_the_cluster(
-    spark_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_values: int
 ) -> None:
     """With more known values than summary points, only the summary's values reach
     the driver, and the percentile cuts still equal engine.fit's (ranks, ties and
-    missing values included)."""
+    missing values included) — also when each measure's values are cut into
+    slices of a few values, so no task holds a whole measure."""
     from customer_rules.engine import fitting
 
     monkeypatch.setattr(fitting, "SUMMARY_POINTS", 40)
     monkeypatch.setattr(crs, "SUMMARY_POINTS", 40)
+    monkeypatch.setattr(crs, "SLICE_VALUES", slice_values)
     frame = population()
     sdf = spark_session.read.parquet(str(write_parts(frame, tmp_path / "customers")))
     wanted = ["regional_top", "terminal_priority"]
