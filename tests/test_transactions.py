@@ -446,10 +446,11 @@ def test_the_table_is_a_plain_group_by(lines: list[dict[str, object]], as_of: dt
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(_LINE, max_size=40), as_of=st.sampled_from([D(2026, 11, 22), D(2025, 3, 1)]))
-def test_customers_far_back_still_get_their_own_repeat_dates(lines: list[dict[str, object]], as_of: dt.date) -> None:
-    # two bits of "days before as_of": nearly every first purchase is too far
-    # back for the one-group-by shortcut, which must notice and fall back to
-    # the exact computation (and be exact for the few within 4 days)
+def test_customers_sharing_a_hash_bucket_still_get_their_own_dates(
+    lines: list[dict[str, object]], as_of: dt.date
+) -> None:
+    # every id in one bucket: the integer shortcut for the repeat purchase date
+    # must notice and fall back to the exact computation
     import customer_rules.io.transactions as transactions
 
     # "b" and "c" start after "a" (so their bucket's first date is not theirs);
@@ -461,7 +462,7 @@ def test_customers_far_back_still_get_their_own_repeat_dates(lines: list[dict[st
     ] + lines
     log = pl.DataFrame(lines, schema=_SCHEMA)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(transactions, "_REPEAT_BITS", 2)
+        patch.setattr(transactions, "_bucket", lambda ids: ids.is_not_null().cast(pl.UInt64))
         result = cr.customers_from_transactions(log, as_of=as_of)
     expected, _ = _plain(log, as_of)
     got = result.customers.select(expected.columns)
@@ -491,43 +492,3 @@ def test_channel_ties_and_blanks_match_the_plain_computation(lines: list[dict[st
     expected, _ = _plain(log, AS_OF)
     got = result.customers.select(expected.columns)
     assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
-
-
-# The repeat purchase date from per-bit minimums (one group-by, no join):
-# its edge cases — same-day repeat orders, one order, cancelled and returned
-# lines, first purchases just inside and just beyond the bits it reads.
-_EDGE_DAYS = [D(2026, 11, 22) - dt.timedelta(days=n) for n in (0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 400, 16383, 16384)]
-_EDGE_LINE = st.fixed_dictionaries(
-    {
-        "customer_id": st.sampled_from(["a", "b", "c"]),
-        "order_id": st.sampled_from(["o1", "o2", "o3", "o4"]),
-        "at": st.sampled_from(_EDGE_DAYS),
-        "amount": st.just(1.0),
-        "cost": st.none(),
-        "status": st.one_of(st.none(), st.sampled_from(["returned", "cancelled"])),
-        "channel": st.none(),
-    }
-)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(_EDGE_LINE, max_size=10), bits=st.sampled_from([1, 3, 4, 5, 14]))
-def test_the_repeat_date_from_bits_is_the_second_purchase_day(lines: list[dict[str, object]], bits: int) -> None:
-    import customer_rules.io.transactions as transactions
-
-    log = pl.DataFrame(lines, schema=_SCHEMA)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(transactions, "_REPEAT_BITS", bits)
-        result = cr.customers_from_transactions(log, as_of=AS_OF)
-    expected, _ = _plain(log, AS_OF)
-    got = result.customers.select(expected.columns)
-    assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
-    for row in got.iter_rows(named=True):  # the definition, directly
-        days = sorted(
-            {
-                line["at"]
-                for line in lines
-                if line["customer_id"] == row["id"] and line["status"] not in ("returned", "cancelled")
-            }
-        )
-        assert row["deal.accepted_at"] == (days[1] if len(days) > 1 else None)

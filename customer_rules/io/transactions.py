@@ -462,46 +462,11 @@ def _distinct(col: pl.Expr) -> pl.Expr:
     return col.n_unique().cast(pl.Int64) - (col.null_count() > 0).cast(pl.Int64)
 
 
-_REPEAT_BITS = 14
-"""How many bits of "days before as_of" :func:`_repeat_candidates` looks at:
-exact for every customer whose first purchase is less than 2**14 days
-(about 44 years) before as_of; :func:`_exact_repeat_dates` recomputes the
-others."""
-
-
-def _repeat_candidates(as_of: dt.date) -> tuple[pl.Expr, list[pl.Expr], Callable[[pl.Expr], pl.Expr]]:
-    """The repeat purchase date (the first purchase on a later day than the
-    first one) inside the one group-by, without the first date beforehand.
-
-    Number each purchase by ``x`` = days before ``as_of`` (``x >= 0``: later
-    dates are rejected lines); the first purchase has the largest ``x``,
-    ``X1``, the repeat purchase the second largest distinct one, ``X2``.
-    At the highest bit where they differ, ``X1`` has a 1 and ``X2`` a 0, so
-    the largest ``x`` among the purchases whose ``x`` has a 0 at that bit is
-    exactly ``X2``. Hence, per bit ``b``, the aggregate ``c_b`` = the
-    earliest purchase date whose ``x`` has bit ``b`` clear: each ``c_b`` is
-    the first date (when ``X1`` has that bit clear), or a later purchase
-    date (so no earlier than the repeat date), or the repeat date itself
-    (at the highest differing bit). The repeat date is the earliest ``c_b``
-    after the first date — when ``X1 < 2**_REPEAT_BITS``, so that the
-    highest differing bit is among those looked at.
-
-    Returns the ``x`` column (per line), the ``c_b`` aggregates, and a
-    function of the first-date expression giving the repeat date from the
-    aggregated ``c_b`` columns."""
-    import polars as pl
-
-    x = (pl.lit(as_of) - pl.col("_buy_at")).dt.total_days()
-    names = [f"_c{b}" for b in range(_REPEAT_BITS)]
-    aggs = [
-        pl.when((pl.col("_x") & (1 << b)) == 0).then(pl.col("_buy_at")).min().alias(name)
-        for b, name in enumerate(names)
-    ]
-
-    def repeat(first: pl.Expr) -> pl.Expr:
-        return pl.min_horizontal([pl.when(pl.col(n) > first).then(pl.col(n)) for n in names])
-
-    return x, aggs, repeat
+def _bucket(ids: pl.Expr) -> pl.Expr:
+    """A 64-bit hash of the customer id: an integer key that groups and joins
+    far faster than text. Two ids may share a bucket; :func:`_aggregate`
+    detects that exactly and recomputes what it affects."""
+    return ids.hash(seed=0x5EED)
 
 
 def _channels(lines: pl.LazyFrame, recent: pl.Expr) -> pl.LazyFrame:
@@ -530,12 +495,17 @@ def _channels(lines: pl.LazyFrame, recent: pl.Expr) -> pl.LazyFrame:
 def _aggregate(
     lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit: bool, has_channel: bool = False
 ) -> pl.LazyFrame:
-    """One row per customer from the good lines, in one group-by by id.
+    """One row per customer from the good lines.
 
-    The repeat purchase date comes from :func:`_repeat_candidates` (no
-    first date per customer beforehand, no join back onto the lines);
-    :func:`_exact_repeat_dates` recomputes it for the rare customers whose
-    first purchase is too far back for it to be exact."""
+    The repeat purchase date (the first purchase on a later day than the
+    first one) needs each customer's first purchase date before the lines
+    are aggregated. A window over the text id costs as much as a second
+    full group-by; instead the first date is taken per :func:`_bucket` (an
+    integer group-by) and joined back, so the date is a plain ``min`` in the
+    one group-by by id. The table keeps that bucket's first date as
+    ``_bucket_first``: where it differs from the customer's own first
+    purchase, the bucket was shared with another id, and
+    :func:`_exact_repeat_dates` recomputes those customers' dates."""
     import polars as pl
 
     since = _one_year_before(as_of)
@@ -545,6 +515,7 @@ def _aggregate(
     pre: dict[str, pl.Expr] = {
         "_buy_at": pl.when(buy).then(pl.col("_at")),
         "_v12": pl.when(recent).then(pl.col("_value")),
+        "_bucket": _bucket(pl.col("_id")),
     }
     if has_orders:
         pre["_o"] = pl.when(buy).then(order)
@@ -556,13 +527,13 @@ def _aggregate(
         pre["_p12"] = pl.when(recent & (pl.col("_kind") != 0)).then(pl.col("_profit"))
         pre["_p12_unknown"] = (recent & (pl.col("_kind") != 0) & pl.col("_profit").is_null()).cast(pl.Int64)
     first = pl.col("_buy_at").min()
-    x, candidates, repeat = _repeat_candidates(as_of)
     aggs: list[pl.Expr] = [
         pl.col("_value").sum().alias("_rev"),
         pl.col("_v12").sum().alias("_rev12"),
         first.alias("value.first_purchase_at"),
         pl.col("_buy_at").max().alias("value.last_purchase_at"),
-        *candidates,
+        pl.when(pl.col("_buy_at") > pl.col("_bucket_first")).then(pl.col("_buy_at")).min().alias("deal.accepted_at"),
+        pl.col("_bucket_first").min(),
     ]
     if has_orders:
         aggs += [
@@ -576,12 +547,12 @@ def _aggregate(
     keyed = lines.select(
         "_id", "_at", "_kind", "_value", *(["_order"] if has_orders else []), *(["_profit"] if has_profit else [])
     ).with_columns(**pre)
+    firsts = keyed.group_by("_bucket").agg(pl.col("_buy_at").min().alias("_bucket_first"))
     out = (
-        keyed.with_columns(_x=x)
+        keyed.join(firsts, on="_bucket", how="left")
         .group_by("_id")
         .agg(aggs)
         .with_columns(
-            repeat(pl.col("value.first_purchase_at")).alias("deal.accepted_at"),
             pl.col("_rev12").clip(lower_bound=0.0).alias("value.revenue_12m"),
             pl.col("_rev").clip(lower_bound=0.0).alias("value.revenue_total"),
             pl.col("value.orders_12m").cast(pl.Int64),
@@ -612,19 +583,18 @@ def _aggregate(
         "deal.first_payment_at",
         "deal.accepted_at",
     ]
-    return out.select(pl.col("_id").alias("id"), *columns, pl.lit(True).alias("_in_log"))
+    return out.select(pl.col("_id").alias("id"), *columns, "_bucket_first", pl.lit(True).alias("_in_log"))
 
 
-def _exact_repeat_dates(customers: pl.DataFrame, good: pl.LazyFrame, as_of: dt.date) -> pl.DataFrame:
-    """``deal.accepted_at`` recomputed exactly (the earliest purchase after
-    the first, per id) for the customers whose first purchase is
-    ``2**_REPEAT_BITS`` days or more before ``as_of``, where
-    :func:`_repeat_candidates` may miss it; the table unchanged when there
-    are none (the usual case)."""
+def _exact_repeat_dates(customers: pl.DataFrame, good: pl.LazyFrame) -> pl.DataFrame:
+    """``deal.accepted_at`` recomputed exactly (grouped by the id itself) for
+    the customers whose bucket held another id with an earlier first
+    purchase; the table unchanged when there are none (the usual case). A
+    customer whose first purchase is its bucket's first already has the
+    right date: the later purchases it is compared with are its own."""
     import polars as pl
 
-    far = (pl.lit(as_of) - pl.col("value.first_purchase_at")).dt.total_days() >= 1 << _REPEAT_BITS
-    shared = customers.filter(far)
+    shared = customers.filter(pl.col("_bucket_first") != pl.col("value.first_purchase_at"))
     if shared.height:
         buy_at = pl.when(pl.col("_kind") == 1).then(pl.col("_at"))
         fixed = (
@@ -643,14 +613,14 @@ def _exact_repeat_dates(customers: pl.DataFrame, good: pl.LazyFrame, as_of: dt.d
         customers = (
             customers.join(fixed, on="id", how="left")
             .with_columns(
-                pl.when(far)
+                pl.when(pl.col("_bucket_first") != pl.col("value.first_purchase_at"))
                 .then(pl.col("_exact"))
                 .otherwise(pl.col("deal.accepted_at"))
                 .alias("deal.accepted_at")
             )
             .drop("_exact")
         )
-    return customers
+    return customers.drop("_bucket_first")
 
 
 def _rejected(lines: pl.LazyFrame, spec: _Lines) -> pl.LazyFrame:
@@ -796,7 +766,7 @@ def customers_from_transactions(
         frames = pl.collect_all(plans)
     except pl.exceptions.PolarsError as exc:
         raise FileError(f"cannot read the order log: {exc}".splitlines()[0]) from None
-    customers, rejected, count = _exact_repeat_dates(frames[0], good, day), frames[1], frames[2]
+    customers, rejected, count = _exact_repeat_dates(frames[0], good), frames[1], frames[2]
     contacts_rejected = None
     if contacts is not None:
         people = frames[3]
