@@ -66,6 +66,22 @@ def test_customers_writes_the_table_and_the_rejected_lines(logs: dict[str, Path]
     ]
 
 
+def test_customers_reads_the_channel_role(logs: dict[str, Path], tmp_path: Path) -> None:
+    orders = pl.read_csv(logs["orders"]).with_columns(Channel=pl.Series(["web", "store", "store", "web", "web"]))
+    orders.write_csv(logs["orders"])
+    out = tmp_path / "customers.parquet"
+    result = run("customers", logs["orders"], "--as-of", AS_OF, *COLUMNS, "--column", "channel=Channel", "--out", out)
+    assert result.exit_code == 0, result.output
+    table = pl.read_parquet(out)
+    # A: web 10, store 20; B: store 30 (C's line is in the future, the last has no id)
+    assert table.select("id", "value.main_channel_12m", "value.channels_12m").rows() == [
+        ("A", "store", 2),
+        ("B", "store", 1),
+    ]
+    typo = run("customers", logs["orders"], "--as-of", AS_OF, *COLUMNS, "--column", "channel=Chanel")
+    assert typo.exit_code == 1 and "did you mean 'Channel'" in typo.output
+
+
 def test_customers_strict_and_bad_options(logs: dict[str, Path], tmp_path: Path) -> None:
     strict = run("customers", logs["orders"], "--as-of", AS_OF, *COLUMNS, "--strict")
     assert strict.exit_code == 1

@@ -23,6 +23,7 @@ from customer_rules.cli.common import (
     need_as_of,
     warn,
 )
+from customer_rules.io.transactions import CONTACT_COLUMNS, ORDER_COLUMNS
 
 if TYPE_CHECKING:
     from customer_rules.io.transactions import TransactionsResult
@@ -46,15 +47,15 @@ def log_options(f: F) -> F:
                 "columns",
                 multiple=True,
                 metavar="ROLE=NAME",
-                help="The order log's column for a role (customer_id, at, amount, order_id, quantity, "
-                "cost, margin, status), e.g. --column customer_id=CustomerID; repeatable.",
+                help=f"The order log's column for a role ({', '.join(ORDER_COLUMNS)}), "
+                "e.g. --column customer_id=CustomerID; repeatable.",
             ),
             click.option(
                 "--contact-column",
                 "contact_columns",
                 multiple=True,
                 metavar="ROLE=NAME",
-                help="The contact log's column for a role (customer_id, at, kind, note); repeatable.",
+                help=f"The contact log's column for a role ({', '.join(CONTACT_COLUMNS)}); repeatable.",
             ),
             click.option(
                 "--date-format",
@@ -128,12 +129,13 @@ Examples:
 
 ORDERS is a CSV, Parquet or JSON Lines file with one order line per row:
 customer_id, at (date), amount, and optionally order_id, quantity (amount is
-then a unit price), cost or margin, status (cancelled / returned). The table
-has value.revenue_12m, value.orders_12m, value.profit_12m (with cost or
-margin), value.revenue_total, value.orders_total, first and last purchase,
-deal.first_payment_at and deal.accepted_at (the first repeat purchase), and
-with --contacts deal.first_contact_at, deal.last_contact_at and
-interactions. Lines that cannot be used (missing id or date, a future date,
+then a unit price), cost or margin, status (cancelled / returned), channel.
+The table has value.revenue_12m, value.orders_12m, value.profit_12m (with
+cost or margin), value.revenue_total, value.orders_total,
+value.main_channel_12m and value.channels_12m (with channel), first and last
+purchase, deal.first_payment_at and deal.accepted_at (the first repeat
+purchase), and with --contacts deal.first_contact_at, deal.last_contact_at
+and interactions. Lines that cannot be used (missing id or date, a future date,
 a negative or unreadable amount, ...) are left out and listed, with the
 reason, in --rejected. `customer-rules classify --transactions ORDERS` does
 this and classifies in one step.

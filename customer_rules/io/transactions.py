@@ -2,8 +2,8 @@
 with polars, into the customer table the engine classifies.
 
 One row of the order log is one order line: a customer id, a date or time
-and an amount, optionally an order id, a quantity, a cost or a margin and a
-status. :func:`customers_from_transactions` checks every line column-wise,
+and an amount, optionally an order id, a quantity, a cost or a margin, a
+status and a sales channel. :func:`customers_from_transactions` checks every line column-wise,
 sets aside the bad ones with a reason (rows in = rows used + rows rejected)
 and aggregates the rest per customer as of a date:
 
@@ -14,6 +14,14 @@ and aggregates the rest per customer as of a date:
 * ``value.profit_12m`` — revenue minus cost (or the sum of the margins) in
   the window, when the log has a cost or margin column; unknown when a line
   in the window lacks it;
+* ``value.main_channel_12m`` / ``value.channels_12m`` — with a channel
+  column: the channel with the most purchase value in the window (a tie
+  goes to the name that sorts first) and the number of distinct channels
+  bought through in it. Only purchase lines count (refunds and cancelled
+  lines name no channel); a line with a blank channel counts for
+  everything else but names no channel. No purchase in the window: no main
+  channel and 0 channels; purchases on lines without a channel only: both
+  unknown;
 * ``value.first_purchase_at`` / ``value.last_purchase_at`` — recency and
   tenure are the features ``days_since_purchase`` and ``tenure_days``;
 * ``deal.first_payment_at`` — the first purchase; ``deal.accepted_at`` —
@@ -63,12 +71,14 @@ ORDER_COLUMNS: dict[str, str] = {
     "cost": "cost",
     "margin": "margin",
     "status": "status",
+    "channel": "channel",
 }
 """The roles of an order log's columns and their default names. The first
 three are required; the others are used when a column of that name exists
 (or ``columns`` names one). ``amount`` is the line's value, or its unit
 price when there is a ``quantity``; ``cost`` and ``margin`` are on the same
-basis as ``amount``."""
+basis as ``amount``; ``channel`` names the sales channel of the line
+(``online``, ``store``, ``wechat``, ... as the firm writes them)."""
 
 CONTACT_COLUMNS: dict[str, str] = {"customer_id": "customer_id", "at": "at", "kind": "kind", "note": "note"}
 """The roles of a contact log's columns and their default names (``kind``
@@ -367,8 +377,9 @@ def _order_lines(
 ) -> tuple[_Lines, dict[str, pl.Expr], dict[str, pl.Expr]]:
     """How to read an order log's lines (``_id``, ``_at``, ``_bad``, ...), and
     the columns of a good line, in two steps: ``_kind`` (1 purchase, -1
-    refund, 0 cancelled), then ``_value`` (signed net revenue) and
-    ``_profit`` (signed; null = unknown)."""
+    refund, 0 cancelled) and ``_channel`` (text, null when blank; with a
+    channel column), then ``_value`` (signed net revenue) and ``_profit``
+    (signed; null = unknown)."""
     import polars as pl
 
     lit = pl.lit
@@ -420,6 +431,8 @@ def _order_lines(
     if "quantity" in roles:
         kind = pl.when((pl.col("_qty") < 0) & (kind != 0)).then(lit(-1, pl.Int8)).otherwise(kind)
     good["_kind"] = kind
+    if "channel" in roles:
+        good["_channel"] = _text(pl.col(roles["channel"]))
     value = pl.col("_kind").cast(pl.Float64)
     return spec, good, {"_value": value * line, "_profit": value * profit}
 
@@ -456,7 +469,32 @@ def _bucket(ids: pl.Expr) -> pl.Expr:
     return ids.hash(seed=0x5EED)
 
 
-def _aggregate(lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit: bool) -> pl.LazyFrame:
+def _channels(lines: pl.LazyFrame, recent: pl.Expr) -> pl.LazyFrame:
+    """Per customer, the main channel of the last 12 months (the most
+    purchase value; a tie goes to the name that sorts first) and ``_named``,
+    the number of distinct channels named on purchase lines in the window
+    (null when none is named). Refunds and cancelled lines are not
+    purchases; lines without a channel name none."""
+    import polars as pl
+
+    return (
+        lines.filter((pl.col("_kind") == 1) & recent & pl.col("_channel").is_not_null())
+        .group_by("_id", "_channel")
+        .agg(pl.col("_value").sum().alias("_bought"))
+        .group_by("_id")
+        .agg(
+            pl.col("_channel")
+            .sort_by("_bought", "_channel", descending=[True, False])
+            .first()
+            .alias("value.main_channel_12m"),
+            pl.len().cast(pl.Int64).alias("_named"),
+        )
+    )
+
+
+def _aggregate(
+    lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit: bool, has_channel: bool = False
+) -> pl.LazyFrame:
     """One row per customer from the good lines.
 
     The repeat purchase date (the first purchase on a later day than the
@@ -524,12 +562,22 @@ def _aggregate(lines: pl.LazyFrame, as_of: dt.date, has_orders: bool, has_profit
     )
     if has_profit:
         out = out.with_columns(pl.when(pl.col("_unknown") == 0).then(pl.col("_prof12")).alias("value.profit_12m"))
+    if has_channel:
+        # no purchase in the window: no channel used (0); purchases on lines
+        # that name no channel: unknown (null)
+        out = out.join(_channels(lines, recent), on="_id", how="left").with_columns(
+            pl.when(pl.col("value.orders_12m") == 0)
+            .then(pl.lit(0, pl.Int64))
+            .otherwise(pl.col("_named"))
+            .alias("value.channels_12m")
+        )
     columns = [
         "value.revenue_12m",
         *(["value.profit_12m"] if has_profit else []),
         "value.orders_12m",
         "value.revenue_total",
         "value.orders_total",
+        *(["value.main_channel_12m", "value.channels_12m"] if has_channel else []),
         "value.first_purchase_at",
         "value.last_purchase_at",
         "deal.first_payment_at",
@@ -667,7 +715,8 @@ def customers_from_transactions(
     notation) or after ``as_of`` (a future order), its amount is missing,
     not a number or negative, its quantity is missing or not a number, its
     cost is not a number or negative, or its margin is not a number, or
-    its order id is missing (when the log has one). Statuses in ``cancelled``
+    its order id is missing (when the log has one); a blank channel is no
+    reason to reject a line. Statuses in ``cancelled``
     (case-insensitive) count nowhere; statuses in ``returned`` and negative
     quantities are refunds (see the module docs). Orders are distinct order
     ids among purchase lines (lines when there is no order id).
@@ -701,7 +750,7 @@ def customers_from_transactions(
     spec, kind, amounts = _order_lines(roles, schema, day, tuple(cancelled), tuple(returned), date_format)
     lines = spec.build(lf)
     good = lines.filter(pl.col("_bad") == 0).with_columns(**kind).with_columns(**amounts)
-    table = _aggregate(good, day, "order_id" in roles, "cost" in roles or "margin" in roles)
+    table = _aggregate(good, day, "order_id" in roles, "cost" in roles or "margin" in roles, "channel" in roles)
     plans = [table, _rejected(lines, spec), lines.select(pl.len())]
     if contacts is not None:
         clf = read_log(contacts, what="contact log")
@@ -733,14 +782,13 @@ def customers_from_transactions(
             *[pl.col(c).fill_null(v) for c, v in fill.items()],
             pl.col("interactions").fill_null(pl.lit(pl.Series([[]], dtype=people.schema["interactions"]))),
         )
-        if "value.profit_12m" in customers.columns:
-            # a customer not in the order log has made no profit (the log has costs)
-            customers = customers.with_columns(
-                pl.when(pl.col("_in_log").is_null())
-                .then(pl.lit(0.0))
-                .otherwise(pl.col("value.profit_12m"))
-                .alias("value.profit_12m")
-            )
+        # a customer not in the order log has made no profit (the log has
+        # costs) and bought through no channel (the log has channels)
+        for column, none in (("value.profit_12m", 0.0), ("value.channels_12m", 0)):
+            if column in customers.columns:
+                customers = customers.with_columns(
+                    pl.when(pl.col("_in_log").is_null()).then(pl.lit(none)).otherwise(pl.col(column)).alias(column)
+                )
     customers = customers.drop("_in_log").sort("id")
     rows = int(count.item())
     return TransactionsResult(

@@ -327,6 +327,16 @@ class Value(BaseModel):
         "CNY",
         ge=0, en="revenue since the first purchase", zh="累计收入"
     )
+    main_channel_12m: str | None = _opt(
+        "The sales channel through which the customer bought the most (by purchase value) over the "
+        "last 12 months; ties go to the channel whose name sorts first.",
+        en="main channel (12 months)", zh="近12个月主要购买渠道"
+    )
+    channels_12m: int | None = _opt(
+        "Number of distinct sales channels the customer bought through over the last 12 months.",
+        "count", ge=0, le=INT64_MAX,
+        en="channels used (12 months)", zh="近12个月购买渠道数"
+    )
     growth_rate: float | None = _opt(
         "Year-over-year revenue growth as a ratio (0.1 = +10%, -0.2 = -20%).",
         "ratio", en="growth rate", zh="收入增长率"
