@@ -54,36 +54,57 @@ def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, 
 
 def learn_all(calls: Sequence[Call], measures: pl.DataFrame, params: Mapping[str, Any]) -> list[Cut]:
     """The cut of each call from column ``m<i>`` of ``measures`` (one value per
-    record, null where it does not count), as :func:`learn` makes it: the
-    known values counted in one query, then every group's cut-off picked in
-    one more (polars runs the columns in parallel)."""
-    known = [pl.col(f"m{i}").cast(pl.Float64()).drop_nulls() for i in range(len(calls))]
-    counts = measures.select([k.len().alias(f"n{i}") for i, k in enumerate(known)]).row(0) if calls else ()
+    record, null where it does not count), as :func:`learn` makes it.
+
+    Calls with the same measure (and group condition) read the same values:
+    each such column's known values are counted in one query, and in one
+    more the values its calls need at either end are kept once, in order
+    (polars runs the columns in parallel); every call's cut-off is picked
+    from them.
+    """
+    if not calls:
+        return []
+    first: dict[tuple[str, str | None], int] = {}
+    column = [first.setdefault(_measure_key(call), i) for i, call in enumerate(calls)]
+    known = {j: pl.col(f"m{j}").cast(pl.Float64()).drop_nulls() for j in first.values()}
+    counts = measures.select([k.len().alias(str(j)) for j, k in known.items()]).row(0, named=True)
     cuts: dict[int, Cut] = {}
-    picks: dict[int, pl.Expr] = {}
+    # (column, from its lowest end) -> the calls picking there: (call, size, position)
+    picks: dict[tuple[int, bool], list[tuple[int, int, int]]] = {}
     for i, call in enumerate(calls):
-        name, count = call.name, int(counts[i])
+        j = column[i]
+        name, count = call.name, int(counts[str(j)])
         if name == "percentile":
-            cuts[i] = _percentile_cut(measures.select(known[i].alias("v")).get_column("v"))
+            cuts[i] = _percentile_cut(measures.select(known[j].alias("v")).get_column("v"))
             continue
         size = group_size(call, count, params)
         if size <= 0 or not count:
             cuts[i] = Cut(name, None, size, count)
             continue
-        # the size-th value from the group's end (ties counted; NaN sorts above every number)
+        # the k-th value from the group's end (ties counted; NaN sorts above
+        # every number), i.e. a position in ascending order, reached from
+        # the nearer end: only that end's values are kept and sorted
         k = min(size, count)
-        if lowest_first(name):
-            picks[i] = known[i].sort().get(k - 1)
-        else:  # the lowest of the top k
-            picks[i] = known[i].top_k(k).min()
-    if picks:
-        row = measures.select([e.alias(f"c{i}") for i, e in picks.items()]).row(0)
-        for (i, _), cutoff in zip(picks.items(), row, strict=True):
-            assert isinstance(cutoff, float)
-            call = calls[i]
-            size = group_size(call, int(counts[i]), params)
-            cuts[i] = Cut(call.name, cutoff, size, int(counts[i]))
+        at = k - 1 if lowest_first(name) else count - k
+        low = at < count - at
+        picks.setdefault((j, low), []).append((i, size, at if low else count - 1 - at))
+    exprs = []
+    for (j, low), chosen in picks.items():
+        most = max(p for _, _, p in chosen) + 1
+        end = known[j].bottom_k(most).sort() if low else known[j].top_k(most).sort(descending=True)
+        exprs.append(end.gather([p for _, _, p in chosen]).implode().alias(f"{j}:{int(low)}"))
+    if exprs:
+        row = measures.select(exprs).row(0)
+        for ((j, _), chosen), values in zip(picks.items(), row, strict=True):
+            for (i, size, _), cutoff in zip(chosen, values, strict=True):
+                assert isinstance(cutoff, float)
+                cuts[i] = Cut(calls[i].name, cutoff, size, int(counts[str(j)]))
     return [cuts[i] for i in range(len(calls))]
+
+
+def _measure_key(call: Call) -> tuple[str, str | None]:
+    """What a call's measures are computed from: its measure and, for ``*_within``, its group condition."""
+    return to_text(call.args[0]), to_text(call.args[2]) if call.name.endswith("_within") else None
 
 
 def _percentile_cut(known: pl.Series) -> Cut:
