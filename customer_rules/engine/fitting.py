@@ -186,11 +186,12 @@ def table_population(
     """
     _, source = to_polars(data)
     nested = {k: to_polars(v, k)[1] for k, v in nested_tables(tables).items()}
-    if columns is None:
+    spec = spec or customer_spec()
+    if columns is None or spec.is_opaque():  # a model's own validators read whole rows
         prepared = prepare(source, nested, warn=False, spec=spec)
     else:
         keep = set(columns)
-        children = [c for c in (spec or customer_spec()).children if c in keep]
+        children = [c for c in spec.children if c in keep]
         prepared = prepare(source, nested, children=children, columns=keep, warn=False, spec=spec)
     rejected = [
         (r["row"], r["id"], RecordError(r["id"], split_details(r["details"]), row=r["row"]))
