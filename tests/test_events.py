@@ -15,11 +15,20 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 from stream_support import day, ev, histories
 
 import customer_rules as cr
 from customer_rules.backends import durable as durable_backend
-from customer_rules.streams.events import EventError, RepairVisit, sample_events
+from customer_rules.streams.events import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    EventError,
+    RepairVisit,
+    parse_event,
+    sample_events,
+)
 from customer_rules.streams.stream import Change, EscalationError
 
 # Every test runs on both stream backends: python (the default, every CPython) and
@@ -619,3 +628,69 @@ def test_memory_stays_flat_over_a_long_stream() -> None:
     assert posted >= 15_000
     assert s.stats()["customers"] <= 600  # earlier cohorts were released
     assert after - before < 25, (before, after)
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True),
+    st.text(max_size=3),
+    st.sampled_from(["2026-03-01", "2026-03-01T10:00:00+08:00", "2026-03-01T10:00:00", dt.date(2026, 3, 1)]),
+    st.sampled_from(["minor", "call", "journalist", "k1"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from([*EVENT_TYPES, "nope", 3]),
+    fields=st.dictionaries(
+        st.sampled_from(
+            ["customer_id", "at", "case_id", "kind", "note", "amount", "identity", "severity",
+             "media_threat", "damage_amount", "needs_confirmed", "colour"]
+        ),
+        _FIELD_VALUES,
+        max_size=6,
+    ),
+)
+def test_a_dict_event_parses_as_the_event_union_does(kind: Any, fields: dict[str, Any]) -> None:
+    """parse_event validates a dict with its type's class directly: the same event, or
+    the same errors, as the discriminated union gives."""
+    event = {"type": kind, "customer_id": "c1", "at": "2026-03-01", **fields}
+    try:
+        expected: Any = EVENT_ADAPTER.validate_python(event)
+    except ValidationError as exc:
+        with pytest.raises(EventError) as info:
+            parse_event(event)
+        assert info.value.errors == [
+            (".".join(str(p) for p in e["loc"]) or "(event)", e["msg"]) for e in exc.errors()
+        ]
+        return
+    parsed = parse_event(event)
+    assert type(parsed) is type(expected)
+    assert parsed == expected
+    assert parsed.model_fields_set == expected.model_fields_set
+
+
+def test_session_copies_equal_pydantic_copies() -> None:
+    """The session's fast copies of its empty models equal ``model_copy``'s."""
+    from customer_rules.streams.session import (
+        _EMPTY_CASE,
+        _EMPTY_CUSTOMER,
+        _EMPTY_DEAL,
+        _EMPTY_INTERACTION,
+        _copy_with,
+    )
+
+    updates = [
+        (_EMPTY_DEAL, {"first_contact_at": dt.date(2026, 1, 2), "terms_agreed": True}),
+        (_EMPTY_INTERACTION, {"at": dt.date(2026, 1, 2), "kind": "call", "note": None}),
+        (_EMPTY_CASE, {"id": "k1", "opened_at": dt.date(2026, 1, 2), "repair_visits": (dt.date(2026, 1, 3),)}),
+        (_EMPTY_CUSTOMER, {"id": "c1", "identity": ("lawyer",), "deal": _EMPTY_DEAL}),
+    ]
+    for model, update in updates:
+        fast, slow = _copy_with(model, update), model.model_copy(update=update)
+        assert type(fast) is type(slow)
+        assert fast == slow
+        assert fast.model_fields_set == slow.model_fields_set
+        assert fast.model_dump() == slow.model_dump()

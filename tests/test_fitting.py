@@ -113,3 +113,42 @@ def test_the_frame_backend_reads_a_summary_as_python_does() -> None:
     expr = FUNCTIONS["percentile"].polars(Env(as_of=None, cut=cut, cutoff=None), pl.col("m"))
     got = pl.DataFrame({"m": [*probes, None]}).select(expr).to_series().to_list()
     assert got == [*(cut.percentile(m) for m in probes), None]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    measures=st.lists(
+        st.one_of(st.none(), st.integers(-5, 5), st.just(math.nan), st.floats(-1e6, 1e6, allow_nan=False)),
+        max_size=40,
+    ),
+    calls=st.lists(
+        st.tuples(st.sampled_from(["top", "top_pct", "bottom", "bottom_pct"]), st.integers(0, 120)),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_calls_sharing_a_measure_are_learned_together_as_one_by_one(
+    measures: list[float | None], calls: list[tuple[str, int]]
+) -> None:
+    """learn_all picks every call's cut-off from one pass over a shared measure:
+    the same cuts as the hand-written n-th value, NaN ranking above every number."""
+    from customer_rules.engine.fitting import learn_all
+
+    column = pl.Series([None if v is None else float(v) for v in measures], dtype=pl.Float64())
+    parsed = [Call(name, (Name(("value", "revenue_12m")), Literal(amount))) for name, amount in calls]
+    frame = pl.DataFrame({f"m{i}": column for i in range(len(parsed))})
+    together = learn_all(parsed, frame, {})
+    known = [float(v) for v in measures if v is not None]
+    order = sorted(known, key=lambda v: (math.isnan(v), v))  # NaN above every number
+    for (name, amount), call, cut in zip(calls, parsed, together, strict=True):
+        alone = learn(call, column, {})
+        assert (cut.function, cut.size, cut.count) == (alone.function, alone.size, alone.count)
+        assert cut.cutoff == alone.cutoff or (cut.cutoff is not None and math.isnan(cut.cutoff) and alone.cutoff is not None and math.isnan(alone.cutoff))
+        size = round_half_up(amount / 100 * len(known)) if name.endswith("_pct") else amount
+        assert (cut.size, cut.count) == (size, len(known))
+        if size <= 0 or not known:
+            assert cut.cutoff is None
+            continue
+        k = min(size, len(known))
+        want = order[k - 1] if name.startswith("bottom") else order[len(order) - k]
+        assert cut.cutoff == want or (math.isnan(want) and cut.cutoff is not None and math.isnan(cut.cutoff))

@@ -474,7 +474,14 @@ class Engine:
             from customer_rules.model.tables import customer_spec
 
             spec = customer_spec(self.record_model)
-            frame, bad = fitting.table_population(population, tables, spec)
+            # the valid table keeps only the columns the cut-offs read (every
+            # column is validated all the same); a plugin's model may read any
+            columns: set[str] | None = None
+            if not models:
+                columns = set()
+                for sid in wanted:
+                    columns |= fitting.columns_read(self._checked[sid], sid, on, spec)
+            frame, bad = fitting.table_population(population, tables, spec, columns)
             rejected = [Rejected(row, rid, err) for row, rid, err in bad]
             self._fit_models(models, frame, on)  # first: the cut-offs may rank by a model's feature
             for sid in wanted:

@@ -46,25 +46,65 @@ def learn(call: Call, measures: pl.Series | Sequence[Any], params: Mapping[str, 
     (see :class:`~customer_rules.lang.population.Cut`).
     """
     if isinstance(measures, pl.Series):
-        series = measures.drop_nulls()
-        if series.dtype != pl.Float64():
-            series = series.cast(pl.Float64())
+        series = measures.alias("m0")
     else:
-        series = pl.Series([v for v in measures if v is not None], dtype=pl.Float64())
-    count = series.len()
-    name = call.name
-    if name == "percentile":
-        return _percentile_cut(series)
-    size = group_size(call, count, params)
-    if size <= 0 or not count:
-        return Cut(name, None, size, count)
-    # the size-th value from the group's end (ties counted; NaN sorts above every number)
-    if lowest_first(name):
-        cutoff = series.sort()[min(size, count) - 1]
-    else:  # the lowest of the top min(size, count)
-        cutoff = series.top_k(min(size, count)).min()
-    assert isinstance(cutoff, float)
-    return Cut(name, cutoff, size, count)
+        series = pl.Series("m0", [v for v in measures if v is not None], dtype=pl.Float64())
+    return learn_all([call], series.to_frame(), params)[0]
+
+
+def learn_all(calls: Sequence[Call], measures: pl.DataFrame, params: Mapping[str, Any]) -> list[Cut]:
+    """The cut of each call from column ``m<i>`` of ``measures`` (one value per
+    record, null where it does not count), as :func:`learn` makes it.
+
+    Calls with the same measure (and group condition) read the same values:
+    each such column's known values are counted in one query, and in one
+    more the values its calls need at either end are kept once, in order
+    (polars runs the columns in parallel); every call's cut-off is picked
+    from them.
+    """
+    if not calls:
+        return []
+    first: dict[tuple[str, str | None], int] = {}
+    column = [first.setdefault(_measure_key(call), i) for i, call in enumerate(calls)]
+    known = {j: pl.col(f"m{j}").cast(pl.Float64()).drop_nulls() for j in first.values()}
+    counts = measures.select([k.len().alias(str(j)) for j, k in known.items()]).row(0, named=True)
+    cuts: dict[int, Cut] = {}
+    # (column, from its lowest end) -> the calls picking there: (call, size, position)
+    picks: dict[tuple[int, bool], list[tuple[int, int, int]]] = {}
+    for i, call in enumerate(calls):
+        j = column[i]
+        name, count = call.name, int(counts[str(j)])
+        if name == "percentile":
+            cuts[i] = _percentile_cut(measures.select(known[j].alias("v")).get_column("v"))
+            continue
+        size = group_size(call, count, params)
+        if size <= 0 or not count:
+            cuts[i] = Cut(name, None, size, count)
+            continue
+        # the k-th value from the group's end (ties counted; NaN sorts above
+        # every number), i.e. a position in ascending order, reached from
+        # the nearer end: only that end's values are kept and sorted
+        k = min(size, count)
+        at = k - 1 if lowest_first(name) else count - k
+        low = at < count - at
+        picks.setdefault((j, low), []).append((i, size, at if low else count - 1 - at))
+    exprs = []
+    for (j, low), chosen in picks.items():
+        most = max(p for _, _, p in chosen) + 1
+        end = known[j].bottom_k(most).sort() if low else known[j].top_k(most).sort(descending=True)
+        exprs.append(end.gather([p for _, _, p in chosen]).implode().alias(f"{j}:{int(low)}"))
+    if exprs:
+        row = measures.select(exprs).row(0)
+        for ((j, _), chosen), values in zip(picks.items(), row, strict=True):
+            for (i, size, _), cutoff in zip(chosen, values, strict=True):
+                assert isinstance(cutoff, float)
+                cuts[i] = Cut(calls[i].name, cutoff, size, int(counts[str(j)]))
+    return [cuts[i] for i in range(len(calls))]
+
+
+def _measure_key(call: Call) -> tuple[str, str | None]:
+    """What a call's measures are computed from: its measure and, for ``*_within``, its group condition."""
+    return to_text(call.args[0]), to_text(call.args[2]) if call.name.endswith("_within") else None
 
 
 def _percentile_cut(known: pl.Series) -> Cut:
@@ -130,17 +170,29 @@ def cuts_from_records(checked: CheckedPolicy, records: Sequence[Any], as_of: dt.
 
 
 def table_population(
-    data: Any, tables: Mapping[str, Any] | None = None, spec: ModelSpec | None = None
+    data: Any,
+    tables: Mapping[str, Any] | None = None,
+    spec: ModelSpec | None = None,
+    columns: Iterable[str] | None = None,
 ) -> tuple[pl.DataFrame, list[tuple[int, str | None, RecordError]]]:
     """A table's valid rows (canonical columns) and its rejected rows ``(row, id, error)``.
 
     ``data`` is a polars or pandas table named as for ``classify_frame``;
     ``tables`` holds separate nested tables keyed by ``customer_id``;
-    ``spec`` is the engine's record spec (plugin namespaces).
+    ``spec`` is the engine's record spec (plugin namespaces). ``columns``
+    (see :func:`columns_read`): the canonical columns the valid table
+    keeps (all when None); every column is validated either way, so the
+    same rows are rejected.
     """
     _, source = to_polars(data)
     nested = {k: to_polars(v, k)[1] for k, v in nested_tables(tables).items()}
-    prepared = prepare(source, nested, warn=False, spec=spec)
+    spec = spec or customer_spec()
+    if columns is None or spec.is_opaque():  # a model's own validators read whole rows
+        prepared = prepare(source, nested, warn=False, spec=spec)
+    else:
+        keep = set(columns)
+        children = [c for c in spec.children if c in keep]
+        prepared = prepare(source, nested, children=children, columns=keep, warn=False, spec=spec)
     rejected = [
         (r["row"], r["id"], RecordError(r["id"], split_details(r["details"]), row=r["row"]))
         for r in prepared.rejected.iter_rows(named=True)
@@ -158,8 +210,8 @@ def cuts_from_table(
     cuts: dict[str, Cut] = {}
     for stage in fit_order(checked.population, checked.derived):
         out = stage_measures(checked, scheme, frame, as_of, stage, cuts, spec)
-        for i, call in enumerate(stage):
-            cuts[key_of(call)] = learn(call, out.get_column(f"m{i}"), checked.params)
+        for call, cut in zip(stage, learn_all(stage, out, checked.params), strict=True):
+            cuts[key_of(call)] = cut
     return cuts
 
 
@@ -179,40 +231,69 @@ def stage_measures(
     column into the call's cut; the distributed fits (``customer_rules.spark``,
     ``customer_rules.dask``) compute these columns per partition and
     aggregate them instead."""
-    from customer_rules.backends.frame import FrameCompiler, derived_needed
-    from customer_rules.backends.table_features import FeatureTable, python_features
+    from customer_rules.backends.table_features import python_features
 
     spec = spec or customer_spec()
-    features = FeatureTable()
-    comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=dict(cuts))
-    needed = derived_needed(checked, [a for call in stage for a in call.args], ())
-    derived: list[pl.Expr] = []
-    for name, node, _ in checked.derived:
-        if name in needed:
-            col = comp.column_name("d", name)
-            derived.append(comp.compile(node).alias(col))
-            comp.derived[name] = col
-    outputs: list[pl.Expr] = []
-    for i, call in enumerate(stage):
-        measure = comp.compile(call.args[0]).cast(pl.Float64())
-        if call.name.endswith("_within"):
-            # only records where the group condition is true count
-            measure = pl.when(comp.compile(call.args[2]).fill_null(False)).then(measure)
-        outputs.append(measure.alias(f"m{i}"))
-    feature_exprs = [e for use in features.uses.values() if (e := use.expr(as_of)) is not None]
-    every: Iterable[pl.Expr] = [*feature_exprs, *derived, *outputs]
-    roots = {c for e in every for c in e.meta.root_names()} | features.columns_read(spec)
-    absent = sorted(c for c in roots & (set(spec.slots) | set(spec.children)) if c not in frame.columns)
+    plan = _MeasurePlan(checked, scheme, as_of, stage, cuts)
+    absent = sorted(c for c in plan.roots(spec) if c not in frame.columns)
     lf = frame.lazy()
     if absent:  # a field no column gives is missing (an absent list is empty)
         lf = lf.with_columns([empty_value(c, spec).alias(c) for c in absent])
-    if features.python_uses():
+    if plan.features.python_uses():
         # a feature without a polars implementation: its Python one over only
         # the columns it reads (rows where it raises are left out)
-        computed, _ = python_features(lf.collect(), features.python_uses(), as_of, spec)
+        computed, _ = python_features(lf.collect(), plan.features.python_uses(), as_of, spec)
         lf = computed.lazy()
-    if feature_exprs:
-        lf = lf.with_columns(feature_exprs)
-    for e in derived:
+    if plan.feature_exprs:
+        lf = lf.with_columns(plan.feature_exprs)
+    for e in plan.derived:
         lf = lf.with_columns(e)
-    return lf.select(outputs).collect()
+    return lf.select(plan.outputs).collect()
+
+
+def columns_read(checked: CheckedPolicy, scheme: str, as_of: dt.date, spec: ModelSpec | None = None) -> set[str]:
+    """The canonical columns fitting ``checked`` reads, every stage's measures
+    and group conditions (and the columns their features read) together.
+
+    A later stage's measures read earlier stages' cut-offs; they are compiled
+    here with a placeholder cut for every call, since which columns an
+    expression reads does not depend on the cut-off values in it.
+    """
+    placeholder = {key_of(c): Cut(c.name, 0.0, 1, 1, (0.0,)) for c in checked.population}
+    return _MeasurePlan(checked, scheme, as_of, checked.population, placeholder).roots(spec or customer_spec())
+
+
+class _MeasurePlan:
+    """The polars expressions of some population calls' measures: the
+    features they compute, the derived values they read, and a Float64
+    column ``m<i>`` per call."""
+
+    def __init__(
+        self, checked: CheckedPolicy, scheme: str, as_of: dt.date, calls: Sequence[Call], cuts: Mapping[str, Cut]
+    ) -> None:
+        from customer_rules.backends.frame import FrameCompiler, derived_needed
+        from customer_rules.backends.table_features import FeatureTable
+
+        self.features = features = FeatureTable()
+        comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=dict(cuts))
+        needed = derived_needed(checked, [a for call in calls for a in call.args], ())
+        self.derived: list[pl.Expr] = []
+        for name, node, _ in checked.derived:
+            if name in needed:
+                col = comp.column_name("d", name)
+                self.derived.append(comp.compile(node).alias(col))
+                comp.derived[name] = col
+        self.outputs: list[pl.Expr] = []
+        for i, call in enumerate(calls):
+            measure = comp.compile(call.args[0]).cast(pl.Float64())
+            if call.name.endswith("_within"):
+                # only records where the group condition is true count
+                measure = pl.when(comp.compile(call.args[2]).fill_null(False)).then(measure)
+            self.outputs.append(measure.alias(f"m{i}"))
+        self.feature_exprs = [e for use in features.uses.values() if (e := use.expr(as_of)) is not None]
+
+    def roots(self, spec: ModelSpec) -> set[str]:
+        """The canonical columns the expressions (and the features computed in Python) read."""
+        every = [*self.feature_exprs, *self.derived, *self.outputs]
+        roots = {c for e in every for c in e.meta.root_names()} | self.features.columns_read(spec)
+        return roots & (set(spec.slots) | set(spec.children))

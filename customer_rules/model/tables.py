@@ -885,6 +885,7 @@ def prepare(
     tables: Mapping[str, pl.DataFrame | None] | None = None,
     *,
     children: Iterable[str] | None = None,
+    columns: Iterable[str] | None = None,
     spec: ModelSpec | None = None,
     warn: bool = True,
 ) -> Prepared:
@@ -894,7 +895,12 @@ def prepare(
     ``compliance.deductions``) to a separate table keyed by
     ``customer_id``. ``children`` limits which nested lists are assembled
     into the canonical table (all present ones when None); every given
-    nested list is validated either way.
+    nested list is validated either way. ``columns`` likewise limits which
+    of the table's own canonical columns the valid table holds (``id``
+    always; all when None): every column is still validated, so the same
+    rows are rejected, but a caller that reads a few columns does not pay
+    for copying the rest. A model with validators of its own reads whole
+    rows: it gets every column whatever ``columns`` says.
     """
     spec = spec or customer_spec()
     n = data.height
@@ -954,6 +960,9 @@ def prepare(
     details = _details(checks)
     if child_msgs is not None:
         details = pl.concat_list(details, child_msgs)
+    if columns is not None and not spec.is_opaque():
+        keep = {*columns, *wanted, "id"}
+        values = {k: v for k, v in values.items() if k in keep}
     valid = base.lazy().filter(~pl.lit(bad)).select(ROW, **values).collect()
     if bad.any():
         # the bad rows alone, contiguous (see above), then their messages; polars

@@ -9,7 +9,10 @@ customer's statecharts.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from customer_rules.model.records import Case, Customer, Deal, Interaction
 from customer_rules.streams.events import (
@@ -41,6 +44,7 @@ class Session:
     __slots__ = (
         "_cases_cache",
         "_deal",
+        "_deal_view",
         "_record",
         "activity",
         "cases",
@@ -73,6 +77,7 @@ class Session:
         self._cases_cache: dict[str, Case] = {}
         self._record: Customer | None = None
         self._deal: Deal | None = None
+        self._deal_view: SimpleNamespace | None = None
         self.stages: dict[str, str] = {}  # stage scheme -> state, once its chart ran
         self.labels: dict[str, str | None] = {}  # case chart scheme -> label
         self.evaluated: dt.date | None = None  # day the case charts were last decided
@@ -87,7 +92,7 @@ class Session:
             deal.setdefault("first_contact_at", day)
             deal["last_contact_at"] = day
             self.interactions.append(
-                _EMPTY_INTERACTION.model_copy(update={"at": day, "kind": event.kind, "note": event.note})
+                _copy_with(_EMPTY_INTERACTION, {"at": day, "kind": event.kind, "note": event.note})
             )
         elif t in MILESTONES:
             name = MILESTONES[t]
@@ -128,13 +133,21 @@ class Session:
             self.activity[event.case_id] = day  # type: ignore[attr-defined]
         if t in DEAL_EVENTS:
             self._deal = None
+            self._deal_view = None
         self._record = None
 
     def deal_record(self) -> Deal:
         deal = self._deal
         if deal is None:
-            deal = self._deal = _EMPTY_DEAL.model_copy(update=self.deal)
+            deal = self._deal = _copy_with(_EMPTY_DEAL, self.deal)
         return deal
+
+    def deal_view(self) -> SimpleNamespace:
+        """A light record for rules that read deal fields only: its ``id`` and ``deal``."""
+        view = self._deal_view
+        if view is None:
+            view = self._deal_view = SimpleNamespace(id=self.id, deal=self.deal_record())
+        return view
 
     def fast_record(self) -> Customer:
         """The customer as a record for evaluating rules: copies of validated
@@ -145,12 +158,11 @@ class Session:
             cache = self._cases_cache
             for cid in self.dirty_cases:
                 data = self.cases[cid]
-                cache[cid] = _EMPTY_CASE.model_copy(
-                    update={**data, "repair_visits": tuple(data["repair_visits"])}
-                )
+                cache[cid] = _copy_with(_EMPTY_CASE, {**data, "repair_visits": tuple(data["repair_visits"])})
             self.dirty_cases.clear()
-            record = self._record = _EMPTY_CUSTOMER.model_copy(
-                update={
+            record = self._record = _copy_with(
+                _EMPTY_CUSTOMER,
+                {
                     "id": self.id,
                     "identity": tuple(self.identity),
                     "deal": self.deal_record(),
@@ -173,7 +185,7 @@ class Session:
         """The record with one case only (to tell which case holds a label)."""
         full = self.fast_record()
         case = next(k for k in full.cases if k.id == case_id)
-        return full.model_copy(update={"cases": (case,)})
+        return _copy_with(full, {"cases": (case,)})
 
     def live_cases(self, day: dt.date, horizon: int) -> bool:
         """Whether any case is open at ``day``, or had an event (a closing, a late
@@ -183,10 +195,32 @@ class Session:
         return any((day - last).days <= horizon for last in self.activity.values())
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _copy_with(model: _M, update: dict[str, Any]) -> _M:
+    """``model.model_copy(update=update)`` for the session's models, without
+    pydantic's generic copying (a quarter of the time; a stream makes one
+    for most events): the same field values, fields set, and no extra or
+    private values (the record models forbid extra fields and have no
+    private attributes, which the module checks once below)."""
+    cls = type(model)
+    new = cls.__new__(cls)
+    _set(new, "__dict__", {**model.__dict__, **update})
+    _set(new, "__pydantic_extra__", None)
+    _set(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    _set(new, "__pydantic_private__", None)
+    return new
+
+
+_set = object.__setattr__
 _EMPTY_CUSTOMER = Customer(id="-")
 _EMPTY_DEAL = Deal()
 _EMPTY_CASE = Case(id="-", opened_at=dt.date(2000, 1, 1))
 _EMPTY_INTERACTION = Interaction(at=dt.date(2000, 1, 1))
+for _empty in (_EMPTY_CUSTOMER, _EMPTY_DEAL, _EMPTY_CASE, _EMPTY_INTERACTION):
+    # what _copy_with relies on (a record model with private attributes or extra fields would need them copied)
+    assert _empty.__pydantic_private__ is None and _empty.__pydantic_extra__ is None, type(_empty)
 
 
 def _facts(event: CaseFacts) -> dict[str, Any]:

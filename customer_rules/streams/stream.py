@@ -44,7 +44,6 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Literal
 
 from customer_rules.engine.plugins import call_hook
@@ -97,7 +96,7 @@ STREAM_BACKENDS = ("python", "durable")
 class _Stage:
     """A stage chart of a stream: its declaration, labeller and runner."""
 
-    __slots__ = ("chart", "events", "labeller", "runner", "scheme")
+    __slots__ = ("because", "chart", "events", "labeller", "runner", "scheme")
 
     def __init__(self, chart: StageChart, labeller: Labeller, runner: StageRunner) -> None:
         self.chart = chart
@@ -105,6 +104,8 @@ class _Stage:
         self.events = frozenset(chart.events)
         self.labeller = labeller
         self.runner = runner
+        #: each rule's reason (a move names it), looked up once rather than per move
+        self.because = {r.id: because_of(labeller.checked, r.id) for r in labeller.checked.rules}
 
 
 class EventStream:
@@ -362,7 +363,7 @@ class EventStream:
         parts = runner.record_parts
         if parts is not None and parts <= {"deal"}:
             # the guards read deal fields only: a light view spares building the whole record
-            record: Any = SimpleNamespace(id=s.id, deal=s.deal_record())
+            record: Any = s.deal_view()
         else:
             record = s.fast_record()
         source, target, rule, refused = runner.step(s.id, record, day, event.type)
@@ -384,7 +385,7 @@ class EventStream:
                     before,
                     proposed,
                     rule,
-                    because=because_of(checked, rule),
+                    because=stage.because.get(rule, ()) if rule is not None else (),
                 )
             )
         elif after != before:
@@ -398,7 +399,7 @@ class EventStream:
                     before,
                     after,
                     rule,
-                    because=because_of(checked, rule),
+                    because=stage.because.get(rule, ()) if rule is not None else (),
                 )
             )
 
@@ -490,12 +491,12 @@ class EventStream:
         changes: list[Change],
         hook_errors: list[PluginError],
     ) -> None:
-        decision = explanation.decision()
         steps = self.phase_plans.get(state, ())
-        if state in phase.strategy_states and decision.strategy is not None and decision.strategy.actions:
-            steps = tuple(decision.strategy.actions)  # the strategy's actions, in both languages
-        record = s.fast_record()
-        case = next(k for k in record.cases if k.id == case_id)
+        if state in phase.strategy_states:
+            decision = explanation.decision()
+            if decision.strategy is not None and decision.strategy.actions:
+                steps = tuple(decision.strategy.actions)  # the strategy's actions, in both languages
+        hook = self.engine.plugin_manager.hook.escalate
         changes.append(
             Change(
                 "escalation",
@@ -510,12 +511,16 @@ class EventStream:
                 explanation=explanation,
             )
         )
+        if not hook.get_hookimpls():
+            return  # nobody to tell: the decision stays lazy (the change holds it)
+        record = s.fast_record()
+        case = next(k for k in record.cases if k.id == case_id)
         try:
             call_hook(
                 self.engine.plugin_manager,
                 "escalate",
                 case=case,
-                decision=decision,
+                decision=explanation.decision(),
                 plan=[step.en for step in steps],
                 steps=list(steps),
                 customer=record,
