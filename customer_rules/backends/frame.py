@@ -922,6 +922,8 @@ def _conflicts(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows where a 'unique' scheme had two matches: rejected, as python does."""
     names = [c for _, c, _ in cols]
+    if all(result.get_column(c).null_count() == result.height for c in names):  # no conflict (the usual case)
+        return result.drop(names), pl.DataFrame(schema=ERROR_SCHEMA)
     any_bad = pl.any_horizontal([pl.col(c).is_not_null() for c in names])
     bad = result.filter(any_bad)
     rows = []

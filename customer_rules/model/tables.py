@@ -989,11 +989,14 @@ def prepare(
         bad = bad | base.get_column(ROW).is_in(cb.get_column(ROW).implode())
         stage = stage.join(cb.lazy(), on=ROW, how="left", maintain_order="left")
         child_msgs = pl.col("__child").fill_null(pl.lit([], dtype=pl.List(pl.String())))
-    details = _details(checks)
-    if child_msgs is not None:
-        details = pl.concat_list(details, child_msgs)
-    valid = base.lazy().filter(~pl.lit(bad)).select(ROW, **values).collect(engine=collect_engine(n))
-    if bad.any():
+    any_bad = bool(bad.any())
+    # without a bad row nothing is filtered: the columns taken as they are stay shared with the input
+    kept = base.lazy().filter(~pl.lit(bad)) if any_bad else base.lazy()
+    valid = kept.select(ROW, **values).collect(engine=collect_engine(n))
+    if any_bad:
+        details = _details(checks)  # ~1,000 expressions: built only when a row is bad
+        if child_msgs is not None:
+            details = pl.concat_list(details, child_msgs)
         # the bad rows alone, contiguous (see above), then their messages; polars
         # 2.1's streaming engine can panic on these string expressions: in memory
         bad_rows = stage.filter(pl.lit(bad)).collect(engine="in-memory").rechunk()
