@@ -956,10 +956,22 @@ def prepare(
         for path, cspec in spec.children.items()
         if (src := sources.get(path)) is not None and isinstance(src.dtype, pl.List) and tables.get(path) is None
     }
-    masks = base.lazy().select(
-        _any(checks).alias("__bad"), *[e.alias(f"__items:{p}") for p, e in item_checks.items()]
-    ).collect(engine=collect_engine(n))
-    bad = masks.get_column("__bad")
+    for path in item_checks:  # a list column stays in place: its canonical value
+        if path in wanted:
+            values[path] = _list_value(sources[path], spec.children[path])
+    # the canonical values are computed in the same pass as the checks (which
+    # read the same coerced columns); the rows found bad are dropped after
+    masks = (
+        base.lazy()
+        .select(
+            ROW,
+            **values,
+            **{"__cr:bad": _any(checks)},
+            **{f"__cr:items:{p}": e for p, e in item_checks.items()},
+        )
+        .collect(engine=collect_engine(n))
+    )
+    bad = masks.get_column("__cr:bad")
     child_items: dict[str, pl.DataFrame] = {}
     child_bad: list[pl.DataFrame] = []
     for path, cspec in spec.children.items():
@@ -967,16 +979,15 @@ def prepare(
         src = sources.get(path)
         if table is None and src is None:
             continue
-        has_bad = masks.get_column(f"__items:{path}") if path in item_checks else None
+        has_bad = masks.get_column(f"__cr:items:{path}") if path in item_checks else None
         items, bad_items = _child_frame(
             path, cspec, base, src, table, ids, _unique_items(spec, path), has_bad=has_bad
         )
         if items is not None:
             child_items[path] = items
-        elif src is not None and isinstance(src.dtype, pl.List) and path in wanted:
-            values[path] = _list_value(src, cspec)
         if bad_items.height:
             child_bad.append(bad_items)
+    valid = masks.select(ROW, *values)
     del masks
     stage = base.lazy()
     child_msgs: pl.Expr | None = None
@@ -990,10 +1001,8 @@ def prepare(
         stage = stage.join(cb.lazy(), on=ROW, how="left", maintain_order="left")
         child_msgs = pl.col("__child").fill_null(pl.lit([], dtype=pl.List(pl.String())))
     any_bad = bool(bad.any())
-    # without a bad row nothing is filtered: the columns taken as they are stay shared with the input
-    kept = base.lazy().filter(~pl.lit(bad)) if any_bad else base.lazy()
-    valid = kept.select(ROW, **values).collect(engine=collect_engine(n))
     if any_bad:
+        valid = valid.filter(~bad)
         details = _details(checks)  # ~1,000 expressions: built only when a row is bad
         if child_msgs is not None:
             details = pl.concat_list(details, child_msgs)
