@@ -906,6 +906,21 @@ def _top_level_checks(
     return dict(hit[1]), list(hit[2])
 
 
+def _as_given(path: str, value: pl.Expr, src: Source | None, spec: ModelSpec) -> bool:
+    """Whether the canonical ``value`` of the field ``path`` is its input
+    unchanged (a column of the canonical type, cast to that type)."""
+    if src is None or path not in spec.slots:
+        return False
+    target = dtype_of(spec.slots[path].type)
+    if src.dtype != target:
+        return False
+    while True:  # casts to the type it has already
+        inputs = value.meta.pop()
+        if len(inputs) != 1 or not value.meta.eq(inputs[0].cast(target)):
+            return value.meta.eq(src.expr)
+        value = inputs[0]
+
+
 def prepare(
     data: pl.DataFrame,
     tables: Mapping[str, pl.DataFrame | None] | None = None,
@@ -960,17 +975,19 @@ def prepare(
         if path in wanted:
             values[path] = _list_value(sources[path], spec.children[path])
     # the canonical values are computed in the same pass as the checks (which
-    # read the same coerced columns); the rows found bad are dropped after
+    # read the same coerced columns); the rows found bad are dropped after. A
+    # column already canonical is taken as it is (shared with the input, not copied)
+    kept = {path: sources[path].expr for path, e in values.items() if _as_given(path, e, sources.get(path), spec)}
     masks = (
         base.lazy()
         .select(
-            ROW,
-            **values,
+            **{path: e for path, e in values.items() if path not in kept},
             **{"__cr:bad": _any(checks)},
             **{f"__cr:items:{p}": e for p, e in item_checks.items()},
         )
         .collect(engine=collect_engine(n))
     )
+    masks = masks.hstack(base.select(ROW, *[e.alias(path) for path, e in kept.items()]).get_columns())
     bad = masks.get_column("__cr:bad")
     child_items: dict[str, pl.DataFrame] = {}
     child_bad: list[pl.DataFrame] = []
@@ -987,7 +1004,7 @@ def prepare(
             child_items[path] = items
         if bad_items.height:
             child_bad.append(bad_items)
-    valid = masks.select(ROW, *values)
+    valid = pl.DataFrame([masks.get_column(c) for c in (ROW, *values)])  # no query: nothing rechunked
     del masks
     stage = base.lazy()
     child_msgs: pl.Expr | None = None
