@@ -57,6 +57,28 @@ def test_classify_frame_with_rejects_accepts_a_multi_chunk_table() -> None:
     assert many.frame.height + many.rejected.height == 400
 
 
+@pytest.mark.parametrize("chunks", ["contiguous", "chunked"])
+def test_the_streaming_and_in_memory_engines_give_the_same_run(
+    chunks: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small tables are collected by polars' in-memory engine, large ones by
+    the streaming engine (``IN_MEMORY_ROWS``): both give the same frame and
+    the same rejected rows, with bad rows in several chunks."""
+    from customer_rules.model import tables
+
+    frame, chunked = _tables()
+    table = frame if chunks == "contiguous" else chunked
+    engine = cr.Engine(load_entry_points=False).fit(frame, as_of=SAMPLE_AS_OF)
+    assert tables.collect_engine(table.height) == "in-memory"
+    small = engine.classify_frame_with_rejects(table, as_of=SAMPLE_AS_OF, reasons=True, labels=True)
+    monkeypatch.setattr(tables, "IN_MEMORY_ROWS", 0)
+    assert tables.collect_engine(table.height) != "in-memory"
+    large = engine.classify_frame_with_rejects(table, as_of=SAMPLE_AS_OF, reasons=True, labels=True)
+    assert large.rejected.get_column("row").to_list() == list(BAD_ROWS)
+    assert large.rejected.equals(small.rejected)
+    assert large.frame.equals(small.frame)
+
+
 def test_classify_frame_accepts_a_multi_chunk_table() -> None:
     frame, chunked = _tables()
     engine = cr.Engine(load_entry_points=False).fit(frame, as_of=SAMPLE_AS_OF)

@@ -64,6 +64,7 @@ from customer_rules.model.frames import FrameResult, from_polars
 from customer_rules.model.tables import (
     ROW,
     ModelSpec,
+    collect_engine,
     customer_spec,
     dtype_of,
     empty_value,
@@ -907,7 +908,8 @@ def run_frame(
     for batch in run.batches:
         lf = lf.with_columns(batch)
     conflict_cols = run.conflicts
-    result = lf.select(pl.col(ROW), pl.col("id"), *run.outputs, *[e for _, _, e in conflict_cols]).collect()
+    out = lf.select(pl.col(ROW), pl.col("id"), *run.outputs, *[e for _, _, e in conflict_cols])
+    result = out.collect(engine=collect_engine(frame.height))
     if conflict_cols:
         result, bad = _conflicts(result, conflict_cols)
         if bad.height:
@@ -920,6 +922,8 @@ def _conflicts(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows where a 'unique' scheme had two matches: rejected, as python does."""
     names = [c for _, c, _ in cols]
+    if all(result.get_column(c).null_count() == result.height for c in names):  # no conflict (the usual case)
+        return result.drop(names), pl.DataFrame(schema=ERROR_SCHEMA)
     any_bad = pl.any_horizontal([pl.col(c).is_not_null() for c in names])
     bad = result.filter(any_bad)
     rows = []
