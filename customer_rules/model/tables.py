@@ -990,13 +990,14 @@ def prepare(
     masks = (
         base.lazy()
         .select(
+            ROW,  # the table's height, also when every other expression is a literal
             **{path: e for path, e in values.items() if path not in kept},
             **{"__cr:bad": _any(checks)},
             **{f"__cr:items:{p}": e for p, e in item_checks.items()},
         )
         .collect(engine=collect_engine(n))
     )
-    masks = masks.hstack(base.select(ROW, *[e.alias(path) for path, e in kept.items()]).get_columns())
+    masks = masks.hstack(base.select(*[e.alias(path) for path, e in kept.items()]).get_columns())
     bad = masks.get_column("__cr:bad")
     child_items: dict[str, pl.DataFrame] = {}
     child_bad: list[pl.DataFrame] = []
