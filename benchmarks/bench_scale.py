@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--engines", default="single,spark,dask")
     parser.add_argument(
         "--spark-memory",
-        default="2g",
+        default="6g",
         help="the local Spark JVM's heap (driver and executors are one process in local mode)",
     )
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: one engine in this process
