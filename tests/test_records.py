@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import time
 import types
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -722,10 +721,3 @@ def test_sample_variety(sample: list[Customer]) -> None:
     assert sum(1 for c in sample if c.kind == "terminal" and c.value.turnover) > 70
     assert sum(1 for c in sample if (c.compliance.score or 0) >= 90) > 40
     assert any((c.value.profit_12m or 0) < 0 for c in sample)
-
-
-def test_sample_is_fast() -> None:
-    start = time.perf_counter()
-    sample_customers(300, seed=11)
-    # The target is < 0.2 s; allow slack for slow CI machines.
-    assert time.perf_counter() - start < 1.0
