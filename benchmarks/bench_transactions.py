@@ -2,10 +2,17 @@
 plain polars group-by over the same lines, in the same run.
 
 The log (``--rows`` order lines, 10 million by default) is generated with
-numpy-free polars expressions from a fixed seed: ``customer_id`` (text, about
-one customer per 25 lines), ``order_id`` (about three lines per order),
-``at`` (a date in the three years up to as_of), ``amount``, ``cost`` and
-``status`` (1% returned, 0.5% cancelled). Both sides read the same input:
+numpy-free polars expressions from a fixed seed, as a shop's order log is:
+orders of about three lines (1, 2, 3, ... lines, geometrically; a line opens
+a new order with probability 1/3), each order's lines with one
+``customer_id`` (text, about one customer per 25 lines, so about eight
+orders per customer) and one date ``at`` (in the three years up to as_of),
+and per line an ``amount``, a ``cost`` and a ``status`` (1% returned, 0.5%
+cancelled). ``--log lines`` generates the log this benchmark used before 5
+December instead: the same columns, but customer, date and order id drawn
+per line, so an order id's lines belong to different customers and dates
+and nearly every line of a customer is its own order (the worst case for
+the order counts). Both sides read the same input:
 
 * **group-by** — ``group_by(customer_id).agg(sum(amount), n_unique(order_id),
   min(at), max(at))``: what one writes by hand, with no checks;
@@ -39,16 +46,23 @@ import customer_rules as cr
 AS_OF = dt.date(2026, 11, 22)
 
 
-def order_log(rows: int, seed: int = 7) -> pl.DataFrame:
-    """``rows`` deterministic order lines (see the module docs)."""
+def order_log(rows: int, seed: int = 7, *, structured: bool = True) -> pl.DataFrame:
+    """``rows`` deterministic order lines (see the module docs); with
+    ``structured=False`` the per-line log of ``--log lines``."""
     idx = pl.int_range(0, rows, dtype=pl.Int64, eager=True).to_frame("i")
-    h = (pl.col("i") * 2654435761 + seed).hash(seed)  # a cheap deterministic scramble
+    h = (pl.col("i") * 2654435761 + seed).hash(seed)  # a cheap deterministic scramble per line
     customers = max(1, rows // 25)
-    orders = max(1, rows // 3)
+    if structured:
+        order = ((h // 19) % 3 == 0).cum_sum()  # a line opens a new order with probability 1/3
+        g = (order * 2654435761 + seed).hash(seed + 1)  # the same scramble per order
+        order_id = order.cast(pl.Int64)
+    else:
+        g = h
+        order_id = (pl.col("i") // 3 + (h % 7) * max(1, rows // 3)).cast(pl.Int64)
     return idx.select(
-        customer_id=pl.format("C{}", (h % customers)),
-        order_id=(pl.col("i") // 3 + (h % 7) * orders).cast(pl.Int64),
-        at=pl.lit(AS_OF) - pl.duration(days=(h // 11) % (3 * 365)),
+        customer_id=pl.format("C{}", (g % customers)),
+        order_id=order_id,
+        at=pl.lit(AS_OF) - pl.duration(days=(g // 11) % (3 * 365)),
         amount=((h // 13) % 100_000).cast(pl.Float64) / 100 + 1,
         cost=((h // 13) % 100_000).cast(pl.Float64) / 160,
         status=pl.when((h // 17) % 200 == 0)
@@ -97,10 +111,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--log",
+        choices=("orders", "lines"),
+        default="orders",
+        help="orders: lines grouped in orders (default); lines: the per-line log used before 5 December",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
-    log = order_log(args.rows)
-    print(f"{args.rows:,} order lines, {log['customer_id'].n_unique():,} customers "
+    log = order_log(args.rows, structured=args.log == "orders")
+    print(f"{args.rows:,} order lines ({args.log}), {log['customer_id'].n_unique():,} customers, "
+          f"{log['order_id'].n_unique():,} order ids "
           f"(generated in {time.perf_counter() - t0:.1f}s), polars {pl.__version__}, "
           f"{pl.thread_pool_size()} threads")
     with tempfile.TemporaryDirectory() as tmp:

@@ -492,3 +492,75 @@ def test_channel_ties_and_blanks_match_the_plain_computation(lines: list[dict[st
     expected, _ = _plain(log, AS_OF)
     got = result.customers.select(expected.columns)
     assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
+
+
+# order logs as shops write them: an order's lines in a row, sharing its
+# customer, date and often its status; but an order id may be reused by
+# another customer or on another day, and a line may carry a day of its own
+# (an order shipped or returned over several days)
+_DAY = st.dates(min_value=D(2024, 6, 1), max_value=D(2026, 11, 22))
+_ORDER = st.tuples(
+    st.sampled_from(["o1", "o2", "o3"]),  # few ids: reuse across customers and days is common
+    st.sampled_from(["a", "b", " a"]),
+    _DAY,
+    st.one_of(st.none(), st.sampled_from(["paid", "Returned", "cancelled ", " PAID"])),
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), _DAY),  # a line's own day (else the order's)
+            st.sampled_from([0.0, 1.0, 2.5]),
+            st.one_of(st.none(), st.sampled_from(["returned", "cancelled"])),  # a line's own status
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    orders=st.lists(_ORDER, max_size=10),
+    shuffle=st.randoms(use_true_random=False) | st.none(),
+    as_of=st.sampled_from([D(2026, 11, 22), D(2025, 3, 1)]),
+)
+def test_order_logs_with_reused_order_ids_are_a_plain_group_by(
+    orders: list[tuple[str, str, dt.date, str | None, list[tuple[dt.date | None, float, str | None]]]],
+    shuffle: object,
+    as_of: dt.date,
+) -> None:
+    lines = [
+        {
+            "customer_id": customer,
+            "order_id": order,
+            "at": own_day or day,
+            "amount": amount,
+            "cost": None,
+            "status": own_status or status,
+        }
+        for order, customer, day, status, items in orders
+        for own_day, amount, own_status in items
+    ]
+    if shuffle is not None:
+        shuffle.shuffle(lines)  # type: ignore[attr-defined]
+    log = pl.DataFrame(lines, schema={c: t for c, t in _SCHEMA.items() if c != "channel"})
+    result = cr.customers_from_transactions(log, as_of=as_of)
+    # the plain computation lower-cases statuses but strips neither them nor ids
+    expected, bad = _plain(log.with_columns(pl.col("customer_id", "status").str.strip_chars()), as_of)
+    assert result.rows == log.height == result.used + result.rejected.height
+    assert set(result.rejected["row"].to_list()) == bad
+    got = result.customers.select(expected.columns)
+    assert got.equals(expected), (got.to_dicts(), expected.to_dicts())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    statuses=st.lists(
+        st.one_of(st.none(), st.sampled_from(["paid", "PAID", " paid", "cancelled", "Cancelled ", "returned", "x"])),
+        max_size=30,
+    )
+)
+def test_status_kinds_equal_a_line_by_line_lookup(statuses: list[str | None]) -> None:
+    import customer_rules.io.transactions as transactions
+
+    codes = {"cancelled": 0, "returned": -1}
+    got = transactions._status_kinds(codes)(pl.Series(statuses, dtype=pl.String)).to_list()
+    assert got == [1 if s is None else codes.get(s.strip().lower(), 1) for s in statuses]
