@@ -654,3 +654,53 @@ def test_frame_from_records_matches_model_dump_for_any_sample(n: int, seed: int)
     rows = [_flatten(r.model_dump(), spec) for r in records]
     expected = pl.DataFrame({c: [row.get(c) for row in rows] for c in schema}, schema=schema)
     assert_frame_equal(cr.frame_from_records(records), expected)
+
+
+def _first_true_reference(columns: list[list[bool | None]], order: list[int], row: int) -> int | None:
+    """The rule a first-hit table picks for ``row``: the first in ``order`` whose
+    condition is true (an unknown condition never decides)."""
+    return next((i for i in order if columns[i][row] is True), None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    n_conds=st.integers(0, 40),
+    n_rows=st.integers(1, 12),
+    fanout=st.sampled_from([2, 3, 8]),
+    wide=st.booleans(),
+)
+def test_first_true_index_is_the_first_true_condition_in_order(
+    data: st.DataObject, n_conds: int, n_rows: int, fanout: int, wide: bool
+) -> None:
+    """``_first`` (a tree of coalesces over narrow integer indexes) gives the
+    first true condition in the order given, null when none is true, for
+    true/false/null conditions, any order (priority) and rule indexes past
+    the UInt8 range; and it equals the flat Int32 coalesce it replaced."""
+    from customer_rules.backends import frame
+
+    cell = st.sampled_from([True, False, None])
+    columns = [
+        data.draw(st.lists(cell, min_size=n_rows, max_size=n_rows), label=f"c{i}") for i in range(n_conds)
+    ]
+    order = data.draw(st.permutations(range(n_conds)), label="order")
+    offset = 300 if wide else 0  # rule indexes above 255 need UInt16
+    table = pl.DataFrame(
+        {
+            "row": range(n_rows),
+            **{f"c{i}": pl.Series(col, dtype=pl.Boolean()) for i, col in enumerate(columns)},
+        }
+    )
+    conds = [(i + offset, pl.col(f"c{i}")) for i in order]
+    flat = (
+        pl.coalesce([pl.when(c).then(pl.lit(i, dtype=pl.Int32())) for i, c in conds])
+        if conds
+        else pl.lit(None, dtype=pl.Int32())
+    )
+    got = table.with_columns(new=frame._first(conds, fanout), old=flat)
+    assert got.schema["new"] == pl.Int32()
+    want = [
+        None if (j := _first_true_reference(columns, order, r)) is None else j + offset for r in range(n_rows)
+    ]
+    assert got["new"].to_list() == want
+    assert got["old"].to_list() == want

@@ -312,16 +312,48 @@ class Choice:
         return gather(self.label_values, self.label_index, dtype or pl.String())
 
 
-def _first(conds: Sequence[tuple[int, pl.Expr]]) -> pl.Expr:
-    """Index of the first true condition in the given order, or null.
+#: how many inputs each coalesce of :func:`_first` takes (a tree of them above that)
+_FIRST_FANOUT = 8
 
-    A coalesce of one ``when(c).then(i)`` per condition (null unless ``c`` is
-    true) rather than one when-chain: polars evaluates a chain of n branches
-    in O(n²) work, the coalesce in O(n).
+
+def _index_dtype(largest: int) -> pl.DataType:
+    """The narrowest integer type that holds the indexes ``0..largest``."""
+    if largest <= 0xFF:
+        return pl.UInt8()
+    if largest <= 0xFFFF:
+        return pl.UInt16()
+    return pl.Int32()
+
+
+def _first(conds: Sequence[tuple[int, pl.Expr]], fanout: int = _FIRST_FANOUT) -> pl.Expr:
+    """Index (Int32) of the first true condition in the given order, or null.
+
+    One ``when(c).then(i)`` per condition (null unless ``c`` is true, so an
+    unknown condition never decides), and the first non-null of them:
+
+    * a coalesce, not a when-chain: polars evaluates a chain of n branches in
+      O(n²) work, the coalesce in O(n);
+    * a tree of coalesces of ``fanout`` inputs each, not one of n:
+      polars materialises every input of a coalesce before it reduces them,
+      so one wide coalesce holds n full columns at once (40 MB at 320 rules
+      and 100k rows) where the tree holds a few, in cache (first-non-null is
+      associative: the answer is the same);
+    * the indexes as the narrowest unsigned type that holds them, cast to
+      Int32 once at the end: each per-rule column is a quarter (UInt8) or
+      half (UInt16) the memory of an Int32 one.
+
+    Measured at 320 rules (CPU): 2-2.5× faster than the flat Int32 coalesce
+    at 100k and 1M rows, the same at 10 rules (``benchmarks/README.md``).
     """
     if not conds:
         return _null(pl.Int32())
-    return pl.coalesce([pl.when(c).then(pl.lit(i, dtype=pl.Int32())) for i, c in conds])
+    dtype = _index_dtype(max(i for i, _ in conds))
+    level: list[pl.Expr] = [pl.when(c).then(pl.lit(i, dtype=dtype)) for i, c in conds]
+    while len(level) > fanout:
+        groups = [level[j : j + fanout] for j in range(0, len(level), fanout)]
+        level = [pl.coalesce(g) if len(g) > 1 else g[0] for g in groups]
+    out = pl.coalesce(level) if len(level) > 1 else level[0]
+    return out.cast(pl.Int32())
 
 
 def choose(
