@@ -441,3 +441,24 @@ def test_a_stage_chart_over_deal_fields_reads_the_light_deal_view() -> None:
     engine = cr.Engine(load_entry_points=False)
     (chart,) = registered_charts(engine, only=["deal_stage"]).stages
     assert PythonRunners(engine).stage(chart).record_parts == frozenset({"deal"})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_the_light_deal_view_decides_the_stage_as_the_whole_record_does(events: list[dict[str, Any]]) -> None:
+    # the stage chart reads a plain-attribute view of the deal instead of a
+    # record: on any history, at the customer's date and around it, both give
+    # the same label and deciding rule
+    from customer_rules.streams.statecharts import PythonRunners
+
+    stream = ENGINE.stream()
+    stream.post_many(events)
+    labeller = PythonRunners(ENGINE).labeller("deal_stage")
+    for cid in stream.customers():
+        session = stream._sessions[cid]
+        clock = stream.clock(cid)
+        assert clock is not None
+        record = stream.record(cid)
+        for shift in (-30, -1, 0, 1, 400):
+            day = clock + dt.timedelta(days=shift)
+            assert labeller.label_of(session.deal_view(), day) == labeller.label_of(record, day)

@@ -351,7 +351,13 @@ def _case_fact_feature(fact: str) -> Feature:
         polars=count_polars,
     )
     def count(c: Customer, as_of: dt.date, days: int) -> int:
-        return sum(1 for k in active_case_list(c, as_of, days) if getattr(k, fact) is True)
+        # a plain loop: a stream's case decision calls some fifteen of these
+        # on a list of one or two cases, where sum() over a generator costs twice as much
+        n = 0
+        for k in active_case_list(c, as_of, days):
+            if getattr(k, fact) is True:
+                n += 1
+        return n
 
     return count
 

@@ -296,8 +296,6 @@ class EventError(RecordError):
 
 def parse_event(event: Any, index: int | None = None) -> BaseEvent:
     """Validate an event given as a model or a mapping (raises :class:`EventError`)."""
-    if isinstance(event, BaseEvent):
-        return event
     if type(event) is dict:
         # the class its type names validates it directly (what the union does
         # after reading the tag); anything it refuses goes through the union
@@ -309,6 +307,8 @@ def parse_event(event: Any, index: int | None = None) -> BaseEvent:
                 return validator.validate_python(event)  # type: ignore[no-any-return]
             except ValidationError:
                 pass
+    elif isinstance(event, BaseEvent):
+        return event
     try:
         parsed: BaseEvent = EVENT_ADAPTER.validate_python(event)
     except ValidationError as exc:

@@ -43,8 +43,10 @@ class Session:
 
     __slots__ = (
         "_cases_cache",
+        "_contacts",
         "_deal",
         "_deal_view",
+        "_interactions",
         "_record",
         "activity",
         "cases",
@@ -56,7 +58,6 @@ class Session:
         "events",
         "id",
         "identity",
-        "interactions",
         "labels",
         "phase_inputs",
         "phases",
@@ -68,7 +69,8 @@ class Session:
         self.clock: dt.date | None = None
         self.events = 0
         self.deal: dict[str, Any] = {}
-        self.interactions: list[Interaction] = []
+        self._interactions: list[Interaction] = []  # read through interaction_list()
+        self._contacts: list[dict[str, Any]] = []  # contacts not made Interaction records yet
         self.identity: list[str] = []
         self.cases: dict[str, dict[str, Any]] = {}
         self.closed: dict[str, dt.date] = {}
@@ -91,9 +93,8 @@ class Session:
         if isinstance(event, Contact):
             deal.setdefault("first_contact_at", day)
             deal["last_contact_at"] = day
-            self.interactions.append(
-                _copy_with(_EMPTY_INTERACTION, {"at": day, "kind": event.kind, "note": event.note})
-            )
+            # made a record only when a whole record is needed (a deal-only chart never needs it)
+            self._contacts.append({"at": day, "kind": event.kind, "note": event.note})
         elif t in MILESTONES:
             name = MILESTONES[t]
             old = deal.get(name)
@@ -136,6 +137,13 @@ class Session:
             self._deal_view = None
         self._record = None
 
+    def interaction_list(self) -> list[Interaction]:
+        """The customer's interactions as records, in event order."""
+        if self._contacts:
+            self._interactions.extend(_copy_with(_EMPTY_INTERACTION, c) for c in self._contacts)
+            self._contacts.clear()
+        return self._interactions
+
     def deal_record(self) -> Deal:
         deal = self._deal
         if deal is None:
@@ -143,10 +151,16 @@ class Session:
         return deal
 
     def deal_view(self) -> SimpleNamespace:
-        """A light record for rules that read deal fields only: its ``id`` and ``deal``."""
+        """A light record for rules that read deal fields only: its ``id``, and
+        its ``deal`` as plain attributes (every field of :class:`Deal`, unset
+        ones at their defaults) rather than a :class:`Deal` record — rules
+        that read fields only read them as attributes, and building a record
+        for every deal event cost more than deciding the stage."""
         view = self._deal_view
         if view is None:
-            view = self._deal_view = SimpleNamespace(id=self.id, deal=self.deal_record())
+            view = self._deal_view = SimpleNamespace(
+                id=self.id, deal=SimpleNamespace(**{**_DEAL_DEFAULTS, **self.deal})
+            )
         return view
 
     def fast_record(self) -> Customer:
@@ -167,8 +181,8 @@ class Session:
                     "identity": tuple(self.identity),
                     "deal": self.deal_record(),
                     "cases": tuple(cache[c] for c in self.cases),
-                    "interactions": tuple(self.interactions),
-                }
+                    "interactions": tuple(self.interaction_list()),
+                },
             )
         return record
 
@@ -178,7 +192,7 @@ class Session:
             "identity": list(self.identity),
             "deal": dict(self.deal),
             "cases": [{**c, "repair_visits": list(c["repair_visits"])} for c in self.cases.values()],
-            "interactions": [i.model_dump(exclude_none=True) for i in self.interactions],
+            "interactions": [i.model_dump(exclude_none=True) for i in self.interaction_list()],
         }
 
     def only_case(self, case_id: str) -> Customer:
@@ -218,6 +232,8 @@ _EMPTY_CUSTOMER = Customer(id="-")
 _EMPTY_DEAL = Deal()
 _EMPTY_CASE = Case(id="-", opened_at=dt.date(2000, 1, 1))
 _EMPTY_INTERACTION = Interaction(at=dt.date(2000, 1, 1))
+#: every field of an empty Deal: what the deal view holds for fields no event set
+_DEAL_DEFAULTS: dict[str, Any] = dict(_EMPTY_DEAL.__dict__)
 for _empty in (_EMPTY_CUSTOMER, _EMPTY_DEAL, _EMPTY_CASE, _EMPTY_INTERACTION):
     # what _copy_with relies on (a record model with private attributes or extra fields would need them copied)
     assert _empty.__pydantic_private__ is None and _empty.__pydantic_extra__ is None, type(_empty)

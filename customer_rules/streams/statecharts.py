@@ -26,6 +26,7 @@ declarations to durable_rules rulesets (``engine.stream(backend="durable")``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -210,8 +211,9 @@ class PhaseChart:
         """The plan of each state with one, as bilingual steps."""
         return cast("Mapping[str, tuple[Text, ...]]", self.plans)
 
-    @property
+    @functools.cached_property
     def final(self) -> frozenset[str]:
+        """The states without transitions (read for every live case at every re-decision)."""
         return frozenset(s for s, trs in self.states.items() if not trs)
 
 

@@ -93,10 +93,15 @@ STREAM_BACKENDS = ("python", "durable")
 # ---------------------------------------------------------------------------
 
 
+def _reject(event: BaseEvent, index: int | None, message: str) -> EventError:
+    """The error rejecting a valid event the stream cannot apply."""
+    return EventError(message, customer_id=event.customer_id, event=event, index=index)
+
+
 class _Stage:
     """A stage chart of a stream: its declaration, labeller and runner."""
 
-    __slots__ = ("because", "chart", "events", "labeller", "runner", "scheme")
+    __slots__ = ("because", "chart", "deal_only", "events", "labeller", "runner", "scheme")
 
     def __init__(self, chart: StageChart, labeller: Labeller, runner: StageRunner) -> None:
         self.chart = chart
@@ -104,6 +109,9 @@ class _Stage:
         self.events = frozenset(chart.events)
         self.labeller = labeller
         self.runner = runner
+        parts = runner.record_parts
+        #: the guards read deal fields only: a light view spares building the whole record
+        self.deal_only = parts is not None and parts <= {"deal"}
         #: each rule's reason (a move names it), looked up once rather than per move
         self.because = {r.id: because_of(labeller.checked, r.id) for r in labeller.checked.rules}
 
@@ -331,15 +339,12 @@ class EventStream:
         return changes
 
     def _check(self, event: BaseEvent, day: dt.date, s: Session | None, index: int | None) -> None:
-        cid = event.customer_id
-
-        def reject(message: str) -> EventError:
-            return EventError(message, customer_id=cid, event=event, index=index)
-
         if s is not None and s.clock is not None and day < s.clock:
-            raise reject(
+            raise _reject(
+                event,
+                index,
                 f"out of order: dated {day.isoformat()}, before this customer's last event"
-                f" ({s.clock.isoformat()}); events of a customer must come in time order"
+                f" ({s.clock.isoformat()}); events of a customer must come in time order",
             )
         if event.type not in CASE_ID_EVENTS:
             return
@@ -347,25 +352,20 @@ class EventStream:
         known = s is not None and case_id in s.cases
         if isinstance(event, CaseOpened):
             if known:
-                raise reject(f"case {case_id!r} is already open")
+                raise _reject(event, index, f"case {case_id!r} is already open")
             return
         if not known:
-            raise reject(f"unknown case {case_id!r}: open it with a case_opened event first")
+            raise _reject(event, index, f"unknown case {case_id!r}: open it with a case_opened event first")
         assert s is not None
         if isinstance(event, CaseClosed) and case_id in s.closed:
-            raise reject(f"case {case_id!r} is already closed")
+            raise _reject(event, index, f"case {case_id!r} is already closed")
 
     # -- stage charts --------------------------------------------------------------
     def _move_stage(
         self, stage: _Stage, s: Session, event: BaseEvent, day: dt.date, changes: list[Change]
     ) -> None:
         runner = stage.runner
-        parts = runner.record_parts
-        if parts is not None and parts <= {"deal"}:
-            # the guards read deal fields only: a light view spares building the whole record
-            record: Any = s.deal_view()
-        else:
-            record = s.fast_record()
+        record: Any = s.deal_view() if stage.deal_only else s.fast_record()
         source, target, rule, refused = runner.step(s.id, record, day, event.type)
         s.stages[stage.scheme] = target
         # a policy without a default label: its unclassified state is reported as None
