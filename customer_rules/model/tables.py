@@ -16,13 +16,14 @@ This module imports polars at import time: import it lazily.
 from __future__ import annotations
 
 import difflib
+import gc
 import string
 import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types
@@ -1215,20 +1216,284 @@ def _columns(objects: Sequence[Any], spec: ModelSpec) -> list[pl.Series]:
     return [columns[path] for path in schema]
 
 
+# -- dicts, column-wise ---------------------------------------------------------------------
+#
+# Dicts are read into a table without validating each one into a record: the
+# values of every field are gathered column-wise (one ``itemgetter`` per
+# dict and (sub-)model, then a transpose), each column is built by polars
+# from the Python values exactly as given, and :func:`prepare` — the table
+# path's checks, derived from the same model — validates and converts them.
+# Only inputs that such a table represents faithfully take this path; for
+# anything else (``_Unsupported``) the dicts are validated one by one. What
+# a table cannot tell apart (a key left out or given as None, a key the model
+# does not know) is looked at here, in Python, before polars sees the values.
+
+
+class _Unsupported(Exception):
+    """The column-wise reading of dicts cannot show it gives the model's result."""
+
+
+class _Absent:
+    """A key left out of a dict, where leaving it out and giving None differ."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT: Any = _Absent()
+_SEQUENCES = frozenset({list, tuple})
+_NONE_TYPE = type(None)
+
+
+@dataclass(frozen=True)
+class _DictNode:
+    """One (sub-)model of a record model as the dict reader walks it.
+
+    ``fields`` are ``(key, kind, what)``: kind ``slot`` (``what`` the
+    :class:`Slot`), ``sub`` (a nested sub-model, ``what`` its node) or
+    ``child`` (a nested record list, ``what`` its item node); ``absent`` is,
+    per key, what a dict that leaves the key out reads as (None where that
+    is what None means, else :data:`_ABSENT`).
+    """
+
+    prefix: str
+    fields: tuple[tuple[str, str, Any], ...]
+    absent: dict[str, Any]
+    forbid: bool  # the model refuses keys it does not declare
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _, _ in self.fields)
+
+
+def _dict_node(model: type[BaseModel], spec: ModelSpec, prefix: str = "") -> _DictNode:
+    """The reader of ``model``'s dicts, or :class:`_Unsupported` where a table
+    cannot hold what the model would do (aliases, fields the table has no
+    column for, optional or non-empty sub-model defaults)."""
+    config = model.model_config
+    if config.get("alias_generator") is not None or config.get("validate_by_alias") is False:
+        raise _Unsupported(f"{model.__name__}: aliases")
+    fields: list[tuple[str, str, Any]] = []
+    absent: dict[str, Any] = {}
+    for name, finfo in model.model_fields.items():
+        path = prefix + name
+        if finfo.alias is not None or finfo.validation_alias is not None:
+            raise _Unsupported(f"{path}: an alias")
+        if path in spec.slots:
+            slot = spec.slots[path]
+            fields.append((name, "slot", slot))
+            absent[name] = _ABSENT if not (slot.optional or slot.required) else None
+        elif path in spec.children:
+            child = spec.children[path]
+            fields.append((name, "child", _dict_node(child.model, child)))
+            absent[name] = None if _allows_none(finfo.annotation) else _ABSENT
+        else:
+            bare = finfo.annotation
+            if not (isinstance(bare, type) and issubclass(bare, BaseModel)) or finfo.is_required():
+                raise _Unsupported(f"{path}: no column holds it")
+            default = finfo.get_default(call_default_factory=True)
+            if not (isinstance(default, bare) and default == bare()):
+                raise _Unsupported(f"{path}: a default other than the empty {bare.__name__}")
+            fields.append((name, "sub", _dict_node(bare, spec, path + ".")))
+            absent[name] = _ABSENT
+    return _DictNode(prefix, tuple(fields), absent, config.get("extra") == "forbid")
+
+
+@lru_cache(maxsize=64)
+def _dict_reader(model: type[BaseModel]) -> _DictNode | None:
+    """The dict reader of a record model, or None when its dicts go through
+    pydantic one by one (validators of its own, see ``ModelSpec.opaque``)."""
+    spec = customer_spec(model)
+    if spec.is_opaque():
+        return None
+    try:
+        return _dict_node(model, spec)
+    except _Unsupported:
+        return None
+
+
+def _faithful(dtype: pl.DataType, t: Type) -> bool:
+    """Whether a column of ``dtype`` that polars built from Python values holds
+    them as given, for a field of type ``t`` (so :func:`prepare` judges what
+    pydantic would judge). An Int64 column may hold a bool as 1: the same
+    value for a number or a boolean field, not for a date."""
+    if isinstance(dtype, pl.Null | pl.String):
+        return True
+    if t.kind == NUMBER:
+        return isinstance(dtype, pl.Int64 | pl.Float64)
+    if t.kind == BOOL:
+        return isinstance(dtype, pl.Boolean | pl.Int64)
+    if t.kind == DATE:
+        return isinstance(dtype, pl.Date) or dtype == pl.Datetime("us", None)
+    if t.kind == LIST and t.item is not None:
+        return isinstance(dtype, pl.List) and _faithful(_dtype(dtype.inner), t.item)
+    return False
+
+
+def _leaf(path: str, values: Sequence[Any], slot: Slot) -> pl.Series:
+    """The column of one field as given (see :func:`_faithful`)."""
+    t = slot.type
+    if t.kind == LIST and t.item is not None:  # the items concatenated, then cut back into lists
+        if not set(map(type, values)) <= {list, tuple, _NONE_TYPE}:
+            raise _Unsupported(f"{path}: a list given as another kind of collection")
+        item = Slot(path=path, type=t.item, optional=True, required=False, adapter=slot.adapter)
+        flat = _leaf(path, [x for v in values if v for x in v], item)
+        return _ragged(path, flat, values, pl.List(flat.dtype))  # None: empty, as a record has it
+    try:
+        column = pl.Series(path, values, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
+        if not (t.kind == NUMBER and not t.integer):
+            raise _Unsupported(f"{path}: values of several types") from exc
+        try:  # whole numbers among fractional ones: a float field reads them as floats
+            column = pl.Series(path, values, dtype=pl.Float64(), strict=True)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            raise _Unsupported(f"{path}: values of several types") from exc
+    if not _faithful(column.dtype, t):
+        raise _Unsupported(f"{path}: {column.dtype} values")
+    return column
+
+
+def _explicit_none(values: Sequence[Any], bad: set[int], rows: Sequence[int] | None) -> list[Any]:
+    """``values`` with absent keys as None; rows that gave None where the model
+    refuses it (but takes an absent key) added to ``bad``."""
+    if None in values:
+        bad.update(i if rows is None else rows[i] for i, v in enumerate(values) if v is None)
+    if _ABSENT in values:
+        return [None if v is _ABSENT else v for v in values]
+    return list(values)
+
+
+def _read_dicts(
+    node: _DictNode, dicts: Sequence[Any], bad: set[int], rows: Sequence[int] | None = None
+) -> dict[str, pl.Series]:
+    """The columns of ``node`` (dotted path → values as given) from ``dicts``.
+
+    ``dicts`` holds a dict per row, or :data:`_ABSENT` where the sub-model
+    was left out. Rows the model certainly refuses (a key it does not know,
+    None where it takes none) are added to ``bad`` (as ``rows[i]`` when
+    given: items of a nested list report their parent row).
+    """
+    keys = node.keys
+    n = len(keys)
+    get = itemgetter(*keys) if n > 1 else (lambda d: (d[keys[0]],))
+    tuples: list[tuple[Any, ...]] | None = None
+    if set(map(type, dicts)) == {dict} and set(map(len, dicts)) == {n}:
+        try:  # every dict has exactly the model's keys (the usual case)
+            tuples = list(map(get, dicts))
+        except KeyError:
+            tuples = None
+    if tuples is None:
+        defaults = node.absent
+        every = tuple(defaults[k] for k in keys)
+        tuples = []
+        for i, d in enumerate(dicts):
+            if d is _ABSENT:
+                tuples.append(every)
+                continue
+            if type(d) is not dict:
+                raise _Unsupported(f"{node.prefix or 'record'}: a {type(d).__name__}, not a dict")
+            merged = {**defaults, **d}
+            if len(merged) != n and node.forbid:
+                bad.add(i if rows is None else rows[i])
+            tuples.append(get(merged))
+    columns: list[Sequence[Any]] = list(zip(*tuples, strict=True)) if tuples else [() for _ in keys]
+    out: dict[str, pl.Series] = {}
+    values: Sequence[Any]
+    for (key, kind, what), values in zip(node.fields, columns, strict=True):
+        path = node.prefix + key
+        if kind == "slot":
+            if node.absent[key] is _ABSENT:
+                values = _explicit_none(values, bad, rows)
+            out[path] = _leaf(path, values, what)
+        elif kind == "sub":
+            if None in values:  # None is not a sub-model (the row is bad); read as left out
+                bad.update(i if rows is None else rows[i] for i, v in enumerate(values) if v is None)
+                values = tuple(_ABSENT if v is None else v for v in values)
+            out.update(_read_dicts(what, values, bad, rows))
+        else:
+            lists = _explicit_none(values, bad, rows) if node.absent[key] is _ABSENT else list(values)
+            column = _read_items(path, what, lists, bad, rows)
+            if column is not None:
+                out[path] = column
+    return out
+
+
+def _read_items(
+    path: str, node: _DictNode, lists: list[Any], bad: set[int], rows: Sequence[int] | None
+) -> pl.Series | None:
+    """A nested record list as a ``List(Struct)`` column of the items as given
+    (None when no row has an item: the table path gives every row an empty list)."""
+    if not set(map(type, lists)) <= {list, tuple, _NONE_TYPE}:
+        raise _Unsupported(f"{path}: a list given as another kind of collection")
+    items = [item for x in lists if x for item in x]
+    if not items:
+        return None
+    owners = [i if rows is None else rows[i] for i, x in enumerate(lists) if x for _ in x]
+    fields = _read_dicts(node, items, bad, owners)
+    flat = pl.DataFrame(list(fields.values())).to_struct(path)
+    return _ragged(path, flat, lists, pl.List(flat.dtype))
+
+
+def _frame_from_dicts(dicts: Sequence[dict[str, Any]], model: type[Customer]) -> pl.DataFrame | None:
+    """The canonical table of ``dicts``, column-wise; the first invalid dict's
+    :class:`RecordError` (pydantic's, as the model path raises it); or None
+    where this path cannot show it gives the model's result."""
+    node = _dict_reader(model)
+    if node is None or not dicts:
+        return None
+    spec = customer_spec(model)
+    bad: set[int] = set()
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived tuples: the collector would scan the input over and over
+    try:
+        columns = _read_dicts(node, dicts, bad)
+    except _Unsupported:
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+    prepared = prepare(pl.DataFrame(list(columns.values())), spec=spec, warn=False)
+    if prepared.rejected.height:
+        bad.add(int(prepared.rejected.get_column("row").min()))  # type: ignore[arg-type]
+    if bad:
+        first = min(bad)
+        _validate(dicts[first], first, model)  # raises the model's own error
+        return None  # the model takes it after all: one by one
+    valid = prepared.valid
+    schema = canonical_schema(spec)
+    absent = [empty_value(p, spec).alias(p) for p in schema if p not in valid.columns]
+    out = valid.with_columns(absent).select(list(schema))
+    return out if out.schema == schema else None
+
+
 def frame_from_records(
     records: Iterable[Customer | Mapping[str, Any]], model: type[Customer] = Customer
 ) -> pl.DataFrame:
     """A canonical table of record model ``model`` from records (one row per record).
 
-    Records are read column-wise, one (sub-)model at a time by polars (no
-    ``model_dump`` per record); dicts are validated into records first.
+    Dicts are read column-wise and validated by the table checks
+    (:func:`prepare`); the first invalid one raises the :class:`RecordError`
+    pydantic gives for it. Dicts this cannot read faithfully (a column of
+    values of several types, a model with validators of its own, ...) and
+    records are validated one by one, then read column-wise, one
+    (sub-)model at a time (no ``model_dump`` per record). Both give the
+    same table.
     """
-    spec = customer_spec(model)
+    rows: list[Any] = records if isinstance(records, list) else list(records)
+    if rows and all(type(r) is dict for r in rows):
+        frame = _frame_from_dicts(rows, model)
+        if frame is not None:
+            return frame
+    return _frame_one_by_one(rows, model)
+
+
+def _frame_one_by_one(rows: Sequence[Customer | Mapping[str, Any]], model: type[Customer]) -> pl.DataFrame:
+    """:func:`frame_from_records` validating each dict into a record first."""
     recs = [
         r if isinstance(r, model) else _validate(dict(r) if isinstance(r, Customer) else r, i, model)
-        for i, r in enumerate(records)
+        for i, r in enumerate(rows)
     ]
-    return pl.DataFrame(_columns(recs, spec))
+    return pl.DataFrame(_columns(recs, customer_spec(model)))
 
 
 def tables_from_records(
