@@ -324,7 +324,7 @@ assert _FIRM_NODE is not None
 _TAKEN: list[bool] = []
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(dict_inputs(_NODE))
 def test_generated_dicts_give_the_model_path_s_table_or_error(dicts: list[dict[str, Any]]) -> None:
     _TAKEN.append(check_same(dicts))
