@@ -649,6 +649,11 @@ def _unique_items(spec: ModelSpec, path: str) -> list[tuple[str, UniqueItems]]:
 IN_MEMORY_ROWS = 50_000
 
 
+#: from this many rows on, :func:`prepare` screens every check with an
+#: aggregate over its column before it builds a bad-row mask (see there)
+SCREEN_ROWS = IN_MEMORY_ROWS
+
+
 def collect_engine(rows: int) -> Any:
     """The polars engine that evaluates a query over a table of ``rows`` rows."""
     return "in-memory" if rows < IN_MEMORY_ROWS else "auto"
@@ -1017,34 +1022,38 @@ def prepare(
     if columns is not None and not spec.is_opaque():
         keep = {*columns, *wanted, "id"}  # every column is still checked below
         values = {k: v for k, v in values.items() if k in keep}
-    # Two steps. First, in one pass, the canonical values, which parents hold
-    # a bad item of a nested list column, and every check's screen: an
-    # aggregate over the whole column (a minimum against a lower bound, ...)
-    # that is false only when the check is false on every row. Then the
-    # bad-row mask from the checks whose screen fired alone (usually none:
-    # no mask is built at all), and the messages only for the (few) bad
-    # rows. A column already canonical is taken as it is (shared with the
-    # input, not copied).
+    # On a large table, two steps. First, in one pass, the canonical values,
+    # which parents hold a bad item of a nested list column, and every
+    # check's screen: an aggregate over the whole column (a minimum against
+    # a lower bound, ...) that is false only when the check is false on every
+    # row. Then the bad-row mask from the checks whose screen fired alone
+    # (usually none: no mask is built at all). On a small table the mask of
+    # every check is built in the first pass (one query costs less than two
+    # there). The messages only for the (few) bad rows. A column already
+    # canonical is taken as it is (shared with the input, not copied).
     kept = {path: sources[path].expr for path, e in values.items() if _as_given(path, e, sources.get(path), spec)}
     engine = collect_engine(n)
+    screened = bool(screens) and n >= SCREEN_ROWS
     values_plan = base.lazy().select(
         ROW,  # the table's height, also when every other expression is a literal
         **{path: e for path, e in values.items() if path not in kept},
+        **({} if screened else {"__cr:bad": _any(checks)}),
         **{f"__cr:items:{p}": e for p, e in item_checks.items()},
     )
-    if screens:
-        masks, screened = pl.collect_all(
+    if not screened:
+        masks = values_plan.collect(engine=engine)
+        bad = masks.get_column("__cr:bad")
+    else:
+        masks, fired = pl.collect_all(
             [values_plan, base.lazy().select(s.alias(f"__cr:s{i}") for i, s in enumerate(screens))], engine=engine
         )
         # a check whose screen did not fire is false on every row
-        checks = [c for c, hit in zip(checks, screened.row(0), strict=True) if hit]
-    else:
-        masks = values_plan.collect(engine=engine)
-    if checks:  # ROW: the table's height, also when every check is a literal
-        mask = base.lazy().select(ROW, _any(checks).alias("__cr:bad")).collect(engine=engine)
-        bad = mask.get_column("__cr:bad")
-    else:
-        bad = pl.repeat(False, n, dtype=pl.Boolean(), eager=True)
+        checks = [c for c, hit in zip(checks, fired.row(0), strict=True) if hit]
+        if checks:  # ROW: the table's height, also when every check is a literal
+            mask = base.lazy().select(ROW, _any(checks).alias("__cr:bad")).collect(engine=engine)
+            bad = mask.get_column("__cr:bad")
+        else:
+            bad = pl.repeat(False, n, dtype=pl.Boolean(), eager=True)
     masks = masks.hstack(base.select(*[e.alias(path) for path, e in kept.items()]).get_columns())
     child_items: dict[str, pl.DataFrame] = {}
     child_bad: list[pl.DataFrame] = []
