@@ -433,6 +433,9 @@ class Coerced:
 
     value: pl.Expr
     checks: list[tuple[pl.Expr, str | pl.Expr]]
+    screens: list[pl.Expr] = field(default_factory=list)
+    """One per check: a Boolean aggregate over the whole column, false
+    (or null) only when the check is false on every row (see :func:`prepare`)."""
 
 
 def _fast(raw: pl.Expr, src: pl.DataType, t: Type) -> tuple[pl.Expr, pl.Expr] | None:
@@ -476,9 +479,10 @@ def _fast(raw: pl.Expr, src: pl.DataType, t: Type) -> tuple[pl.Expr, pl.Expr] | 
     return None
 
 
-def _constraints(value: pl.Expr, t: Type, min_length: int | None) -> list[tuple[pl.Expr, str | pl.Expr]]:
-    """The model's constraints polars checks itself (bounds, enums, length)."""
-    checks: list[tuple[pl.Expr, str | pl.Expr]] = []
+def _constraints(value: pl.Expr, t: Type, min_length: int | None) -> list[tuple[pl.Expr, str, pl.Expr]]:
+    """The model's constraints polars checks itself (bounds, enums, length):
+    ``(bad, message, screen)`` each (``screen`` as in :class:`Coerced`)."""
+    checks: list[tuple[pl.Expr, str, pl.Expr]] = []
 
     def bound(x: float) -> pl.Expr:
         whole = t.integer and float(x).is_integer()
@@ -487,20 +491,30 @@ def _constraints(value: pl.Expr, t: Type, min_length: int | None) -> list[tuple[
     if t.kind == NUMBER:
         # an Int64 column cannot pass the 64-bit bounds every whole number has
         if t.ge is not None and not (t.integer and t.ge <= INT64_MIN):
+            low = bound(t.ge)
+            # polars orders NaN above every number: ``NaN < x`` is false, and min skips NaN
             checks.append(
-                ((value < bound(t.ge)).fill_null(False), f"Input should be greater than or equal to {_num(t.ge)}")
+                ((value < low).fill_null(False), f"Input should be greater than or equal to {_num(t.ge)}", value.min() < low)
             )
         if t.le is not None and not (t.integer and t.le >= INT64_MAX):
+            high = bound(t.le)
+            # ``NaN > x`` is true, and nan_max is NaN when a NaN is present
+            top = value.max() if t.integer else value.nan_max()
             checks.append(
-                ((value > bound(t.le)).fill_null(False), f"Input should be less than or equal to {_num(t.le)}")
+                ((value > high).fill_null(False), f"Input should be less than or equal to {_num(t.le)}", top > high)
             )
     if t.kind == STRING and t.enum:
-        checks.append(((~_one_of(value, t.enum)).fill_null(False), enum_message(t.enum)))
+        bad = (~_one_of(value, t.enum)).fill_null(False)
+        checks.append((bad, enum_message(t.enum), bad.any()))
     if min_length:
         s = "" if min_length == 1 else "s"
         size = value.str.len_bytes() if min_length == 1 else value.str.len_chars()  # 0 bytes = 0 chars
         checks.append(
-            ((size < min_length).fill_null(False), f"String should have at least {min_length} character{s}")
+            (
+                (size < min_length).fill_null(False),
+                f"String should have at least {min_length} character{s}",
+                size.min() < min_length,
+            )
         )
     return checks
 
@@ -523,24 +537,34 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
             e = pl.element()
             item = Slot(path=slot.path, type=t.item, optional=False, required=True, adapter=slot.adapter)
             got = coerce(e, _dtype(inner), item)
+            # the screens read every list's items at once: the item checks
+            # over the flattened items (null lists and empty lists add none)
+            items = _explode(lst)
+            flat = coerce(items, _dtype(inner), item)
             checks: list[tuple[pl.Expr, str | pl.Expr]] = [
                 (lst.list.eval(e.is_null()).list.any().fill_null(False), _null_message(t.item))
             ]
-            for bad, msg in got.checks:
+            screens = [items.null_count() > 0]
+            for (bad, msg), screen in zip(got.checks, flat.screens, strict=True):
                 if isinstance(msg, pl.Expr):  # a list item pydantic refused: ask for the whole list
                     break
                 checks.append((lst.list.eval(bad).list.any().fill_null(False), msg))
+                screens.append(screen)
             else:
-                return Coerced(lst.list.eval(got.value).cast(target), checks)
+                return Coerced(lst.list.eval(got.value).cast(target), checks, screens)
         judged = raw.map_batches(judge(slot.adapter, target), return_dtype=_JUDGED(target))
-        return Coerced(judged.struct.field("v"), [(judged.struct.field("e").is_not_null(), judged.struct.field("e"))])
+        refused = judged.struct.field("e").is_not_null()
+        return Coerced(judged.struct.field("v"), [(refused, judged.struct.field("e"))], [refused.any()])
     fast = _fast(raw, src, t) if slot.exact else None
     checks = []
+    screens = []
     if fast is not None and t.kind == NUMBER and not t.integer and src.is_float() and slot.finite:
         # the model refuses NaN and infinities (allow_inf_nan=False): mirrored, no judge needed
         finite = raw.is_finite()
         fast = (pl.lit(True), pl.when(finite).then(raw))
         checks.append(((~finite).fill_null(False), "Input should be a finite number"))
+        # NaN or an infinity present: nan_max/nan_min are NaN or infinite (two aggregates, no mask)
+        screens.append(~(raw.nan_max().is_finite() & raw.nan_min().is_finite()))
     if fast is None:
         ok: pl.Expr = pl.lit(False)
         value: pl.Expr = pl.lit(None, dtype=target)
@@ -555,8 +579,11 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
         error = judged.struct.field("e")
         value = pl.when(rest).then(judged.struct.field("v")).otherwise(value)
         checks.append((error.is_not_null(), error))
-    checks += _constraints(value, t, slot.min_length) if slot.exact else []
-    return Coerced(value, checks)
+        screens.append(error.is_not_null().any())
+    for bad, msg, screen in _constraints(value, t, slot.min_length) if slot.exact else []:
+        checks.append((bad, msg))
+        screens.append(screen)
+    return Coerced(value, checks, screens)
 
 
 def _JUDGED(target: pl.DataType) -> pl.DataType:
@@ -623,6 +650,11 @@ def _unique_items(spec: ModelSpec, path: str) -> list[tuple[str, UniqueItems]]:
 IN_MEMORY_ROWS = 50_000
 
 
+#: from this many rows on, :func:`prepare` screens every check with an
+#: aggregate over its column before it builds a bad-row mask (see there)
+SCREEN_ROWS = IN_MEMORY_ROWS
+
+
 def collect_engine(rows: int) -> Any:
     """The polars engine that evaluates a query over a table of ``rows`` rows."""
     return "in-memory" if rows < IN_MEMORY_ROWS else "auto"
@@ -649,15 +681,18 @@ def _reason(id_expr: pl.Expr, details: pl.Expr) -> pl.Expr:
 
 def _validate_slots(
     spec: ModelSpec, sources: Mapping[str, Source], where: Callable[[str], pl.Expr]
-) -> tuple[dict[str, pl.Expr], list[Check]]:
-    """Canonical values and checks for every slot of ``spec`` present in ``sources``."""
+) -> tuple[dict[str, pl.Expr], list[Check], list[pl.Expr]]:
+    """Canonical values, checks and the checks' screens (one each, see
+    :class:`Coerced`) for every slot of ``spec`` present in ``sources``."""
     values: dict[str, pl.Expr] = {}
     checks: list[Check] = []
+    screens: list[pl.Expr] = []
     for path, slot in spec.slots.items():
         src = sources.get(path)
         if src is None:
             if slot.required:
                 checks.append((pl.lit(True), pl.format("{}: Field required", where(path))))
+                screens.append(pl.lit(True))
             elif slot.default is not None and not isinstance(slot.default, tuple):
                 values[path] = pl.lit(slot.default, dtype=dtype_of(slot.type))
             continue
@@ -665,6 +700,7 @@ def _validate_slots(
         value = got.value
         if slot.required:
             checks.append((src.expr.is_null(), pl.format("{}: Field required", where(path))))
+            screens.append(src.expr.null_count() > 0)
         else:
             value = _fill_default(value, slot)
         for bad, msg in got.checks:
@@ -672,8 +708,9 @@ def _validate_slots(
                 checks.append((bad, pl.format("{}{}", where(path), msg)))
             else:
                 checks.append((bad, pl.format("{}: " + msg.replace("{", "{{").replace("}", "}}"), where(path))))
+        screens += got.screens
         values[path] = value
-    return values, checks
+    return values, checks, screens
 
 
 def _fill_default(value: pl.Expr, slot: Slot) -> pl.Expr:
@@ -760,14 +797,14 @@ def _items_bad(path: str, spec: ModelSpec, src: Source, unique: Sequence[tuple[s
     """Which parents of the nested list column ``src`` hold a bad item (a
     Boolean per row, never null), without exploding the (mostly valid)
     lists: built once per item spec, path, column and unique rules, and
-    evaluated in the same pass as the table's own checks (see :func:`prepare`)."""
+    evaluated in the same pass as the table's canonical values (see :func:`prepare`)."""
     inner = src.dtype.inner if isinstance(src.dtype, pl.List) else None
     fields = inner.fields if isinstance(inner, pl.Struct) else []
     cache_key = (id(spec), path, str(src.expr), src.dtype, tuple(id(r) for _, r in unique))
     hit = _ITEM_CHECKS.get(cache_key)
     if hit is None or hit[0] is not spec:
         e = pl.element()
-        e_values, e_checks = _validate_slots(spec, _item_sources(spec, fields, e), lambda name: pl.lit(name))
+        e_values, e_checks, _ = _validate_slots(spec, _item_sources(spec, fields, e), lambda name: pl.lit(name))
         e_checks.insert(0, (e.is_null(), pl.lit("")))
         e_cross = _rule_checks(spec, lambda n: e_values.get(n, pl.lit(None)), pl.lit(""))
         has_bad = src.expr.list.eval(_any(e_checks + e_cross)).list.any().fill_null(False)
@@ -854,7 +891,7 @@ def _child_frame(
     def where(name: str) -> pl.Expr:
         return pl.format(f"{path}.{{}}.{name}", idx)
 
-    values, checks = _validate_slots(spec, child_sources, where)
+    values, checks, _ = _validate_slots(spec, child_sources, where)
     checks.insert(
         0,
         (null_item, pl.format(f"{path}.{{}}: Input should be a valid dictionary", idx)),
@@ -893,18 +930,20 @@ _TOP_LEVEL: dict[tuple[int, tuple[tuple[str, pl.DataType], ...]], Any] = {}
 
 def _top_level_checks(
     spec: ModelSpec, schema: Mapping[str, pl.DataType], sources: Mapping[str, Source]
-) -> tuple[dict[str, pl.Expr], list[Check]]:
-    """The canonical values and checks of a table's own columns (a fresh copy
-    of those made once per spec and input schema)."""
+) -> tuple[dict[str, pl.Expr], list[Check], list[pl.Expr]]:
+    """The canonical values, checks and the checks' screens of a table's own
+    columns (a fresh copy of those made once per spec and input schema)."""
     key = (id(spec), tuple(schema.items()))
     hit = _TOP_LEVEL.get(key)
     if hit is None or hit[0] is not spec:
-        values, checks = _validate_slots(spec, sources, lambda p: pl.lit(p))
-        checks += _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+        values, checks, screens = _validate_slots(spec, sources, lambda p: pl.lit(p))
+        cross = _rule_checks(spec, lambda p: values.get(p, pl.lit(None)), pl.lit(""))
+        checks += cross
+        screens += [bad.any() for bad, _ in cross]
         if len(_TOP_LEVEL) >= 16:
             _TOP_LEVEL.pop(next(iter(_TOP_LEVEL)))
-        hit = _TOP_LEVEL[key] = (spec, values, checks)
-    return dict(hit[1]), list(hit[2])
+        hit = _TOP_LEVEL[key] = (spec, values, checks, screens)
+    return dict(hit[1]), list(hit[2]), list(hit[3])
 
 
 def _as_given(path: str, value: pl.Expr, src: Source | None, spec: ModelSpec) -> bool:
@@ -956,7 +995,7 @@ def prepare(
     # copied, which took as long as classifying it and doubled its memory.
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
-    values, checks = _top_level_checks(spec, data.schema, sources)
+    values, checks, screens = _top_level_checks(spec, data.schema, sources)
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
     tables = {k: None if v is None else v.rechunk() for k, v in (tables or {}).items()}
@@ -971,8 +1010,8 @@ def prepare(
     )
     chosen = None if children is None else set(children)
     wanted = [c for c in spec.children if chosen is None or c in chosen]
-    # one pass for the bad-row mask and for which parents hold a bad item of a
-    # nested list column; the messages only for the (few) bad rows
+    # which parents hold a bad item of a nested list column (evaluated below
+    # only when its screen says some item may be bad)
     item_checks = {
         path: _items_bad(path, cspec, src, _unique_items(spec, path))
         for path, cspec in spec.children.items()
@@ -984,22 +1023,39 @@ def prepare(
     if columns is not None and not spec.is_opaque():
         keep = {*columns, *wanted, "id"}  # every column is still checked below
         values = {k: v for k, v in values.items() if k in keep}
-    # the canonical values are computed in the same pass as the checks (which
-    # read the same coerced columns); the rows found bad are dropped after. A
-    # column already canonical is taken as it is (shared with the input, not copied)
+    # On a large table, two steps. First, in one pass, the canonical values,
+    # which parents hold a bad item of a nested list column, and every
+    # check's screen: an aggregate over the whole column (a minimum against
+    # a lower bound, ...) that is false only when the check is false on every
+    # row. Then the bad-row mask from the checks whose screen fired alone
+    # (usually none: no mask is built at all). On a small table the mask of
+    # every check is built in the first pass (one query costs less than two
+    # there). The messages only for the (few) bad rows. A column already
+    # canonical is taken as it is (shared with the input, not copied).
     kept = {path: sources[path].expr for path, e in values.items() if _as_given(path, e, sources.get(path), spec)}
-    masks = (
-        base.lazy()
-        .select(
-            ROW,  # the table's height, also when every other expression is a literal
-            **{path: e for path, e in values.items() if path not in kept},
-            **{"__cr:bad": _any(checks)},
-            **{f"__cr:items:{p}": e for p, e in item_checks.items()},
-        )
-        .collect(engine=collect_engine(n))
+    engine = collect_engine(n)
+    screened = bool(screens) and n >= SCREEN_ROWS
+    values_plan = base.lazy().select(
+        ROW,  # the table's height, also when every other expression is a literal
+        **{path: e for path, e in values.items() if path not in kept},
+        **({} if screened else {"__cr:bad": _any(checks)}),
+        **{f"__cr:items:{p}": e for p, e in item_checks.items()},
     )
+    if not screened:
+        masks = values_plan.collect(engine=engine)
+        bad = masks.get_column("__cr:bad")
+    else:
+        masks, fired = pl.collect_all(
+            [values_plan, base.lazy().select(s.alias(f"__cr:s{i}") for i, s in enumerate(screens))], engine=engine
+        )
+        # a check whose screen did not fire is false on every row
+        checks = [c for c, hit in zip(checks, fired.row(0), strict=True) if hit]
+        if checks:  # ROW: the table's height, also when every check is a literal
+            mask = base.lazy().select(ROW, _any(checks).alias("__cr:bad")).collect(engine=engine)
+            bad = mask.get_column("__cr:bad")
+        else:
+            bad = pl.repeat(False, n, dtype=pl.Boolean(), eager=True)
     masks = masks.hstack(base.select(*[e.alias(path) for path, e in kept.items()]).get_columns())
-    bad = masks.get_column("__cr:bad")
     child_items: dict[str, pl.DataFrame] = {}
     child_bad: list[pl.DataFrame] = []
     for path, cspec in spec.children.items():
