@@ -382,14 +382,8 @@ def _frame_agrees_with_python(data: dict[str, Any], rows: list[dict[str, Any]]) 
 @st.composite
 def wide_policies(draw: st.DrawFn) -> dict[str, Any]:
     """A policy of :func:`policies` with more rules than one coalesce of the
-    first-hit index takes (its tree of coalesces is exercised).
-
-    ``d_num`` reads a column here: a constant derived number compared in a
-    rule (``abs(26)``, then ``152d <= d_num``) makes polars refuse the plan
-    ("length 1 doesn't match the DataFrame height"), on main as well; that
-    is a separate bug, left to its own fix."""
+    first-hit index takes (its tree of coalesces is exercised)."""
     data = draw(policies())
-    data["derive"]["d_num"] = "(value.revenue_12m + " + draw(numbers(1, False)) + ")"
     n = draw(st.integers(9, 40))
     data["rules"] = [
         {"id": f"r{i}", "when": draw(conditions(1)), "then": draw(st.sampled_from(LABELS))} for i in range(n)
@@ -405,6 +399,29 @@ def wide_policies(draw: st.DrawFn) -> dict[str, Any]:
 @given(data=wide_policies(), rows=st.lists(records(), min_size=1, max_size=8))
 def test_wide_random_policies_agree_with_python(data: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     _frame_agrees_with_python(data, rows)
+
+
+@pytest.mark.parametrize("derived", ["abs(26)", "26", "abs(-3) + 2", "value.orders_12m * 0 + 26"])
+@pytest.mark.parametrize("hit", ["first", "collect"])
+def test_a_constant_derived_value_decides_as_in_python(derived: str, hit: str) -> None:
+    """A derived value that reads no field (and a rule and flag on it only)
+    decides every row as the python backend does; polars' in-memory engine
+    used to refuse such a plan ("length 1 doesn't match the DataFrame
+    height")."""
+    data: dict[str, Any] = {
+        "id": "t",
+        "hit": hit,
+        "labels": [{"id": lab, "zh": lab, "en": lab} for lab in LABELS],
+        "derive": {"d_num": derived, "d_big": "d_num * 10"},
+        "rules": [
+            {"id": "r0", "when": "value.orders_12m > 3", "then": LABELS[0]},
+            {"id": "r1", "when": "152 <= d_big", "then": LABELS[1]},
+            {"id": "r2", "when": "true", "then": LABELS[2]},
+        ],
+        "flags": [{"id": "g0", "when": "d_num > 20", "en": "flag"}],
+        "scores": ["d_num"],
+    }
+    _frame_agrees_with_python(data, [{"value": {"orders_12m": n}} for n in (None, 0, 3, 4, 9)])
 
 
 # -- the built-in schemes ----------------------------------------------------------------

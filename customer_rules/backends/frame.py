@@ -475,6 +475,7 @@ def _compile_rules(
     # independent ones are computed together (in parallel)
     level: dict[str, int] = {}
     stages: list[list[pl.Expr]] = []
+    constant: set[str] = set()  # the columns of derived values that read no input column
     for name, node, _ in checked.derived:
         if name not in needed:
             continue
@@ -483,15 +484,31 @@ def _compile_rules(
         col = comp.column_name("d", name)
         if level[name] == len(stages):
             stages.append([])
-        stages[level[name]].append(comp.compile(node).alias(col))
+        stages[level[name]].append(_broadcast(comp.compile(node), constant, col).alias(col))
         comp.derived[name] = col
     rule_cols = [comp.column_name("r", i) for i in range(len(checked.rules))]
     flag_cols = [comp.column_name("g", i) for i in range(len(checked.flags))] if flags else []
-    last = [comp.compile(r.node).alias(c) for r, c in zip(checked.rules, rule_cols, strict=True)]
+    last = [_broadcast(comp.compile(r.node), constant).alias(c) for r, c in zip(checked.rules, rule_cols, strict=True)]
     if flags:
-        last += [comp.compile(f.node).alias(c) for f, c in zip(checked.flags, flag_cols, strict=True)]
+        last += [
+            _broadcast(comp.compile(f.node), constant).alias(c) for f, c in zip(checked.flags, flag_cols, strict=True)
+        ]
     stages.append(last)
     return stages, rule_cols, flag_cols
+
+
+def _broadcast(expr: pl.Expr, constant: set[str], column: str | None = None) -> pl.Expr:
+    """``expr`` as one value for every row when it reads no input column, only
+    literals and ``constant`` derived columns (a derived ``abs(26)``, a rule
+    ``152d <= d`` on it); ``column``, the column ``expr`` becomes, is then
+    added to ``constant``. Polars' in-memory engine folds such a column into
+    a one-row series and then refuses it ("length 1 doesn't match the
+    DataFrame height"); an explicit ``first()`` makes it a broadcast scalar."""
+    if not set(expr.meta.root_names()) <= constant:
+        return expr
+    if column is not None:
+        constant.add(column)
+    return expr.first()
 
 
 def _rule_text(rule: CheckedRule, lang: str) -> str:
