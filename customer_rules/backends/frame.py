@@ -335,7 +335,7 @@ def _first(conds: Sequence[tuple[int, pl.Expr]], fanout: int = _FIRST_FANOUT) ->
       O(n²) work, the coalesce in O(n);
     * a tree of coalesces of ``fanout`` inputs each, not one of n:
       polars materialises every input of a coalesce before it reduces them,
-      so one wide coalesce holds n full columns at once (40 MB at 320 rules
+      so one wide coalesce holds n full columns at once (128 MB of Int32 at 320 rules
       and 100k rows) where the tree holds a few, in cache (first-non-null is
       associative: the answer is the same);
     * the indexes as the narrowest unsigned type that holds them, cast to
