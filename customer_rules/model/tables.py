@@ -552,7 +552,7 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
                 screens.append(screen)
             else:
                 return Coerced(lst.list.eval(got.value).cast(target), checks, screens)
-        judged = raw.map_batches(judge(slot.adapter, target), return_dtype=_JUDGED(target))
+        judged = raw.map_batches(judge(slot.adapter, target), return_dtype=_JUDGED(target), is_elementwise=True)
         refused = judged.struct.field("e").is_not_null()
         return Coerced(judged.struct.field("v"), [(refused, judged.struct.field("e"))], [refused.any()])
     fast = _fast(raw, src, t) if slot.exact else None
@@ -574,7 +574,7 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
     if not (fast is not None and ok.meta.eq(pl.lit(True))):
         rest = present & ~ok.fill_null(False)
         judged = pl.when(rest).then(raw).map_batches(
-            judge(slot.adapter, target), return_dtype=_JUDGED(target)
+            judge(slot.adapter, target), return_dtype=_JUDGED(target), is_elementwise=True
         )
         error = judged.struct.field("e")
         value = pl.when(rest).then(judged.struct.field("v")).otherwise(value)
