@@ -116,8 +116,17 @@ TEXT_DAY = st.one_of(
     st.dates(dt.date(2025, 12, 28), dt.date(2026, 1, 4)).map(dt.date.isoformat),
     st.sampled_from(
         [
-            "2026-02-30", "2026-1-2", "02/01/2026", "abc", "", " 2026-01-02", "2026-01-02T00:00:00",
-            "2026-01-02T05:00:00", "20260102", "0000-01-01", "1700000000",
+            "2026-02-30",
+            "2026-1-2",
+            "02/01/2026",
+            "abc",
+            "",
+            " 2026-01-02",
+            "2026-01-02T00:00:00",
+            "2026-01-02T05:00:00",
+            "20260102",
+            "0000-01-01",
+            "1700000000",
         ]
     ),
 )
@@ -126,12 +135,19 @@ NESTED_SCHEMA = {
     "id": pl.String(),
     "cases": pl.List(
         pl.Struct(
-            {"id": pl.String(), "opened_at": pl.String(), "closed_at": pl.String(), "repair_visits": pl.List(pl.String())}
+            {
+                "id": pl.String(),
+                "opened_at": pl.String(),
+                "closed_at": pl.String(),
+                "repair_visits": pl.List(pl.String()),
+            }
         )
     ),
     "interactions": pl.List(pl.Struct({"at": pl.String(), "kind": pl.String()})),
     "compliance.deductions": pl.List(
-        pl.Struct({"at": pl.String(), "points": pl.Int64(), "reason": pl.String(), "resolved_at": pl.String()})
+        pl.Struct(
+            {"at": pl.String(), "points": pl.Int64(), "reason": pl.String(), "resolved_at": pl.String()}
+        )
     ),
 }
 
@@ -156,10 +172,17 @@ def nested_text_date_rows(draw: st.DrawFn) -> list[dict[str, object]]:
             for _ in range(draw(st.integers(0, 3)))
         ]
         deductions = [
-            {"at": draw(TEXT_DAY), "points": draw(st.integers(-1, 3)), "reason": "late", "resolved_at": draw(MAYBE_DAY)}
+            {
+                "at": draw(TEXT_DAY),
+                "points": draw(st.integers(-1, 3)),
+                "reason": "late",
+                "resolved_at": draw(MAYBE_DAY),
+            }
             for _ in range(draw(st.integers(0, 2)))
         ]
-        rows.append({"id": f"c{i}", "cases": cases, "interactions": interactions, "compliance.deductions": deductions})
+        rows.append(
+            {"id": f"c{i}", "cases": cases, "interactions": interactions, "compliance.deductions": deductions}
+        )
     return rows
 
 
