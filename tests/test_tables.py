@@ -15,9 +15,19 @@ from unittest import mock
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from pydantic import ValidationError
 
 from customer_rules.model import tables as tables_module
-from customer_rules.model.tables import _top_level_checks, customer_spec, map_columns, prepare
+from customer_rules.model.records import Customer
+from customer_rules.model.tables import (
+    ROW,
+    _top_level_checks,
+    customer_spec,
+    frame_from_records,
+    map_columns,
+    prepare,
+)
 
 FLOATS = st.one_of(
     st.none(),
@@ -93,3 +103,135 @@ def test_rejected_rows_equal_those_of_the_full_mask(frame: pl.DataFrame) -> None
     # a bad list item also rejects its row (identity's items are checked as checks too)
     assert got.cast(pl.Int64()).to_list() == expected.cast(pl.Int64()).to_list()
     assert prepared.valid.height + prepared.rejected.height == frame.height
+
+
+# -- text dates inside nested record lists (issue 14: no per-item cliff) ---------------------
+#
+# A table read from JSON or CSV holds the dates of nested items (cases,
+# interactions, deductions) as text. ``prepare`` reads them column-wise over
+# every item at once; it must accept and refuse exactly what the record
+# model does, item by item, with pydantic's messages.
+
+TEXT_DAY = st.one_of(
+    st.dates(dt.date(2025, 12, 28), dt.date(2026, 1, 4)).map(dt.date.isoformat),
+    st.sampled_from(
+        [
+            "2026-02-30",
+            "2026-1-2",
+            "02/01/2026",
+            "abc",
+            "",
+            " 2026-01-02",
+            "2026-01-02T00:00:00",
+            "2026-01-02T05:00:00",
+            "20260102",
+            "0000-01-01",
+            "1700000000",
+        ]
+    ),
+)
+MAYBE_DAY = st.one_of(st.none(), TEXT_DAY)
+NESTED_SCHEMA = {
+    "id": pl.String(),
+    "cases": pl.List(
+        pl.Struct(
+            {
+                "id": pl.String(),
+                "opened_at": pl.String(),
+                "closed_at": pl.String(),
+                "repair_visits": pl.List(pl.String()),
+            }
+        )
+    ),
+    "interactions": pl.List(pl.Struct({"at": pl.String(), "kind": pl.String()})),
+    "compliance.deductions": pl.List(
+        pl.Struct(
+            {"at": pl.String(), "points": pl.Int64(), "reason": pl.String(), "resolved_at": pl.String()}
+        )
+    ),
+}
+
+
+@st.composite
+def nested_text_date_rows(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Rows of a table as JSON gives them: nested items with text dates,
+    mostly valid (so some rows pass), some not (so some rows are refused)."""
+    rows: list[dict[str, object]] = []
+    for i in range(draw(st.integers(1, 6))):
+        cases = [
+            {
+                "id": draw(st.sampled_from([f"k{j}", f"k{j}", "dup"])),
+                "opened_at": draw(MAYBE_DAY if j else TEXT_DAY),
+                "closed_at": draw(MAYBE_DAY),
+                "repair_visits": draw(st.none() | st.lists(TEXT_DAY, max_size=2)),
+            }
+            for j in range(draw(st.integers(0, 3)))
+        ]
+        interactions = [
+            {"at": draw(MAYBE_DAY), "kind": draw(st.none() | st.sampled_from(["call", "visit", "fax"]))}
+            for _ in range(draw(st.integers(0, 3)))
+        ]
+        deductions = [
+            {
+                "at": draw(TEXT_DAY),
+                "points": draw(st.integers(-1, 3)),
+                "reason": "late",
+                "resolved_at": draw(MAYBE_DAY),
+            }
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        rows.append(
+            {"id": f"c{i}", "cases": cases, "interactions": interactions, "compliance.deductions": deductions}
+        )
+    return rows
+
+
+def _as_record(row: dict[str, object]) -> dict[str, object]:
+    """A table row as the record dict JSON gives (null struct fields left out)."""
+
+    def items(key: str) -> list[dict[str, object]]:
+        listed = row[key]
+        assert isinstance(listed, list)
+        return [{k: v for k, v in item.items() if v is not None} for item in listed]
+
+    return {
+        "id": row["id"],
+        "cases": items("cases"),
+        "interactions": items("interactions"),
+        "compliance": {"deductions": items("compliance.deductions")},
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(nested_text_date_rows())
+def test_text_dates_in_nested_lists_are_judged_as_the_record_model_judges_them(
+    rows: list[dict[str, object]],
+) -> None:
+    table = pl.DataFrame(rows, schema=NESTED_SCHEMA)
+    prepared = prepare(table, warn=False)
+    accepted: list[Customer] = []
+    refused: dict[int, list[str]] = {}
+    for i, row in enumerate(rows):
+        try:
+            accepted.append(Customer.model_validate(_as_record(row)))
+        except ValidationError as exc:
+            refused[i] = sorted(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    rejected = prepared.rejected
+    assert rejected.get_column("row").to_list() == list(refused)
+    for details, model_says in zip(rejected.get_column("details").to_list(), refused.values(), strict=True):
+        # the same messages; but pydantic runs a declared cross-field rule
+        # (``Value error``) only when the fields it reads were valid, the table
+        # checks every rule: a rule message more only beside a field message
+        extra = set(details) - set(model_says)
+        assert all(": Value error, " in m for m in extra), extra
+        assert not extra or any(": Value error, " not in m for m in model_says), extra
+        assert len(details) == len(set(details))
+        # a list of dates is judged as one value: the first bad item's message
+        for missed in set(model_says) - set(details):
+            where, _, _ = missed.partition(": ")
+            parent, _, item = where.rpartition(".")
+            assert item.isdigit() and any(d.startswith(parent + ".") for d in details), missed
+    # the valid rows: the table the records give, read one by one
+    expected = frame_from_records(accepted)
+    valid = prepared.valid.drop(ROW)
+    assert_frame_equal(valid, expected.select(valid.columns))

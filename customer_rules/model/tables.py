@@ -377,7 +377,13 @@ def _null_message(t: Type) -> str:
 def judge(adapter: TypeAdapter[Any], dtype: pl.DataType) -> Callable[[pl.Series], pl.Series]:
     """A polars batch function: each present value through the field's pydantic
     validator; a struct of the validated value (``v``) and the first error
-    (``e``, ``": message"`` or ``".<item>: message"``, to follow the path)."""
+    (``e``, ``": message"`` or ``".<item>: message"``, to follow the path).
+
+    Each value is judged on its own, so :func:`coerce` declares the UDF
+    elementwise: inside ``list.eval`` (the items of nested lists) polars
+    then calls it once on every list's items together. Not declared so,
+    polars called it once per list, ~0.3 ms each: text dates in the items
+    of a nested list made ``prepare`` of 2,000 customers take ~22 s."""
 
     def check(raw: Any) -> tuple[Any, str | None]:
         try:
@@ -552,7 +558,9 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
                 screens.append(screen)
             else:
                 return Coerced(lst.list.eval(got.value).cast(target), checks, screens)
-        judged = raw.map_batches(judge(slot.adapter, target), return_dtype=_JUDGED(target))
+        judged = raw.map_batches(
+            judge(slot.adapter, target), return_dtype=_JUDGED(target), is_elementwise=True
+        )
         refused = judged.struct.field("e").is_not_null()
         return Coerced(judged.struct.field("v"), [(refused, judged.struct.field("e"))], [refused.any()])
     fast = _fast(raw, src, t) if slot.exact else None
@@ -574,7 +582,7 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
     if not (fast is not None and ok.meta.eq(pl.lit(True))):
         rest = present & ~ok.fill_null(False)
         judged = pl.when(rest).then(raw).map_batches(
-            judge(slot.adapter, target), return_dtype=_JUDGED(target)
+            judge(slot.adapter, target), return_dtype=_JUDGED(target), is_elementwise=True
         )
         error = judged.struct.field("e")
         value = pl.when(rest).then(judged.struct.field("v")).otherwise(value)
