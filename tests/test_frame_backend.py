@@ -704,3 +704,39 @@ def test_first_true_index_is_the_first_true_condition_in_order(
     ]
     assert got["new"].to_list() == want
     assert got["old"].to_list() == want
+
+
+# -- polars optimisations --------------------------------------------------------------
+
+
+def test_a_small_run_unoptimised_gives_what_the_optimised_query_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below ``PLAIN_ROWS`` a run's query skips polars' optimisations (its
+    cost there is planning); every scheme's every output must be the same
+    as with them, rejected rows included."""
+    from customer_rules.backends import frame as frame_backend
+
+    e = cr.Engine(load_entry_points=False).fit(cr.sample_customers(400), as_of=cr.SAMPLE_AS_OF)
+    data = cr.frame_from_records(cr.sample_customers(150, seed=11))
+    # a rejected row too (an out-of-range value)
+    data = data.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(-5.0).otherwise(pl.col("value.share_of_wallet"))
+        .alias("value.share_of_wallet")
+    )
+    options: dict[str, Any] = {"reasons": True, "flags": True, "labels": True, "scores": True}
+    outs, used = [], []
+    flags_of = frame_backend._query_flags
+
+    def spy(rows: int) -> pl.QueryOptFlags:
+        flags = flags_of(rows)
+        used.append(flags.comm_subexpr_elim)
+        return flags
+
+    monkeypatch.setattr(frame_backend, "_query_flags", spy)
+    for plain in (0, 10**9):  # every run optimised, then none
+        monkeypatch.setattr(frame_backend, "PLAIN_ROWS", plain)
+        outs.append(e.classify_frame_with_rejects(data, as_of=cr.SAMPLE_AS_OF, **options))
+    assert used == [True, False]
+    optimised, plain_run = outs
+    assert optimised.n_rejected == plain_run.n_rejected >= 1
+    assert optimised.frame.equals(plain_run.frame)
+    assert optimised.rejected.equals(plain_run.rejected)
