@@ -416,6 +416,17 @@ class Compiler:
         member = entry.python
         if isinstance(node.container, ListOf):
             items = frozenset(self.constant(i) for i in node.container.items)
+            rd = self.read(node.item)
+            if rd is not None:
+                key, fill = rd
+
+                def in_list_read(ctx: Context) -> Any:
+                    v = ctx.values.get(key, _MISS)
+                    if v is _MISS:
+                        v = fill(ctx)
+                    return None if v is None else member(v, items)
+
+                return in_list_read
 
             def in_list(ctx: Context) -> Any:
                 v = fi(ctx)
@@ -432,6 +443,40 @@ class Compiler:
             return None if values is None else member(v, values)
 
         return in_field
+
+    def _coalesce(self, args: tuple[Node, ...]) -> Fn | None:
+        """``coalesce(a, b, ...)`` over cached values and constants as one
+        closure: the first argument that is not missing, read left to right
+        (the rest are not read), as the function table's lazy coalesce does.
+        ``None`` when an argument is neither (then the generic closure is used)."""
+        if not self.specialise:
+            return None
+        items: list[tuple[Any, Fn | None]] = []  # (key, fill) of a read, (value, None) of a constant
+        for a in args:
+            rd = self.read(a)
+            if rd is not None:
+                items.append(rd)
+                continue
+            const = self.param_of(a)
+            if const is None or const[0] is not None:  # a parameter's read is evidence: left generic
+                return None
+            items.append((const[1], None))
+            break  # a constant is never missing: what follows it is never read
+        steps = tuple(items)
+
+        def coalesce_reads(ctx: Context) -> Any:
+            values = ctx.values
+            for key, fill in steps:
+                if fill is None:
+                    return key
+                v = values.get(key, _MISS)
+                if v is _MISS:
+                    v = fill(ctx)
+                if v is not None:
+                    return v
+            return None
+
+        return coalesce_reads
 
     def _population(self, node: Call, fn: Function) -> Fn:
         key = key_of(node)
@@ -496,6 +541,10 @@ class Compiler:
             return self._population(node, fn)
         fs = [self.compile(a) for a in node.args]
         if fn.form == "lazy":
+            if name == "coalesce":
+                fused = self._coalesce(node.args)
+                if fused is not None:
+                    return fused
             lazy: Fn = fn.python(*fs)
             return lazy
         impl = fn.python
