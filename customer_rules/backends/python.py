@@ -220,6 +220,18 @@ class Compiler:
         impl = op.python
         if op.missing != PROPAGATES:  # is (not) missing: reads the value as it is
             (fv,) = fs
+            rd = self.read(node.children()[0]) if op.symbol in ("is missing", "is not missing") else None
+            if rd is not None:
+                key, fill = rd
+                present = op.symbol == "is not missing"
+
+                def missing_read(ctx: Context) -> Any:
+                    v = ctx.values.get(key, _MISS)
+                    if v is _MISS:
+                        v = fill(ctx)
+                    return (v is not None) is present
+
+                return missing_read
             if op.symbol == "is missing":
                 return lambda ctx: fv(ctx) is None
             if op.symbol == "is not missing":
@@ -551,6 +563,17 @@ class Compiler:
 
         if len(fs) == 1:
             (f1,) = fs
+            rd = self.read(node.args[0])
+            if rd is not None:
+                key, fill = rd
+
+                def call1_read(ctx: Context) -> Any:
+                    v = ctx.values.get(key, _MISS)
+                    if v is _MISS:
+                        v = fill(ctx)
+                    return None if v is None else impl(ctx.as_of, v)
+
+                return call1_read
 
             def call1(ctx: Context) -> Any:
                 v = f1(ctx)
