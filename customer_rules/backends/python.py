@@ -377,7 +377,7 @@ class Compiler:
         const = self.param_of(node.right) if rd is not None else None
         if rd is not None and const is not None:
             key, fill = rd
-            pkey, c = const
+            ckey, c = const
 
             def arith_read_const(ctx: Context) -> Any:
                 values = ctx.values
@@ -386,8 +386,8 @@ class Compiler:
                     a = fill(ctx)
                 if a is None:
                     return None
-                if pkey is not None:  # a parameter is evidence once read
-                    values[pkey] = c
+                if ckey is not None:  # a parameter is evidence once read
+                    values[ckey] = c
                 return arith(a, c)
 
             return arith_read_const
