@@ -456,40 +456,6 @@ class Compiler:
 
         return in_field
 
-    def _coalesce(self, args: tuple[Node, ...]) -> Fn | None:
-        """``coalesce(a, b, ...)`` over cached values and constants as one
-        closure: the first argument that is not missing, read left to right
-        (the rest are not read), as the function table's lazy coalesce does.
-        ``None`` when an argument is neither (then the generic closure is used)."""
-        if not self.specialise:
-            return None
-        items: list[tuple[Any, Fn | None]] = []  # (key, fill) of a read, (value, None) of a constant
-        for a in args:
-            rd = self.read(a)
-            if rd is not None:
-                items.append(rd)
-                continue
-            const = self.param_of(a)
-            if const is None or const[0] is not None:  # a parameter's read is evidence: left generic
-                return None
-            items.append((const[1], None))
-            break  # a constant is never missing: what follows it is never read
-        steps = tuple(items)
-
-        def coalesce_reads(ctx: Context) -> Any:
-            values = ctx.values
-            for key, fill in steps:
-                if fill is None:
-                    return key
-                v = values.get(key, _MISS)
-                if v is _MISS:
-                    v = fill(ctx)
-                if v is not None:
-                    return v
-            return None
-
-        return coalesce_reads
-
     def _population(self, node: Call, fn: Function) -> Fn:
         key = key_of(node)
         cut = self.cuts.get(key) if self.cuts is not None else None
@@ -553,10 +519,6 @@ class Compiler:
             return self._population(node, fn)
         fs = [self.compile(a) for a in node.args]
         if fn.form == "lazy":
-            if name == "coalesce":
-                fused = self._coalesce(node.args)
-                if fused is not None:
-                    return fused
             lazy: Fn = fn.python(*fs)
             return lazy
         impl = fn.python
