@@ -100,93 +100,14 @@ def _feature(key: str, func: Callable[[Any, dt.date], Any]) -> Fn:
     return feature
 
 
-def _filling(key: str, compute: Fn) -> Fn:
-    """Computes a cached value and stores it under ``key`` (the caller has
-    found it absent): what a fused closure calls on a cache miss."""
-
-    def fill(ctx: Context) -> Any:
-        v = ctx.values[key] = compute(ctx)
-        return v
-
-    return fill
-
-
-def _field_filling(key: str) -> Fn:
-    """Reads a record field and stores it under ``key`` (see :func:`_filling`)."""
-    field_of = operator.attrgetter(key)
-
-    def fill(ctx: Context) -> Any:
-        v = ctx.values[key] = field_of(ctx.record)
-        return v
-
-    return fill
-
-
-#: A value read through the per-record cache: its evidence key, and the
-#: closure that computes and stores it when the key is absent. Once stored,
-#: reading it again has no side effect, so a fused closure may look the key
-#: up itself instead of calling the reader (one call less per read).
-Read = tuple[str, Fn]
-
-
 class Compiler:
-    """Compiles the nodes of one checked policy to closures.
+    """Compiles the nodes of one checked policy to closures."""
 
-    With ``specialise`` (the default) common shapes are compiled to fused
-    closures: a comparison or an arithmetic operation on a cached value
-    (field, derived value, feature) looks the value up itself and compares
-    with a constant or parameter directly, instead of calling one closure
-    per operand. The generic closures (``specialise=False``) give the same
-    values, evidence and evidence order; tests compare the two.
-    """
-
-    def __init__(
-        self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None, *, specialise: bool = True
-    ) -> None:
+    def __init__(self, checked: CheckedPolicy, cuts: Mapping[str, Cut] | None = None) -> None:
         self.checked = checked
         self.cuts = cuts
         self.ns = checked.namespace
-        self.specialise = specialise
         self.derived: dict[str, Fn] = {}
-        self.fills: dict[str, Fn] = {}
-
-    def add_derived(self, name: str, node: Node) -> None:
-        """Compile derived value ``name`` (read once per record, then cached)."""
-        compute = self.compile(node)
-        self.derived[name] = _cached(name, compute)
-        self.fills[name] = _filling(name, compute)
-
-    def read(self, node: Node) -> Read | None:
-        """``node`` as a :data:`Read` when it is a cached value (and fusing is on)."""
-        if not self.specialise:
-            return None
-        if isinstance(node, Name):
-            key = node.dotted
-            if node.parts[0] == "params":
-                return None
-            if key in self.derived:
-                fill = self.fills.get(key)  # absent when set without add_derived (uncached)
-                return None if fill is None else (key, fill)
-            if key in self.ns.fields:
-                return key, _field_filling(key)
-            func = self.ns.features[key].compute
-            return key, _filling(key, lambda ctx: func(ctx.record, ctx.as_of))
-        if isinstance(node, Call):
-            fn = FUNCTIONS.get(node.name)
-            if fn is None or fn.population:  # a feature with arguments, top(), percentile() ...
-                # their closures cache under this key (a miss looks it up once more)
-                return key_of(node), self._call(node)
-        return None
-
-    def param_of(self, node: Node) -> tuple[str | None, Any] | None:
-        """``(evidence key, value)`` of a constant operand: a parameter (its key is
-        evidence) or a literal (key ``None``); ``None`` when ``node`` is neither."""
-        if isinstance(node, Literal | Duration):
-            value = self.constant(node)
-            return (None, value) if value is not None else None
-        if isinstance(node, Name) and node.parts[0] == "params":
-            return node.dotted, self.constant(node)
-        return None
 
     def constant(self, node: Node) -> Any:
         """The folded value of a constant node (TypeError when it is not one)."""
@@ -220,18 +141,6 @@ class Compiler:
         impl = op.python
         if op.missing != PROPAGATES:  # is (not) missing: reads the value as it is
             (fv,) = fs
-            rd = self.read(node.children()[0]) if op.symbol in ("is missing", "is not missing") else None
-            if rd is not None:
-                key, fill = rd
-                present = op.symbol == "is not missing"
-
-                def missing_read(ctx: Context) -> Any:
-                    v = ctx.values.get(key, _MISS)
-                    if v is _MISS:
-                        v = fill(ctx)
-                    return (v is not None) is present
-
-                return missing_read
             if op.symbol == "is missing":
                 return lambda ctx: fv(ctx) is None
             if op.symbol == "is not missing":
@@ -292,19 +201,6 @@ class Compiler:
                 raw = c = self.constant(node.right)
                 if isinstance(node.right, Name):  # a parameter: it is evidence too
                     pkey = node.right.dotted
-                    rd = self.read(node.left)
-                    if rd is not None:
-                        key, fill = rd
-
-                        def cmp_read_param(ctx: Context) -> Any:
-                            values = ctx.values
-                            a = values.get(key, _MISS)
-                            if a is _MISS:
-                                a = fill(ctx)
-                            values[pkey] = raw
-                            return None if a is None else cmp(a, c)
-
-                        return cmp_read_param
 
                     def cmp_param(ctx: Context) -> Any:
                         a = fl(ctx)
@@ -329,40 +225,11 @@ class Compiler:
 
                     return cmp_field
 
-                rd = self.read(left)
-                if rd is not None:
-                    key, fill = rd
-
-                    def cmp_read(ctx: Context) -> Any:
-                        values = ctx.values
-                        a = values.get(key, _MISS)
-                        if a is _MISS:
-                            a = fill(ctx)
-                        return None if a is None else cmp(a, c)
-
-                    return cmp_read
-
                 def cmp_const(ctx: Context) -> Any:
                     a = fl(ctx)
                     return None if a is None else cmp(a, c)
 
                 return cmp_const
-
-            rd = self.read(node.left)
-            if rd is not None:
-                key, fill = rd
-
-                def cmp_read_any(ctx: Context) -> Any:
-                    values = ctx.values
-                    a = values.get(key, _MISS)
-                    if a is _MISS:
-                        a = fill(ctx)
-                    if a is None:
-                        return None
-                    b = fr(ctx)
-                    return None if b is None else cmp(a, b)
-
-                return cmp_read_any
 
             def cmp_(ctx: Context) -> Any:
                 a = fl(ctx)
@@ -373,44 +240,6 @@ class Compiler:
 
             return cmp_
         arith = entry.python  # missing when undefined (x / 0, overflow, NaN)
-        rd = self.read(node.left)
-        const = self.param_of(node.right) if rd is not None else None
-        if rd is not None and const is not None:
-            key, fill = rd
-            ckey, c = const
-
-            def arith_read_const(ctx: Context) -> Any:
-                values = ctx.values
-                a = values.get(key, _MISS)
-                if a is _MISS:
-                    a = fill(ctx)
-                if a is None:
-                    return None
-                if ckey is not None:  # a parameter is evidence once read
-                    values[ckey] = c
-                return arith(a, c)
-
-            return arith_read_const
-        rr = self.read(node.right) if rd is not None else None
-        if rd is not None and rr is not None:
-            key, fill = rd
-            rkey, rfill = rr
-
-            def arith_reads(ctx: Context) -> Any:
-                values = ctx.values
-                a = values.get(key, _MISS)
-                if a is _MISS:
-                    a = fill(ctx)
-                if a is None:
-                    return None
-                b = values.get(rkey, _MISS)
-                if b is _MISS:
-                    b = rfill(ctx)
-                if b is None:
-                    return None
-                return arith(a, b)
-
-            return arith_reads
 
         def arith_(ctx: Context) -> Any:
             a = fl(ctx)
@@ -428,17 +257,6 @@ class Compiler:
         member = entry.python
         if isinstance(node.container, ListOf):
             items = frozenset(self.constant(i) for i in node.container.items)
-            rd = self.read(node.item)
-            if rd is not None:
-                key, fill = rd
-
-                def in_list_read(ctx: Context) -> Any:
-                    v = ctx.values.get(key, _MISS)
-                    if v is _MISS:
-                        v = fill(ctx)
-                    return None if v is None else member(v, items)
-
-                return in_list_read
 
             def in_list(ctx: Context) -> Any:
                 v = fi(ctx)
@@ -525,17 +343,6 @@ class Compiler:
 
         if len(fs) == 1:
             (f1,) = fs
-            rd = self.read(node.args[0])
-            if rd is not None:
-                key, fill = rd
-
-                def call1_read(ctx: Context) -> Any:
-                    v = ctx.values.get(key, _MISS)
-                    if v is _MISS:
-                        v = fill(ctx)
-                    return None if v is None else impl(ctx.as_of, v)
-
-                return call1_read
 
             def call1(ctx: Context) -> Any:
                 v = f1(ctx)
@@ -543,27 +350,12 @@ class Compiler:
 
             return call1
 
-        if len(fs) == 2:
-            f1, f2 = fs
-
-            def call2(ctx: Context) -> Any:
-                a = f1(ctx)
-                b = f2(ctx)  # read even when the first is missing (it is evidence)
-                if a is None or b is None:
-                    return None
-                return impl(ctx.as_of, a, b)
-
-            return call2
-
         def call(ctx: Context) -> Any:
-            vals = []
-            missing = False
-            for f in fs:  # every argument is read (and is evidence)
-                v = f(ctx)
+            vals = [f(ctx) for f in fs]  # every argument is read (and is evidence)
+            for v in vals:
                 if v is None:
-                    missing = True
-                vals.append(v)
-            return None if missing else impl(ctx.as_of, *vals)
+                    return None
+            return impl(ctx.as_of, *vals)
 
         return call
 
@@ -572,23 +364,18 @@ class PythonPolicy:
     """One checked policy compiled to closures; decides single records."""
 
     def __init__(
-        self,
-        checked: CheckedPolicy,
-        scheme: str | None = None,
-        cuts: Mapping[str, Cut] | None = None,
-        *,
-        specialise: bool = True,
+        self, checked: CheckedPolicy, scheme: str | None = None, cuts: Mapping[str, Cut] | None = None
     ) -> None:
         self.checked = checked
         self.scheme = scheme or checked.policy.id
         self.cuts = cuts
-        comp = Compiler(checked, cuts, specialise=specialise)
+        comp = Compiler(checked, cuts)
         for name, node, _ in checked.derived:
-            comp.add_derived(name, node)
+            comp.derived[name] = _cached(name, comp.compile(node))
         self.compiler = comp
         self.rules = [(r, comp.compile(r.node)) for r in checked.rules]
         self.flags = [(f.id, comp.compile(f.node)) for f in checked.flags]
-        self.derived_fills = [(name, comp.fills[name]) for name, _, _ in checked.derived]
+        self.derived_fns = [(name, comp.derived[name]) for name, _, _ in checked.derived]
         self.hit = checked.policy.hit
         self.rank = checked.label_rank
         self._conjuncts: dict[str, list[tuple[Fn, tuple[str, str, Any] | None]]] | None = None
@@ -605,14 +392,11 @@ class PythonPolicy:
             elif r is None:
                 unknown.append(rule)
         values = ctx.values
-        for name, fill in self.derived_fills:  # derived values are always part of the evidence
+        for name, f in self.derived_fns:  # derived values are always part of the evidence
             if name not in values:
-                fill(ctx)
-        flags = []
-        for fid, ffn in self.flags:
-            if ffn(ctx) is True:
-                flags.append(fid)
-        return Outcome(matched, unknown, flags, values)
+                f(ctx)
+        flags = [fid for fid, ffn in self.flags if ffn(ctx) is True]
+        return Outcome(matched, unknown, flags, ctx.values)
 
     def decide(self, record: Any, as_of: dt.date, record_id: str | None = None) -> Decision:
         outcome = self.evaluate(record, as_of, record_id)
