@@ -739,18 +739,12 @@ class Engine:
         compiled: RecordPolicy | None = None,
         rewrites: Callable[[str], tuple[RecordPolicy, RecordPolicy]] | None = None,
     ) -> Decision:
+        sid = scheme.policy.id
         if compiled is None:
-            compiled = self._compiled[scheme.id]
-        outcome = compiled.evaluate(record, day, record.id)
-        decision = decision_of(
-            compiled.checked,
-            scheme.id,
-            outcome,
-            record=record,
-            as_of=day,
-            record_id=record.id,
-            source=compiled,
-        )
+            compiled = self._compiled[sid]
+        rid = record.id
+        outcome = compiled.evaluate(record, day, rid)
+        decision = decision_of(compiled.checked, sid, outcome, record=record, as_of=day, record_id=rid, source=compiled)
         stability = compiled.checked.policy.stability
         if stability is not None and (stability.min_days or stability.margin) and record.grades:
             decision = stabilise(compiled, outcome, decision, record, day, rewrites or self._sticky_pair)
@@ -857,15 +851,17 @@ class Engine:
             record = next(store.with_history([record], day, exclude_period=period or day.isoformat()))
         skipped: dict[str, str] = {}
         if schemes is not None:
-            wanted = [self.scheme(s) for s in schemes]
+            wanted = [(s.id, s) for s in map(self.scheme, schemes)]
         else:
             wanted = []
-            for s in self._schemes.values():
-                if not self.is_fitted(s.id):
-                    skipped[s.id] = "not fitted: population-relative, call engine.fit(customers) first"
+            checked, cuts = self._checked, self._cuts
+            for sid, s in self._schemes.items():  # is_fitted, without looking each scheme up again
+                if checked[sid].population_relative and sid not in cuts:
+                    skipped[sid] = "not fitted: population-relative, call engine.fit(customers) first"
                 else:
-                    wanted.append(s)
-        decisions = {s.id: self._decide(s, record, day) for s in wanted}
+                    wanted.append((sid, s))
+        decide = self._decide
+        decisions = {sid: decide(s, record, day) for sid, s in wanted}
         profile = Profile(record.id, day, decisions, skipped=skipped, customer=record)
         if self._has_observers:
             call_hook(self.plugin_manager, "observe_profile", profile=profile, engine=self)
