@@ -740,3 +740,39 @@ def test_a_small_run_unoptimised_gives_what_the_optimised_query_gives(monkeypatc
     assert optimised.n_rejected == plain_run.n_rejected >= 1
     assert optimised.frame.equals(plain_run.frame)
     assert optimised.rejected.equals(plain_run.rejected)
+
+
+def test_a_table_decided_in_parts_gives_what_one_query_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ``PART_ROWS`` a run decides its rows a part at a time (the
+    memory bound of a big table); every output and rejected row must be the
+    same as one query over the whole table, also for an input in several
+    chunks whose boundaries fall inside a part."""
+    from customer_rules.backends import frame as frame_backend
+
+    e = cr.Engine(load_entry_points=False).fit(cr.sample_customers(400), as_of=cr.SAMPLE_AS_OF)
+    data = cr.frame_from_records(cr.sample_customers(150, seed=12))
+    data = data.with_columns(
+        pl.when(pl.int_range(pl.len()) == 40).then(-5.0).otherwise(pl.col("value.share_of_wallet"))
+        .alias("value.share_of_wallet")
+    )
+    chunked = pl.concat([data.slice(0, 61), data.slice(61, 50), data.slice(111)], rechunk=False)
+    assert max(chunked.n_chunks("all")) == 3
+    options: dict[str, Any] = {"reasons": True, "flags": True, "labels": True, "scores": True}
+    flags_of = frame_backend._query_flags
+    parts: list[int] = []
+
+    def spy(rows: int) -> pl.QueryOptFlags:
+        parts.append(rows)
+        return flags_of(rows)
+
+    monkeypatch.setattr(frame_backend, "_query_flags", spy)
+    whole = e.classify_frame_with_rejects(data, as_of=cr.SAMPLE_AS_OF, **options)
+    assert parts == [149]
+    monkeypatch.setattr(frame_backend, "PART_ROWS", 17)
+    for table in (data, chunked):
+        parts.clear()
+        split = e.classify_frame_with_rejects(table, as_of=cr.SAMPLE_AS_OF, **options)
+        assert parts == [17] * 8 + [13]
+        assert split.n_rejected == whole.n_rejected >= 1
+        assert split.frame.equals(whole.frame)
+        assert split.rejected.equals(whole.rejected)

@@ -943,29 +943,46 @@ def run_frame(
     missing = [c for c in (run.roots & canonical) | {"id"} if c not in present]
     if missing:
         frame = frame.with_columns([empty_value(c, spec).alias(c) for c in sorted(missing)])
-    # only the columns the run reads, each in one chunk: a table in many chunks
-    # (parquet row groups, concat(rechunk=False)) evaluates ~35% slower, and
-    # copying only what is read costs less memory than copying the input
-    frame = frame.select([c for c in frame.columns if c in run.roots or c in (ROW, "id")]).rechunk()
+    # only the columns the run reads, taken as they are: an eager select
+    # copies every column it keeps into one chunk (1M rows of every scheme:
+    # 0.9x the input's size); each part below is made contiguous on its own
+    frame = pl.DataFrame([frame.get_column(c) for c in frame.columns if c in run.roots or c in (ROW, "id")])
     if run.fallback:
         frame, entries = python_features(frame, run.fallback, as_of, spec)
         bad = pl.DataFrame(entries, schema=ERROR_SCHEMA)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
-    lf = frame.lazy()
-    if run.feature_exprs:
-        lf = lf.with_columns(run.feature_exprs)
-    for batch in run.batches:
-        lf = lf.with_columns(batch)
     conflict_cols = run.conflicts
-    out = lf.select(pl.col(ROW), pl.col("id"), *run.outputs, *[e for _, _, e in conflict_cols])
-    result = out.collect(engine=collect_engine(frame.height), optimizations=_query_flags(frame.height))
+
+    def decide(part: pl.DataFrame) -> pl.DataFrame:
+        # one chunk per column: a table in many chunks (parquet row groups,
+        # concat(rechunk=False)) evaluates ~35% slower
+        lf = part.rechunk().lazy()
+        if run.feature_exprs:
+            lf = lf.with_columns(run.feature_exprs)
+        for batch in run.batches:
+            lf = lf.with_columns(batch)
+        out = lf.select(pl.col(ROW), pl.col("id"), *run.outputs, *[e for _, _, e in conflict_cols])
+        return out.collect(engine=collect_engine(part.height), optimizations=_query_flags(part.height))
+
+    if frame.height <= PART_ROWS:
+        result = decide(frame)
+    else:
+        parts = range(0, frame.height, PART_ROWS)
+        result = pl.concat([decide(frame.slice(start, PART_ROWS)) for start in parts])
     if conflict_cols:
         result, bad = _conflicts(result, conflict_cols)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
     return result.drop("id"), rejected
 
+
+#: a larger table is decided this many rows at a time: the run's query holds
+#: every intermediate column of the rows it decides (every built-in scheme:
+#: about 200 columns), so deciding 1M rows at once took 1.4x the input's size
+#: in extra memory, in parts of 200k 0.26x, for a few query plans more
+#: (benchmarks/README.md)
+PART_ROWS = 200_000
 
 #: below this many rows a run's query is not optimised by polars: the plan of
 #: every built-in scheme has ~10,000 expression nodes and optimising them
