@@ -74,7 +74,7 @@ def tables(draw: st.DrawFn) -> pl.DataFrame:
 def test_each_screen_fires_exactly_when_its_check_is_true_on_a_row(frame: pl.DataFrame) -> None:
     spec = customer_spec()
     sources, _ = map_columns(frame.schema, spec, warn=False)
-    _, checks, screens = _top_level_checks(spec, frame.schema, sources)
+    _, checks, screens, _ = _top_level_checks(spec, frame.schema, sources)
     assert len(checks) == len(screens)
     fired = frame.select(s.alias(str(i)) for i, s in enumerate(screens)).row(0)
     if frame.height:
@@ -92,7 +92,7 @@ def test_rejected_rows_equal_those_of_the_full_mask(frame: pl.DataFrame) -> None
     each with every message, as when the mask was built from every check."""
     spec = customer_spec()
     sources, _ = map_columns(frame.schema, spec, warn=False)
-    _, checks, _ = _top_level_checks(spec, frame.schema, sources)
+    _, checks, _, _ = _top_level_checks(spec, frame.schema, sources)
     with mock.patch.object(tables_module, "SCREEN_ROWS", 0):  # screened at every size
         prepared = prepare(frame, warn=False)
     assert prepared.rejected.equals(

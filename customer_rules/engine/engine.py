@@ -434,7 +434,9 @@ class Engine:
         return [sid for sid, c in self._checked.items() if c.population_relative]
 
     def is_fitted(self, scheme: str) -> bool:
-        sid = self.scheme(scheme).id
+        return self._fitted(self.scheme(scheme).id)
+
+    def _fitted(self, sid: str) -> bool:
         return not self._checked[sid].population_relative or sid in self._cuts
 
     def fit(
@@ -854,9 +856,8 @@ class Engine:
             wanted = [(s.id, s) for s in map(self.scheme, schemes)]
         else:
             wanted = []
-            checked, cuts = self._checked, self._cuts
-            for sid, s in self._schemes.items():  # is_fitted, without looking each scheme up again
-                if checked[sid].population_relative and sid not in cuts:
+            for sid, s in self._schemes.items():
+                if not self._fitted(sid):
                     skipped[sid] = "not fitted: population-relative, call engine.fit(customers) first"
                 else:
                     wanted.append((sid, s))

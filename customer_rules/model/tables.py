@@ -933,22 +933,20 @@ def _child_frame(
 
 #: top-level validation expressions by (record spec, input schema): a table of
 #: 127 columns needs ~1,000 expressions, built once per schema, not per call
-_TOP_LEVEL: dict[tuple[int, tuple[tuple[str, pl.DataType], ...]], Any] = {}
+_TOP_LEVEL: dict[
+    tuple[int, tuple[tuple[str, pl.DataType], ...]],
+    tuple[ModelSpec, dict[str, pl.Expr], list[Check], list[pl.Expr], frozenset[str]],
+] = {}
 
 
 def _top_level_checks(
     spec: ModelSpec, schema: Mapping[str, pl.DataType], sources: Mapping[str, Source]
-) -> tuple[dict[str, pl.Expr], list[Check], list[pl.Expr]]:
+) -> tuple[dict[str, pl.Expr], list[Check], list[pl.Expr], frozenset[str]]:
     """The canonical values, checks and the checks' screens of a table's own
-    columns (a fresh copy of those made once per spec and input schema)."""
-    _, values, checks, screens, _ = _top_level(spec, schema, sources)
-    return dict(values), list(checks), list(screens)
-
-
-def _top_level(spec: ModelSpec, schema: Mapping[str, pl.DataType], sources: Mapping[str, Source]) -> Any:
-    """The cached entry of :func:`_top_level_checks`, with the fields whose
-    canonical value is their input unchanged (:func:`_as_given`: ~1,300
-    expression walks, ~10 ms per call on a 127-column table, so also once)."""
+    columns, and the fields whose canonical value is their input unchanged
+    (:func:`_as_given`: ~1,300 expression walks, ~10 ms per call on a
+    127-column table). Made once per spec and input schema; the caller gets
+    fresh copies of the containers."""
     key = (id(spec), tuple(schema.items()))
     hit = _TOP_LEVEL.get(key)
     if hit is None or hit[0] is not spec:
@@ -960,7 +958,8 @@ def _top_level(spec: ModelSpec, schema: Mapping[str, pl.DataType], sources: Mapp
         if len(_TOP_LEVEL) >= 16:
             _TOP_LEVEL.pop(next(iter(_TOP_LEVEL)))
         hit = _TOP_LEVEL[key] = (spec, values, checks, screens, given)
-    return hit
+    _, values, checks, screens, given = hit
+    return dict(values), list(checks), list(screens), given
 
 
 def _as_given(path: str, value: pl.Expr, src: Source | None, spec: ModelSpec) -> bool:
@@ -1012,8 +1011,7 @@ def prepare(
     # copied, which took as long as classifying it and doubled its memory.
     base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
-    _, top_values, top_checks, top_screens, given = _top_level(spec, data.schema, sources)
-    values, checks, screens = dict(top_values), list(top_checks), list(top_screens)
+    values, checks, screens, given = _top_level_checks(spec, data.schema, sources)
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
     tables = {k: None if v is None else v.rechunk() for k, v in (tables or {}).items()}
