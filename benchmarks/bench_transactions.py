@@ -1,5 +1,5 @@
-"""Order log -> customer table: ``cr.customers_from_transactions`` against a
-plain polars group-by over the same lines, in the same run.
+"""Order log -> customer table: ``cr.customers_from_transactions`` against
+plain polars group-bys over the same lines, in the same run.
 
 The log (``--rows`` order lines, 10 million by default) is generated with
 numpy-free polars expressions from a fixed seed, as a shop's order log is:
@@ -12,7 +12,7 @@ cancelled). ``--log lines`` generates the log this benchmark used before 5
 December instead: the same columns, but customer, date and order id drawn
 per line, so an order id's lines belong to different customers and dates
 and nearly every line of a customer is its own order (the worst case for
-the order counts). Both sides read the same input:
+the order counts). All three read the same input:
 
 * **group-by** — ``group_by(customer_id).agg(sum(amount), n_unique(order_id),
   min(at), max(at))``: four aggregates, no checks, not the customer table;
