@@ -980,8 +980,8 @@ def run_frame(
 #: a larger table is decided this many rows at a time: the run's query holds
 #: every intermediate column of the rows it decides (every built-in scheme:
 #: about 200 columns), so deciding 1M rows at once took 1.4x the input's size
-#: in extra memory, in parts of 200k 0.26x, for a few query plans more
-#: (benchmarks/README.md)
+#: in extra memory, in parts of 200k (each made contiguous) 0.41x, for a few
+#: query plans more (benchmarks/README.md)
 PART_ROWS = 200_000
 
 #: below this many rows a run's query is not optimised by polars: the plan of
