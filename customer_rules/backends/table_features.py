@@ -145,7 +145,8 @@ def python_values(series: pl.Series, fields: tuple[str, ...] | None = None) -> l
         ends = series.list.len().fill_null(0).cum_sum()
         starts = ends.shift(1, fill_value=0).to_list()
         inner = tuple(python_values(series.explode(empty_as_null=False, keep_nulls=False), fields))
-        return [inner[a:b] for a, b in zip(starts, ends.to_list(), strict=True)]  # (slices of a tuple are tuples)
+        # (a slice of a tuple is a tuple: one made per row, not a list and then a tuple)
+        return [inner[a:b] for a, b in zip(starts, ends.to_list(), strict=True)]
     if isinstance(dtype, pl.Struct):
         names = fields if fields is not None else tuple(f.name for f in dtype.fields)
         make = Inputs.shape(names)
@@ -197,8 +198,6 @@ def _no_gc() -> Iterator[None]:
 def _python_features(
     frame: pl.DataFrame, uses: Sequence[FeatureUse], as_of: dt.date, spec: ModelSpec
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    rows = frame.get_column(ROW).to_list()
-    ids = frame.get_column("id").to_list()
     failed: dict[int, CustomerRulesError] = {}
     columns = []
     for use in uses:
@@ -207,16 +206,18 @@ def _python_features(
             values = _values(use, feature_inputs(frame, use.feature, spec), as_of, failed)
         columns.append(values.alias(use.column))
     frame = frame.with_columns(columns)
+    if not failed:
+        return frame, []
+    rows = frame.get_column(ROW).to_list()
+    ids = frame.get_column("id").to_list()
     rejected: list[dict[str, Any]] = []
     for i, exc in sorted(failed.items()):
         entry: dict[str, Any] = {"row": rows[i], "id": ids[i], "reason": str(exc), "details": []}
         if isinstance(exc, EvaluationError):
             entry.update(scheme=exc.scheme, rules=list(exc.rules), message=str(exc).rsplit(": ", 1)[-1])
         rejected.append(entry)
-    if failed:
-        bad = pl.Series(ROW, [rows[i] for i in failed], dtype=frame.schema[ROW])
-        frame = frame.filter(~pl.col(ROW).is_in(bad.implode()))
-    return frame, rejected
+    bad = pl.Series(ROW, [rows[i] for i in failed], dtype=frame.schema[ROW])
+    return frame.filter(~pl.col(ROW).is_in(bad.implode())), rejected
 
 
 def _values(

@@ -172,7 +172,8 @@ class Feature:
             values = list(map(func, customers, repeat(as_of), *(repeat(a) for a in args)))
         except Exception:  # the failing customer's error, as compute words it
             return [self.compute(one, as_of, *args) for one in customers]
-        if not self._all_fit(values):
+        # (a StopIteration raised by func ends map early: fewer values)
+        if len(values) != len(customers) or not self._all_fit(values):
             return [self.compute(one, as_of, *args) for one in customers]
         return values
 
