@@ -4,6 +4,7 @@ comparison of its implementations."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -13,7 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules.backends.table_features import FeatureTable, columns_read, feature_inputs, python_features
+from customer_rules.backends.table_features import (
+    DISTINCT_DATES,
+    FeatureTable,
+    columns_read,
+    feature_inputs,
+    python_features,
+    python_values,
+)
 from customer_rules.lab.generate import settings
 from customer_rules.model.features import Inputs, UndeclaredRead
 from customer_rules.model.tables import prepare
@@ -166,6 +174,108 @@ def test_feature_inputs_give_each_row_its_read_paths_as_the_record_has_them() ->
         _ = case.opened_at
     with pytest.raises(UndeclaredRead):
         _ = rows[0].birthday
+
+
+@settings(40)
+@given(
+    st.lists(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), min_size=0, max_size=6, unique=True),
+    st.data(),
+)
+def test_inputs_of_any_shape_read_each_name_at_its_position(names: list[str], data: st.DataObject) -> None:
+    values = data.draw(
+        st.lists(st.integers() | st.none() | st.text(max_size=3), min_size=len(names), max_size=len(names))
+    )
+    one = Inputs.shape(tuple(names))(values)
+    assert tuple(one) == tuple(values) and one._fields == tuple(names)
+    for i, name in enumerate(names):
+        assert getattr(one, name) == values[i]
+    with pytest.raises(UndeclaredRead):
+        _ = one.never_declared_
+
+
+_DATES = st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)))
+
+
+@settings(40)
+@given(st.lists(_DATES, max_size=40), st.integers(1, 3 * DISTINCT_DATES))
+def test_python_values_give_the_dates_polars_gives(dates: list[dt.date | None], repeats: int) -> None:
+    # few distinct dates go through one lookup, many are converted one by one: both as polars converts
+    series = pl.Series(dates * repeats, dtype=pl.Date())
+    assert python_values(series) == series.to_list()
+
+
+@settings(30)
+@given(st.lists(st.none() | st.lists(st.tuples(_DATES, _DATES), max_size=4), max_size=20))
+def test_python_values_of_a_record_list_are_tuples_of_its_items(
+    cases: list[list[tuple[Any, Any]] | None],
+) -> None:
+    item = pl.Struct({"opened_at": pl.Date(), "closed_at": pl.Date()})
+    rows = (
+        None
+        if not cases
+        else [None if c is None else [{"opened_at": o, "closed_at": k} for o, k in c] for c in cases]
+    )
+    series = pl.Series("cases", rows or [], dtype=pl.List(item))
+    got = python_values(series, ("closed_at", "opened_at"))
+    assert all(type(r) is tuple for r in got)
+    assert [[(k.opened_at, k.closed_at) for k in r] for r in got] == [list(c or []) for c in cases]
+
+
+_RETURNS = st.one_of(
+    st.none(),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["a", "b", "zz"]),
+    st.dates(dt.date(2000, 1, 1), dt.date(2001, 1, 1)),
+    st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2001, 1, 1)),
+    st.just([1]),
+    st.just("raise"),
+    st.just("reject"),
+    st.just("stop"),
+)
+
+
+def _outcome(fn: Any) -> Any:
+    try:
+        return ("values", fn())
+    except Exception as exc:  # the kind and the words of the error are what must agree
+        return ("error", type(exc), str(exc))
+
+
+@settings(150)
+@given(
+    st.lists(_RETURNS, max_size=12),
+    st.sampled_from(["number", "integer", "string", "bool", "date"]),
+    st.booleans(),
+)
+def test_compute_all_equals_compute_on_each(returns: list[Any], kind: str, enum: bool) -> None:
+    # the values, or the error of the first customer that fails, exactly as compute gives them one by one
+    def func(c: Any, as_of: dt.date, shift: int) -> Any:
+        out = returns[c.id]
+        if out == "raise":
+            raise ValueError(f"no value for {c.id}")
+        if out == "stop":  # (would end a map over the customers early)
+            raise StopIteration
+        if out == "reject":
+            raise cr.RecordError(str(c.id), [("birthday", "rejected")])
+        return out
+
+    declared = cr.feature(
+        type=kind,
+        description="d",
+        args=(("shift", "integer"),),
+        enum=("a", "b") if enum and kind == "string" else None,
+    )
+    feat = dataclasses.replace(declared(func), plugin="p")
+    customers = [Inputs.of(id=i) for i in range(len(returns))]
+    one_by_one = _outcome(lambda: [feat.compute(c, AS_OF, 2) for c in customers])
+    all_at_once = _outcome(lambda: feat.compute_all(customers, AS_OF, 2))
+    if one_by_one[0] == "values":
+        assert all_at_once[0] == "values"
+        assert all(a is b for a, b in zip(all_at_once[1], one_by_one[1], strict=True))
+    else:
+        assert all_at_once == one_by_one
 
 
 def test_a_feature_without_polars_never_builds_records(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from operator import itemgetter
+from itertools import repeat
 from typing import Any
 
 from customer_rules.errors import CustomerRulesError, PluginError
@@ -90,8 +91,12 @@ class Inputs(tuple[Any, ...]):
     def shape(names: tuple[str, ...]) -> type[Inputs]:
         """The subclass whose instances are ``names`` in this order: ``shape(names)(values)``."""
         attrs: dict[str, Any] = {"__slots__": (), "_fields": names}
+        # a named tuple's field getters (written in C: reading one costs less
+        # than a property calling an itemgetter), taken by position, so that
+        # any name works
+        getters = namedtuple("_Getters", [f"f{i}" for i in range(len(names))])  # type: ignore[misc]
         for i, n in enumerate(names):
-            attrs[n] = property(itemgetter(i), doc=f"the value of {n!r}")
+            attrs[n] = getters.__dict__[f"f{i}"]
         return type("Inputs", (Inputs,), attrs)
 
     @classmethod
@@ -155,6 +160,35 @@ class Feature:
                     f"feature {self.name!r} for customer {_id_of(customer)!r} {why} (declared {self.type})",
                 )
         return value
+
+    def compute_all(self, customers: Sequence[Any], as_of: Any, *args: Any) -> list[Any]:
+        """:meth:`compute` for each of ``customers``, in order, checked once
+        for all: the same values, and the error :meth:`compute` raises for
+        the first customer that fails. ``func`` runs in one loop; the values
+        are checked by type (each distinct text or float once); only when
+        something fails does every customer go through :meth:`compute` again."""
+        func = self.func
+        try:
+            values = list(map(func, customers, repeat(as_of), *(repeat(a) for a in args)))
+        except Exception:  # the failing customer's error, as compute words it
+            return [self.compute(one, as_of, *args) for one in customers]
+        # (a StopIteration raised by func ends map early: fewer values)
+        if len(values) != len(customers) or not self._all_fit(values):
+            return [self.compute(one, as_of, *args) for one in customers]
+        return values
+
+    def _all_fit(self, values: list[Any]) -> bool:
+        """Whether every one of ``values`` is a value of this feature's type."""
+        kind = self.type.kind
+        for t in set(map(type, values)):
+            if t is _NONE or _FAST_KIND.get(t) == kind:
+                continue
+            same = [v for v in values if type(v) is t]
+            if t in _HASHED:  # equal values of these types fit alike: check each once
+                same = list(dict.fromkeys(same))
+            if any(value_problem(v, self.type) is not None for v in same):
+                return False
+        return True
 
     @property
     def signature(self) -> str:
@@ -239,6 +273,9 @@ def feature(
 
 # values whose type alone shows they fit a feature of this kind (the hot path)
 _FAST_KIND: dict[type, str] = {int: NUMBER, bool: BOOL, dt.date: DATE}
+_NONE = type(None)
+# types whose equal values are alike for value_problem (checked once per distinct value)
+_HASHED = frozenset({str, float})
 
 
 def _id_of(customer: Any) -> Any:
