@@ -133,16 +133,25 @@ def table(rows: int, seed: int = 7) -> pl.DataFrame:
 
 
 def best(e: cr.Engine, data: pl.DataFrame, repeat: int) -> tuple[float, pl.DataFrame]:
-    times = []
+    wall, _, out = best_wall_cpu(e, data, repeat)
+    return wall, out
+
+
+def best_wall_cpu(e: cr.Engine, data: pl.DataFrame, repeat: int) -> tuple[float, float, pl.DataFrame]:
+    """Best wall and best CPU seconds of classifying ``data``, and the result.
+    Both matter: polars spreads its work over every core, a Python feature
+    runs on one."""
+    walls, cpus = [], []
     out = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = e.classify_frame(data, as_of=AS_OF, schemes=["bench_features"])
-        times.append(time.perf_counter() - t0)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     assert out is not None
-    return min(times), out
+    return min(walls), min(cpus), out
 
 
 def care_engines() -> tuple[cr.Engine, cr.Engine] | None:
