@@ -320,7 +320,7 @@ def allocate(
     weight_of = _as_weights(weights, excluded)
     fallback = None if missing_weight is None else _as_weight(missing_weight, "missing_weight")
     entries = _entries(decisions, scheme=scheme, id_column=id_column, label_column=label_column)
-    cap_of = _as_caps(caps, [cid for cid, _ in entries])
+    cap_of = _as_caps(caps, decisions, entries)
 
     # the weight of each label met, then of each customer
     label_weight: dict[str | None, tuple[Fraction, bool]] = {}
@@ -657,14 +657,17 @@ def _as_weights(weights: Mapping[str, Any], excluded: frozenset[str]) -> dict[st
     return out
 
 
-def _as_caps(caps: Any, ids: list[CustomerId]) -> dict[CustomerId, int] | int | None:
+def _as_caps(
+    caps: Any, decisions: Any, entries: list[tuple[CustomerId, str | None]]
+) -> dict[CustomerId, int] | int | None:
     """Caps checked: ``None`` (no caps), one int for every customer, or customer id → cap
-    (the uncapped left out)."""
+    (the uncapped left out). ``entries`` are the customers read from ``decisions``."""
     if caps is None:
         return None
     if not isinstance(caps, Mapping):
         return _as_count(caps, "caps")
-    known = set(ids)
+    # a dict's keys are its customers: no set of every id to build
+    known = decisions.keys() if type(decisions) is dict else {cid for cid, _ in entries}
     out: dict[CustomerId, int] = {}
     for cid, value in caps.items():
         if cid not in known:
