@@ -389,6 +389,22 @@ def test_bad_single_cap() -> None:
 def test_cap_for_unknown_customer() -> None:
     with pytest.raises(ValueError, match="caps names customer 'zz'"):
         cr.allocate(10, {"a": "A"}, {"A": 1}, caps={"zz": 1})
+    # customers read from decisions (not the keys of a dict) are checked the same way
+    with pytest.raises(ValueError, match="caps names customer 'zz'"):
+        cr.allocate(10, [decision("a", "A")], {"A": 1}, caps={"zz": 1})
+    with pytest.raises(ValueError, match="caps names customer 'a'"):
+        cr.allocate(10, [decision("b", "A")], {"A": 1}, caps={"b": 1, "a": 1})
+    assert cr.allocate(10, [decision("a", "A"), decision("b", "A")], {"A": 1}, caps={"b": 1}).quantities == {
+        "a": 9,
+        "b": 1,
+    }
+
+
+def test_unknown_cap_is_named_before_a_missing_weight() -> None:
+    """Bad caps are reported before labels without a weight, whatever the decisions' form."""
+    for decisions in ({"a": "Z"}, [decision("a", "Z")]):
+        with pytest.raises(ValueError, match="caps names customer 'zz'"):
+            cr.allocate(10, decisions, {"A": 1}, caps={"zz": 1})
 
 
 def test_unknown_label_raises_with_hint() -> None:
@@ -736,3 +752,74 @@ def test_explaining_from_the_working_says_what_the_shares_say(
     for c in alloc:
         for lang in ("en", "zh"):
             assert alloc.explain(c, lang=lang) == plain.explain(c, lang=lang)
+
+
+@st.composite
+def any_caps_problems(
+    draw: st.DrawFn,
+) -> tuple[int, dict[Any, str], dict[str, Fraction], dict[Any, int] | int | None]:
+    """``problems`` with ids that may be ints or mixed ints and strings, and
+    caps that may be one int for everyone or none at all."""
+    supply, labels, weights, caps = draw(problems())
+    ids = draw(st.sampled_from(["str", "int", "mixed"]))
+    rename: dict[str, Any] = {
+        c: c if ids == "str" else int(c[1:]) * 7 % 26 if ids == "int" or i % 2 else c
+        for i, c in enumerate(labels)
+    }
+    form = draw(st.sampled_from(["map", "one", "none"]))
+    cap: dict[Any, int] | int | None = (
+        {rename[c]: v for c, v in caps.items()}
+        if form == "map"
+        else draw(st.integers(0, 30))
+        if form == "one"
+        else None
+    )
+    return supply, {rename[c]: lab for c, lab in labels.items()}, weights, cap
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_caps_problems())
+def test_working_follows_the_documented_queue(
+    problem: tuple[int, dict[Any, str], dict[str, Fraction], dict[Any, int] | int | None],
+) -> None:
+    """Re-derive each customer's rank, extra unit and quantity from its Share
+    alone, by the rules the module states: queued are the customers with a
+    positive weight, not held at their cap, whose quota is not whole; the
+    queue runs by larger remainder, then higher weight, then id (ints before
+    strings); the first ``leftover`` get one more unit."""
+    from customer_rules.apps.allocate import Allocation
+
+    supply, labels, weights, caps = problem
+    alloc = cr.allocate(supply, labels, weights, caps)
+    shares = [alloc.shares[c] for c in alloc.shares]
+    assert [s.customer_id for s in shares] == list(alloc.quantities)
+    assert len(alloc.shares) == len(labels) and all(c in alloc.shares for c in labels)
+
+    def id_key(c: Any) -> tuple[int, Any]:
+        return (0, c) if isinstance(c, int) else (1, c)
+
+    assert [s.customer_id for s in shares] == sorted(labels, key=id_key)
+    queue = sorted(
+        (s for s in shares if s.weight > 0 and not s.capped and s.quota != s.base),
+        key=lambda s: (-s.remainder, -s.weight, id_key(s.customer_id)),
+    )
+    assert {s.customer_id for s in shares if s.rank is not None} == {s.customer_id for s in queue}
+    for rank, s in enumerate(queue, start=1):
+        assert s.rank == rank
+    for s in shares:
+        cap = caps if isinstance(caps, int) else (caps or {}).get(s.customer_id)
+        assert s.cap == cap
+        assert s.label == labels[s.customer_id]
+        assert s.extra == (s.rank is not None and s.rank <= alloc.leftover)
+        assert s.quantity == alloc[s.customer_id] == (s.cap if s.capped else s.base + s.extra)
+        if s.weight == 0:
+            assert s.quantity == 0 and s.rank is None and not s.capped
+    plain = Allocation(
+        supply=alloc.supply,
+        quantities=alloc.quantities,
+        shares={s.customer_id: s for s in shares},
+        leftover=alloc.leftover,
+    )
+    for c in alloc:
+        assert alloc.explain(c) == plain.explain(c)
+        assert alloc.explain(c, lang="zh") == plain.explain(c, lang="zh")

@@ -34,7 +34,7 @@ import itertools
 import math
 import numbers
 import operator
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -170,7 +170,11 @@ class Allocation(Mapping[CustomerId, int]):
             s = shares[customer_id]
         except KeyError:
             raise KeyError(f"customer {customer_id!r} is not in this allocation") from None
-        return _explain_text(self, zh, s.customer_id, s.label, s.cap, s.capped, s.quantity, s.rank, s.extra)
+        key = (zh, s.label, s.cap, s.capped)
+        body = self._texts.get(key)
+        if body is None:
+            body = self._texts[key] = _share_body(s, self, zh)
+        return _explain_text(body, zh, s.customer_id, s.quantity, s.rank, s.extra)
 
     # Per-allocation figures every customer's explanation quotes: computed
     # once (on first use) so explaining everyone stays linear in customers.
@@ -191,6 +195,12 @@ class Allocation(Mapping[CustomerId, int]):
     def _texts(self) -> dict[tuple[bool, str | None, int | None, bool], _Body]:
         """Explanation text shared by customers alike but for id and rank (filled on use)."""
         return {}
+
+    @cached_property
+    def _bodies(self) -> tuple[list[_Body | None], list[_Body | None]]:
+        """The same as ``_texts`` per kind of customer of the working (English, Chinese)."""
+        n = len(self.shares._kinds) if isinstance(self.shares, _Shares) else 0
+        return [None] * n, [None] * n
 
     def _summary(self, lang: str) -> str:
         zh = lang == "zh"
@@ -310,7 +320,7 @@ def allocate(
     weight_of = _as_weights(weights, excluded)
     fallback = None if missing_weight is None else _as_weight(missing_weight, "missing_weight")
     entries = _entries(decisions, scheme=scheme, id_column=id_column, label_column=label_column)
-    cap_of = _as_caps(caps, [cid for cid, _ in entries])
+    cap_of = _as_caps(caps, decisions, entries)
 
     # the weight of each label met, then of each customer
     label_weight: dict[str | None, tuple[Fraction, bool]] = {}
@@ -348,31 +358,41 @@ def _solve(
     supply: int,
     entries: list[tuple[CustomerId, str | None]],
     label_weight: Mapping[str | None, tuple[Fraction, bool]],
-    cap_of: Mapping[CustomerId, int | None],
+    cap_of: Mapping[CustomerId, int] | int | None,
 ) -> Allocation:
     """The arithmetic, on customers already sorted by id.
 
     Customers with the same weight share everything but their cap, so the
     work is done per weight group (``g``, numbered by weight, highest
-    first): exact fractions stay cheap for large populations.
+    first): exact fractions stay cheap for large populations. Per customer
+    only its *kind* is kept (its label, cap and whether the cap holds it:
+    what fixes its working and, with its rank, its quantity); the queue for
+    leftover units is numbered column-wise.
     """
+    ids = list(map(operator.itemgetter(0), entries))
+    labels = list(map(operator.itemgetter(1), entries))
+    pos = dict(zip(ids, range(len(ids)), strict=True))  # customer id -> place in id order
     weights = sorted({w for w, _ in label_weight.values() if w > 0}, reverse=True)
     index = {w: g for g, w in enumerate(weights)}
     group_of = {lab: index.get(w, -1) for lab, (w, _) in label_weight.items()}  # -1: gets nothing
     k = len(weights)
 
     size = [0] * k  # customers per group
-    free = [0] * k  # uncapped customers per group
+    for lab, count in collections.Counter(labels).items():
+        if group_of[lab] >= 0:
+            size[group_of[lab]] += count
     caps: list[list[int]] = [[] for _ in range(k)]  # caps of the capped ones
-    for cid, label in entries:
-        g = group_of[label]
-        if g >= 0:
-            size[g] += 1
-            cap = cap_of.get(cid)
-            if cap is None:
-                free[g] += 1
-            else:
+    capped: list[tuple[int, int]] = []  # (place, cap) of each customer with its own cap
+    if isinstance(cap_of, int):
+        caps = [[cap_of] * size[g] for g in range(k)]
+    elif cap_of:
+        for cid, cap in cap_of.items():
+            i = pos[cid]
+            capped.append((i, cap))
+            g = group_of[labels[i]]
+            if g >= 0:
                 caps[g].append(cap)
+    free = [size[g] - len(caps[g]) for g in range(k)]  # uncapped customers per group
     prefix = []
     for c in caps:
         c.sort()
@@ -405,45 +425,62 @@ def _solve(
     leftover = target - whole
     proportional = [supply * w / total_weight for w in weights]
 
+    # Kinds: one per label (its customers uncapped, or all under the one
+    # cap given), then one per (label, cap, held) met among customers with
+    # their own cap.
+    uniform = cap_of if isinstance(cap_of, int) else None
+    kinds: list[tuple[str | None, int | None, bool]] = [
+        (lab, uniform, uniform is not None and group_of[lab] >= 0 and uniform <= limit[group_of[lab]])
+        for lab in label_weight
+    ]
+    code = {kind: c for c, kind in enumerate(kinds)}
+    kind_at = list(map({lab: c for c, lab in enumerate(label_weight)}.__getitem__, labels))
+    # customers held at their cap, per group
+    held = [size[g] if uniform is not None and uniform <= limit[g] else 0 for g in range(k)]
+    for i, cap in capped:
+        lab = labels[i]
+        g = group_of[lab]
+        kind = (lab, cap, g >= 0 and cap <= limit[g])
+        if kind[2]:
+            held[g] += 1
+        kc = code.get(kind)
+        if kc is None:
+            kc = code[kind] = len(kinds)
+            kinds.append(kind)
+        kind_at[i] = kc
+
     # Largest remainder: the queue for leftover units runs by larger
     # remainder, then higher weight (both per group), then id ascending
-    # (entries are in id order).
-    members: list[list[CustomerId]] = [[] for _ in range(k)]
-    queued = [quota[g] != base[g] for g in range(k)]
-    held: set[CustomerId] = set()
-    for cid, label in entries:
-        g = group_of[label]
-        if g >= 0:
-            cap = cap_of.get(cid)
-            if cap is not None and cap <= limit[g]:
-                held.add(cid)
-            elif queued[g]:
-                members[g].append(cid)
-    order = sorted(range(k), key=lambda g: (-(quota[g] - base[g]), g))
-    queue = [cid for g in order for cid in members[g]]
-    rank = dict(zip(queue, range(1, len(queue) + 1), strict=True))
-    lucky = set(queue[:leftover])
-
-    labels: dict[CustomerId, str | None] = dict(entries)
-    quantities: dict[CustomerId, int] = {}
-    for cid, label in entries:
-        g = group_of[label]
-        if g < 0:
-            quantities[cid] = 0
-        elif cid in held:
-            quantities[cid] = cap_of.get(cid) or 0
-        else:
-            quantities[cid] = base[g] + (cid in lucky)
-    ranked = collections.Counter({quota[g] - base[g]: 0 for g in range(k) if members[g]})
+    # (places are in id order): a customer's rank is where its group starts
+    # in the queue plus its place among its group's queued customers.
+    queued = [size[g] - held[g] if quota[g] != base[g] else 0 for g in range(k)]
+    start = [0] * k
+    ahead = 0
+    for g in sorted(range(k), key=lambda g: (-(quota[g] - base[g]), g)):
+        start[g] = ahead
+        ahead += queued[g]
+    queue_of = [
+        group_of[lab] if group_of[lab] >= 0 and queued[group_of[lab]] and not is_held else None
+        for lab, _, is_held in kinds
+    ]
+    rank = _ranks(kind_at, queue_of, start)
+    whole_of = [  # quantity before any leftover unit, per kind
+        (cap or 0) if is_held else base[group_of[lab]] if group_of[lab] >= 0 else 0
+        for lab, cap, is_held in kinds
+    ]
+    lucky = [r is not None and r <= leftover for r in rank]
+    quantities = dict(zip(ids, map(operator.add, map(whole_of.__getitem__, kind_at), lucky), strict=True))
+    ranked = collections.Counter({quota[g] - base[g]: 0 for g in range(k) if queued[g]})
     for g in range(k):
-        if members[g]:
-            ranked[quota[g] - base[g]] += len(members[g])
+        if queued[g]:
+            ranked[quota[g] - base[g]] += queued[g]
     shares = _Shares(
-        labels=labels,
-        cap_of=cap_of,
-        held=held,
+        pos=pos,
+        kind_at=kind_at,
+        kinds=kinds,
+        whole_of=whole_of,
         rank=rank,
-        lucky=lucky,
+        leftover=leftover,
         label_weight=label_weight,
         group_of=group_of,
         quota=quota,
@@ -455,23 +492,41 @@ def _solve(
     return Allocation(supply=supply, quantities=quantities, shares=shares, leftover=leftover)
 
 
+def _ranks(kind_at: list[int], queue_of: list[int | None], start: list[int]) -> list[int | None]:
+    """Each customer's rank in the queue for leftover units (``None`` when not
+    queued). ``kind_at`` gives each customer's kind in id order; per kind,
+    ``queue_of`` is the weight group its customers queue with (``None``: they
+    do not queue); per group, ``start`` is how many queue ahead of it.
+
+    One counter per group, drawn in id order by the queued customers of its
+    kinds: column-wise in C (``map``), with no fixed cost for small
+    allocations.
+    """
+    counters = [itertools.count(s + 1).__next__ for s in start]
+    none = itertools.repeat(None).__next__
+    draw: list[Callable[[], int | None]] = [none if g is None else counters[g] for g in queue_of]
+    return list(map(operator.call, map(draw.__getitem__, kind_at)))
+
+
 class _Shares(Mapping[CustomerId, Share]):
     """Every customer's :class:`Share`, made when asked for.
 
-    ``_solve`` works per weight group; a customer's share is its group's
-    figures plus its own cap, rank and leftover unit, so keeping those and
-    building the :class:`Share` on access keeps allocating (and explaining
-    everyone) linear with a small constant.
+    ``_solve`` works per weight group; a customer's share is its kind's
+    figures (label, cap, held; its group's quota) plus its own rank, so
+    keeping each customer's place, kind and rank and building the
+    :class:`Share` on access keeps allocating (and explaining everyone)
+    linear with a small constant.
     """
 
     def __init__(
         self,
         *,
-        labels: dict[CustomerId, str | None],
-        cap_of: Mapping[CustomerId, int | None],
-        held: set[CustomerId],
-        rank: dict[CustomerId, int],
-        lucky: set[CustomerId],
+        pos: dict[CustomerId, int],
+        kind_at: list[int],
+        kinds: list[tuple[str | None, int | None, bool]],
+        whole_of: list[int],
+        rank: list[int | None],
+        leftover: int,
         label_weight: Mapping[str | None, tuple[Fraction, bool]],
         group_of: Mapping[str | None, int],
         quota: list[Fraction],
@@ -480,11 +535,12 @@ class _Shares(Mapping[CustomerId, Share]):
         total_weight: Fraction,
         remainder_counts: collections.Counter[Fraction],
     ) -> None:
-        self.labels = labels
-        self._cap_of = cap_of
-        self._held = held
+        self._pos = pos
+        self._kind_at = kind_at
+        self._kinds = kinds
+        self._whole_of = whole_of
         self._rank = rank
-        self._lucky = lucky
+        self._leftover = leftover
         self._label_weight = label_weight
         self._group_of = group_of
         self._quota = quota
@@ -494,11 +550,11 @@ class _Shares(Mapping[CustomerId, Share]):
         self.remainder_counts = remainder_counts
 
     def __getitem__(self, cid: CustomerId) -> Share:
-        label = self.labels[cid]
+        i = self._pos[cid]
+        label, cap, held = self._kinds[self._kind_at[i]]
         g = self._group_of[label]
-        cap = self._cap_of.get(cid)
         w, is_excluded = self._label_weight[label]
-        held = cid in self._held
+        rank = self._rank[i]
         if g < 0:
             zero = Fraction(0)
             q, b, p, u = zero, 0, zero, zero
@@ -515,8 +571,8 @@ class _Shares(Mapping[CustomerId, Share]):
             uncapped_quota=u,
             quota=q,
             base=b,
-            extra=cid in self._lucky,
-            rank=self._rank.get(cid),
+            extra=rank is not None and rank <= self._leftover,
+            rank=rank,
             capped=held,
             excluded=is_excluded,
         )
@@ -524,26 +580,24 @@ class _Shares(Mapping[CustomerId, Share]):
     def explain(self, cid: CustomerId, alloc: Allocation, zh: bool) -> str:
         """``alloc.explain(cid)`` from the working, without building the :class:`Share`
         (KeyError for an unknown customer)."""
-        return _explain_text(
-            alloc,
-            zh,
-            cid,
-            self.labels[cid],
-            self._cap_of.get(cid),
-            cid in self._held,
-            alloc.quantities[cid],
-            self._rank.get(cid),
-            cid in self._lucky,
-        )
+        i = self._pos[cid]
+        kind = self._kind_at[i]
+        bodies = alloc._bodies[zh]
+        body = bodies[kind]
+        if body is None:
+            body = bodies[kind] = _share_body(self[cid], alloc, zh)
+        rank = self._rank[i]
+        extra = rank is not None and rank <= self._leftover
+        return _explain_text(body, zh, cid, self._whole_of[kind] + extra, rank, extra)
 
     def __iter__(self) -> Iterator[CustomerId]:
-        return iter(self.labels)
+        return iter(self._pos)
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self._pos)
 
     def __contains__(self, cid: object) -> bool:
-        return cid in self.labels
+        return cid in self._pos
 
 
 # ---------------------------------------------------------------------------
@@ -603,14 +657,18 @@ def _as_weights(weights: Mapping[str, Any], excluded: frozenset[str]) -> dict[st
     return out
 
 
-def _as_caps(caps: Any, ids: list[CustomerId]) -> dict[CustomerId, int | None]:
+def _as_caps(
+    caps: Any, decisions: Any, entries: list[tuple[CustomerId, str | None]]
+) -> dict[CustomerId, int] | int | None:
+    """Caps checked: ``None`` (no caps), one int for every customer, or customer id → cap
+    (the uncapped left out). ``entries`` are the customers read from ``decisions``."""
     if caps is None:
-        return {}
+        return None
     if not isinstance(caps, Mapping):
-        n = _as_count(caps, "caps")
-        return dict.fromkeys(ids, n)
-    known = set(ids)
-    out: dict[CustomerId, int | None] = {}
+        return _as_count(caps, "caps")
+    # a dict's keys are its customers: no set of every id to build
+    known = decisions.keys() if type(decisions) is dict else {cid for cid, _ in entries}
+    out: dict[CustomerId, int] = {}
     for cid, value in caps.items():
         if cid not in known:
             raise ValueError(f"caps names customer {cid!r}, which is not among the customers to allocate to")
@@ -745,48 +803,35 @@ _SUFFIX = {1: "st", 2: "nd", 3: "rd"}
 
 #: What customers with the same label, cap and capped state share in their
 #: explanation: the end of the first line (label and weight), the lines
-#: after it, and (for those in the queue for leftover units) the rounding
-#: line's text around the whole part and the rank, and its end with and
-#: without the extra unit.
-_Body = tuple[str, tuple[str, ...], tuple[tuple[str, str], str, str] | None]
+#: after it (each after its newline), and (for those in the queue for
+#: leftover units) the rounding line's text before the whole part (from its
+#: newline), between it and the rank, and its end with and without the
+#: extra unit.
+_Body = tuple[str, str, tuple[str, str, str, str] | None]
 
 
 def _explain_text(
-    alloc: Allocation,
-    zh: bool,
-    cid: CustomerId,
-    label: str | None,
-    cap: int | None,
-    capped: bool,
-    quantity: int,
-    rank: int | None,
-    extra: bool,
+    body: _Body, zh: bool, cid: CustomerId, quantity: int, rank: int | None, extra: bool
 ) -> str:
-    """One customer's explanation from the figures that are its own (its
-    :class:`Share` is looked up only for the part it has in common with others)."""
-    # Within one allocation the label fixes the weight and the uncapped
-    # quota, and the cap fixes the quota of a capped customer: everything
-    # but the id, the quantity and the rank is shared, and worked out once
-    # (with the text of the head's label and of the rounding line's tail).
-    key = (zh, label, cap, capped)
-    body = alloc._texts.get(key)
-    if body is None:
-        body = alloc._texts[key] = _share_body(alloc.shares[cid], alloc, zh)
+    """One customer's explanation: the part it shares with customers of the
+    same label, cap and capped state (``body``, from :func:`_share_body`)
+    around the figures that are its own."""
     head_tail, lines, queued = body
     if zh:
-        head = f"客户 {cid}：{quantity} 单位（{head_tail}"
+        head = f"客户 {cid}：{quantity} 单位（{head_tail}{lines}"
     else:
-        head = f"customer {cid}: {quantity}{' unit' if quantity == 1 else ' units'} {head_tail}"
+        head = f"customer {cid}: {quantity}{' unit' if quantity == 1 else ' units'} {head_tail}{lines}"
     if queued is None or rank is None:
-        return "\n".join([head, *lines]) if lines else head
-    rounding_head, got_yes, got_no = queued
-    base = quantity - extra
+        return head
+    before, between, got_yes, got_no = queued
     if zh:
-        rounding = f"{rounding_head[0]}{base}{rounding_head[1]}{rank}{got_yes if extra else got_no}"
-    else:
-        th = "th" if 10 <= rank % 100 <= 20 else _SUFFIX.get(rank % 10, "th")
-        rounding = f"{rounding_head[0]}{base}{rounding_head[1]}{rank}{th}{got_yes if extra else got_no}"
-    return "\n".join([head, *lines, rounding])
+        return f"{head}{before}{quantity - extra}{between}{rank}{got_yes if extra else got_no}"
+    th = "th" if 10 <= rank % 100 <= 20 else _SUFFIX.get(rank % 10, "th")
+    return f"{head}{before}{quantity - extra}{between}{rank}{th}{got_yes if extra else got_no}"
+
+
+def _lines(lines: list[str]) -> str:
+    return "".join(f"\n{line}" for line in lines)
 
 
 def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
@@ -797,10 +842,10 @@ def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
     lines: list[str] = []
     if s.excluded:
         lines.append(f"  标签 {label} 被排除，不分配" if zh else f"  label {label} is excluded: gets nothing")
-        return head, tuple(lines), None
+        return head, _lines(lines), None
     if s.weight == 0:
         lines.append("  权重为 0，不分配" if zh else "  weight 0: gets nothing")
-        return head, tuple(lines), None
+        return head, _lines(lines), None
     total_weight = alloc._total_weight
     share = s.weight / total_weight
     pct = f"{float(share) * 100:.2f}%"
@@ -838,7 +883,7 @@ def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
                 f"  cap {cap} binds after redistribution: with the units capped customers could not take, "
                 f"its share by weight would be {_num(s.uncapped_quota)}; gets {cap}"
             )
-        return head, tuple(lines), None
+        return head, _lines(lines), None
     gain = s.quota - s.proportional
     if gain > 0:
         lines.append(
@@ -853,21 +898,21 @@ def _share_body(s: Share, alloc: Allocation, zh: bool) -> _Body:
         lines.append(
             f"  取整：配额为整数，得到 {s.base}" if zh else f"  rounding: the quota is whole, gets {s.base}"
         )
-        return head, tuple(lines), None
+        return head, _lines(lines), None
     remainder = _num(s.remainder)
     ties = alloc._remainder_counts[s.remainder] - 1  # the others with the same remainder
     leftover = alloc.leftover
     if zh:
         tie = f"（与 {ties} 个客户余数相同，依次按权重较高、客户编号较小排序）" if ties else ""
-        around = ("  取整（最大余数法）：整数部分 ", f"，余数 {remainder} 排第 ")
+        before, between = "\n  取整（最大余数法）：整数部分 ", f"，余数 {remainder} 排第 "
         tail = f" 位，剩余 {leftover} 个单位 → "
-        return head, tuple(lines), (around, f"{tail}加 1{tie}", f"{tail}不加{tie}")
+        return head, _lines(lines), (before, between, f"{tail}加 1{tie}", f"{tail}不加{tie}")
     tie = (
         f" (tied on remainder with {ties} other{'s' if ties > 1 else ''}; "
         "order: higher weight, then smaller customer id)"
         if ties
         else ""
     )
-    around = ("  rounding (largest remainder): whole part ", f", remainder {remainder} ranks ")
+    before, between = "\n  rounding (largest remainder): whole part ", f", remainder {remainder} ranks "
     tail = f" for {leftover} leftover unit{'s' if leftover != 1 else ''} → "
-    return head, tuple(lines), (around, f"{tail}+1{tie}", f"{tail}no extra unit{tie}")
+    return head, _lines(lines), (before, between, f"{tail}+1{tie}", f"{tail}no extra unit{tie}")
