@@ -529,6 +529,40 @@ def test_to_frame_of_empty_allocation() -> None:
     assert cr.allocate(5, {}, {"A": 1}).to_frame().height == 0
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(
+        st.one_of(
+            st.text(max_size=4), st.integers(-(2**70), 2**70), st.tuples(st.text(max_size=2), st.integers())
+        ),
+        min_size=1,
+        max_size=8,
+        unique=True,
+    ),
+    supply=st.integers(0, 10**30),
+    cap=st.none() | st.integers(0, 10**25),
+)
+def test_to_frame_holds_any_ids_and_quantities(ids: list[Any], supply: int, cap: int | None) -> None:
+    """Tuple or mixed ids become text, whole ids stay whole, and quantities or
+    caps beyond 64 bits keep every digit (128-bit columns)."""
+    pytest.importorskip("polars")
+    alloc = cr.allocate(supply, dict.fromkeys(ids, "A"), {"A": 1}, caps=cap)
+    df = alloc.to_frame()
+    assert df["quantity"].to_list() == list(alloc.values())
+    assert df["cap"].to_list() == [cap] * len(ids)
+    if all(type(i) is int for i in ids):
+        assert df["customer_id"].to_list() == list(alloc)
+    else:
+        assert df["customer_id"].to_list() == [str(i) for i in alloc]
+
+
+def test_to_frame_names_a_number_beyond_128_bits() -> None:
+    pytest.importorskip("polars")
+    alloc = cr.allocate(2**130, {"a": "A"}, {"A": 1})
+    with pytest.raises(ValueError, match=r"'quantity'.*beyond 128 bits"):
+        alloc.to_frame()
+
+
 def test_repr_html_escapes() -> None:
     alloc = cr.allocate(3, {"<b>x</b>": "A", "y": "A"}, {"A": 1})
     out = alloc._repr_html_()

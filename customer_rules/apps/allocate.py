@@ -231,20 +231,25 @@ class Allocation(Mapping[CustomerId, int]):
             raise ImportError("Allocation.to_frame needs polars: pip install polars") from exc
         shares = list(self.shares.values())
         ids: list[Any] = [s.customer_id for s in shares]
-        if len({type(i) for i in ids}) > 1:
+        kinds = {type(i) for i in ids}
+        if len(kinds) > 1 or not kinds <= {str, int}:  # mixed, or tuples and the like: as text
             ids = [str(i) for i in ids]
+        caps = [s.cap for s in shares]
+        quantities = [s.quantity for s in shares]
         return pl.DataFrame(
             {
-                "customer_id": ids,
+                "customer_id": pl.Series(
+                    ids, dtype=pl.String if kinds != {int} else _int_dtype(ids, "customer_id")
+                ),
                 "label": [s.label for s in shares],
                 "weight": [float(s.weight) for s in shares],
-                "cap": [s.cap for s in shares],
+                "cap": pl.Series(caps, dtype=_int_dtype(caps, "cap")),
                 "quota": [float(s.quota) for s in shares],
-                "quantity": [s.quantity for s in shares],
+                "quantity": pl.Series(quantities, dtype=_int_dtype(quantities, "quantity")),
                 "capped": [s.capped for s in shares],
                 "rounded_up": [s.extra for s in shares],
             },
-            schema_overrides={"label": pl.String, "cap": pl.Int64, "quantity": pl.Int64},
+            schema_overrides={"label": pl.String},
         )
 
     def _repr_html_(self) -> str:
@@ -790,6 +795,22 @@ def _num(x: Fraction | int) -> str:
         return str(x.numerator)
     text = f"{float(x):.3f}".rstrip("0").rstrip(".")
     return text if text not in ("0", "-0") else f"{float(x):.3g}"
+
+
+def _int_dtype(values: list[Any], column: str) -> Any:
+    """The polars integer type that holds ``values`` (whole numbers, ``None``
+    for none): 64-bit when they fit, else 128-bit; beyond that a clear error."""
+    import polars as pl
+
+    present = [v for v in values if v is not None]
+    low, high = (min(present), max(present)) if present else (0, 0)
+    if low >= -(2**63) and high < 2**63:
+        return pl.Int64
+    if low >= -(2**127) and high < 2**127:
+        return pl.Int128
+    raise ValueError(
+        f"Allocation.to_frame: column {column!r} holds {high if high >= 2**127 else low}, beyond 128 bits"
+    )
 
 
 def _label_text(label: str | None, zh: bool) -> str:
