@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import gc
+import math
 import string
 import types
 import warnings
@@ -485,9 +486,17 @@ def _fast(raw: pl.Expr, src: pl.DataType, t: Type) -> tuple[pl.Expr, pl.Expr] | 
     return None
 
 
-def _constraints(value: pl.Expr, t: Type, min_length: int | None) -> list[tuple[pl.Expr, str, pl.Expr]]:
+def _constraints(
+    value: pl.Expr, t: Type, min_length: int | None, finite_of: pl.Expr | None = None
+) -> list[tuple[pl.Expr, str, pl.Expr]]:
     """The model's constraints polars checks itself (bounds, enums, length):
-    ``(bad, message, screen)`` each (``screen`` as in :class:`Coerced`)."""
+    ``(bad, message, screen)`` each (``screen`` as in :class:`Coerced`).
+
+    ``finite_of``: the float column ``value`` is, NaN and infinities made
+    null. The bound screens then compare that column itself, finite values
+    only, instead of aggregating the masked copy ``value`` (the same answer,
+    without materialising the copy: about half the screens' time at 1M rows).
+    """
     checks: list[tuple[pl.Expr, str, pl.Expr]] = []
 
     def bound(x: float) -> pl.Expr:
@@ -499,15 +508,18 @@ def _constraints(value: pl.Expr, t: Type, min_length: int | None) -> list[tuple[
         if t.ge is not None and not (t.integer and t.ge <= INT64_MIN):
             low = bound(t.ge)
             # polars orders NaN above every number: ``NaN < x`` is false, and min skips NaN
+            screen = value.min() < low if finite_of is None else ((finite_of < low) & (finite_of > -math.inf)).any()
             checks.append(
-                ((value < low).fill_null(False), f"Input should be greater than or equal to {_num(t.ge)}", value.min() < low)
+                ((value < low).fill_null(False), f"Input should be greater than or equal to {_num(t.ge)}", screen)
             )
         if t.le is not None and not (t.integer and t.le >= INT64_MAX):
             high = bound(t.le)
             # ``NaN > x`` is true, and nan_max is NaN when a NaN is present
             top = value.max() if t.integer else value.nan_max()
+            # (``NaN < inf`` is false: the finite values alone)
+            screen = top > high if finite_of is None else ((finite_of > high) & (finite_of < math.inf)).any()
             checks.append(
-                ((value > high).fill_null(False), f"Input should be less than or equal to {_num(t.le)}", top > high)
+                ((value > high).fill_null(False), f"Input should be less than or equal to {_num(t.le)}", screen)
             )
     if t.kind == STRING and t.enum:
         bad = (~_one_of(value, t.enum)).fill_null(False)
@@ -566,7 +578,9 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
     fast = _fast(raw, src, t) if slot.exact else None
     checks = []
     screens = []
+    finite_of: pl.Expr | None = None
     if fast is not None and t.kind == NUMBER and not t.integer and src.is_float() and slot.finite:
+        finite_of = raw
         # the model refuses NaN and infinities (allow_inf_nan=False): mirrored, no judge needed
         finite = raw.is_finite()
         fast = (pl.lit(True), pl.when(finite).then(raw))
@@ -588,7 +602,7 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
         value = pl.when(rest).then(judged.struct.field("v")).otherwise(value)
         checks.append((error.is_not_null(), error))
         screens.append(error.is_not_null().any())
-    for bad, msg, screen in _constraints(value, t, slot.min_length) if slot.exact else []:
+    for bad, msg, screen in _constraints(value, t, slot.min_length, finite_of) if slot.exact else []:
         checks.append((bad, msg))
         screens.append(screen)
     return Coerced(value, checks, screens)
