@@ -152,3 +152,55 @@ def test_calls_sharing_a_measure_are_learned_together_as_one_by_one(
         k = min(size, len(known))
         want = order[k - 1] if name.startswith("bottom") else order[len(order) - k]
         assert cut.cutoff == want or (math.isnan(want) and cut.cutoff is not None and math.isnan(cut.cutoff))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    stages=st.lists(
+        st.tuples(
+            st.lists(st.one_of(st.none(), st.integers(-5, 5), st.just(math.nan)), max_size=30),
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["top", "top_pct", "bottom_pct", "bottom", "percentile"]), st.integers(0, 120)
+                ),
+                max_size=5,
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_stages_learned_together_equal_each_stage_alone(
+    stages: list[tuple[list[float | None], list[tuple[str, int]]]],
+) -> None:
+    """issue 14: ``fit`` learns every scheme's stage in one polars run
+    (learn_stages); each stage's cuts are those learn_all gives it alone."""
+    from customer_rules.engine.fitting import learn_all, learn_stages
+
+    jobs = []
+    for measures, calls in stages:
+        column = pl.Series([None if v is None else float(v) for v in measures], dtype=pl.Float64())
+        parsed = [
+            Call(n, (Name(("value", "revenue_12m")),) if n == "percentile" else (Name(("value", "revenue_12m")), Literal(a)))
+            for n, a in calls
+        ]
+        frame = pl.DataFrame({f"m{i}": column for i in range(len(parsed))}) if parsed else column.to_frame("m0")
+        jobs.append((parsed, frame, {}))
+    together = learn_stages(jobs)
+    for (calls, frame, params), cuts in zip(jobs, together, strict=True):
+        alone = learn_all(calls, frame, params)
+        assert [repr(c) for c in cuts] == [repr(c) for c in alone]  # repr: NaN cut-offs compare equal
+
+
+def test_every_scheme_fitted_at_once_as_one_by_one() -> None:
+    """issue 14: ``Engine.fit`` measures and learns every scheme's stages
+    together (cuts_from_tables); the cuts are those each scheme gets alone."""
+    from customer_rules.engine.fitting import cuts_from_tables
+
+    engine = cr.Engine()
+    frame, _ = table_population(cr.frame_from_records(cr.sample_customers(300)))
+    schemes = {sid: engine.checked(sid) for sid in engine.population_schemes()}
+    assert len(schemes) > 1
+    together = cuts_from_tables(schemes, frame, cr.SAMPLE_AS_OF)
+    for sid, checked in schemes.items():
+        assert together[sid] == cuts_from_table(checked, sid, frame, cr.SAMPLE_AS_OF)

@@ -235,3 +235,29 @@ def test_text_dates_in_nested_lists_are_judged_as_the_record_model_judges_them(
     expected = frame_from_records(accepted)
     valid = prepared.valid.drop(ROW)
     assert_frame_equal(valid, expected.select(valid.columns))
+
+
+@settings(max_examples=40, deadline=None)
+@given(nested_text_date_rows(), st.integers(1, 4))
+def test_items_checked_over_a_contiguous_copy_as_over_their_chunks(
+    rows: list[dict[str, object]], parts: int
+) -> None:
+    """issue 14: a nested list column in many small chunks has its items
+    checked over a contiguous copy (``_contiguous_for_checks``); the valid
+    table and the rejected rows, with their messages, are those its chunks give."""
+    table = pl.DataFrame(rows, schema=NESTED_SCHEMA)
+    size = -(-table.height // parts)
+    chunked = pl.concat([table.slice(i, size) for i in range(0, table.height, size)], rechunk=False)
+    results = []
+    for per_check in (0, 10**9):  # never copied; always copied (when in chunks)
+        with mock.patch.object(tables_module, "ITEMS_PER_CHUNK_CHECK", per_check):
+            results.append(prepare(chunked, warn=False))
+    assert_frame_equal(results[0].valid, results[1].valid)
+    assert_frame_equal(results[0].rejected, results[1].rejected)
+    assert_frame_equal(results[0].rejected, prepare(table, warn=False).rejected)
+    sources, _ = map_columns(chunked.schema, customer_spec(), warn=False)
+    in_chunks = chunked.get_column("cases").n_chunks() > 1
+    with mock.patch.object(tables_module, "ITEMS_PER_CHUNK_CHECK", 10**9):  # the copy is made only for chunks
+        assert tables_module._contiguous_for_checks(chunked, sources["cases"], 1) == in_chunks
+    with mock.patch.object(tables_module, "ITEMS_PER_CHUNK_CHECK", 0):
+        assert not tables_module._contiguous_for_checks(chunked, sources["cases"], 1)

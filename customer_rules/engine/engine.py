@@ -486,9 +486,10 @@ class Engine:
             frame, bad = fitting.table_population(population, tables, spec, columns)
             rejected = [Rejected(row, rid, err) for row, rid, err in bad]
             self._fit_models(models, frame, on)  # first: the cut-offs may rank by a model's feature
+            # every scheme's stages measured and learned together (one polars run per stage)
+            fitted = fitting.cuts_from_tables({sid: self._checked[sid] for sid in wanted}, frame, on, spec)
             for sid in wanted:
-                cuts = fitting.cuts_from_table(self._checked[sid], sid, frame, on, spec)
-                self.use_cuts(sid, cuts, as_of=on.isoformat(), population=frame.height)
+                self.use_cuts(sid, fitted[sid], as_of=on.isoformat(), population=frame.height)
         else:
             day = normalise_as_of(as_of) if as_of is not None else None
             valid: list[Customer] = []

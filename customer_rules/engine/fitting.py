@@ -57,49 +57,63 @@ def learn_all(calls: Sequence[Call], measures: pl.DataFrame, params: Mapping[str
     record, null where it does not count), as :func:`learn` makes it.
 
     Calls with the same measure (and group condition) read the same values:
-    each such column's known values are counted in one query, and in one
-    more the values its calls need at either end are kept once, in order
-    (polars runs the columns in parallel); every call's cut-off is picked
-    from them.
+    each such column's known values are counted once, and in one query the
+    values its calls need at either end are kept once, in order (polars runs
+    the columns in parallel); every call's cut-off is picked from them.
     """
-    if not calls:
-        return []
-    first: dict[tuple[str, str | None], int] = {}
-    column = [first.setdefault(_measure_key(call), i) for i, call in enumerate(calls)]
-    known = {j: pl.col(f"m{j}").cast(pl.Float64()).drop_nulls() for j in first.values()}
-    counts = measures.select([k.len().alias(str(j)) for j, k in known.items()]).row(0, named=True)
-    cuts: dict[int, Cut] = {}
-    # (column, from its lowest end) -> the calls picking there: (call, size, position)
-    picks: dict[tuple[int, bool], list[tuple[int, int, int]]] = {}
-    for i, call in enumerate(calls):
-        j = column[i]
-        name, count = call.name, int(counts[str(j)])
-        if name == "percentile":
-            cuts[i] = _percentile_cut(measures.select(known[j].alias("v")).get_column("v"))
+    return learn_stages([(calls, measures, params)])[0]
+
+
+def learn_stages(stages: Sequence[tuple[Sequence[Call], pl.DataFrame, Mapping[str, Any]]]) -> list[list[Cut]]:
+    """:func:`learn_all` of several stages at once (each its calls, their
+    measures and its policy's parameters; the stages of different policies
+    over one table): the same cuts, with the values every stage's calls
+    pick from kept in one polars run for all of them."""
+    cuts: list[dict[int, Cut]] = [{} for _ in stages]
+    queries: list[pl.LazyFrame] = []
+    # per query: its stage, and (column, from its lowest end) -> the calls picking there: (call, size, position)
+    wanted: list[tuple[int, dict[tuple[int, bool], list[tuple[int, int, int]]], dict[int, int]]] = []
+    for s, (calls, measures, params) in enumerate(stages):
+        if not calls:
             continue
-        size = group_size(call, count, params)
-        if size <= 0 or not count:
-            cuts[i] = Cut(name, None, size, count)
-            continue
-        # the k-th value from the group's end (ties counted; NaN sorts above
-        # every number), i.e. a position in ascending order, reached from
-        # the nearer end: only that end's values are kept and sorted
-        k = min(size, count)
-        at = k - 1 if lowest_first(name) else count - k
-        low = at < count - at
-        picks.setdefault((j, low), []).append((i, size, at if low else count - 1 - at))
-    exprs = []
-    for (j, low), chosen in picks.items():
-        most = max(p for _, _, p in chosen) + 1
-        end = known[j].bottom_k(most).sort() if low else known[j].top_k(most).sort(descending=True)
-        exprs.append(end.gather([p for _, _, p in chosen]).implode().alias(f"{j}:{int(low)}"))
-    if exprs:
-        row = measures.select(exprs).row(0)
-        for ((j, _), chosen), values in zip(picks.items(), row, strict=True):
+        first: dict[tuple[str, str | None], int] = {}
+        column = [first.setdefault(_measure_key(call), i) for i, call in enumerate(calls)]
+        known = {j: pl.col(f"m{j}").cast(pl.Float64()).drop_nulls() for j in first.values()}
+        # the known values of a column: those not null (NaN included), counted without a query
+        counts = {j: measures.height - measures.get_column(f"m{j}").null_count() for j in known}
+        picks: dict[tuple[int, bool], list[tuple[int, int, int]]] = {}
+        for i, call in enumerate(calls):
+            j = column[i]
+            name, count = call.name, counts[j]
+            if name == "percentile":
+                cuts[s][i] = _percentile_cut(measures.select(known[j].alias("v")).get_column("v"))
+                continue
+            size = group_size(call, count, params)
+            if size <= 0 or not count:
+                cuts[s][i] = Cut(name, None, size, count)
+                continue
+            # the k-th value from the group's end (ties counted; NaN sorts above
+            # every number), i.e. a position in ascending order, reached from
+            # the nearer end: only that end's values are kept and sorted
+            k = min(size, count)
+            at = k - 1 if lowest_first(name) else count - k
+            low = at < count - at
+            picks.setdefault((j, low), []).append((i, size, at if low else count - 1 - at))
+        exprs = []
+        for (j, low), chosen in picks.items():
+            most = max(p for _, _, p in chosen) + 1
+            end = known[j].bottom_k(most).sort() if low else known[j].top_k(most).sort(descending=True)
+            exprs.append(end.gather([p for _, _, p in chosen]).implode().alias(f"{j}:{int(low)}"))
+        if exprs:
+            queries.append(measures.lazy().select(exprs))
+            wanted.append((s, picks, counts))
+    for (s, picks, counts), found in zip(wanted, pl.collect_all(queries) if queries else [], strict=True):
+        calls = stages[s][0]
+        for ((j, _), chosen), values in zip(picks.items(), found.row(0), strict=True):
             for (i, size, _), cutoff in zip(chosen, values, strict=True):
                 assert isinstance(cutoff, float)
-                cuts[i] = Cut(calls[i].name, cutoff, size, int(counts[str(j)]))
-    return [cuts[i] for i in range(len(calls))]
+                cuts[s][i] = Cut(calls[i].name, cutoff, size, counts[j])
+    return [[found[i] for i in range(len(stage[0]))] for found, stage in zip(cuts, stages, strict=True)]
 
 
 def _measure_key(call: Call) -> tuple[str, str | None]:
@@ -207,11 +221,30 @@ def cuts_from_table(
 ) -> dict[str, Cut]:
     """The cut-offs of one policy from a validated table (polars measures;
     a feature without a polars implementation is computed from the columns it reads)."""
-    cuts: dict[str, Cut] = {}
-    for stage in fit_order(checked.population, checked.derived):
-        out = stage_measures(checked, scheme, frame, as_of, stage, cuts, spec)
-        for call, cut in zip(stage, learn_all(stage, out, checked.params), strict=True):
-            cuts[key_of(call)] = cut
+    return cuts_from_tables({scheme: checked}, frame, as_of, spec)[scheme]
+
+
+def cuts_from_tables(
+    policies: Mapping[str, CheckedPolicy], frame: pl.DataFrame, as_of: dt.date, spec: ModelSpec | None = None
+) -> dict[str, dict[str, Cut]]:
+    """The cut-offs of several policies (by scheme id) from one validated
+    table, each as :func:`cuts_from_table` learns it: the policies' first
+    stages are measured in one polars run and learned together, then their
+    second stages, and so on (a stage reads only its own policy's earlier cuts)."""
+    orders = {sid: fit_order(checked.population, checked.derived) for sid, checked in policies.items()}
+    cuts: dict[str, dict[str, Cut]] = {sid: {} for sid in policies}
+    for k in range(max((len(o) for o in orders.values()), default=0)):
+        active = [sid for sid, order in orders.items() if k < len(order)]
+        queries = [
+            _stage_query(policies[sid], sid, frame, as_of, orders[sid][k], cuts[sid], spec) for sid in active
+        ]
+        outs = pl.collect_all(queries)
+        learned = learn_stages(
+            [(orders[sid][k], out, policies[sid].params) for sid, out in zip(active, outs, strict=True)]
+        )
+        for sid, stage_cuts in zip(active, learned, strict=True):
+            for call, cut in zip(orders[sid][k], stage_cuts, strict=True):
+                cuts[sid][key_of(call)] = cut
     return cuts
 
 
@@ -231,6 +264,20 @@ def stage_measures(
     column into the call's cut; the distributed fits (``customer_rules.spark``,
     ``customer_rules.dask``) compute these columns per partition and
     aggregate them instead."""
+    return _stage_query(checked, scheme, frame, as_of, stage, cuts, spec).collect()
+
+
+def _stage_query(
+    checked: CheckedPolicy,
+    scheme: str,
+    frame: pl.DataFrame,
+    as_of: dt.date,
+    stage: Sequence[Call],
+    cuts: Mapping[str, Cut],
+    spec: ModelSpec | None = None,
+) -> pl.LazyFrame:
+    """The query :func:`stage_measures` collects (a feature without a polars
+    implementation is computed here, in Python, first)."""
     from customer_rules.backends.table_features import python_features
 
     spec = spec or customer_spec()
@@ -248,7 +295,7 @@ def stage_measures(
         lf = lf.with_columns(plan.feature_exprs)
     for e in plan.derived:
         lf = lf.with_columns(e)
-    return lf.select(plan.outputs).collect()
+    return lf.select(plan.outputs)
 
 
 def columns_read(checked: CheckedPolicy, scheme: str, as_of: dt.date, spec: ModelSpec | None = None) -> set[str]:
