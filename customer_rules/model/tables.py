@@ -1310,9 +1310,10 @@ def _columns(objects: Sequence[Any], spec: ModelSpec) -> list[pl.Series]:
 # -- dicts, column-wise ---------------------------------------------------------------------
 #
 # Dicts are read into a table without validating each one into a record: the
-# values of every field are gathered column-wise (one ``itemgetter`` per
-# dict and (sub-)model, then a transpose), each column is built by polars
-# from the Python values exactly as given, and :func:`prepare` — the table
+# values of every field are gathered column-wise (one pass over the dicts
+# per key; an ``itemgetter`` per dict and a transpose where keys are left
+# out), each column is built by polars from the Python values exactly as
+# given (plain dates from their ordinals), and :func:`prepare` — the table
 # path's checks, derived from the same model — validates and converts them.
 # Only inputs that such a table represents faithfully take this path; for
 # anything else (``_Unsupported``) the dicts are validated one by one. What
