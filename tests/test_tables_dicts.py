@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import polars as pl
 import pytest
 import record_namespace_plugin as firm_plugin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_series_equal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 import customer_rules as cr
@@ -25,6 +26,7 @@ from customer_rules.errors import RecordError
 from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, STRING, Type
 from customer_rules.model.records import extend_record
 from customer_rules.model.tables import (
+    _dates,
     _dict_reader,
     _DictNode,
     _frame_from_dicts,
@@ -205,6 +207,72 @@ def test_plugin_namespaces_are_read_column_wise() -> None:
     assert check_same(dicts, model)
     assert check_same([{"id": "a", "firm": {"nps": 300}}], model)
     assert check_same([{"id": "a", "firm": {"colour": "red"}}], model)
+
+
+class _Day(dt.date):
+    """A date subclass: not a plain date, so its column is built by polars."""
+
+
+def test_date_columns_from_ordinals_equal_polars_own() -> None:
+    days = [dt.date(1, 1, 1), None, dt.date(1969, 12, 31), dt.date(1970, 1, 1), dt.date(9999, 12, 31), None]
+    got = _dates("d", days)
+    assert got is not None
+    assert_series_equal(got, pl.Series("d", days, dtype=pl.Date()))
+    empty = _dates("d", [])
+    assert empty is not None
+    assert_series_equal(empty, pl.Series("d", [], dtype=pl.Date()))
+    for odd in (dt.datetime(2026, 1, 2), "2026-01-02", _Day(2026, 1, 2), 5):
+        assert _dates("d", [dt.date(2026, 1, 1), odd]) is None  # left to polars and the table checks
+
+
+def test_datetimes_and_date_subclasses_among_dates() -> None:
+    day = dt.date(2026, 1, 2)
+    for odd in (dt.datetime(2026, 1, 3), dt.datetime(2026, 1, 3, 5), _Day(2026, 1, 3)):
+        dicts = [{"id": "a", "deal": {"first_contact_at": day}}, {"id": "b", "deal": {"first_contact_at": odd}}]
+        check_same(dicts)
+        items = [{"id": "a", "interactions": [{"at": day}, {"at": odd}]}]
+        check_same(items)
+        check_same([{"id": "a", "cases": [{"id": "k", "opened_at": day, "repair_visits": [day, odd]}]}])
+
+
+def test_a_bad_nested_item_names_its_own_record() -> None:
+    """Items of nested lists report the row of the record that holds them
+    (worked out only when an item is bad)."""
+    visit = {"at": dt.date(2026, 1, 2), "kind": "call"}
+    good = {"id": "a", "interactions": [visit, visit]}
+    for bad_item in ({**visit, "kind": "fax"}, {**visit, "colour": "red"}, {**visit, "at": None}):
+        dicts = [good, {"id": "b"}, {"id": "c", "interactions": [visit, bad_item]}, good]
+        assert check_same(dicts)
+        with pytest.raises(RecordError) as info:
+            frame_from_records(dicts)
+        assert (info.value.row, info.value.record_id) == (2, "c")
+        assert all(p.startswith("interactions.1") for p in info.value.paths)
+    deduction = {"at": dt.date(2026, 1, 5), "points": 2.0, "reason": "late"}
+    dicts = [
+        {"id": "a", "compliance": {"deductions": [deduction]}},
+        {"id": "b", "compliance": {"deductions": [deduction, {**deduction, "points": None}]}},
+    ]
+    assert check_same(dicts)
+    with pytest.raises(RecordError) as info:
+        frame_from_records(dicts)
+    assert (info.value.row, info.value.record_id) == (1, "b")
+
+
+def test_plugin_namespace_dates_and_bad_rows() -> None:
+    """The extra fields of the open record: dates read from ordinals, bad
+    values refused naming the record and the field."""
+    model = cr.Engine(plugins=[firm_plugin], load_entry_points=False).record_model
+    dicts = [
+        {"id": "a", "firm": {"rated_at": dt.date(2026, 1, 1), "nps": 10}},
+        {"id": "b", "firm": {"rated_at": None}},
+        {"id": "c", "firm": {"rated_at": dt.date(2025, 6, 30), "nps": 101}},
+    ]
+    assert check_same(dicts[:2], model)
+    assert frame_from_records(dicts[:2], model)["firm.rated_at"].to_list() == [dt.date(2026, 1, 1), None]
+    assert check_same(dicts, model)
+    with pytest.raises(RecordError) as info:
+        frame_from_records(dicts, model)
+    assert (info.value.row, info.value.record_id, info.value.paths) == (2, "c", ["firm.nps"])
 
 
 def test_records_and_mixed_input_still_work() -> None:

@@ -15,6 +15,7 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import gc
 import math
@@ -1293,6 +1294,21 @@ def _ragged(name: str, flat: pl.Series, lists: Sequence[Any], dtype: pl.DataType
     return column.fill_null(pl.lit([], dtype=dtype)).cast(dtype)
 
 
+_DATE = datetime.date
+_EPOCH_ORDINAL = _DATE(1970, 1, 1).toordinal()
+_DATE_TYPES = frozenset({_DATE, type(None)})
+
+
+def _dates(name: str, values: Sequence[Any]) -> pl.Series | None:
+    """A ``Date`` column of ``values`` when each is a plain :class:`datetime.date`
+    or None (else None): built from their ordinals, about twice as fast as
+    polars converting each date object itself; the same column."""
+    if not set(map(type, values)) <= _DATE_TYPES:
+        return None
+    ordinals = [v and v.toordinal() for v in values]  # a date is never false
+    return (pl.Series(name, ordinals, dtype=pl.Int32()) - _EPOCH_ORDINAL).cast(pl.Date())
+
+
 def _group(objects: Sequence[Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
     """The scalar and list fields ``schema`` names of every object (a row of
     nulls for None), as typed columns: polars reads each object's
@@ -1344,7 +1360,8 @@ def _columns(objects: Sequence[Any], spec: ModelSpec) -> list[pl.Series]:
         if child is not None:
             flat = pl.DataFrame(_columns(items, child), schema=canonical_schema(child)).to_struct(path)
         else:
-            flat = pl.Series(path, items, dtype=dtype.inner)
+            dates = _dates(path, items) if dtype.inner == pl.Date() else None
+            flat = pl.Series(path, items, dtype=dtype.inner) if dates is None else dates
         columns[path] = _ragged(path, flat, lists, dtype)
     return [columns[path] for path in schema]
 
@@ -1352,9 +1369,10 @@ def _columns(objects: Sequence[Any], spec: ModelSpec) -> list[pl.Series]:
 # -- dicts, column-wise ---------------------------------------------------------------------
 #
 # Dicts are read into a table without validating each one into a record: the
-# values of every field are gathered column-wise (one ``itemgetter`` per
-# dict and (sub-)model, then a transpose), each column is built by polars
-# from the Python values exactly as given, and :func:`prepare` — the table
+# values of every field are gathered column-wise (one pass over the dicts
+# per key; an ``itemgetter`` per dict and a transpose where keys are left
+# out), each column is built by polars from the Python values exactly as
+# given (plain dates from their ordinals), and :func:`prepare` — the table
 # path's checks, derived from the same model — validates and converts them.
 # Only inputs that such a table represents faithfully take this path; for
 # anything else (``_Unsupported``) the dicts are validated one by one. What
@@ -1472,6 +1490,10 @@ def _leaf(path: str, values: Sequence[Any], slot: Slot) -> pl.Series:
         item = Slot(path=path, type=t.item, optional=True, required=False, adapter=slot.adapter)
         flat = _leaf(path, [x for v in values if v for x in v], item)
         return _ragged(path, flat, values, pl.List(flat.dtype))  # None: empty, as a record has it
+    if t.kind == DATE:
+        dates = _dates(path, values)
+        if dates is not None:
+            return dates
     try:
         column = pl.Series(path, values, strict=True)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
@@ -1486,18 +1508,36 @@ def _leaf(path: str, values: Sequence[Any], slot: Slot) -> pl.Series:
     return column
 
 
-def _explicit_none(values: Sequence[Any], bad: set[int], rows: Sequence[int] | None) -> list[Any]:
+class _Owners:
+    """The row of each item of a nested record list (its parent row), worked
+    out on first use: only a bad item asks, so a clean input never builds it."""
+
+    __slots__ = ("_lists", "_parent", "_rows")
+
+    def __init__(self, lists: Sequence[Any], parent: _Owners | None) -> None:
+        self._lists = lists
+        self._parent = parent
+        self._rows: list[int] | None = None
+
+    def __getitem__(self, i: int) -> int:
+        if self._rows is None:
+            p = self._parent
+            self._rows = [j if p is None else p[j] for j, x in enumerate(self._lists) if x for _ in x]
+        return self._rows[i]
+
+
+def _explicit_none(values: Sequence[Any], bad: set[int], rows: _Owners | None) -> Sequence[Any]:
     """``values`` with absent keys as None; rows that gave None where the model
     refuses it (but takes an absent key) added to ``bad``."""
     if None in values:
         bad.update(i if rows is None else rows[i] for i, v in enumerate(values) if v is None)
     if _ABSENT in values:
         return [None if v is _ABSENT else v for v in values]
-    return list(values)
+    return values
 
 
 def _read_dicts(
-    node: _DictNode, dicts: Sequence[Any], bad: set[int], rows: Sequence[int] | None = None
+    node: _DictNode, dicts: Sequence[Any], bad: set[int], rows: _Owners | None = None
 ) -> dict[str, pl.Series]:
     """The columns of ``node`` (dotted path → values as given) from ``dicts``.
 
@@ -1509,16 +1549,16 @@ def _read_dicts(
     keys = node.keys
     n = len(keys)
     get = itemgetter(*keys) if n > 1 else (lambda d: (d[keys[0]],))
-    tuples: list[tuple[Any, ...]] | None = None
+    columns: list[Sequence[Any]] | None = None
     if set(map(type, dicts)) == {dict} and set(map(len, dicts)) == {n}:
-        try:  # every dict has exactly the model's keys (the usual case)
-            tuples = list(map(get, dicts))
+        try:  # every dict has exactly the model's keys (the usual case): a pass per key
+            columns = [list(map(itemgetter(k), dicts)) for k in keys]
         except KeyError:
-            tuples = None
-    if tuples is None:
+            columns = None
+    if columns is None:
         defaults = node.absent
         every = tuple(defaults[k] for k in keys)
-        tuples = []
+        tuples: list[tuple[Any, ...]] = []
         for i, d in enumerate(dicts):
             if d is _ABSENT:
                 tuples.append(every)
@@ -1529,7 +1569,7 @@ def _read_dicts(
             if len(merged) != n and node.forbid:
                 bad.add(i if rows is None else rows[i])
             tuples.append(get(merged))
-    columns: list[Sequence[Any]] = list(zip(*tuples, strict=True)) if tuples else [() for _ in keys]
+        columns = list(zip(*tuples, strict=True)) if tuples else [() for _ in keys]
     out: dict[str, pl.Series] = {}
     values: Sequence[Any]
     for (key, kind, what), values in zip(node.fields, columns, strict=True):
@@ -1544,7 +1584,7 @@ def _read_dicts(
                 values = tuple(_ABSENT if v is None else v for v in values)
             out.update(_read_dicts(what, values, bad, rows))
         else:
-            lists = _explicit_none(values, bad, rows) if node.absent[key] is _ABSENT else list(values)
+            lists = _explicit_none(values, bad, rows) if node.absent[key] is _ABSENT else values
             column = _read_items(path, what, lists, bad, rows)
             if column is not None:
                 out[path] = column
@@ -1552,7 +1592,7 @@ def _read_dicts(
 
 
 def _read_items(
-    path: str, node: _DictNode, lists: list[Any], bad: set[int], rows: Sequence[int] | None
+    path: str, node: _DictNode, lists: Sequence[Any], bad: set[int], rows: _Owners | None
 ) -> pl.Series | None:
     """A nested record list as a ``List(Struct)`` column of the items as given
     (None when no row has an item: the table path gives every row an empty list)."""
@@ -1561,8 +1601,7 @@ def _read_items(
     items = [item for x in lists if x for item in x]
     if not items:
         return None
-    owners = [i if rows is None else rows[i] for i, x in enumerate(lists) if x for _ in x]
-    fields = _read_dicts(node, items, bad, owners)
+    fields = _read_dicts(node, items, bad, _Owners(lists, rows))
     flat = pl.DataFrame(list(fields.values())).to_struct(path)
     return _ragged(path, flat, lists, pl.List(flat.dtype))
 
