@@ -17,7 +17,7 @@ What is here:
 * features: :class:`Feature`, :func:`feature`, the record models
   (:class:`Customer`, :class:`Case`, ...) and helpers that read a record as
   of a date (:func:`active_case_list` and its polars twin
-  :func:`active_mask`, :func:`open_mask`, :func:`last_contact_date`,
+  :func:`active_mask`, :func:`open_mask`, :func:`count_cases`, :func:`last_contact_date`,
   :func:`next_anniversary`, :func:`days_before`);
 * statecharts for event streams (the ``register_statecharts`` hook):
   :class:`StageChart` with its :class:`Move` entries, :class:`CaseChart`,
@@ -58,6 +58,7 @@ from customer_rules.model.strategy import Cadence, Strategy
 from customer_rules.model.timeline import (
     active_case_list,
     active_mask,
+    count_cases,
     days_before,
     last_contact_date,
     next_anniversary,
@@ -115,6 +116,7 @@ __all__ = [
     "Value",
     "active_case_list",
     "active_mask",
+    "count_cases",
     "days_before",
     "feature",
     "hookimpl",

@@ -200,7 +200,7 @@ def conditions(draw: st.DrawFn, depth: int, derived: bool = True) -> str:
         st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(["in", "not in"])).map(
             lambda t: f'("{t[0]}" {t[1]} identity)'
         ),
-        st.lists(st.sampled_from(IDENTITIES), max_size=2).map(
+        st.lists(st.sampled_from(IDENTITIES), max_size=4).map(
             lambda vs: "has_any(identity, [" + ", ".join(f'"{v}"' for v in vs) + "])"
         ),
         st.tuples(numbers(0, derived), numbers(0, derived), numbers(0, derived)).map(
@@ -230,6 +230,10 @@ def conditions(draw: st.DrawFn, depth: int, derived: bool = True) -> str:
         ),
         st.tuples(conditions(depth - 1, derived), st.sampled_from(["is missing", "is not missing"])).map(
             lambda t: f"({t[0]} {t[1]})"
+        ),
+        # a condition never missing (the frame backend tests it for null no more)
+        st.tuples(conditions(depth - 1, derived), st.sampled_from(["true", "false"])).map(
+            lambda t: f"coalesce({t[0]}, {t[1]})"
         ),
     ]
     return draw(st.one_of(branches))

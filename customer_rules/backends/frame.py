@@ -41,6 +41,7 @@ from customer_rules.lang.ast import (
     Call,
     Duration,
     In,
+    IsMissing,
     ListOf,
     Literal,
     Name,
@@ -240,20 +241,18 @@ class FrameCompiler:
         args: list[Any] = [
             [self.constant(i) for i in a.items] if isinstance(a, ListOf) else self.compile(a) for a in node.args
         ]
-        out: pl.Expr = fn.polars(Env(as_of=self.as_of), *args)
-        if fn.missing == PROPAGATES:
-            exprs = [
-                a
-                for a, n in zip(args, node.args, strict=True)
-                if isinstance(a, pl.Expr) and not self._never_null(n)
-            ]
+        known = tuple(isinstance(a, ListOf) or self._never_null(a) for a in node.args)
+        out: pl.Expr = fn.polars(Env(as_of=self.as_of, never_null=known), *args)
+        if fn.missing == PROPAGATES and not fn.polars_nulls:
+            exprs = [a for a, k in zip(args, known, strict=True) if isinstance(a, pl.Expr) and not k]
             if exprs:
                 out = pl.when(pl.any_horizontal([a.is_null() for a in exprs])).then(None).otherwise(out)
         return out
 
     def _never_null(self, node: Node) -> bool:
         """Whether ``node`` is known never to be missing: a constant, a
-        ``coalesce`` with such an argument, an ``if`` of such parts. The
+        ``coalesce`` with such an argument, an ``if`` of such parts, a
+        ``count_true``, an ``is (not) missing`` test. The
         missing-value test of a propagating function leaves these out (it
         repeats each argument it tests: a tree twice the size for polars to
         plan, and work for nothing)."""
@@ -265,7 +264,9 @@ class FrameCompiler:
                 return any(self._never_null(a) for a in node.args)
             if node.name == "if":
                 return all(self._never_null(a) for a in node.args)
-        return False
+            if node.name == "count_true":
+                return True
+        return isinstance(node, IsMissing)
 
     def _population(self, node: Call, fn: Function) -> pl.Expr:
         key = key_of(node)

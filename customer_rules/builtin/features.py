@@ -19,6 +19,7 @@ from customer_rules.plugin import (
     Feature,
     active_case_list,
     active_mask,
+    count_cases,
     feature,
     hookimpl,
     last_contact_date,
@@ -123,9 +124,7 @@ def tenure_days(c: Customer, as_of: dt.date) -> int | None:
 
 
 def _open_cases_polars(as_of: dt.date) -> pl.Expr:
-    import polars as pl
-
-    return pl.col("cases").list.agg(open_mask(as_of).sum())
+    return count_cases(open_mask(as_of))
 
 
 @feature(
@@ -243,9 +242,7 @@ ACTIVE_READS = _CASE_DATES
 
 
 def _active_cases_polars(as_of: dt.date, days: int) -> pl.Expr:
-    import polars as pl
-
-    return pl.col("cases").list.agg(active_mask(as_of, days).sum())
+    return count_cases(active_mask(as_of, days))
 
 
 @feature(
@@ -335,7 +332,7 @@ def _case_fact_feature(fact: str) -> Feature:
         import polars as pl
 
         true = pl.element().struct.field(fact).fill_null(False)
-        return pl.col("cases").list.agg((active_mask(as_of, days) & true).sum())
+        return count_cases(active_mask(as_of, days) & true)
 
     described = fact.replace("_", " ")
 

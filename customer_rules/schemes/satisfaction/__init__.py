@@ -21,6 +21,7 @@ from customer_rules.plugin import (
     Scheme,
     active_case_list,
     active_mask,
+    count_cases,
     feature,
     hookimpl,
     load_scheme,
@@ -54,9 +55,7 @@ def _count_active(which: Callable[[], pl.Expr]) -> Callable[[dt.date, int], pl.E
     """Polars: how many active cases ``which`` holds for."""
 
     def count(as_of: dt.date, days: int) -> pl.Expr:
-        import polars as pl
-
-        return pl.col("cases").list.agg((active_mask(as_of, days) & which().fill_null(False)).sum())
+        return count_cases(active_mask(as_of, days) & which().fill_null(False))
 
     return count
 
