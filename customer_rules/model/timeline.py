@@ -93,7 +93,6 @@ def active_mask(as_of: dt.date, days: int) -> pl.Expr:
     return open_mask(as_of, days_before(as_of, days))
 
 
-
 def count_cases(mask: pl.Expr) -> pl.Expr:
     """How many cases the per-case ``mask`` (an :func:`active_mask` and ...) is
     true for (a missing value counts 0); missing when the case list is.
