@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -148,11 +149,10 @@ def small_run(
     records = records_as_given(source, engine.record_model)
     if records is None:
         return None
-    row_dtype = source.head(0).with_row_index(ROW).schema[ROW]
     result, rejected, unordered = decide_rows(
         engine,
         list(enumerate(records)),
-        row_dtype,
+        _row_dtype(),
         as_of,
         wanted,
         reasons=reasons,
@@ -164,6 +164,12 @@ def small_run(
     if rejected or unordered:
         return None
     return result, pl.DataFrame(schema=ERROR_SCHEMA)
+
+
+@cache
+def _row_dtype() -> pl.DataType:
+    """The dtype of :func:`prepare`'s row index (``with_row_index``: polars' index type)."""
+    return pl.DataFrame().with_row_index(ROW).schema[ROW]
 
 
 def run_rows(
