@@ -149,7 +149,7 @@ def small_run(
     records = records_as_given(source, engine.record_model)
     if records is None:
         return None
-    result, rejected, unordered = decide_rows(
+    decided = decide_rows(
         engine,
         list(enumerate(records)),
         _row_dtype(),
@@ -160,10 +160,9 @@ def small_run(
         labels=labels,
         scores=scores,
         lang=lang,
+        exact=True,
     )
-    if rejected or unordered:
-        return None
-    return result, pl.DataFrame(schema=ERROR_SCHEMA)
+    return None if decided is None else (decided[0], pl.DataFrame(schema=ERROR_SCHEMA))
 
 
 @cache
@@ -194,7 +193,7 @@ def run_rows(
             refused.append(record_error_row(row, rec))
         else:
             rows.append((row, rec))
-    result, rejected, _ = decide_rows(
+    decided = decide_rows(
         engine,
         rows,
         prepared.valid.schema[ROW],
@@ -206,6 +205,8 @@ def run_rows(
         scores=scores,
         lang=lang,
     )
+    assert decided is not None  # (only exact=True gives None)
+    result, rejected = decided
     bad = pl.DataFrame(refused + rejected, schema=ERROR_SCHEMA)  # result_of sorts by row
     return result, pl.concat([prepared.rejected, bad], how="diagonal_relaxed")
 
@@ -222,14 +223,18 @@ def decide_rows(
     labels: bool,
     scores: bool,
     lang: str,
-) -> tuple[pl.DataFrame, list[dict[str, Any]], int]:
+    exact: bool = False,
+) -> tuple[pl.DataFrame, list[dict[str, Any]]] | None:
     """``(row, record)`` pairs decided with the record backend: the result
     columns of the frame backend (``ROW`` of ``row_dtype``, then per scheme
-    the label, rule and the options' columns), the rejected entries of the
-    records it could not decide, and how many reasons list two or more
-    missing inputs (in the record backend's order: the frame backend lists
-    them in the order its rules name them)."""
-    unordered = 0
+    the label, rule and the options' columns) and the rejected entries of
+    the records it could not decide.
+
+    ``exact``: None as soon as a row would come out otherwise than from
+    the frame backend: a record it cannot decide (the frame backend's
+    rejected entry is its own), or a reason listing two or more missing
+    inputs (the record backend lists them in the order its rules read
+    them, the frame backend in the order its rules name them)."""
     rows: list[int] = []
     dtypes: dict[str, pl.DataType] = {}
     for sid in wanted:
@@ -251,6 +256,8 @@ def decide_rows(
         try:
             profile = engine.classify(rec, as_of=as_of, schemes=wanted)
         except CustomerRulesError as exc:
+            if exact:
+                return None
             entry = {"row": row, "id": rec.id, "reason": str(exc), "details": []}
             if isinstance(exc, EvaluationError):
                 entry.update(scheme=exc.scheme, rules=list(exc.rules), message=str(exc).rsplit(": ", 1)[-1])
@@ -263,8 +270,8 @@ def decide_rows(
             cols.setdefault(f"{sid}__rule", []).append(d.rule)
             if reasons:
                 cols.setdefault(f"{sid}__reason", []).append(reason_of(d, lang))
-                if len(d.missing) > 1 and d.rule is None and not d.note:
-                    unordered += 1
+                if exact and len(d.missing) > 1 and d.rule is None and not d.note:
+                    return None
             if flags:
                 cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
             if labels:
@@ -276,4 +283,4 @@ def decide_rows(
         [pl.Series(ROW, rows, dtype=row_dtype)]
         + [pl.Series(c, values, dtype=dtypes[c]) for c, values in cols.items()]
     )
-    return result, rejected, unordered
+    return result, rejected
