@@ -361,3 +361,20 @@ def test_a_store_runs_the_frame_backend(tmp_path: Any, frame_runs: list[int]) ->
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="'auto', 'frame' or 'python'"):
         engine(POLICY).classify_frame(cr.frame_from_records(ROWS), as_of=AS_OF, backend="polars")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rows", [[{"id": "a", "value": {"orders_12m": 3}}], [{"id": "a"}]])
+def test_a_reason_listing_several_missing_inputs_runs_the_frame_backend(
+    rows: list[dict[str, Any]], frame_runs: list[int]
+) -> None:
+    """The python backend lists missing inputs in another order than the frame
+    backend: one missing input takes the small path, two do not."""
+    both = cr.Policy.model_validate(
+        {**BASE, "id": "m", "rules": [{"id": "r1", "when": "value.revenue_12m > 1 and value.orders_12m > 1", "then": "big"}]}
+    )
+    e = engine(both)
+    table = cr.frame_from_records(rows)
+    reason = e.classify_frame(table, as_of=AS_OF, reasons=True)["m__reason"][0]
+    assert frame_runs == ([] if "orders_12m" in rows[0].get("value", {}) else [1])
+    assert reason.count("value.") == (1 if frame_runs == [] else 2)
+    assert_as_frame_backend(e, table, reasons=True)
