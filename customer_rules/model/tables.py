@@ -1744,7 +1744,8 @@ def _null_cells(spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str]]:
     the slots whose null cell is taken as the default (``_fill_default``),
     with that default, and the slots where a null cell is no plain value
     (required, or neither None nor a default allowed). A null cell of any
-    other slot stays None."""
+    other slot stays None. Mirrors ``_validate_slots``' required check and
+    :func:`_fill_default` (``tests/test_frame_small.py`` holds the results equal)."""
     filled: dict[str, Any] = {}
     unusual: set[str] = set()
     for path, slot in spec.slots.items():
@@ -1756,8 +1757,8 @@ def _null_cells(spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str]]:
 
 
 def _canonical_cells(values: dict[str, Any], filled: Mapping[str, Any], unusual: frozenset[str]) -> bool:
-    """``values`` (one row or one nested-list item) with its null cells as
-    :func:`prepare` makes them, in place; False where a null cell is unusual."""
+    """``values`` (one nested-list item) with its null cells as :func:`prepare`
+    makes them, in place; False where a null cell is unusual."""
     for path, value in values.items():
         if value is None:
             if path in unusual:
