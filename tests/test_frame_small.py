@@ -192,10 +192,15 @@ def test_builtin_schemes_small_path_is_the_frame_backend(
 def test_a_canonical_valid_small_table_skips_the_frame_backend(frame_runs: list[int]) -> None:
     e = engine(POLICY)
     table = cr.frame_from_records(ROWS)
-    out = e.classify_frame_with_rejects(table, as_of=AS_OF, reasons=True, flags=True, labels=True)
+    out = e.classify_frame_with_rejects(table, as_of=AS_OF, flags=True, labels=True)
     assert frame_runs == []
     assert out.frame["t"].to_list() == ["big", "small", None]
-    assert_as_frame_backend(e, table, reasons=True, flags=True, labels=True)
+    assert_as_frame_backend(e, table, flags=True, labels=True)
+    decided = table.head(2)  # with reasons: every row decided by a rule
+    frame_runs.clear()
+    e.classify_frame_with_rejects(decided, as_of=AS_OF, reasons=True, lang="zh")
+    assert frame_runs == []
+    assert_as_frame_backend(e, decided, reasons=True, lang="zh")
 
 
 @pytest.mark.parametrize("kind", ["lazy", "pandas"])
@@ -363,18 +368,27 @@ def test_an_unknown_backend_is_refused() -> None:
         engine(POLICY).classify_frame(cr.frame_from_records(ROWS), as_of=AS_OF, backend="polars")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("rows", [[{"id": "a", "value": {"orders_12m": 3}}], [{"id": "a"}]])
-def test_a_reason_listing_several_missing_inputs_runs_the_frame_backend(
-    rows: list[dict[str, Any]], frame_runs: list[int]
+@pytest.mark.parametrize(
+    ("rows", "small"),
+    [
+        ([{"id": "a", "value": {"revenue_12m": 3.0, "orders_12m": 3}}], True),  # r1 decides
+        ([{"id": "a", "value": {"orders_12m": 3}}], False),  # no rule: one input missing
+        ([{"id": "a"}], False),  # no rule: two inputs missing
+    ],
+)
+def test_with_reasons_a_row_no_rule_decided_runs_the_frame_backend(
+    rows: list[dict[str, Any]], small: bool, frame_runs: list[int]
 ) -> None:
-    """The python backend lists missing inputs in another order than the frame
-    backend: one missing input takes the small path, two do not."""
+    """A "no rule matched" reason lists the missing inputs, which the two
+    backends may list differently: such a row runs the frame backend."""
     both = cr.Policy.model_validate(
         {**BASE, "id": "m", "rules": [{"id": "r1", "when": "value.revenue_12m > 1 and value.orders_12m > 1", "then": "big"}]}
     )
     e = engine(both)
     table = cr.frame_from_records(rows)
-    reason = e.classify_frame(table, as_of=AS_OF, reasons=True)["m__reason"][0]
-    assert frame_runs == ([] if "orders_12m" in rows[0].get("value", {}) else [1])
-    assert reason.count("value.") == (1 if frame_runs == [] else 2)
+    e.classify_frame(table, as_of=AS_OF, reasons=True)
+    assert frame_runs == ([] if small else [1])
+    frame_runs.clear()
+    e.classify_frame(table, as_of=AS_OF)  # without reasons: the small path
+    assert frame_runs == []
     assert_as_frame_backend(e, table, reasons=True)

@@ -135,8 +135,8 @@ def small_run(
     (the frame backend does not call them), every feature the run reads has
     a frame implementation (the frame backend warns about the others), and
     every row is decided (a rejected row's entry is the frame backend's own)
-    and no reason lists two or more missing inputs (the record backend lists
-    them in another order than the frame backend).
+    and, with reasons, decided by a rule (the two backends may list a
+    default's missing inputs differently: see :func:`decide_rows`).
     Nor with ``scores``: a score computed in Python can differ from polars'
     in the last digits (the differential tests compare them with a tolerance).
     """
@@ -231,11 +231,13 @@ def decide_rows(
     the label, rule and the options' columns) and the rejected entries of
     the records it could not decide.
 
-    ``exact``: None as soon as a row would come out otherwise than from
+    ``exact``: None as soon as a row could come out otherwise than from
     the frame backend: a record it cannot decide (the frame backend's
-    rejected entry is its own), or a reason listing two or more missing
-    inputs (the record backend lists them in the order its rules read
-    them, the frame backend in the order its rules name them)."""
+    rejected entry is its own), or, with reasons, a record no rule decided
+    (the reason lists the missing inputs: the record backend those its
+    rules read, in the order read; the frame backend in the order its
+    rules name them, and it may list an input the record backend's
+    short-circuit did not read)."""
     rows: list[int] = []
     dtypes: dict[str, pl.DataType] = {}
     for sid in wanted:
@@ -271,7 +273,7 @@ def decide_rows(
             cols.setdefault(f"{sid}__rule", []).append(d.rule)
             if reasons:
                 cols.setdefault(f"{sid}__reason", []).append(reason_of(d, lang))
-                if exact and len(d.missing) > 1 and d.rule is None and not d.note:
+                if exact and d.rule is None and not d.note:
                     return None
             if flags:
                 cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
