@@ -518,19 +518,19 @@ def _rule_text(rule: CheckedRule, lang: str) -> str:
 
 
 def _missing(checked: CheckedPolicy, keys: Mapping[str, pl.Expr], rule_cols: Sequence[str]) -> pl.Expr:
-    """Inputs that were missing in rules that could not be decided (joined text)."""
-    order: dict[str, list[str]] = {}
-    for rule, col in zip(checked.rules, rule_cols, strict=True):
-        for k in rule.keys:
-            if k in keys:
-                order.setdefault(k, []).append(col)
+    """Inputs that were missing in rules that could not be decided (joined
+    text), in the python backend's order (:func:`~customer_rules.backends.base.missing_of`):
+    rule by rule among the undecided rules, each rule's inputs in the order
+    it names them, every input once."""
     parts = [
-        pl.when(keys[k].is_null() & pl.any_horizontal([pl.col(c).is_null() for c in cols])).then(lit(k))
-        for k, cols in order.items()
+        pl.when(pl.col(col).is_null() & keys[k].is_null()).then(lit(k))
+        for rule, col in zip(checked.rules, rule_cols, strict=True)
+        for k in rule.keys
+        if k in keys
     ]
     if not parts:
         return lit("")
-    return pl.concat_list(parts).list.drop_nulls().list.join(", ")
+    return pl.concat_list(parts).list.drop_nulls().list.unique(maintain_order=True).list.join(", ")
 
 
 def plan_scheme(
