@@ -206,6 +206,14 @@ class FrameCompiler:
         if node.op in COMPARISONS:
             # record fields (validated) and constants (range-checked) are never NaN
             maybe_nan = (self._may_be_nan(node.left), self._may_be_nan(r))
+            if self.checked.constant(node.left) is not NOT_CONSTANT and self.checked.constant(r) is NOT_CONSTANT:
+                # a constant against a computed value is compared the other way
+                # round (b > a for a < b): polars 2.1's in-memory engine without
+                # optimisations gives one row, not the table's, for a literal
+                # compared with a when/then whose condition is false on every
+                # row (e.g. a date parameter against date + an all-null field)
+                flipped = COMPARISONS[op.flipped]
+                return flipped.polars(right, left, rt, lt, maybe_nan=maybe_nan[::-1])  # type: ignore[no-any-return]
             out = op.polars(left, right, lt, rt, maybe_nan=maybe_nan)
         else:
             out = op.polars(left, right, lt, rt)
