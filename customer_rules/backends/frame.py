@@ -206,6 +206,14 @@ class FrameCompiler:
         if node.op in COMPARISONS:
             # record fields (validated) and constants (range-checked) are never NaN
             maybe_nan = (self._may_be_nan(node.left), self._may_be_nan(r))
+            if self.checked.constant(node.left) is not NOT_CONSTANT and self.checked.constant(r) is NOT_CONSTANT:
+                # a constant against a computed value is compared the other way
+                # round (b > a for a < b): polars 2.1's in-memory engine without
+                # optimisations gives one row, not the table's, for a literal
+                # compared with a when/then whose condition is false on every
+                # row (e.g. a date parameter against date + an all-null field)
+                flipped = COMPARISONS[op.flipped]
+                return flipped.polars(right, left, rt, lt, maybe_nan=maybe_nan[::-1])  # type: ignore[no-any-return]
             out = op.polars(left, right, lt, rt, maybe_nan=maybe_nan)
         else:
             out = op.polars(left, right, lt, rt)
@@ -518,19 +526,19 @@ def _rule_text(rule: CheckedRule, lang: str) -> str:
 
 
 def _missing(checked: CheckedPolicy, keys: Mapping[str, pl.Expr], rule_cols: Sequence[str]) -> pl.Expr:
-    """Inputs that were missing in rules that could not be decided (joined text)."""
-    order: dict[str, list[str]] = {}
-    for rule, col in zip(checked.rules, rule_cols, strict=True):
-        for k in rule.keys:
-            if k in keys:
-                order.setdefault(k, []).append(col)
+    """Inputs that were missing in rules that could not be decided (joined
+    text), in the python backend's order (:func:`~customer_rules.backends.base.missing_of`):
+    rule by rule among the undecided rules, each rule's inputs in the order
+    it names them, every input once."""
     parts = [
-        pl.when(keys[k].is_null() & pl.any_horizontal([pl.col(c).is_null() for c in cols])).then(lit(k))
-        for k, cols in order.items()
+        pl.when(pl.col(col).is_null() & keys[k].is_null()).then(lit(k))
+        for rule, col in zip(checked.rules, rule_cols, strict=True)
+        for k in rule.keys
+        if k in keys
     ]
     if not parts:
         return lit("")
-    return pl.concat_list(parts).list.drop_nulls().list.join(", ")
+    return pl.concat_list(parts).list.drop_nulls().list.unique(maintain_order=True).list.join(", ")
 
 
 def plan_scheme(
