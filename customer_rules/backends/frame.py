@@ -1071,9 +1071,18 @@ def _assemble(data: Any, kind: str, source: pl.DataFrame, result: pl.DataFrame) 
         base = base.drop(columns=[c for c in new.columns if c in base.columns])
         return pd.concat([base, extra], axis=1)
     rows = source if whole else source[keep]
-    rows = rows.drop([c for c in new.columns if c in rows.columns])
-    out = rows.hstack(new)
+    out = _without(rows, set(new.columns)).hstack(new)
     return out.lazy() if kind == "lazy" else out
+
+
+def _without(frame: pl.DataFrame, names: set[str]) -> pl.DataFrame:
+    """``frame`` without the columns ``names``, its other columns shared as
+    they are: ``DataFrame.drop`` plans a query and took ~85 ms on 1M rows of
+    133 columns in 500 chunks (the tiled benchmark table) even dropping none."""
+    keep = [s for s in frame.get_columns() if s.name not in names]
+    if len(keep) == frame.width:
+        return frame
+    return pl.DataFrame(keep) if keep else frame.drop([c for c in frame.columns if c in names])
 
 
 class FramePolicy:
