@@ -25,6 +25,7 @@ This module imports polars at import time: import it lazily.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ from customer_rules.lang.ops import (
 )
 from customer_rules.lang.population import Cut
 from customer_rules.lang.stability import Sticky, sticky
+from customer_rules.lang.types import NUMBER
 from customer_rules.model.frames import FrameResult, from_polars
 from customer_rules.model.tables import (
     ROW,
@@ -100,6 +102,10 @@ def _null(dtype: pl.DataType) -> pl.Expr:
 
 days = polars_days
 
+#: whole-number arithmetic that :meth:`FrameCompiler._whole_range` bounds
+_WHOLE_ARITHMETIC = frozenset({"+", "-", "*"})
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 
 # ---------------------------------------------------------------------------
 # Expressions
@@ -137,6 +143,8 @@ class FrameCompiler:
         self.tag = tag
         self.derived: dict[str, str] = {}  # derived name -> its column
         self.keys: dict[str, pl.Expr] = {}  # evidence key -> the value read
+        self.definitions = {name: node for name, node, _ in checked.derived}
+        self._ranges: dict[int, tuple[Node, tuple[int, int] | None]] = {}  # see _whole_range
 
     def column_name(self, kind: str, name: str | int) -> str:
         return f"__cr:{kind}:{self.scheme}{self.tag}:{name}"
@@ -203,6 +211,11 @@ class FrameCompiler:
             out: pl.Expr = op.polars(left, right)
             return out
         lt, rt = self.checked.type_of(node.left), self.checked.type_of(r)
+        if node.op in _WHOLE_ARITHMETIC and lt.integer and rt.integer and self._whole_range(node) is not None:
+            # whole numbers whose result is known to stay within 64 bits: the
+            # operator's exact 128-bit form (ops.py) gives the same values
+            a, b = left.cast(pl.Int64()), right.cast(pl.Int64())
+            return a + b if node.op == "+" else (a - b if node.op == "-" else a * b)
         if node.op in COMPARISONS:
             # record fields (validated) and constants (range-checked) are never NaN
             maybe_nan = (self._may_be_nan(node.left), self._may_be_nan(r))
@@ -210,6 +223,50 @@ class FrameCompiler:
         else:
             out = op.polars(left, right, lt, rt)
         return out
+
+    def _whole_range(self, node: Node) -> tuple[int, int] | None:
+        """Bounds every present value of the whole-number ``node`` lies within,
+        when they are known and within 64 bits: from the record fields'
+        ``ge``/``le``, whole constants, derived values' definitions, ``+``,
+        ``-``, ``*`` and ``coalesce``/``max``/``min`` of such nodes; else None."""
+        key = id(node)
+        if key in self._ranges and self._ranges[key][0] is node:
+            return self._ranges[key][1]
+        out = self._find_range(node)
+        if out is not None and not (out[0] >= _INT64_MIN and out[1] <= _INT64_MAX):
+            out = None
+        self._ranges[key] = (node, out)
+        return out
+
+    def _find_range(self, node: Node) -> tuple[int, int] | None:
+        value = self.checked.constant(node)
+        if value is not NOT_CONSTANT:
+            return (value, value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(node, Name):
+            key = node.dotted
+            if key in self.definitions:
+                return self._whole_range(self.definitions[key])
+            info = self.ns.fields.get(key)
+            t = info.type if info is not None else None
+            if t is None or t.kind != NUMBER or not t.integer or t.ge is None or t.le is None:
+                return None
+            return math.ceil(t.ge), math.floor(t.le)
+        if isinstance(node, Binary) and node.op in _WHOLE_ARITHMETIC:
+            a, b = self._whole_range(node.left), self._whole_range(node.right)
+            if a is None or b is None:
+                return None
+            if node.op == "+":
+                return a[0] + b[0], a[1] + b[1]
+            if node.op == "-":
+                return a[0] - b[1], a[1] - b[0]
+            products = [x * y for x in a for y in b]
+            return min(products), max(products)
+        if isinstance(node, Call) and node.name in ("coalesce", "max", "min") and node.args:
+            ranges = [self._whole_range(x) for x in node.args]
+            if any(x is None for x in ranges):
+                return None
+            return min(x[0] for x in ranges if x), max(x[1] for x in ranges if x)
+        return None
 
     def _may_be_nan(self, node: Node) -> bool:
         if isinstance(node, Name) and node.dotted in self.ns.fields:
