@@ -26,6 +26,7 @@ DERIVE = {
     "d_sum": "behaviour.wants_data * 0 + behaviour.passive - behaviour.decides_fast",
     "d_mix": "coalesce(behaviour.wants_data, behaviour.passive * 2) * max(behaviour.spots_flaws, behaviour.decides_fast)",
     "d_nested": "d_sum * d_mix - 7",
+    "d_if": "if(behaviour.passive > 1, behaviour.wants_data * 2, 0 - 1) + d_sum",
     "d_unbounded": "value.orders_12m * 3 + behaviour.passive",
     "d_edge": f"behaviour.wants_data * {EDGE}",
     "d_beyond": f"behaviour.wants_data * {EDGE + 1}",
@@ -37,7 +38,7 @@ SIGNALS = ["behaviour.wants_data", "behaviour.passive", "behaviour.decides_fast"
 def _policy() -> cr.Policy:
     return policy(
         [
-            {"id": "r1", "when": "d_nested >= 3", "then": "yes"},
+            {"id": "r1", "when": "d_nested >= 3 or d_if < 0", "then": "yes"},
             {"id": "r2", "when": "d_unbounded > 100 or d_edge > 1", "then": "no"},
         ],
         derive=DERIVE,
@@ -66,6 +67,7 @@ def test_ranges_are_read_from_field_bounds_and_stay_within_64_bits() -> None:
     assert rng["d_sum"] == (-3, 3)
     assert rng["d_mix"] == (0, 18)
     assert rng["d_nested"] == (-61, 47)
+    assert rng["d_if"] == (-4, 9)
     assert rng["d_unbounded"] is None  # orders_12m has no upper bound
     assert rng["d_edge"] == (0, 3 * EDGE)
     assert rng["d_beyond"] is None  # 3 * (EDGE + 1) is past 2**63 - 1

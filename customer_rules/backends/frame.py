@@ -228,7 +228,7 @@ class FrameCompiler:
         """Bounds every present value of the whole-number ``node`` lies within,
         when they are known and within 64 bits: from the record fields'
         ``ge``/``le``, whole constants, derived values' definitions, ``+``,
-        ``-``, ``*`` and ``coalesce``/``max``/``min`` of such nodes; else None."""
+        ``-``, ``*`` and ``coalesce``/``max``/``min``/``if`` of such nodes; else None."""
         key = id(node)
         if key in self._ranges and self._ranges[key][0] is node:
             return self._ranges[key][1]
@@ -261,8 +261,9 @@ class FrameCompiler:
                 return a[0] - b[1], a[1] - b[0]
             products = [x * y for x in a for y in b]
             return min(products), max(products)
-        if isinstance(node, Call) and node.name in ("coalesce", "max", "min") and node.args:
-            ranges = [self._whole_range(x) for x in node.args]
+        if isinstance(node, Call) and node.name in ("coalesce", "max", "min", "if") and node.args:
+            # each gives one of its (value) arguments or nothing
+            ranges = [self._whole_range(x) for x in (node.args[1:] if node.name == "if" else node.args)]
             if any(x is None for x in ranges):
                 return None
             return min(x[0] for x in ranges if x), max(x[1] for x in ranges if x)
