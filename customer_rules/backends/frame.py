@@ -1005,7 +1005,11 @@ def run_frame(
     # only the columns the run reads, taken as they are: an eager select
     # copies every column it keeps into one chunk (1M rows of every scheme:
     # 0.9x the input's size); each part below is made contiguous on its own
-    frame = pl.DataFrame([frame.get_column(c) for c in frame.columns if c in run.roots or c in (ROW, "id")])
+    # the ids only for the (rare) rows a conflict rejects, unless the run reads
+    # them (Python features do): not carried through every part of the run
+    ids = pl.DataFrame([frame.get_column(ROW), frame.get_column("id")])
+    carried = {ROW, "id"} if run.fallback else {ROW}
+    frame = pl.DataFrame([frame.get_column(c) for c in frame.columns if c in run.roots or c in carried])
     if run.fallback:
         frame, entries = python_features(frame, run.fallback, as_of, spec)
         bad = pl.DataFrame(entries, schema=ERROR_SCHEMA)
@@ -1021,7 +1025,7 @@ def run_frame(
             lf = lf.with_columns(run.feature_exprs)
         for batch in run.batches:
             lf = lf.with_columns(batch)
-        out = lf.select(pl.col(ROW), pl.col("id"), *run.outputs, *[e for _, _, e in conflict_cols])
+        out = lf.select(pl.col(ROW), *run.outputs, *[e for _, _, e in conflict_cols])
         return out.collect(engine=collect_engine(part.height), optimizations=_query_flags(part.height))
 
     if frame.height <= PART_ROWS:
@@ -1030,10 +1034,10 @@ def run_frame(
         parts = range(0, frame.height, PART_ROWS)
         result = pl.concat([decide(frame.slice(start, PART_ROWS)) for start in parts])
     if conflict_cols:
-        result, bad = _conflicts(result, conflict_cols)
+        result, bad = _conflicts(result, conflict_cols, ids)
         if bad.height:
             rejected = pl.concat([rejected, bad], how="diagonal_relaxed")
-    return result.drop("id"), rejected
+    return result, rejected
 
 
 #: a larger table is decided this many rows at a time: the run's query holds
@@ -1058,14 +1062,16 @@ def _query_flags(rows: int) -> pl.QueryOptFlags:
 
 
 def _conflicts(
-    result: pl.DataFrame, cols: Sequence[tuple[SchemePlan, str, pl.Expr]]
+    result: pl.DataFrame, cols: Sequence[tuple[SchemePlan, str, pl.Expr]], ids: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rows where a 'unique' scheme had two matches: rejected, as python does."""
+    """Rows where a 'unique' scheme had two matches: rejected, as python does.
+    ``ids``: ROW and id of every row decided."""
     names = [c for _, c, _ in cols]
     if all(result.get_column(c).null_count() == result.height for c in names):  # no conflict (the usual case)
-        return result.drop(names), pl.DataFrame(schema=ERROR_SCHEMA)
+        return _without(result, set(names)), pl.DataFrame(schema=ERROR_SCHEMA)
     any_bad = pl.any_horizontal([pl.col(c).is_not_null() for c in names])
     bad = result.filter(any_bad)
+    bad = bad.join(ids.filter(pl.col(ROW).is_in(bad.get_column(ROW).implode())), on=ROW, how="left", maintain_order="left")
     rows = []
     pairs = [(cols[i][0], cols[i][1], cols[i + 1][1]) for i in range(0, len(cols), 2)]
     for r in bad.iter_rows(named=True):
