@@ -778,3 +778,21 @@ def test_a_table_decided_in_parts_gives_what_one_query_gives(monkeypatch: pytest
         assert split.n_rejected == whole.n_rejected >= 1
         assert split.frame.equals(whole.frame)
         assert split.rejected.equals(whole.rejected)
+
+
+@pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
+@pytest.mark.parametrize(
+    "orders", [[None, None], [0, None], [None, 3]], ids=["all missing", "first known", "second known"]
+)
+def test_a_constant_compared_with_a_computed_value_gives_every_row(op: str, orders: list[int | None]) -> None:
+    # found by the differential test: a date parameter against the parameter
+    # plus an all-null field made polars' small-table engine give one row
+    e = engine(
+        policy(
+            [{"id": "r", "when": f"params.day {op} params.day + value.orders_12m", "then": "yes"}],
+            params={"day": dt.date(2024, 1, 1)},
+        )
+    )
+    rows = [{"id": f"c{i}", "value": {"orders_12m": n}} for i, n in enumerate(orders)]
+    out = e.classify_frame(cr.frame_from_records(rows), as_of=AS_OF, backend="frame")
+    assert out.get_column("t").to_list() == [e.decide("t", r, as_of=AS_OF).label for r in rows]

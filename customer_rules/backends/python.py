@@ -351,11 +351,14 @@ class Compiler:
             return call1
 
         def call(ctx: Context) -> Any:
-            vals = [f(ctx) for f in fs]  # every argument is read (and is evidence)
-            for v in vals:
+            vals = []
+            missing = False
+            for f in fs:  # every argument is read (and is evidence); a loop: no comprehension frame
+                v = f(ctx)
                 if v is None:
-                    return None
-            return impl(ctx.as_of, *vals)
+                    missing = True
+                vals.append(v)
+            return None if missing else impl(ctx.as_of, *vals)
 
         return call
 
@@ -370,12 +373,15 @@ class PythonPolicy:
         self.scheme = scheme or checked.policy.id
         self.cuts = cuts
         comp = Compiler(checked, cuts)
+        # each derived value: its computation, and the cached form rules read
+        self.derived_fns: list[tuple[str, Fn]] = []
         for name, node, _ in checked.derived:
-            comp.derived[name] = _cached(name, comp.compile(node))
+            compute = comp.compile(node)
+            comp.derived[name] = _cached(name, compute)
+            self.derived_fns.append((name, compute))
         self.compiler = comp
         self.rules = [(r, comp.compile(r.node)) for r in checked.rules]
         self.flags = [(f.id, comp.compile(f.node)) for f in checked.flags]
-        self.derived_fns = [(name, comp.derived[name]) for name, _, _ in checked.derived]
         self.hit = checked.policy.hit
         self.rank = checked.label_rank
         self._conjuncts: dict[str, list[tuple[Fn, tuple[str, str, Any] | None]]] | None = None
@@ -392,9 +398,9 @@ class PythonPolicy:
             elif r is None:
                 unknown.append(rule)
         values = ctx.values
-        for name, f in self.derived_fns:  # derived values are always part of the evidence
-            if name not in values:
-                f(ctx)
+        for name, compute in self.derived_fns:  # derived values are always part of the evidence
+            if name not in values:  # (computed here, as its cached form would store it)
+                values[name] = compute(ctx)
         flags = [fid for fid, ffn in self.flags if ffn(ctx) is True]
         return Outcome(matched, unknown, flags, ctx.values)
 

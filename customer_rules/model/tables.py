@@ -586,8 +586,9 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
         finite = raw.is_finite()
         fast = (pl.lit(True), pl.when(finite).then(raw))
         checks.append(((~finite).fill_null(False), "Input should be a finite number"))
-        # NaN or an infinity present: nan_max/nan_min are NaN or infinite (two aggregates, no mask)
-        screens.append(~(raw.nan_max().is_finite() & raw.nan_min().is_finite()))
+        # NaN or an infinity present: one pass (nan_max and nan_min, two
+        # aggregates, took twice as long: 11 columns of 1M rows, 24 -> 13 ms)
+        screens.append(~raw.is_finite().all())
     if fast is None:
         ok: pl.Expr = pl.lit(False)
         value: pl.Expr = pl.lit(None, dtype=target)
@@ -1085,15 +1086,23 @@ def prepare(
         if (src := sources.get(path)) is not None and isinstance(src.dtype, pl.List) and tables.get(path) is None
     }
     item_checks = {path: e for path, (e, _) in item_info.items()}
-    # a list column in many small chunks: its items checked over a contiguous copy of it
-    contiguous = {
-        path: base.select(list(dict.fromkeys(e.meta.root_names()))).rechunk().lazy().select(e.alias(f"__cr:items:{path}"))
-        for path, (e, passes) in item_info.items()
-        if _contiguous_for_checks(base, sources[path], passes)
-    }
     for path in item_checks:  # a list column stays in place: its canonical value
         if path in wanted:
             values[path] = _list_value(sources[path], spec.children[path])
+    # a list column in many small chunks: its items checked over a contiguous
+    # copy of it, and its canonical value (when wanted) built from the same
+    # copy (the cases of 1M tiled rows in 500 chunks: 76 ms of CPU in place,
+    # 3 ms more than the checks alone over the copy)
+    contiguous: dict[str, pl.LazyFrame] = {}
+    valued_apart: set[str] = set()  # the list values built there
+    for path, (e, passes) in item_info.items():
+        if _contiguous_for_checks(base, sources[path], passes):
+            out = [e.alias(f"__cr:items:{path}")]
+            if path in values and path not in given:
+                out.append(values[path].alias(path))
+                valued_apart.add(path)
+            roots = dict.fromkeys(r for x in out for r in x.meta.root_names())
+            contiguous[path] = base.select(list(roots)).rechunk().lazy().select(out)
     if columns is not None and not spec.is_opaque():
         keep = {*columns, *wanted, "id"}  # every column is still checked below
         values = {k: v for k, v in values.items() if k in keep}
@@ -1113,7 +1122,7 @@ def prepare(
     screened = bool(screens) and n >= SCREEN_ROWS
     values_plan = base.lazy().select(
         ROW,  # the table's height, also when every other expression is a literal
-        **{path: e for path, e in values.items() if path not in kept},
+        **{path: e for path, e in values.items() if path not in kept and path not in valued_apart},
         **({} if screened else {"__cr:bad": _any(checks)}),
         **{f"__cr:items:{p}": e for p, e in item_checks.items() if p not in contiguous},
     )
@@ -1133,7 +1142,7 @@ def prepare(
         else:
             bad = pl.repeat(False, n, dtype=pl.Boolean(), eager=True)
     masks = masks.hstack(base.select(*[e.alias(path) for path, e in kept.items()]).get_columns())
-    masks = masks.hstack([a.to_series() for a in apart])
+    masks = masks.hstack([s for a in apart for s in a.get_columns()])
     child_items: dict[str, pl.DataFrame] = {}
     child_bad: list[pl.DataFrame] = []
     for path, cspec in spec.children.items():
