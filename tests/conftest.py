@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,20 @@ import pytest
 os.environ.setdefault("CUSTOMER_RULES_PLUGINS", "")
 
 OVERRIDE_PLUGIN = Path(__file__).parent / "plugins" / "strategy_override"
+
+
+@pytest.fixture(scope="module")
+def frame_backend() -> Any:
+    """``classify_frame``'s default (``backend="auto"``) runs the frame
+    backend whatever the table's height: for the modules that compare the
+    frame backend with the record backend on small tables (the small-table
+    path decides with the record backend itself; tests/test_frame_small.py
+    holds it equal to the frame backend)."""
+    import customer_rules.engine.tables as tables
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tables, "SMALL_ROWS", 0)
+        yield
 
 
 @pytest.fixture(scope="session")

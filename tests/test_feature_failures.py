@@ -23,9 +23,10 @@ from customer_rules.model.features import value_problem
 AS_OF = "2026-11-22"
 
 # the test feature has no polars version: the frame backend computes it row by row
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:feature\\(s\\) revenue_per_visit have no frame implementation"
-)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:feature\\(s\\) revenue_per_visit have no frame implementation"),
+    pytest.mark.usefixtures("frame_backend"),  # the frame backend, also on small tables
+]
 
 POLICY = """
 id: per_visit

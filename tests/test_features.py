@@ -27,6 +27,8 @@ from customer_rules.model.features import Inputs, UndeclaredRead
 from customer_rules.model.tables import prepare
 from customer_rules.testing import check_feature, check_plugin
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 AS_OF = dt.date(2026, 11, 22)
 BUILTIN = cr.Engine(load_entry_points=False)
 

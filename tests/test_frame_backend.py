@@ -25,6 +25,8 @@ import customer_rules as cr
 from customer_rules.backends.frame import FeatureUse
 from customer_rules.model.tables import prepare
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 # Records with something missing in each place the expressions below read.
 RECORDS: list[dict[str, Any]] = [
     {

@@ -27,6 +27,8 @@ from rules_support import AS_OF, engine
 import customer_rules as cr
 from customer_rules.model.tables import prepare
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 LABELS = ["L0", "L1", "L2", "L3"]
 FLOATS = {"value.revenue_12m": (0, 1e6), "value.profit_12m": (-1e5, 1e5), "value.growth_rate": (-1, 1)}
 INTS = {"value.orders_12m": (0, 500), "value.price_sensitivity": (0, 3), "satisfaction.survey_score": (1, 5)}

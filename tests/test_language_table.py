@@ -39,6 +39,8 @@ from customer_rules.lang.ops import (
 )
 from customer_rules.lang.parser import parse
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 try:
     from customer_rules.backends import durable
 

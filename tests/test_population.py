@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 import customer_rules as cr
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 AS_OF = dt.date(2026, 1, 1)
 
 PYRAMID = """

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 import customer_rules as cr
 from customer_rules.model.records import extend_record
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 AS_OF = dt.date(2026, 11, 22)
 
 

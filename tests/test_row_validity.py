@@ -29,6 +29,8 @@ import customer_rules as cr
 from customer_rules.cli import main as cli
 from customer_rules.model.tables import prepare
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 AS_OF = dt.date(2026, 11, 22)
 SCHEME = "bird_style"
 ENGINE = cr.Engine(load_entry_points=False)

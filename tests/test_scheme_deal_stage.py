@@ -14,6 +14,8 @@ from scheme_support import AS_OF, assert_bilingual_strategies, days_ago, decide
 
 from customer_rules import Customer, Engine
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 SCHEME = "deal_stage"
 LABELS = ("lost", "formal", "quasi", "intent", "trial", "potential")
 

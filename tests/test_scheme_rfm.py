@@ -20,6 +20,8 @@ import customer_rules as cr
 from customer_rules.engine.plugins import DEFAULT_PLUGINS
 from customer_rules.testing import check_plugin
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 SCHEME = "rfm"
 PLUGIN = f"customer_rules.schemes.{SCHEME}"
 AS_OF = dt.date(2026, 11, 22)

@@ -14,6 +14,8 @@ import pytest
 import customer_rules as cr
 from customer_rules.engine.plugins import DEFAULT_PLUGINS
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 SCHEME = "value_pyramid"
 PLUGIN = f"customer_rules.schemes.{SCHEME}"
 AS_OF = dt.date(2026, 11, 22)

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 import customer_rules as cr
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 AS_OF = dt.date(2026, 6, 1)
 
 POLICY = """

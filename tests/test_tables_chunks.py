@@ -21,6 +21,8 @@ import customer_rules as cr
 from customer_rules.cli.main import cli
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
 
+pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
+
 BAD_ROWS = (10, 300)
 
 
