@@ -690,6 +690,11 @@ class Engine:
         """Whether a plugin implements ``adjust_decision`` (manual overrides)."""
         return self._has_adjust
 
+    @property
+    def has_observers(self) -> bool:
+        """Whether a plugin implements ``observe_profile`` (sees every profile made)."""
+        return self._has_observers
+
     def scheme(self, scheme_id: str) -> Scheme:
         """The scheme ``scheme_id`` (:class:`KeyError` with a "did you mean" otherwise)."""
         try:

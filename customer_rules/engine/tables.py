@@ -140,7 +140,7 @@ def small_run(
     Nor with ``scores``: a score computed in Python can differ from polars'
     in the last digits (the differential tests compare them with a tolerance).
     """
-    if scores or engine.backend == "durable" or engine.has_overrides or engine._has_observers:
+    if scores or engine.backend == "durable" or engine.has_overrides or engine.has_observers:
         return None
     plan = engine.table_plan(
         wanted, as_of, reasons=reasons, flags=flags, labels=labels, scores=scores, lang=lang
