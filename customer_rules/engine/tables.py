@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,17 @@ if TYPE_CHECKING:
     from customer_rules.model.records import Customer
 
 _STR_LIST = pl.List(pl.String())
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The opt-in result columns of a table run (and the language of reasons)."""
+
+    reasons: bool = False
+    flags: bool = False
+    labels: bool = False
+    scores: bool = False
+    lang: str = "en"
 
 
 def wanted_schemes(engine: Engine, schemes: Iterable[str] | None) -> list[str]:
@@ -91,13 +103,13 @@ def classify_frame(
     kind, source = to_polars(data)
     child_tables = {k: to_polars(v, k)[1] for k, v in (tables or {}).items() if v is not None}
     wanted = wanted_schemes(engine, schemes)
-    options: dict[str, Any] = {"reasons": reasons, "flags": flags, "labels": labels, "scores": scores, "lang": lang}
+    out = Outputs(reasons, flags, labels, scores, lang)
     if backend == "auto" and source.height < SMALL_ROWS and not child_tables:
-        small = small_run(engine, source, as_of, wanted, **options)
+        small = small_run(engine, source, as_of, wanted, out)
         if small is not None:
             return result_of(data, kind, source, *small)
     if backend == "python":
-        result, rejected = run_rows(engine, source, child_tables, as_of, wanted, **options)
+        result, rejected = run_rows(engine, source, child_tables, as_of, wanted, out)
     else:
         if engine.has_overrides:
             warnings.warn(
@@ -106,7 +118,7 @@ def classify_frame(
                 UserWarning,
                 stacklevel=4,
             )
-        plan = engine.table_plan(wanted, as_of, **options)
+        plan = engine.table_plan(wanted, as_of, **asdict(out))
         result, rejected = run_frame(plan, source, child_tables, as_of)
     return result_of(data, kind, source, result, rejected)
 
@@ -116,12 +128,7 @@ def small_run(
     source: pl.DataFrame,
     as_of: dt.date,
     wanted: Sequence[str],
-    *,
-    reasons: bool,
-    flags: bool,
-    labels: bool,
-    scores: bool,
-    lang: str,
+    out: Outputs,
 ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """A small table decided row by row with the record backend, as
     :func:`run_rows` does, but without :func:`prepare`'s query: the frame
@@ -140,12 +147,9 @@ def small_run(
     Nor with ``scores``: a score computed in Python can differ from polars'
     in the last digits (the differential tests compare them with a tolerance).
     """
-    if scores or engine.backend == "durable" or engine.has_overrides or engine.has_observers:
+    if out.scores or engine.backend == "durable" or engine.has_overrides or engine.has_observers:
         return None
-    plan = engine.table_plan(
-        wanted, as_of, reasons=reasons, flags=flags, labels=labels, scores=scores, lang=lang
-    )
-    if plan.fallback:
+    if engine.table_plan(wanted, as_of, **asdict(out)).fallback:
         return None
     records = records_as_given(source, engine.record_model)
     if records is None:
@@ -156,11 +160,7 @@ def small_run(
         _row_dtype(),
         as_of,
         wanted,
-        reasons=reasons,
-        flags=flags,
-        labels=labels,
-        scores=scores,
-        lang=lang,
+        out,
         exact=True,
     )
     return None if decided is None else (decided[0], pl.DataFrame(schema=ERROR_SCHEMA))
@@ -178,12 +178,7 @@ def run_rows(
     tables: Mapping[str, pl.DataFrame],
     as_of: dt.date,
     wanted: Sequence[str],
-    *,
-    reasons: bool,
-    flags: bool,
-    labels: bool,
-    scores: bool,
-    lang: str,
+    out: Outputs,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The same table through the record backend, record by record (reference, slow)."""
     prepared = prepare(source, tables, spec=customer_spec(engine.record_model))
@@ -200,11 +195,7 @@ def run_rows(
         prepared.valid.schema[ROW],
         as_of,
         wanted,
-        reasons=reasons,
-        flags=flags,
-        labels=labels,
-        scores=scores,
-        lang=lang,
+        out,
     )
     assert decided is not None  # (only exact=True gives None)
     result, rejected = decided
@@ -218,12 +209,8 @@ def decide_rows(
     row_dtype: pl.DataType,
     as_of: dt.date,
     wanted: Sequence[str],
+    out: Outputs,
     *,
-    reasons: bool,
-    flags: bool,
-    labels: bool,
-    scores: bool,
-    lang: str,
     exact: bool = False,
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]] | None:
     """``(row, record)`` pairs decided with the record backend: the result
@@ -234,23 +221,22 @@ def decide_rows(
     ``exact``: None as soon as a row could come out otherwise than from
     the frame backend: a record it cannot decide (the frame backend's
     rejected entry is its own), or, with reasons, a record no rule decided
-    (the reason lists the missing inputs: the record backend those its
-    rules read, in the order read; the frame backend in the order its
-    rules name them, and it may list an input the record backend's
-    short-circuit did not read)."""
+    (the reason lists the missing inputs: the record backend only those
+    its evaluation read, the frame backend also an input that an ``or`` or
+    ``coalesce`` stopping early left unread)."""
     rows: list[int] = []
     dtypes: dict[str, pl.DataType] = {}
     for sid in wanted:
         checked = engine.checked(sid)
         dtypes[sid] = pl.Enum(list(checked.policy.label_ids))
         dtypes[f"{sid}__rule"] = pl.Enum([r.id for r in checked.rules])
-        if reasons:
+        if out.reasons:
             dtypes[f"{sid}__reason"] = pl.String()
-        if flags:
+        if out.flags:
             dtypes[f"{sid}__flags"] = _STR_LIST
-        if labels:
+        if out.labels:
             dtypes[f"{sid}__labels"] = _STR_LIST
-        if scores:
+        if out.scores:
             for name in checked.policy.scores:
                 dtypes[f"{sid}__score__{name}"] = dtype_of(checked.namespace.derived[name])
     cols: dict[str, list[Any]] = {c: [] for c in dtypes}
@@ -271,15 +257,15 @@ def decide_rows(
             d = profile[sid]
             cols.setdefault(sid, []).append(d.label)
             cols.setdefault(f"{sid}__rule", []).append(d.rule)
-            if reasons:
-                cols.setdefault(f"{sid}__reason", []).append(reason_of(d, lang))
+            if out.reasons:
+                cols.setdefault(f"{sid}__reason", []).append(reason_of(d, out.lang))
                 if exact and d.rule is None and not d.note:
                     return None
-            if flags:
+            if out.flags:
                 cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
-            if labels:
+            if out.labels:
                 cols.setdefault(f"{sid}__labels", []).append(list(d.labels))
-            if scores:
+            if out.scores:
                 for k, v in (d.scores or {}).items():
                     cols.setdefault(f"{sid}__score__{k}", []).append(v)
     result = pl.DataFrame(
