@@ -80,13 +80,14 @@ def resolve(
     return chosen, policy.on_many or min(labels, key=rank.__getitem__), labels
 
 
-def missing_of(outcome: Outcome) -> tuple[str, ...]:
-    """The inputs the undecided rules needed and found absent (read, and ``None``)."""
+def missing_of(checked: CheckedPolicy, outcome: Outcome) -> tuple[str, ...]:
+    """The inputs the undecided rules name that evaluation read and found
+    absent (``None``), in the order the policy first names them
+    (:attr:`CheckedPolicy.input_order`): the same inputs are always listed
+    in the same order, whichever rules could not be decided."""
     evidence = outcome.evidence
-    unknown = outcome.unknown
-    # rules of one policy share most of their inputs: each key is looked up once
-    keys = dict.fromkeys(unknown[0].keys if len(unknown) == 1 else [k for r in unknown for k in r.keys])
-    return tuple([k for k in keys if evidence.get(k, _MISS) is None])
+    keys = {k for r in outcome.unknown for k in r.keys if evidence.get(k, _MISS) is None}
+    return tuple(sorted(keys, key=checked.input_order.__getitem__)) if len(keys) > 1 else tuple(keys)
 
 
 def record_parts(checked: CheckedPolicy, nodes: Iterable[Node]) -> frozenset[str] | None:
@@ -150,7 +151,7 @@ def decision_of(
         as_of=as_of,
         evidence=evidence,
         also_matched=tuple([r.id for r in matched if r is not chosen]) if len(matched) > 1 else (),
-        missing=missing_of(outcome) if outcome.unknown else (),
+        missing=missing_of(checked, outcome) if outcome.unknown else (),
         labels=labels,
         flags=flags,
         record_id=record_id,

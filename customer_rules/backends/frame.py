@@ -354,7 +354,7 @@ class FrameCompiler:
 # ---------------------------------------------------------------------------
 
 
-def gather(values: Sequence[str | None], index: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def gather(values: Sequence[Any], index: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """``values[index]`` per row; a null index gives the last value (the fallback)."""
     series = pl.Series(list(values), dtype=dtype)
     return pl.lit(series).gather(index.fill_null(len(values) - 1))
@@ -474,27 +474,63 @@ def choose(
         label_index = keep(
             "li", pl.when(n_labels > 1).then(many).when(n_labels == 1).then(best).otherwise(None)
         )
-        matched = (
-            pl.concat_list([pl.when(c).then(lit(lab)) for c, lab in zip(conds, labels_of, strict=True)])
-            .list.drop_nulls()
-            .list.unique(maintain_order=True)
-        )
-        labels = pl.when(n_labels > 0).then(matched).otherwise(default_list)
+
+        def matched(holds: Callable[[int], pl.Expr]) -> pl.Expr:
+            parts = [pl.when(holds(i)).then(lit(lab)) for i, lab in enumerate(labels_of)]
+            return pl.concat_list(parts).list.drop_nulls().list.unique(maintain_order=True)
+
+        labels = pl.when(n_labels > 0).then(
+            by_pattern(conds, matched) if len(conds) <= PATTERN_BITS else matched(lambda i: conds[i])
+        ).otherwise(default_list)
         choice = Choice(index, [*ids, None], label_index, label_values, labels, conflict, pair)
     else:
         label_values = [*labels_of, default]
-        choice = Choice(index, [*ids, None], index, label_values, default_list, conflict, pair)
-        choice.labels = pl.concat_list([choice.label()]).list.drop_nulls()
+        one = [[v] if v is not None else [] for v in label_values]  # [label], or [] without one
+        choice = Choice(index, [*ids, None], index, label_values, gather(one, index, _STR_LIST), conflict, pair)
     return choice
+
+
+#: how many true/false facts :func:`by_pattern` packs into one whole number
+PATTERN_BITS = 62
+
+
+def by_pattern(facts: Sequence[pl.Expr], value: Callable[[Callable[[int], pl.Expr]], pl.Expr]) -> pl.Expr:
+    """``value`` (a list made of literals) per row, computed once per distinct
+    combination of ``facts`` instead of once per row.
+
+    Each row's facts (true; false or missing) are packed into one whole
+    number; ``value`` gets ``holds(i)``, whether fact ``i`` holds, over the
+    distinct numbers, and the result is gathered back to every row. A list
+    column built row by row from dozens of parts costs seconds at a million
+    rows (the flags of all schemes: 1.4 s at 200,000 rows, 0.5 s this way);
+    customers share few combinations. Up to :data:`PATTERN_BITS` facts (the
+    caller builds row by row beyond).
+    """
+    key = pl.sum_horizontal([f.fill_null(False).cast(pl.Int64()) * (1 << i) for i, f in enumerate(facts)])
+    distinct = key.unique().sort()  # (read twice: in one order both times)
+    out = value(lambda i: (distinct & (1 << i)) != 0)
+    return out.gather(key.replace_strict(distinct, pl.int_range(distinct.len(), dtype=pl.get_index_type())))
 
 
 def label_flags(checked: CheckedPolicy, label: pl.Expr, flag_cols: Sequence[str]) -> pl.Expr:
     """The label's own flags, then the policy flags that hold (as in python)."""
-    parts = [pl.when(label == lab.id).then(lit(f)) for lab in checked.policy.labels for f in lab.flags]
-    parts += [pl.when(pl.col(c)).then(lit(f.id)) for c, f in zip(flag_cols, checked.flags, strict=True)]
-    if not parts:
+    own = [(lab.id, f) for lab in checked.policy.labels for f in lab.flags]
+    flags = list(zip(flag_cols, checked.flags, strict=True))
+    if not own and not flags:
         return pl.lit([], dtype=_STR_LIST)
-    return pl.concat_list(parts).list.drop_nulls()
+    with_flags = [lab.id for lab in checked.policy.labels if lab.flags]
+    facts = [label == lab for lab in with_flags] + [pl.col(c) for c, _ in flags]
+    if len(facts) > PATTERN_BITS:
+        parts = [pl.when(label == lab).then(lit(f)) for lab, f in own]
+        parts += [pl.when(pl.col(c)).then(lit(f.id)) for c, f in flags]
+        return pl.concat_list(parts).list.drop_nulls()
+
+    def value(holds: Callable[[int], pl.Expr]) -> pl.Expr:
+        parts = [pl.when(holds(with_flags.index(lab))).then(lit(f)) for lab, f in own]
+        parts += [pl.when(holds(len(with_flags) + j)).then(lit(f.id)) for j, (_, f) in enumerate(flags)]
+        return pl.concat_list(parts).list.drop_nulls()
+
+    return by_pattern(facts, value)
 
 
 @dataclass
@@ -583,20 +619,118 @@ def _rule_text(rule: CheckedRule, lang: str) -> str:
     return f"{rule.id}: {because.get(lang) if because is not None else 'when ' + to_text(rule.node)}"
 
 
-def _missing(checked: CheckedPolicy, keys: Mapping[str, pl.Expr], rule_cols: Sequence[str]) -> pl.Expr:
-    """Inputs that were missing in rules that could not be decided (joined
-    text), in the python backend's order (:func:`~customer_rules.backends.base.missing_of`):
-    rule by rule among the undecided rules, each rule's inputs in the order
-    it names them, every input once."""
-    parts = [
-        pl.when(pl.col(col).is_null() & keys[k].is_null()).then(lit(k))
-        for rule, col in zip(checked.rules, rule_cols, strict=True)
-        for k in rule.keys
-        if k in keys
-    ]
-    if not parts:
+def _reads(
+    comp: FrameCompiler, node: Node, reached: pl.Expr | None, out: dict[str, list[pl.Expr | None]]
+) -> None:
+    """Where the python backend's evaluation of ``node`` reads each input
+    (record field or feature, by evidence key): ``out[key]`` gets a mask per
+    place (``None``: always), given that ``node`` is evaluated where
+    ``reached`` holds (``None``: always).
+
+    This is the python backend's evaluation order (``backends/python.py``,
+    the ``python`` forms of ``lang/ops.py`` and ``lang/functions.py``): ``and``
+    stops at a false operand and ``or`` at a true one; a comparison,
+    arithmetic or ``in`` evaluates its second operand only when the first
+    is known, other propagating operators stop at the first missing
+    operand; ``if`` evaluates the chosen branch only; ``coalesce`` stops at
+    the first known argument; a population function reads its condition
+    only when the measure is known; the other functions read every
+    argument. A derived value reads nothing here: its definition is
+    evaluated for every record (it is evidence), as its own place.
+    A property test (``tests/test_frame_missing.py``) holds the two equal.
+    """
+
+    def when(mask: pl.Expr) -> pl.Expr:
+        return mask if reached is None else reached & mask
+
+    def unless_null(first: Node) -> pl.Expr:
+        return when(comp.compile(first).is_not_null())
+
+    if isinstance(node, Name):
+        key = node.dotted
+        if node.parts[0] != "params" and key not in comp.definitions:
+            comp.compile(node)  # the input's column (compiling it records it in comp.keys)
+            out.setdefault(key, []).append(reached)
+        return
+    if isinstance(node, Call):
+        fn = FUNCTIONS.get(node.name)
+        if fn is None:  # a feature with (constant) arguments
+            comp.compile(node)
+            out.setdefault(key_of(node), []).append(reached)
+            return
+        args = node.args
+        if fn.population:
+            _reads(comp, args[0], reached, out)
+            if len(args) > 2:  # *_within: the condition, once the measure is known
+                _reads(comp, args[2], unless_null(args[0]), out)
+            return
+        if node.name == "if":
+            c = comp.compile(args[0])
+            _reads(comp, args[0], reached, out)
+            _reads(comp, args[1], when(c.fill_null(False)), out)
+            _reads(comp, args[2], when(~c.fill_null(True)), out)
+            return
+        if node.name == "coalesce":
+            before: pl.Expr | None = reached
+            for arg in args:
+                _reads(comp, arg, before, out)
+                unknown = comp.compile(arg).is_null()
+                before = unknown if before is None else before & unknown
+            return
+        for arg in args:  # count_true and the strict functions read every argument
+            _reads(comp, arg, reached, out)
+        return
+    op = operator_of(node)
+    if op is None:
+        return  # a literal, a duration, a list of constants
+    if isinstance(node, Binary) and op.form == "logic":
+        left = comp.compile(node.left)
+        _reads(comp, node.left, reached, out)
+        goes_on = left.fill_null(True) if op.symbol == "and" else ~left.fill_null(False)  # not false / not true
+        _reads(comp, node.right, when(goes_on), out)
+        return
+    children = node.children()
+    if isinstance(node, Binary | In) or op.missing != PROPAGATES or len(children) == 1:
+        first, *rest = children
+        _reads(comp, first, reached, out)
+        for child in rest:  # (Binary, In: the second operand once the first is known)
+            _reads(comp, child, reached if op.missing != PROPAGATES else unless_null(first), out)
+        return
+    known: pl.Expr | None = reached  # the others: left to right, up to the first missing operand
+    for child in children:
+        _reads(comp, child, known, out)
+        present = comp.compile(child).is_not_null()
+        known = present if known is None else known & present
+
+
+def _missing(comp: FrameCompiler, rule_cols: Sequence[str]) -> pl.Expr:
+    """The inputs that were missing in rules that could not be decided
+    (joined text), as the python backend lists them
+    (:func:`~customer_rules.backends.base.missing_of`): the inputs the
+    undecided rules name that evaluation read (see :func:`_reads`: every
+    rule, derived value and flag is evaluated) and are missing, in the
+    order the policy first names them."""
+    checked, keys = comp.checked, comp.keys
+    places: dict[str, list[pl.Expr | None]] = {}
+    for root in [r.node for r in checked.rules] + [n for _, n, _ in checked.derived] + [f.node for f in checked.flags]:
+        _reads(comp, root, None, places)
+    naming: dict[str, list[pl.Expr]] = {}  # per input, "undecided" of each rule that names it
+    for rule, col in zip(checked.rules, rule_cols, strict=True):
+        for k in rule.keys:
+            naming.setdefault(k, []).append(pl.col(col).is_null())
+    listed: dict[str, pl.Expr] = {}  # per input, in order: whether the row lists it
+    for k in checked.input_order:
+        masks = places.get(k)
+        if masks is None:
+            continue  # read nowhere
+        where = [m for m in masks if m is not None]
+        read = lit(True) if len(where) < len(masks) else pl.any_horizontal(where)
+        listed[k] = keys[k].is_null() & read & pl.any_horizontal(naming[k])
+    if not listed:
         return lit("")
-    return pl.concat_list(parts).list.drop_nulls().list.unique(maintain_order=True).list.join(", ")
+    # one text per input, joined skipping the others (texts are cheap to
+    # join row by row, unlike lists: no by_pattern here, measured slower)
+    return pl.concat_str([pl.when(c).then(lit(k)) for k, c in listed.items()], separator=", ", ignore_nulls=True)
 
 
 def plan_scheme(
@@ -617,6 +751,8 @@ def plan_scheme(
     comp = FrameCompiler(checked, scheme=scheme, as_of=as_of, features=features, cuts=compiled.cuts)
     plan = SchemePlan(scheme, checked)
     wanted = set(policy.scores) if scores else set()
+    if reasons:  # the missing inputs of a reason are among those the python backend reads (see _missing)
+        wanted |= {name for name, _, _ in checked.derived}
     stages, rule_cols, flag_cols = _compile_rules(comp, checked, flags=flags, derived=wanted)
     plan.stages = stages
     decided: list[pl.Expr] = []
@@ -636,7 +772,7 @@ def plan_scheme(
     reason: pl.Expr | None = None
     if reasons:
         texts = [_rule_text(r, lang) for r in checked.rules]
-        missing = _missing(checked, comp.keys, rule_cols)
+        missing = column("missing", _missing(comp, rule_cols))  # (a column: read twice below)
         unmatched = (
             pl.format("no rule matched: default '{}'", lit(policy.default))
             if policy.default is not None

@@ -141,9 +141,7 @@ def small_run(
     overrides: the frame backend does not apply them) or observes profiles
     (the frame backend does not call them), every feature the run reads has
     a frame implementation (the frame backend warns about the others), and
-    every row is decided (a rejected row's entry is the frame backend's own)
-    and, with reasons, decided by a rule (the two backends may list a
-    default's missing inputs differently: see :func:`decide_rows`).
+    every row is decided (a rejected row's entry is the frame backend's own).
     Nor with ``scores``: a score computed in Python can differ from polars'
     in the last digits (the differential tests compare them with a tolerance).
     """
@@ -220,10 +218,7 @@ def decide_rows(
 
     ``exact``: None as soon as a row could come out otherwise than from
     the frame backend: a record it cannot decide (the frame backend's
-    rejected entry is its own), or, with reasons, a record no rule decided
-    (the reason lists the missing inputs: the record backend only those
-    its evaluation read, the frame backend also an input that an ``or`` or
-    ``coalesce`` stopping early left unread)."""
+    rejected entry is its own)."""
     rows: list[int] = []
     dtypes: dict[str, pl.DataType] = {}
     for sid in wanted:
@@ -259,8 +254,6 @@ def decide_rows(
             cols.setdefault(f"{sid}__rule", []).append(d.rule)
             if out.reasons:
                 cols.setdefault(f"{sid}__reason", []).append(reason_of(d, out.lang))
-                if exact and d.rule is None and not d.note:
-                    return None
             if out.flags:
                 cols.setdefault(f"{sid}__flags", []).append(list(d.flags))
             if out.labels:

@@ -64,6 +64,18 @@ class CheckedPolicy:
         return bool(self.population)
 
     @cached_property
+    def input_order(self) -> Mapping[str, int]:
+        """Every input the rules name (:attr:`CheckedRule.keys`), numbered in
+        the order the policy first names them: rule by rule, each rule's
+        inputs in the order it names them. ``Decision.missing`` lists
+        inputs in this order."""
+        order: dict[str, int] = {}
+        for rule in self.rules:
+            for k in rule.keys:
+                order.setdefault(k, len(order))
+        return order
+
+    @cached_property
     def rule_input_keys(self) -> Mapping[str, frozenset[str]]:
         """Per rule id, the evidence keys that are its inputs: what the rule
         reads, the parameters, derived values and function calls in its own
