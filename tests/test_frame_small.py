@@ -368,23 +368,29 @@ def test_an_unknown_backend_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "rows",
+    ("rows", "reason"),
     [
-        [{"id": "a", "value": {"revenue_12m": 3.0, "orders_12m": 3}}],  # r1 decides
-        [{"id": "a", "value": {"orders_12m": 0}}],  # no rule: revenue (never read) and sensitivity missing
-        [{"id": "a"}],  # no rule: three inputs missing
+        ([{"id": "a", "value": {"revenue_12m": 3.0, "orders_12m": 3}}], "r1: when "),  # r1 decides
+        # no rule: sensitivity is listed; revenue, missing too, is never read (orders 0)
+        ([{"id": "a", "value": {"orders_12m": 0}}], "no rule matched; missing: value.price_sensitivity"),
+        (
+            [{"id": "a"}],
+            "no rule matched; missing: value.orders_12m, value.revenue_12m, value.price_sensitivity",
+        ),
     ],
 )
 def test_with_reasons_a_row_no_rule_decided_takes_the_small_path(
-    rows: list[dict[str, Any]], frame_runs: list[int]
+    rows: list[dict[str, Any]], reason: str, frame_runs: list[int]
 ) -> None:
     """A "no rule matched" reason lists the missing inputs, which both
-    backends list alike (also the ones evaluation stopped before)."""
+    backends list alike (not an input evaluation stopped before)."""
+    when = "(value.orders_12m > 1 and value.revenue_12m > 1) or value.price_sensitivity > 1"
     both = cr.Policy.model_validate(
-        {**BASE, "id": "m", "rules": [{"id": "r1", "when": "(value.orders_12m > 1 and value.revenue_12m > 1) or value.price_sensitivity > 1", "then": "big"}]}
+        {**BASE, "id": "m", "derive": {}, "scores": [], "rules": [{"id": "r1", "when": when, "then": "big"}]}
     )
     e = engine(both)
     table = cr.frame_from_records(rows)
-    e.classify_frame(table, as_of=AS_OF, reasons=True)
+    got = e.classify_frame(table, as_of=AS_OF, reasons=True).get_column("m__reason").to_list()
     assert frame_runs == []
+    assert got[0].startswith(reason)
     assert_as_frame_backend(e, table, reasons=True)
