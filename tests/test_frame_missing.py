@@ -136,3 +136,32 @@ def test_inputs_are_listed_in_the_order_the_policy_first_names_them() -> None:
         "no rule matched; missing: satisfaction.survey_score, value.price_sensitivity",
         "no rule matched; missing: satisfaction.survey_score, value.orders_12m, value.price_sensitivity",
     ]
+
+
+def test_population_functions_read_their_condition_once_the_measure_is_known() -> None:
+    p = policy(
+        [
+            {
+                "id": "r0",
+                "when": "top_pct_within(value.revenue_12m, 20, value.orders_12m >= 2) or satisfaction.survey_score >= 2",
+                "then": "yes",
+            },
+            {"id": "r1", "when": "percentile(value.profit_12m) >= 0.5 and value.price_sensitivity <= 1", "then": "no"},
+        ]
+    )
+    e = engine(p)
+    population = [
+        {"id": f"p{i}", "value": {"revenue_12m": float(i), "orders_12m": i % 4, "profit_12m": float(i % 7)}}
+        for i in range(50)
+    ]
+    e.fit(population, as_of=AS_OF)
+    records = [
+        {"id": "a"},  # no revenue: the condition (orders) is not read
+        {"id": "b", "value": {"revenue_12m": 45.0}},  # revenue known: orders read, and missing
+        {"id": "c", "value": {"revenue_12m": 1.0}, "satisfaction": {"survey_score": 1}},
+        {"id": "d", "value": {"profit_12m": 6.0}},  # high profit: sensitivity read
+    ]
+    want = [reason_of(e.decide("t", r, as_of=AS_OF)) for r in records]
+    frame = e.classify_frame(cr.frame_from_records(records), as_of=AS_OF, reasons=True, backend="frame")
+    assert frame.get_column("t__reason").to_list() == want
+    assert "value.orders_12m" not in want[0] and "value.orders_12m" in want[1]
