@@ -15,6 +15,7 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 import gc
@@ -22,9 +23,10 @@ import math
 import string
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -1624,15 +1626,11 @@ def _frame_from_dicts(dicts: Sequence[dict[str, Any]], model: type[Customer]) ->
         return None
     spec = customer_spec(model)
     bad: set[int] = set()
-    collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived tuples: the collector would scan the input over and over
     try:
-        columns = _read_dicts(node, dicts, bad)
+        with _collector_paused():
+            columns = _read_dicts(node, dicts, bad)
     except _Unsupported:
         return None
-    finally:
-        if collecting:
-            gc.enable()
     prepared = prepare(pl.DataFrame(list(columns.values())), spec=spec, warn=False)
     if prepared.rejected.height:
         bad.add(int(prepared.rejected.get_column("row").min()))  # type: ignore[arg-type]
@@ -1714,17 +1712,20 @@ def _validate(data: Mapping[str, Any], row: int | None, model: type[Customer] = 
         raise RecordError(None if rid is None else str(rid), errors, row=row) from None
 
 
-def _nest(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for path, value in row.items():
-        if path == ROW:
-            continue
-        parts = path.split(".")
-        node = out
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return out
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a while. Reading or building
+    millions of short-lived containers (tuples, dicts, records) would set
+    it off again and again, each time scanning every object made so far:
+    the cost grows faster than the number of rows. None of them is part of
+    a reference cycle; reference counting frees them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def records_from_canonical(
@@ -1735,17 +1736,88 @@ def records_from_canonical(
     A row the column-wise checks accepted but the record model does not is
     returned as its :class:`RecordError` (only a model with validators of
     its own, beyond the declared rules, can do that; see ``ModelSpec.opaque``).
+    The record dicts are built column-wise (:func:`_row_dicts`), a slice of
+    rows at a time, so memory stays bounded on a large table.
     """
     out: list[tuple[int, Customer | RecordError]] = []
     rows = valid.get_column(ROW).to_list() if ROW in valid.columns else list(range(valid.height))
     schema = canonical_schema(customer_spec(model))
     fields = valid.select([c for c in valid.columns if c in schema])
-    for row, data in zip(rows, fields.iter_rows(named=True), strict=True):
-        try:
-            out.append((row, _validate(_nest(data), row, model)))
-        except RecordError as exc:
-            out.append((row, exc))
+    with _collector_paused():
+        for start in range(0, fields.height, _ROWS_AT_ONCE):
+            part = fields.slice(start, _ROWS_AT_ONCE)
+            for row, data in zip(rows[start : start + part.height], _row_dicts(part), strict=True):
+                try:
+                    out.append((row, _validate(data, row, model)))
+                except RecordError as exc:
+                    out.append((row, exc))
     return out
+
+
+#: rows whose record dicts :func:`records_from_canonical` holds at once
+_ROWS_AT_ONCE = 10_000
+
+
+def _row_dicts(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Each row of ``frame`` as the nested dict a record model reads
+    (:func:`_cells`, then :func:`_nested`). The same dicts as nesting each
+    row ``iter_rows`` gives (``tests/test_frame_records.py``)."""
+    return _nested(_cells(frame), frame.height)
+
+
+def _cells(frame: pl.DataFrame) -> dict[str, list[Any]]:
+    """The Python values of each column of ``frame``, each read by polars in
+    one call; a list-of-struct column's cells are lists of item dicts
+    (:func:`_item_lists`)."""
+    out: dict[str, list[Any]] = {}
+    for path in frame.columns:
+        column = frame.get_column(path)
+        dtype = column.dtype
+        nested = isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
+        out[path] = _item_lists(column) if nested else column.to_list()
+    return out
+
+
+def _nested(columns: Mapping[str, Sequence[Any]], height: int) -> list[dict[str, Any]]:
+    """``height`` rows of cells keyed by dotted path as nested dicts
+    (``value.revenue_12m`` → ``{"value": {"revenue_12m": ...}}``), built
+    column-wise: the cells are zipped into the dicts of one (sub-)model at a
+    time, the deepest first, with no Python step per cell."""
+    if not columns:
+        return [{} for _ in range(height)]
+    fields: dict[str, list[tuple[str, Any]]] = {"": []}  # prefix -> (name, cells | sub-model prefix)
+
+    def place(prefix: str) -> None:
+        if prefix not in fields:
+            fields[prefix] = []
+            parent, _, name = prefix.rpartition(".")
+            place(parent)
+            fields[parent].append((name, prefix))
+
+    for path, cells in columns.items():
+        prefix, _, name = path.rpartition(".")
+        place(prefix)
+        fields[prefix].append((name, cells))
+    built: dict[str, list[dict[str, Any]]] = {}
+    for prefix in sorted(fields, key=lambda p: p.count(".") if p else -1, reverse=True):
+        names = [name for name, _ in fields[prefix]]
+        values = [built[v] if isinstance(v, str) else v for _, v in fields[prefix]]
+        built[prefix] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return built[""]
+
+
+def _item_lists(column: pl.Series) -> list[list[dict[str, Any] | None] | None]:
+    """A list-of-struct column as Python lists of item dicts (None for a null
+    list or item, as ``to_list`` gives them, which costs several microseconds
+    per item): the items of every list as one frame, made dicts by
+    :func:`_row_dicts`, then cut back by each list's length."""
+    lengths = column.list.len()
+    flat = column.filter(lengths > 0).explode()
+    items: list[Any] = _row_dicts(flat.struct.unnest())
+    if flat.null_count():
+        items = [None if null else item for item, null in zip(items, flat.is_null().to_list(), strict=True)]
+    it = iter(items)
+    return [None if k is None else list(islice(it, k)) for k in lengths.to_list()]
 
 
 def _null_cells(spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str]]:
@@ -1795,11 +1867,6 @@ def _row_reader(spec: ModelSpec) -> tuple[dict[str, pl.DataType], dict[str, Any]
 _ROW_READERS: dict[int, tuple[ModelSpec, Any]] = {}
 
 
-def _nested_keys(columns: Sequence[str]) -> list[tuple[str, ...]]:
-    """Each canonical column's place in a nested record dict (see :func:`_nest`)."""
-    return [tuple(c.split(".")) for c in columns]
-
-
 def records_as_given(data: pl.DataFrame, model: type[Customer] = Customer) -> list[Customer] | None:
     """The records of a small table that is already canonical and valid,
     read row by row through the record model, without the column-wise
@@ -1827,33 +1894,26 @@ def records_as_given(data: pl.DataFrame, model: type[Customer] = Customer) -> li
     given = data.schema
     if len(given) != len(schema) or any(schema.get(c) != t for c, t in given.items()):
         return None
-    columns = list(given)
-    keys = _nested_keys(columns)
-    lists = [(columns.index(path), *cells) for path, cells in items.items()]
-    out: list[Customer] = []
-    for row, values in enumerate(data.iter_rows()):
-        cells = list(values)
-        for i, value in enumerate(cells):
-            if value is None:
-                path = columns[i]
-                if path in unusual:
-                    return None
-                if path in filled:
-                    default = filled[path]
-                    cells[i] = list(default) if isinstance(default, tuple) else default
-        for i, item_filled, item_unusual in lists:
-            lst = cells[i]
+    columns = _cells(data)
+    for path, values in columns.items():
+        if None not in values:
+            continue
+        if path in unusual:
+            return None
+        if path in filled:
+            default = filled[path]
+            columns[path] = [
+                (list(default) if isinstance(default, tuple) else default) if v is None else v for v in values
+            ]
+    for path, (item_filled, item_unusual) in items.items():
+        for lst in columns[path]:
             if lst is None:
                 return None
             for item in lst:
                 if item is None or not _canonical_cells(item, item_filled, item_unusual):
                     return None
-        record: dict[str, Any] = {}
-        for key, value in zip(keys, cells, strict=True):
-            node = record
-            for part in key[:-1]:
-                node = node.setdefault(part, {})
-            node[key[-1]] = value
+    out: list[Customer] = []
+    for row, record in enumerate(_nested(columns, data.height)):
         try:
             out.append(_validate(record, row, model))
         except RecordError:
