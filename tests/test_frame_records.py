@@ -6,7 +6,6 @@ slices ``records_from_canonical`` works in."""
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from typing import Any
 
 import polars as pl
@@ -19,7 +18,6 @@ import customer_rules as cr
 from customer_rules.errors import RecordError
 from customer_rules.model import tables
 from customer_rules.model.tables import (
-    _collector_paused,
     _row_dicts,
     customer_spec,
     prepare,
@@ -118,18 +116,3 @@ def test_a_refused_row_keeps_its_own_row_number_in_every_slice(monkeypatch: pyte
     assert refused == [(3, "c3"), (13, "c13"), (23, "c23")]
     kept = [(row, rec.id) for row, rec in out if not isinstance(rec, RecordError)]
     assert kept == [(i, f"c{i}") for i in range(25) if i not in (3, 13, 23)]
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_left_as_it_was(enabled: bool) -> None:
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        with _collector_paused():
-            assert not gc.isenabled()
-        assert gc.isenabled() is enabled
-        with pytest.raises(KeyError), _collector_paused():
-            raise KeyError("x")
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()

@@ -30,6 +30,7 @@ from customer_rules.lang.policy import Policy, Text, read_policy_file
 from customer_rules.lang.population import Cut
 from customer_rules.lang.stability import sticky
 from customer_rules.lang.types import Namespace, record_fields
+from customer_rules.model.bulk import collector_paused
 from customer_rules.model.decision import Decision, Profile
 from customer_rules.model.features import Feature
 from customer_rules.model.frames import FrameResult
@@ -879,22 +880,29 @@ class Engine:
     def classify_many(
         self, customers: Iterable[Any], *, as_of: Any, schemes: Iterable[str] | None = None
     ) -> BatchResult:
-        """Classify many customers; bad rows are reported, never lost or fatal."""
+        """Classify many customers; bad rows are reported, never lost or fatal.
+
+        The cyclic garbage collector is paused while the batch runs
+        (:func:`~customer_rules.model.bulk.collector_paused`): the profiles
+        all survive, and the collector scanning them over and over cost a
+        quarter to a third of the run.
+        """
         wanted = list(schemes) if schemes is not None else None
         if wanted is not None:
             for s in wanted:
                 self.scheme(s)
         profiles: list[Profile] = []
         rejected: list[Rejected] = []
-        for i, c in enumerate(customers):
-            try:
-                record = to_record(c, row=i, model=self.record_model)
-                profiles.append(self.classify(record, as_of=as_of, schemes=wanted))
-            except CustomerRulesError as exc:
-                rid = exc.record_id if isinstance(exc, RecordError) else getattr(c, "id", None)
-                if rid is None and isinstance(c, Mapping):
-                    rid = c.get("id")
-                rejected.append(Rejected(i, None if rid is None else str(rid), exc))
+        with collector_paused():
+            for i, c in enumerate(customers):
+                try:
+                    record = to_record(c, row=i, model=self.record_model)
+                    profiles.append(self.classify(record, as_of=as_of, schemes=wanted))
+                except CustomerRulesError as exc:
+                    rid = exc.record_id if isinstance(exc, RecordError) else getattr(c, "id", None)
+                    if rid is None and isinstance(c, Mapping):
+                        rid = c.get("id")
+                    rejected.append(Rejected(i, None if rid is None else str(rid), exc))
         return BatchResult(profiles, rejected)
 
     # -- tables (the frame backend) ------------------------------------------------

@@ -15,15 +15,13 @@ This module imports polars at import time: import it lazily.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import difflib
-import gc
 import math
 import string
 import types
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -37,6 +35,7 @@ from pydantic_core import PydanticUndefined
 
 from customer_rules.errors import RecordError
 from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, STRING, Type, _unwrap, scalar_type
+from customer_rules.model.bulk import collector_paused
 from customer_rules.model.records import INT64_MAX, INT64_MIN, Customer, NotBefore, UniqueItems
 
 ROW = "__cr_row"
@@ -1627,7 +1626,7 @@ def _frame_from_dicts(dicts: Sequence[dict[str, Any]], model: type[Customer]) ->
     spec = customer_spec(model)
     bad: set[int] = set()
     try:
-        with _collector_paused():
+        with collector_paused():
             columns = _read_dicts(node, dicts, bad)
     except _Unsupported:
         return None
@@ -1712,22 +1711,6 @@ def _validate(data: Mapping[str, Any], row: int | None, model: type[Customer] = 
         raise RecordError(None if rid is None else str(rid), errors, row=row) from None
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a while. Reading or building
-    millions of short-lived containers (tuples, dicts, records) would set
-    it off again and again, each time scanning every object made so far:
-    the cost grows faster than the number of rows. None of them is part of
-    a reference cycle; reference counting frees them."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def records_from_canonical(
     valid: pl.DataFrame, model: type[Customer] = Customer
 ) -> list[tuple[int, Customer | RecordError]]:
@@ -1743,7 +1726,7 @@ def records_from_canonical(
     rows = valid.get_column(ROW).to_list() if ROW in valid.columns else list(range(valid.height))
     schema = canonical_schema(customer_spec(model))
     fields = valid.select([c for c in valid.columns if c in schema])
-    with _collector_paused():
+    with collector_paused():
         for start in range(0, fields.height, _ROWS_AT_ONCE):
             part = fields.slice(start, _ROWS_AT_ONCE)
             for row, data in zip(rows[start : start + part.height], _row_dicts(part), strict=True):
