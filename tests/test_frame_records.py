@@ -16,6 +16,7 @@ from pydantic import model_validator
 
 import customer_rules as cr
 from customer_rules.errors import RecordError
+from customer_rules.lab.generate import _set as set_path
 from customer_rules.model import tables
 from customer_rules.model.tables import (
     _row_dicts,
@@ -38,14 +39,10 @@ SCHEMA = {
 
 
 def nest(row: dict[str, Any]) -> dict[str, Any]:
-    """The reference: one row of ``iter_rows(named=True)`` nested by its dotted keys."""
+    """The reference: one row of ``iter_rows(named=True)`` nested by its dotted keys, one cell at a time."""
     out: dict[str, Any] = {}
     for path, value in row.items():
-        *parents, last = path.split(".")
-        node = out
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
+        set_path(out, path, value)
     return out
 
 
