@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ import polars as pl
 
 from customer_rules.errors import CustomerRulesError, EvaluationError
 from customer_rules.lang.types import LIST
+from customer_rules.model.bulk import collector_paused
 from customer_rules.model.features import Feature, Inputs, UndeclaredRead
 from customer_rules.model.tables import ROW, ModelSpec, customer_spec, dtype_of
 
@@ -178,21 +177,8 @@ def python_features(
     :class:`~customer_rules.CustomerRulesError` are left out and returned as
     rejected-row entries (``row``, ``id``, ``reason``, ...), as the python
     backend rejects them. ``spec`` is the engine's record spec (plugin namespaces)."""
-    with _no_gc():
+    with collector_paused():  # the many small tuples made per row are acyclic
         return _python_features(frame, uses, as_of, spec or customer_spec())
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Cyclic garbage collection paused: the many small tuples made per row
-    are acyclic, and collecting while they pile up costs as much as making them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _python_features(
