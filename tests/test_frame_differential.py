@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from rules_support import AS_OF, engine
+from rules_support import AS_OF, engine, policy
 
 import customer_rules as cr
 from customer_rules.model.tables import prepare
@@ -549,3 +549,29 @@ def test_column_wise_validation_refuses_the_rows_the_record_model_refuses(
             refused.append(i)
     assert prepared.rejected["row"].to_list() == refused
     assert prepared.valid.height + len(refused) == n
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "2024-01-01 == value.orders_12m + params.day",
+        "coalesce(params.day, 2024-01-01) == value.orders_12m + params.day",
+        "1 < if(value.orders_12m > 0, value.orders_12m, 0)",
+        "value.revenue_12m / value.orders_12m > 3",
+    ],
+)
+def test_a_literal_against_a_guard_that_holds_on_no_row(when: str) -> None:
+    """A small table whose value column is all missing: the guards (a date in
+    range, ``if``, division by zero) take their other branch on every row.
+    Compared with a constant (``coalesce`` of literals), polars' in-memory
+    engine made that a one-row column and the frame backend failed ("length 1
+    doesn't match the DataFrame height"; found by ``test_frame_small``'s
+    random policies in CI). Every backend gives the python backend's labels."""
+    p = policy([{"id": "r", "when": when, "then": "yes"}], default="no", params={"day": dt.date(2024, 1, 1)})
+    e = engine(p)
+    rows = [{"id": "a"}, {"id": "b", "value": {"revenue_12m": 10.0}}, {"id": "c"}]
+    want = [e.decide("t", r, as_of=AS_OF).label for r in rows]
+    table = cr.frame_from_records(rows)
+    for backend in ("frame", "auto", "python"):
+        out = e.classify_frame(table, as_of=AS_OF, backend=backend, rejected="raise")
+        assert out.get_column("t").to_list() == want, backend

@@ -1170,7 +1170,18 @@ def run_frame(
         for batch in run.batches:
             lf = lf.with_columns(batch)
         out = lf.select(pl.col(ROW), *run.outputs, *[e for _, _, e in conflict_cols])
-        return out.collect(engine=collect_engine(part.height), optimizations=_query_flags(part.height))
+        engine, flags = collect_engine(part.height), _query_flags(part.height)
+        try:
+            return out.collect(engine=engine, optimizations=flags)
+        except pl.exceptions.InvalidOperationError:
+            if engine == "streaming":
+                raise
+            # polars 2.1's in-memory engine: a when/then whose condition holds on no
+            # row is its one-value otherwise branch, and that compared with a literal
+            # stays one row ("length 1 doesn't match the DataFrame height"; a value
+            # column all null on a small table does it). The streaming engine
+            # broadcasts it. A genuine error fails here again.
+            return out.collect(engine="streaming", optimizations=flags)
 
     if frame.height <= PART_ROWS:
         result = decide(frame)
