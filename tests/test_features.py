@@ -14,17 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import customer_rules as cr
-from customer_rules.backends.table_features import (
-    DISTINCT_DATES,
-    FeatureTable,
-    columns_read,
-    feature_inputs,
-    python_features,
-    python_values,
-)
+from customer_rules.backends.table_features import FeatureTable, columns_read, feature_inputs, python_features
 from customer_rules.lab.generate import settings
 from customer_rules.model.features import Inputs, UndeclaredRead
-from customer_rules.model.tables import prepare
+from customer_rules.model.tables import DISTINCT_DATES, prepare, python_values
 from customer_rules.testing import check_feature, check_plugin
 
 pytestmark = pytest.mark.usefixtures("frame_backend")  # the frame backend, also on small tables
@@ -218,7 +211,7 @@ def test_python_values_of_a_record_list_are_tuples_of_its_items(
         else [None if c is None else [{"opened_at": o, "closed_at": k} for o, k in c] for c in cases]
     )
     series = pl.Series("cases", rows or [], dtype=pl.List(item))
-    got = python_values(series, ("closed_at", "opened_at"))
+    got = python_values(series, ("closed_at", "opened_at"), Inputs.shape)
     assert all(type(r) is tuple for r in got)
     assert [[(k.opened_at, k.closed_at) for k in r] for r in got] == [list(c or []) for c in cases]
 

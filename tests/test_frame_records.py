@@ -39,11 +39,20 @@ SCHEMA = {
 
 
 def nest(row: dict[str, Any]) -> dict[str, Any]:
-    """The reference: one row of ``iter_rows(named=True)`` nested by its dotted keys, one cell at a time."""
+    """The reference: one row of ``iter_rows(named=True)`` nested by its dotted
+    keys, one cell at a time, its lists as the tuples a record holds."""
     out: dict[str, Any] = {}
     for path, value in row.items():
-        set_path(out, path, value)
+        set_path(out, path, tuples(value))
     return out
+
+
+def tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: tuples(v) for k, v in value.items()}
+    return value
 
 
 def maybe(s: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

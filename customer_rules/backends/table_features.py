@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from customer_rules.errors import CustomerRulesError, EvaluationError
 from customer_rules.lang.types import LIST
 from customer_rules.model.bulk import collector_paused
 from customer_rules.model.features import Feature, Inputs, UndeclaredRead
-from customer_rules.model.tables import ROW, ModelSpec, customer_spec, dtype_of
+from customer_rules.model.tables import ROW, ModelSpec, customer_spec, dtype_of, nested_rows, python_values
 
 
 @dataclass
@@ -117,56 +117,11 @@ def feature_inputs(frame: pl.DataFrame, feat: Feature, spec: ModelSpec | None = 
     ``id`` and the paths the feature reads, from those columns alone (no
     record is built or validated: the table is already validated)."""
     spec = spec or customer_spec()
-    tree: dict[str, Any] = {"id": frame.get_column("id").to_list()}
+    columns: dict[str, list[Any]] = {"id": frame.get_column("id").to_list()}
     for col, fields in columns_read(feat, spec).items():
-        series = frame.get_column(col)
-        *groups, leaf = col.split(".")
-        node = tree
-        for g in groups:
-            node = node.setdefault(g, {})
-        node[leaf] = python_values(series, None if fields is None else tuple(sorted(fields)))
-    return _inputs(tree)
-
-
-def _inputs(tree: Mapping[str, Any]) -> list[Inputs]:
-    make = Inputs.shape(tuple(tree))
-    columns = [_inputs(v) if isinstance(v, dict) else v for v in tree.values()]
-    return list(map(make, zip(*columns, strict=True)))
-
-
-def python_values(series: pl.Series, fields: tuple[str, ...] | None = None) -> list[Any]:
-    """A column as the Python values a record holds, converted column-wise:
-    dates through one lookup of the distinct values when they repeat, lists as tuples (an
-    absent list is empty), structs as :class:`Inputs` (of only ``fields``,
-    when given, for a struct or a list of structs)."""
-    dtype = series.dtype
-    if isinstance(dtype, pl.List):
-        ends = series.list.len().fill_null(0).cum_sum()
-        starts = ends.shift(1, fill_value=0).to_list()
-        inner = tuple(python_values(series.explode(empty_as_null=False, keep_nulls=False), fields))
-        # (a slice of a tuple is a tuple: one made per row, not a list and then a tuple)
-        return [inner[a:b] for a, b in zip(starts, ends.to_list(), strict=True)]
-    if isinstance(dtype, pl.Struct):
-        names = fields if fields is not None else tuple(f.name for f in dtype.fields)
-        make = Inputs.shape(names)
-        columns = [python_values(series.struct.field(n)) for n in names]
-        nulls = series.is_null().to_list() if series.null_count() else None
-        made = list(map(make, zip(*columns, strict=True)))
-        return made if nulls is None else [None if z else m for m, z in zip(made, nulls, strict=True)]
-    if dtype == pl.Date():
-        distinct = series.unique()
-        if len(distinct) * DISTINCT_DATES > len(series):  # mostly distinct: converted one by one
-            return series.to_list()
-        lookup = dict(zip(distinct.to_physical().to_list(), distinct.to_list(), strict=True))
-        return [lookup[d] for d in series.to_physical().to_list()]
-    return series.to_list()
-
-
-#: a date column with at least this many rows per distinct date is converted
-#: through one lookup of the distinct dates (polars makes each date object
-#: anew: 100k rows of 100 dates 32 -> 14 ms, CPU); with fewer, converting
-#: every value costs less (100k of 30k dates: 32 against 49 ms)
-DISTINCT_DATES = 5
+        read = None if fields is None else tuple(sorted(fields))
+        columns[col] = python_values(frame.get_column(col), read, Inputs.shape)
+    return nested_rows(columns, Inputs.shape)
 
 
 def python_features(
