@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from rules_support import AS_OF, engine, policy
 
 import customer_rules as cr
+from customer_rules.lab.generate import _set as set_path
 from customer_rules.lang.ast import (
     ARITH,
     COMPARE,
@@ -199,11 +200,7 @@ anything = st.recursive(
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path, v in flat.items():
-        *parents, leaf = path.split(".")
-        node = out
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = v
+        set_path(out, path, v)
     return out
 
 
