@@ -262,3 +262,68 @@ def test_items_checked_over_a_contiguous_copy_as_over_their_chunks(
         assert tables_module._contiguous_for_checks(chunked, sources["cases"], 1) == in_chunks
     with mock.patch.object(tables_module, "ITEMS_PER_CHUNK_CHECK", 0):
         assert not tables_module._contiguous_for_checks(chunked, sources["cases"], 1)
+
+
+# -- text columns read whole (issue 14: a table from pl.read_csv) ------------------------------
+#
+# ``prepare`` first reads, in one pass, the table's own columns of another
+# type than their field's (text dates, whole floats for an integer, ...) that
+# polars reads exactly on every row (``_read_exactly``), and checks them as if
+# they had been given typed. A column with any value polars does not read is
+# judged as given. Either way the result must be the one judging as given
+# gives: the same valid table, the same rejected rows and messages.
+
+WHOLE_FLOATS = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 3.0, -1.0]), st.sampled_from([2.5, math.nan]))
+
+
+@st.composite
+def text_tables(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(min_value=1, max_value=8))
+    clean = draw(st.booleans())  # clean: every text date one polars reads exactly
+
+    def column(strategy: st.SearchStrategy[object]) -> list[object]:
+        return draw(st.lists(strategy, min_size=n, max_size=n))
+
+    day = st.one_of(st.none(), st.dates(dt.date(2025, 12, 28), dt.date(2026, 1, 4)).map(dt.date.isoformat))
+    return pl.DataFrame(
+        {
+            "id": pl.Series([f"c{i}" for i in range(n)], dtype=pl.String()),
+            "birthday": pl.Series(column(day if clean else MAYBE_DAY), dtype=pl.String()),
+            "deal.first_contact_at": pl.Series(column(day), dtype=pl.String()),
+            "deal.last_contact_at": pl.Series(column(day if clean else MAYBE_DAY), dtype=pl.String()),
+            "value.orders_12m": pl.Series(column(ORDERS_TEXT), dtype=pl.String()),
+            "value.credit_rating": pl.Series(column(WHOLE_FLOATS), dtype=pl.Float64()),
+            "value.loyalty": pl.Series(column(st.none() | st.sampled_from([0.0, 2.0])), dtype=pl.Float32()),
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(text_tables())
+def test_text_columns_read_whole_give_what_judging_them_as_given_gives(frame: pl.DataFrame) -> None:
+    read = prepare(frame, warn=False)
+    with mock.patch.object(tables_module, "_read_exactly", lambda data, slots: []):
+        as_given = prepare(frame, warn=False)
+    assert_frame_equal(read.valid, as_given.valid)
+    assert_frame_equal(read.rejected, as_given.rejected)
+
+
+def test_a_table_read_from_csv_has_its_dates_read_whole_and_classifies_as_typed(tmp_path) -> None:
+    import customer_rules as cr
+
+    typed = frame_from_records(cr.sample_customers(60))
+    flat = typed.select(c for c, d in typed.schema.items() if not isinstance(d, pl.List))
+    flat.write_csv(tmp_path / "customers.csv")
+    text = pl.read_csv(tmp_path / "customers.csv")  # as a notebook reads it: dates as text
+    dates = {c for c, d in flat.schema.items() if d == pl.Date()}
+    assert dates and all(text.schema[c] == pl.String() for c in dates)
+    spec = customer_spec()
+    sources, _ = map_columns(text.schema, spec, warn=False)
+    read = tables_module._read_exactly(text, {s.column: spec.slots[p] for p, s in sources.items()})
+    assert dates <= {s.name for s in read}
+    assert_frame_equal(prepare(text, warn=False).valid, prepare(flat, warn=False).valid)
+    engine = cr.Engine(load_entry_points=False).fit(cr.sample_customers(200), as_of=cr.SAMPLE_AS_OF)
+    labels = list(engine.schemes)
+    got = engine.classify_frame(text, as_of=cr.SAMPLE_AS_OF, backend="frame").select("id", *labels)
+    want = engine.classify_frame(flat, as_of=cr.SAMPLE_AS_OF, backend="frame").select("id", *labels)
+    assert_frame_equal(got, want)

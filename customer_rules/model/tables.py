@@ -610,6 +610,52 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
     return Coerced(value, checks, screens)
 
 
+def _read_exactly(data: pl.DataFrame, slots: Mapping[str, Slot]) -> list[pl.Series]:
+    """The columns of ``data`` named in ``slots`` (column → its field) that are
+    of another type than their field's (text dates, as ``pl.read_csv`` and
+    JSON give them; whole floats for an integer, ...) and that polars reads
+    exactly (:func:`_fast`) on every row, read: columns of the field's type,
+    null where the input is. A column with any value polars does not read
+    is left out (its rows are judged as given, by pydantic's path).
+
+    A column read here is then checked as if given typed, at the cost of a
+    typed column. Checked as given, every check also ran pydantic's path for
+    the rows polars might not read, and the screens read the text again: a
+    table from ``pl.read_csv`` (15 text date columns, 100,000 rows) took 2.9x
+    the time of the same table typed."""
+    candidates: list[tuple[str, pl.Expr, pl.Expr]] = []
+    schema = data.schema
+    for column, slot in slots.items():
+        src = schema[column]
+        target = dtype_of(slot.type)
+        if not slot.exact or src == target or isinstance(src, pl.Null):
+            continue
+        raw = pl.col(column)
+        fast = _fast(raw, src, slot.type)
+        if fast is None or fast[0].meta.eq(pl.lit(True)):
+            continue
+        ok, value = fast
+        # read where given, to a value (a huge integer as text reads null)
+        read = raw.is_null() | (ok.fill_null(False) & value.is_not_null())
+        candidates.append((column, read, value.cast(target)))
+    if not candidates:
+        return []
+    # values and verdicts in one pass (a verdict as an aggregate took 3x as long)
+    out = (
+        data.lazy()
+        .select(
+            *[v.alias(f"v{i}") for i, (_, _, v) in enumerate(candidates)],
+            *[r.alias(f"r{i}") for i, (_, r, _) in enumerate(candidates)],
+        )
+        .collect(engine=collect_engine(data.height))
+    )
+    return [
+        out.get_column(f"v{i}").alias(column)
+        for i, (column, _, _) in enumerate(candidates)
+        if out.get_column(f"r{i}").all()
+    ]
+
+
 def _JUDGED(target: pl.DataType) -> pl.DataType:
     return pl.Struct({"v": target, "e": pl.String()})
 
@@ -1085,8 +1131,13 @@ def prepare(
     # rows, so those rows are made contiguous on their own below (and the
     # items of nested lists in _child_frame): the whole table is never
     # copied, which took as long as classifying it and doubled its memory.
-    base = data.with_row_index(ROW)
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
+    own = {p: s for p, s in sources.items() if p in spec.slots and s.expr.meta.eq(pl.col(s.column))}
+    read = _read_exactly(data, {s.column: spec.slots[p] for p, s in own.items()})
+    if read:  # columns polars reads whole: checked as if given typed
+        data = data.with_columns(read)
+        sources, passthrough = map_columns(data.schema, spec, warn=False)
+    base = data.with_row_index(ROW)
     values, checks, screens, given = _top_level_checks(spec, data.schema, sources)
     id_value = values.get("id", pl.lit(None, dtype=pl.String()))
     raw_id = sources["id"].expr if "id" in sources else pl.lit(None, dtype=pl.String())
@@ -1602,7 +1653,13 @@ def _read_items(
     if not items:
         return None
     fields = _read_dicts(node, items, bad, _Owners(lists, rows))
-    flat = pl.DataFrame(list(fields.values())).to_struct(path)
+    frame = pl.DataFrame(list(fields.values()))
+    # the items' text dates read here, where they are a plain column, not
+    # inside the list column prepare checks (100,000 customers as JSON gives
+    # them: prepare 154 -> ~20 ms for their nested lists)
+    slots = {node.prefix + key: what for key, kind, what in node.fields if kind == "slot"}
+    frame = frame.with_columns(_read_exactly(frame, {c: slots[c] for c in frame.columns if c in slots}))
+    flat = frame.to_struct(path)
     return _ragged(path, flat, lists, pl.List(flat.dtype))
 
 
