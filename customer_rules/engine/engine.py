@@ -692,6 +692,12 @@ class Engine:
         return self._has_adjust
 
     @property
+    def has_custom_strategies(self) -> bool:
+        """Whether a plugin implements ``choose_strategy`` (a decision's strategy
+        is then not only its label's)."""
+        return self._custom_strategy
+
+    @property
     def has_observers(self) -> bool:
         """Whether a plugin implements ``observe_profile`` (sees every profile made)."""
         return self._has_observers

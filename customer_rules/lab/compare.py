@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from customer_rules.engine.engine import Engine
     from customer_rules.model.records import Customer
+    from customer_rules.model.strategy import Strategy
 
 #: How the label ``None`` (unclassified) is shown in tables.
 UNCLASSIFIED = "unclassified"
@@ -33,10 +34,7 @@ UNCLASSIFIED = "unclassified"
 
 def contacts_per_week(decision: Decision | None) -> float:
     """Contacts a week the decision's strategy asks for (0 without a cadence)."""
-    if decision is None or decision.strategy is None or decision.strategy.cadence is None:
-        return 0.0
-    c = decision.strategy.cadence
-    return 7.0 / ((c.min_days + c.max_days) / 2)
+    return 0.0 if decision is None else _rate(decision.strategy)
 
 
 @dataclass(frozen=True)
@@ -248,15 +246,30 @@ class Comparison:
         )
 
 
-def _records(data: Iterable[Any], model: type[Customer] | None = None) -> tuple[list[Customer], int]:
+def _is_table(data: Any) -> bool:
+    return type(data).__module__.split(".")[0] in ("polars", "pandas")
+
+
+def _records(data: Any, model: type[Customer] | None = None) -> tuple[list[Customer], int]:
+    """The customers in ``data`` (records, dicts, or a polars or pandas table)
+    as records, and how many rows were refused (left out)."""
     from customer_rules.engine.engine import to_record
     from customer_rules.model.records import Customer as core
 
+    model = model or core
+    if _is_table(data):
+        from customer_rules.model.frames import to_polars
+        from customer_rules.model.tables import customer_spec, prepare, records_from_canonical
+
+        prepared = prepare(to_polars(data)[1], spec=customer_spec(model), warn=False)
+        pairs = records_from_canonical(prepared.valid, model)
+        valid = [r for _, r in pairs if not isinstance(r, RecordError)]
+        return valid, prepared.rejected.height + len(pairs) - len(valid)
     out: list[Customer] = []
     rejected = 0
     for i, row in enumerate(data):
         try:
-            out.append(to_record(row, row=i, model=model or core))
+            out.append(to_record(row, row=i, model=model))
         except RecordError:
             rejected += 1
     return out, rejected
@@ -289,7 +302,7 @@ def _describe(engine: Engine, scheme: str, other: Engine, other_scheme: str) -> 
 def compare(
     engine_a: Engine,
     engine_b: Engine,
-    data: Iterable[Any],
+    data: Any,
     *,
     as_of: Any,
     scheme: str | tuple[str, str] | None = None,
@@ -297,8 +310,10 @@ def compare(
 ) -> Comparison:
     """Classify ``data`` with both engines and compare one scheme's labels.
 
-    ``data`` is an iterable of customers (records or dicts; rows that do not
-    validate are counted in ``rejected``). ``scheme`` names the scheme (or a
+    ``data`` is an iterable of customers (records or dicts) or a polars or
+    pandas table named as for ``engine.classify_frame`` (read into records:
+    a comparison keeps both decisions of every customer); rows that do not
+    validate are counted in ``rejected``. ``scheme`` names the scheme (or a
     pair ``(scheme under A, scheme under B)`` to compare two different
     schemes); by default the one scheme whose policy, parameters or
     strategies differ between the engines. An engine whose scheme ranks
@@ -340,18 +355,81 @@ def compare(
     )
 
 
+class _Customers:
+    """What the lab classifies: records, or a table decided column-wise.
+
+    A table (polars DataFrame or LazyFrame, pandas DataFrame) is classified
+    by the frame backend when the engine's labels and strategies there are
+    its decisions' (no plugin adjusts decisions or chooses strategies):
+    the same label counts as record by record, at a table's cost. Otherwise
+    its valid rows become records. Rows that do not validate are left out
+    either way.
+    """
+
+    def __init__(self, data: Any, engine: Engine) -> None:
+        from customer_rules.model.frames import to_polars
+
+        self.table: pl.DataFrame | None = None
+        self.records: list[Customer] = []
+        if _is_table(data) and not (engine.has_overrides or engine.has_custom_strategies):
+            self.table = to_polars(data)[1]
+        else:
+            self.records, _ = _records(data, engine.record_model)
+
+    def fit(self, engine: Engine, scheme: str, day: dt.date) -> None:
+        """Fit ``scheme`` on these customers when it ranks them and is not fitted."""
+        if not engine.is_fitted(scheme):
+            population: Any = self.table if self.table is not None else self.records
+            engine.fit(population, as_of=day, schemes=[scheme])
+
+    def tally(self, engine: Engine, scheme: str, day: dt.date) -> tuple[Counter[str | None], Counter[float]]:
+        """Customers per label, and per weekly contact rate of their strategy."""
+        if self.table is None:
+            decisions = [engine.decide(scheme, r, as_of=day) for r in self.records]
+            return Counter(d.label for d in decisions), Counter(contacts_per_week(d) for d in decisions)
+        result = engine.classify_frame_with_rejects(self.table, as_of=day, schemes=[scheme])
+        for error in result.errors:
+            if not isinstance(error, RecordError):  # a conflict under hit policy unique: as decide raises it
+                raise error
+        strategies = engine.schemes[scheme].strategies
+        labels: Counter[str | None] = Counter()
+        for label, count in result.frame.get_column(scheme).value_counts(sort=True).iter_rows():
+            labels[label] = count
+        rates: Counter[float] = Counter()
+        for label, count in labels.items():
+            strategy = strategies.get(label) if label is not None else None
+            rates[_rate(strategy)] += count
+        return labels, rates
+
+
+def _rate(strategy: Strategy | None) -> float:
+    """Contacts a week ``strategy`` asks for (0 without one or without a cadence)."""
+    if strategy is None or strategy.cadence is None:
+        return 0.0
+    c = strategy.cadence
+    return 7.0 / ((c.min_days + c.max_days) / 2)
+
+
+def _workload(rates: Counter[float]) -> float:
+    """Contacts a week in all, from the customers per rate (summed in one order
+    whichever way the customers were classified)."""
+    return sum(rate * count for rate, count in sorted(rates.items()))
+
+
 def label_shares(
-    engine: Engine, scheme: str, data: Iterable[Any], *, as_of: Any
+    engine: Engine, scheme: str, data: Any, *, as_of: Any
 ) -> dict[str | None, float]:
-    """The share of customers per label (fitting the engine first when needed)."""
+    """The share of customers per label (fitting the engine first when needed).
+
+    ``data`` is customers (records or dicts) or a table (see :func:`sweep`)."""
     from customer_rules.engine.engine import normalise_as_of
 
     day = normalise_as_of(as_of)
-    records, _ = _records(data, engine.record_model)
-    if not engine.is_fitted(scheme):
-        engine.fit(records, as_of=day, schemes=[scheme])
-    counts = Counter(engine.decide(scheme, r, as_of=day).label for r in records)
-    n = len(records) or 1
+    engine.scheme(scheme)
+    customers = _Customers(data, engine)
+    customers.fit(engine, scheme, day)
+    counts, _ = customers.tally(engine, scheme, day)
+    n = sum(counts.values()) or 1
     return {k: v / n for k, v in counts.items()}
 
 
@@ -360,7 +438,7 @@ def sweep(
     scheme: str,
     param: str,
     values: Iterable[Any],
-    data: Iterable[Any],
+    data: Any,
     *,
     as_of: Any,
 ) -> pl.DataFrame:
@@ -372,28 +450,34 @@ def sweep(
     parameter), ``n``, then one column per label (in label order, plus
     ``unclassified`` when some are) holding the share of customers, and
     ``contacts_per_week`` from the strategies' cadences.
+
+    ``data`` is customers (records or dicts; rows that do not validate are
+    left out) or a table named as for ``engine.classify_frame`` (polars or
+    pandas): a table is classified column-wise by the frame backend, with
+    the same result, unless a plugin adjusts decisions or chooses
+    strategies (then its rows are decided one by one).
     """
     import polars as pl
 
     from customer_rules.engine.engine import normalise_as_of
 
     day = normalise_as_of(as_of)
-    records, _ = _records(data, engine.record_model)
+    engine.scheme(scheme)
+    customers = _Customers(data, engine)
     labels: list[str | None] = list(engine.schemes[scheme].labels)
     rows: list[dict[str, Any]] = []
     for value in values:
         eng = engine.with_params(scheme, **{param: value})
-        if not eng.is_fitted(scheme):
-            eng.fit(records, as_of=day, schemes=[scheme])
-        decisions = [eng.decide(scheme, r, as_of=day) for r in records]
-        counts = Counter(d.label for d in decisions)
-        n = len(records) or 1
-        row: dict[str, Any] = {param: value, "n": len(records)}
+        customers.fit(eng, scheme, day)
+        counts, rates = customers.tally(eng, scheme, day)
+        total = sum(counts.values())
+        n = total or 1
+        row: dict[str, Any] = {param: value, "n": total}
         for lab in counts:
             if lab not in labels:
                 labels.append(lab)
         row.update({lab or UNCLASSIFIED: counts.get(lab, 0) / n for lab in labels})
-        row["contacts_per_week"] = round(sum(contacts_per_week(d) for d in decisions), 3)
+        row["contacts_per_week"] = round(_workload(rates), 3)
         rows.append(row)
     columns = [param, "n", *(lab or UNCLASSIFIED for lab in labels), "contacts_per_week"]
     return pl.DataFrame([{c: r.get(c, 0.0) for c in columns} for r in rows]).select(columns)
