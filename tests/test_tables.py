@@ -285,7 +285,7 @@ def text_tables(draw: st.DrawFn) -> pl.DataFrame:
         return draw(st.lists(strategy, min_size=n, max_size=n))
 
     day = st.one_of(st.none(), st.dates(dt.date(2025, 12, 28), dt.date(2026, 1, 4)).map(dt.date.isoformat))
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "id": pl.Series([f"c{i}" for i in range(n)], dtype=pl.String()),
             "birthday": pl.Series(column(day if clean else MAYBE_DAY), dtype=pl.String()),
@@ -296,13 +296,18 @@ def text_tables(draw: st.DrawFn) -> pl.DataFrame:
             "value.loyalty": pl.Series(column(st.none() | st.sampled_from([0.0, 2.0])), dtype=pl.Float32()),
         }
     )
+    if draw(st.booleans()):  # the deal as one struct column, as JSON gives it (null: no deal)
+        deal = pl.struct(pl.col("^deal\\..*$").name.map(lambda c: c.removeprefix("deal.")))
+        missing = pl.Series(column(st.booleans()))
+        frame = frame.with_columns(deal=pl.when(missing).then(None).otherwise(deal)).drop("^deal\\..*$")
+    return frame
 
 
 @settings(max_examples=60, deadline=None)
 @given(text_tables())
 def test_text_columns_read_whole_give_what_judging_them_as_given_gives(frame: pl.DataFrame) -> None:
     read = prepare(frame, warn=False)
-    with mock.patch.object(tables_module, "_read_exactly", lambda data, slots: []):
+    with mock.patch.object(tables_module, "_read_exactly", lambda data, fields: {}):
         as_given = prepare(frame, warn=False)
     assert_frame_equal(read.valid, as_given.valid)
     assert_frame_equal(read.rejected, as_given.rejected)
@@ -319,8 +324,8 @@ def test_a_table_read_from_csv_has_its_dates_read_whole_and_classifies_as_typed(
     assert dates and all(text.schema[c] == pl.String() for c in dates)
     spec = customer_spec()
     sources, _ = map_columns(text.schema, spec, warn=False)
-    read = tables_module._read_exactly(text, {s.column: spec.slots[p] for p, s in sources.items()})
-    assert dates <= {s.name for s in read}
+    read = tables_module._read_exactly(text, {p: (s, spec.slots[p]) for p, s in sources.items()})
+    assert dates <= set(read)
     assert_frame_equal(prepare(text, warn=False).valid, prepare(flat, warn=False).valid)
     engine = cr.Engine(load_entry_points=False).fit(cr.sample_customers(200), as_of=cr.SAMPLE_AS_OF)
     labels = list(engine.schemes)

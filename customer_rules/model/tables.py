@@ -610,36 +610,34 @@ def coerce(raw: pl.Expr, src: pl.DataType, slot: Slot) -> Coerced:
     return Coerced(value, checks, screens)
 
 
-def _read_exactly(data: pl.DataFrame, slots: Mapping[str, Slot]) -> list[pl.Series]:
-    """The columns of ``data`` named in ``slots`` (column → its field) that are
-    of another type than their field's (text dates, as ``pl.read_csv`` and
-    JSON give them; whole floats for an integer, ...) and that polars reads
-    exactly (:func:`_fast`) on every row, read: columns of the field's type,
-    null where the input is. A column with any value polars does not read
-    is left out (its rows are judged as given, by pydantic's path).
+def _read_exactly(data: pl.DataFrame, fields: Mapping[str, tuple[Source, Slot]]) -> dict[str, pl.Series]:
+    """The values of ``data``'s fields (key → where the field is, and its
+    slot) that are of another type than the field's (text dates, as
+    ``pl.read_csv`` and JSON give them; whole floats for an integer,
+    midnight datetimes, ...) and that polars reads exactly (:func:`_fast`)
+    on every row, read: columns of the field's type, null where the input
+    is, by key. A field with any value polars does not read is left out
+    (its rows are judged as given, by pydantic's path).
 
-    A column read here is then checked as if given typed, at the cost of a
+    A field read here is then checked as if given typed, at the cost of a
     typed column. Checked as given, every check also ran pydantic's path for
     the rows polars might not read, and the screens read the text again: a
-    table from ``pl.read_csv`` (15 text date columns, 100,000 rows) took 2.9x
+    table from ``pl.read_csv`` (15 text date columns, 100,000 rows) took 2.3x
     the time of the same table typed."""
     candidates: list[tuple[str, pl.Expr, pl.Expr]] = []
-    schema = data.schema
-    for column, slot in slots.items():
-        src = schema[column]
+    for key, (src, slot) in fields.items():
         target = dtype_of(slot.type)
-        if not slot.exact or src == target or isinstance(src, pl.Null):
+        if not slot.exact or src.dtype == target or isinstance(src.dtype, pl.Null):
             continue
-        raw = pl.col(column)
-        fast = _fast(raw, src, slot.type)
+        fast = _fast(src.expr, src.dtype, slot.type)
         if fast is None or fast[0].meta.eq(pl.lit(True)):
             continue
         ok, value = fast
         # read where given, to a value (a huge integer as text reads null)
-        read = raw.is_null() | (ok.fill_null(False) & value.is_not_null())
-        candidates.append((column, read, value.cast(target)))
+        read = src.expr.is_null() | (ok.fill_null(False) & value.is_not_null())
+        candidates.append((key, read, value.cast(target)))
     if not candidates:
-        return []
+        return {}
     # values and verdicts in one pass (a verdict as an aggregate took 3x as long)
     out = (
         data.lazy()
@@ -649,11 +647,39 @@ def _read_exactly(data: pl.DataFrame, slots: Mapping[str, Slot]) -> list[pl.Seri
         )
         .collect(engine=collect_engine(data.height))
     )
-    return [
-        out.get_column(f"v{i}").alias(column)
-        for i, (column, _, _) in enumerate(candidates)
+    return {
+        key: out.get_column(f"v{i}")
+        for i, (key, _, _) in enumerate(candidates)
         if out.get_column(f"r{i}").all()
-    ]
+    }
+
+
+def _with_read(data: pl.DataFrame, sources: Mapping[str, Source], spec: ModelSpec) -> pl.DataFrame:
+    """``data`` with its own fields that :func:`_read_exactly` reads replaced
+    by what it reads: a column, or a field of a struct column named after a
+    sub-model (``deal`` from JSON: its text dates)."""
+    fields: dict[str, tuple[Source, Slot]] = {}
+    for path, src in sources.items():
+        slot = spec.slots.get(path)
+        name = path.rsplit(".", 1)[-1]
+        if slot is not None and (
+            src.expr.meta.eq(pl.col(src.column)) or src.expr.meta.eq(pl.col(src.column).struct.field(name))
+        ):
+            fields[path] = (src, slot)
+    read = _read_exactly(data, fields)
+    if not read:
+        return data
+    columns: dict[str, pl.Series | pl.Expr] = {}
+    in_structs: dict[str, list[pl.Series]] = {}
+    for path, values in read.items():
+        column = sources[path].column
+        if column == path:
+            columns[column] = values.alias(column)
+        else:
+            in_structs.setdefault(column, []).append(values.alias(path.rsplit(".", 1)[-1]))
+    for column, fields_read in in_structs.items():
+        columns[column] = pl.col(column).struct.with_fields(fields_read)
+    return data.with_columns(**columns)
 
 
 def _JUDGED(target: pl.DataType) -> pl.DataType:
@@ -1132,10 +1158,9 @@ def prepare(
     # items of nested lists in _child_frame): the whole table is never
     # copied, which took as long as classifying it and doubled its memory.
     sources, passthrough = map_columns(data.schema, spec, warn=warn)
-    own = {p: s for p, s in sources.items() if p in spec.slots and s.expr.meta.eq(pl.col(s.column))}
-    read = _read_exactly(data, {s.column: spec.slots[p] for p, s in own.items()})
-    if read:  # columns polars reads whole: checked as if given typed
-        data = data.with_columns(read)
+    read = _with_read(data, sources, spec)
+    if read is not data:  # fields polars reads whole: checked as if given typed
+        data = read
         sources, passthrough = map_columns(data.schema, spec, warn=False)
     base = data.with_row_index(ROW)
     values, checks, screens, given = _top_level_checks(spec, data.schema, sources)
@@ -1658,7 +1683,9 @@ def _read_items(
     # inside the list column prepare checks (100,000 customers as JSON gives
     # them: prepare 154 -> ~20 ms for their nested lists)
     slots = {node.prefix + key: what for key, kind, what in node.fields if kind == "slot"}
-    frame = frame.with_columns(_read_exactly(frame, {c: slots[c] for c in frame.columns if c in slots}))
+    schema = frame.schema
+    read = _read_exactly(frame, {c: (Source(pl.col(c), schema[c], c), slots[c]) for c in schema if c in slots})
+    frame = frame.with_columns(v.alias(c) for c, v in read.items())
     flat = frame.to_struct(path)
     return _ragged(path, flat, lists, pl.List(flat.dtype))
 
