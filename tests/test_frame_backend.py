@@ -320,7 +320,11 @@ def test_double_underscore_names_and_struct_columns_read_the_same(table: pl.Data
     assert e.classify_frame(underscored, as_of=AS_OF)["t"].to_list() == want
     structs = pl.DataFrame([cr.Customer.model_validate(r).model_dump(mode="python") for r in RECORDS])
     assert isinstance(structs.schema["value"], pl.Struct)
-    assert e.classify_frame(structs, as_of=AS_OF)["t"].to_list() == want
+    out = e.classify_frame(structs, as_of=AS_OF)
+    assert out["t"].to_list() == want
+    assert out.schema["value"] == structs.schema["value"]  # the input's columns as given (checked unnested)
+    with pytest.raises(ValueError, match=r"both give 'value\.revenue_12m'"):
+        e.classify_frame(structs.with_columns(pl.lit(1.0).alias("value.revenue_12m")), as_of=AS_OF)
     with pytest.raises(ValueError, match=r"both give 'value\.revenue_12m'"):
         e.classify_frame(
             table.with_columns(pl.col("value.revenue_12m").alias("value__revenue_12m")), as_of=AS_OF
