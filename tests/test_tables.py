@@ -332,3 +332,35 @@ def test_a_table_read_from_csv_has_its_dates_read_whole_and_classifies_as_typed(
     got = engine.classify_frame(text, as_of=cr.SAMPLE_AS_OF, backend="frame").select("id", *labels)
     want = engine.classify_frame(flat, as_of=cr.SAMPLE_AS_OF, backend="frame").select("id", *labels)
     assert_frame_equal(got, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nested_text_date_rows(), st.booleans())
+def test_text_item_fields_read_whole_give_what_judging_them_as_given_gives(
+    rows: list[dict[str, object]], every_day_clean: bool
+) -> None:
+    """The nested lists' item fields polars reads on every item (``_items_read``)
+    are read up front; the result is the one checking them as given gives."""
+    if every_day_clean:  # so that some fields are read: keep only the items' valid dates
+        rows = [
+            {
+                k: [{f: (v if not isinstance(v, str) or _valid_day(v) else None) for f, v in i.items()} for i in v]
+                if isinstance(v, list)
+                else v
+                for k, v in row.items()
+            }
+            for row in rows
+        ]
+    table = pl.DataFrame(rows, schema=NESTED_SCHEMA)
+    read = prepare(table, warn=False)
+    with mock.patch.object(tables_module, "_items_read", lambda data, src, item: None):
+        as_given = prepare(table, warn=False)
+    assert_frame_equal(read.valid, as_given.valid)
+    assert_frame_equal(read.rejected, as_given.rejected)
+
+
+def _valid_day(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text and text[:4] != "0000"
+    except ValueError:
+        return not text[:1].isdigit()  # (ids, kinds, reasons: other text)

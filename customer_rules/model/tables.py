@@ -682,10 +682,57 @@ def _typed_as_read(
         sources, passthrough = map_columns(data.schema, spec, warn=False)
     own = {p: (s, spec.slots[p]) for p, s in sources.items() if p in spec.slots and s.expr.meta.eq(pl.col(s.column))}
     read = _read_exactly(data, own)
-    if read:
-        data = data.with_columns(v.alias(sources[p].column) for p, v in read.items())
+    lists = {
+        s.column: column
+        for p, s in sources.items()
+        if p in spec.children and (column := _items_read(data, s, spec.children[p])) is not None
+    }
+    if read or lists:
+        data = data.with_columns(*(v.alias(sources[p].column) for p, v in read.items()), **lists)
         sources, passthrough = map_columns(data.schema, spec, warn=False)
     return data, sources, passthrough
+
+
+def _items_read(data: pl.DataFrame, src: Source, item: ModelSpec) -> pl.Series | None:
+    """The list-of-struct column ``src`` (a nested record list, as JSON gives
+    it) with the item fields polars reads exactly on every item read (text
+    dates...), as :func:`_read_exactly` does for a table's own columns; None
+    when it reads none. Checked where they are, the items' text dates cost
+    about 8x their typed checks (interactions of 100,000 sample customers)."""
+    dtype = src.dtype
+    if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)) or not src.expr.meta.eq(
+        pl.col(src.column)
+    ):
+        return None
+    candidates: dict[str, tuple[pl.DataType, Slot]] = {}
+    for f in dtype.inner.fields:
+        field_slot = item.slots.get(f.name)
+        if field_slot is None or not field_slot.exact or field_slot.type.kind == LIST:
+            continue
+        given = _dtype(f.dtype)
+        if given == dtype_of(field_slot.type) or isinstance(given, pl.Null):
+            continue
+        if _fast(pl.element(), given, field_slot.type) is None:
+            continue
+        candidates[f.name] = (given, field_slot)
+    if not candidates:
+        return None
+    column = pl.DataFrame([data.get_column(src.column)]).rechunk()  # one chunk: see _read_exactly
+    # which fields polars reads on every item: over the items laid flat (about
+    # 3x faster than item by item inside the lists)
+    flat = column.select(src.expr.explode(keep_nulls=False).struct.unnest())
+    verdicts = _read_exactly(flat, {n: (Source(pl.col(n), t, n), slot) for n, (t, slot) in candidates.items()})
+    if not verdicts:
+        return None
+    # the lists rebuilt with those fields read (the flat values cannot be put
+    # back into the lists without a group-by: polars reads them again in place)
+    read = []
+    for name in verdicts:
+        given, field_slot = candidates[name]
+        fast = _fast(pl.element().struct.field(name), given, field_slot.type)
+        assert fast is not None
+        read.append(fast[1].cast(dtype_of(field_slot.type)).alias(name))
+    return column.select(src.expr.list.eval(pl.element().struct.with_fields(read))).to_series()
 
 
 def _JUDGED(target: pl.DataType) -> pl.DataType:
