@@ -202,7 +202,6 @@ def test_sweep_gives_label_shares_per_value(engine: cr.Engine, customers: list[c
     assert frame["B"][0] < frame["B"][2]
 
 
-
 # -- the lab on a table (issue 14: a sweep over 100,000 customers took ~30 s record by record) --
 
 
@@ -265,6 +264,17 @@ def test_a_table_is_decided_record_by_record_when_a_plugin_adjusts_decisions(
     assert shares != plain  # the override counted: the frame backend would have left it out
     swept = cr.sweep(engine, "lead_grade", "a_min_asks_details", [1, 3], table, as_of=AS_OF)
     assert swept.equals(cr.sweep(engine, "lead_grade", "a_min_asks_details", [1, 3], rows, as_of=AS_OF))
+
+
+def test_compare_takes_a_table(customers: list[cr.Customer]) -> None:
+    table, rows = _table_and_rows(customers)
+    wider = cr.Engine().with_params("value_pyramid", vip_top_pct=3)
+    from_table = cr.compare(cr.Engine(), wider, table, as_of=AS_OF)
+    from_rows = cr.compare(cr.Engine(), wider, rows, as_of=AS_OF)
+    assert from_table.rejected == from_rows.rejected == 1
+    assert from_table.matrix.equals(from_rows.matrix)
+    assert [m.record_id for m in from_table.moves] == [m.record_id for m in from_rows.moves]
+    assert from_table.workload_b == from_rows.workload_b
 
 
 # -- pictures ----------------------------------------------------------------------------
@@ -375,14 +385,3 @@ def test_pictures_name_the_extra_when_matplotlib_is_missing(monkeypatch: pytest.
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(ImportError, match=r"customer-rules\[plot\]"):
         cr.plot_sweep(pl.DataFrame({"x": [1], "a": [1.0]}))
-
-
-def test_compare_takes_a_table(customers: list[cr.Customer]) -> None:
-    table, rows = _table_and_rows(customers)
-    wider = cr.Engine().with_params("value_pyramid", vip_top_pct=3)
-    from_table = cr.compare(cr.Engine(), wider, table, as_of=AS_OF)
-    from_rows = cr.compare(cr.Engine(), wider, rows, as_of=AS_OF)
-    assert from_table.rejected == from_rows.rejected == 1
-    assert from_table.matrix.equals(from_rows.matrix)
-    assert [m.record_id for m in from_table.moves] == [m.record_id for m in from_rows.moves]
-    assert from_table.workload_b == from_rows.workload_b
