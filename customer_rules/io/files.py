@@ -47,7 +47,7 @@ import polars as pl
 
 from customer_rules.errors import CustomerRulesError
 from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, Type
-from customer_rules.model.tables import ModelSpec, canonical_name, customer_spec
+from customer_rules.model.tables import ModelSpec, canonical_name, customer_spec, ragged_column
 
 ROW = "__cli_row"
 """The column that carries a row's position in the file through a run."""
@@ -327,8 +327,24 @@ def _record_columns(
             schema[column] = _child_dtype(kinds.children[path])
         else:
             schema[column] = pl.String()
-    frame = pl.DataFrame(data, schema=schema)
+    frame = pl.DataFrame(
+        [
+            _children_column(c, data[c], schema[c]) if p in kinds.children else pl.Series(c, data[c], schema[c])
+            for c, p in record_cols
+        ]
+    )
     return frame.with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
+
+
+def _children_column(name: str, lists: Sequence[list[dict[str, Any]]], dtype: pl.DataType) -> pl.Series:
+    """A nested record list column from each row's items (:func:`_children_cell`):
+    the items of every row read at once, then cut back into each row's list.
+    Polars builds a list of structs from Python values row by row: 20,000
+    JSON Lines customers took 24 s that way."""
+    assert isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
+    items = [item for row in lists for item in row]
+    flat = pl.DataFrame(items, schema={f.name: f.dtype for f in dtype.inner.fields}, orient="row")
+    return ragged_column(name, flat.to_struct(name), lists, dtype)
 
 
 def _who(rid: Any, pos: int) -> str:

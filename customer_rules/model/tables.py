@@ -1406,7 +1406,7 @@ def _attribute(objects: Sequence[Any], path: str) -> list[Any]:
         return values
 
 
-def _ragged(name: str, flat: pl.Series, lists: Sequence[Any], dtype: pl.DataType) -> pl.Series:
+def ragged_column(name: str, flat: pl.Series, lists: Sequence[Any], dtype: pl.DataType) -> pl.Series:
     """A list column from the items of every list, concatenated (``flat``),
     and the lists themselves (for their lengths; None is an empty list)."""
     lengths = pl.Series("n", [0 if x is None else len(x) for x in lists], dtype=pl.Int64())
@@ -1487,7 +1487,7 @@ def _columns(objects: Sequence[Any], spec: ModelSpec) -> list[pl.Series]:
         else:
             dates = _dates(path, items) if dtype.inner == pl.Date() else None
             flat = pl.Series(path, items, dtype=dtype.inner) if dates is None else dates
-        columns[path] = _ragged(path, flat, lists, dtype)
+        columns[path] = ragged_column(path, flat, lists, dtype)
     return [columns[path] for path in schema]
 
 
@@ -1614,7 +1614,7 @@ def _leaf(path: str, values: Sequence[Any], slot: Slot) -> pl.Series:
             raise _Unsupported(f"{path}: a list given as another kind of collection")
         item = Slot(path=path, type=t.item, optional=True, required=False, adapter=slot.adapter)
         flat = _leaf(path, [x for v in values if v for x in v], item)
-        return _ragged(path, flat, values, pl.List(flat.dtype))  # None: empty, as a record has it
+        return ragged_column(path, flat, values, pl.List(flat.dtype))  # None: empty, as a record has it
     if t.kind == DATE:
         dates = _dates(path, values)
         if dates is not None:
@@ -1736,7 +1736,7 @@ def _read_items(
     read = _read_exactly(frame, {c: (Source(pl.col(c), schema[c], c), slots[c]) for c in schema if c in slots})
     frame = frame.with_columns(v.alias(c) for c, v in read.items())
     flat = frame.to_struct(path)
-    return _ragged(path, flat, lists, pl.List(flat.dtype))
+    return ragged_column(path, flat, lists, pl.List(flat.dtype))
 
 
 def _frame_from_dicts(dicts: Sequence[dict[str, Any]], model: type[Customer]) -> pl.DataFrame | None:
