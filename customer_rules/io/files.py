@@ -343,7 +343,7 @@ def _children_column(name: str, lists: Sequence[list[dict[str, Any]]], dtype: pl
     JSON Lines customers took 24 s that way."""
     assert isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
     items = [item for row in lists for item in row]
-    flat = pl.DataFrame(items, schema={f.name: f.dtype for f in dtype.inner.fields}, orient="row")
+    flat = pl.DataFrame(items, schema={f.name: f.dtype for f in dtype.inner.fields})
     return ragged_column(name, flat.to_struct(name), lists, dtype)
 
 
