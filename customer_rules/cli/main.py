@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import os
 import sys
 from collections import Counter
@@ -477,10 +478,10 @@ def _write_output(table_: FileTable, results: pl.DataFrame, out: str) -> None:
 
     added = [c for c in results.columns if c != ROW]
     fmt = file_format(out) if out != "-" else "csv"
-    if table_.objects is not None and fmt == "jsonl":
-        objects = table_.objects
+    if table_.texts is not None and fmt == "jsonl":
+        texts = table_.texts
         rows = (
-            {**{k: v for k, v in objects[r[ROW]].items() if k not in added}, **{c: r[c] for c in added}}
+            {**{k: v for k, v in json.loads(texts[r[ROW]]).items() if k not in added}, **{c: r[c] for c in added}}
             for r in results.iter_rows(named=True)
         )
         write_jsonl(rows, out)

@@ -40,6 +40,7 @@ import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,6 +48,7 @@ import polars as pl
 
 from customer_rules.errors import CustomerRulesError
 from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, Type
+from customer_rules.model.bulk import collector_paused
 from customer_rules.model.tables import ModelSpec, canonical_name, customer_spec, ragged_column
 
 ROW = "__cli_row"
@@ -101,8 +103,9 @@ class Table:
 
     ``records`` is for the library (record columns only, plus ``ROW``);
     ``data`` is the input as written (plus ``ROW``) for the output file;
-    ``objects`` the JSON objects of a JSON Lines file by row; ``bad`` the
-    rows that could not be read; ``lines`` the line of each row.
+    ``texts`` the JSON text of each row of a JSON Lines file (its object is
+    read again for a JSON Lines output); ``bad`` the rows that could not be
+    read; ``lines`` the line of each row.
     """
 
     path: Path
@@ -112,7 +115,7 @@ class Table:
     n_rows: int
     bad: list[BadRow] = field(default_factory=list)
     lines: dict[int, int] = field(default_factory=dict)
-    objects: dict[int, dict[str, Any]] | None = None
+    texts: dict[int, str] | None = None
     columns: list[str] = field(default_factory=list)  # the input's column names (flattened)
     spec: ModelSpec | None = None  # the record model's columns it was read for (None = the core record)
 
@@ -283,57 +286,185 @@ def _child_dtype(spec: ModelSpec) -> pl.DataType:
 
 
 def _record_columns(
-    columns: Sequence[str],
-    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    columns: Mapping[str, Sequence[Any]],
+    positions: Sequence[int],
+    ids: Sequence[Any] | None,
     bad: list[BadRow],
     lines: Mapping[int, int],
     kinds: _Kinds,
+    *,
+    at_once: bool = True,
 ) -> pl.DataFrame:
-    """The record table from cells (text or JSON values), rows by file position."""
-    wanted = [(c, kinds.path(c)) for c in columns]
-    record_cols = [(c, p) for c, p in wanted if p in kinds.scalars or p in kinds.lists or p in kinds.children]
-    data: dict[str, list[Any]] = {c: [] for c, _ in record_cols}
-    positions: list[int] = []
-    for pos, cells in rows:
-        out: dict[str, Any] = {}
-        try:
-            for column, path in record_cols:
-                value = cells.get(column)
-                if path in kinds.lists:
-                    out[column] = _list_cell(value, path)
-                elif path in kinds.children:
-                    out[column] = _children_cell(value, path, kinds.children[path])
-                else:
-                    out[column] = _text(value, path)
-        except _CellError as exc:
-            rid = cells.get("id")
-            bad.append(
-                BadRow(
-                    pos,
-                    lines.get(pos),
-                    None if rid is None else str(rid),
-                    f"{_who(rid, pos)}: cannot read the row: {exc}",
-                )
-            )
-            continue
-        positions.append(pos)
-        for column, _ in record_cols:
-            data[column].append(out[column])
-    schema: dict[str, pl.DataType] = {}
-    for column, path in record_cols:
+    """The record table from cells (text or JSON values), given column by column
+    for the rows at ``positions`` (file order); ``ids`` are the rows' id cells.
+
+    A row with a cell that cannot be read is left out and reported in ``bad``
+    with its first such cell (in column order). Each column is converted at
+    once in polars where its cells are plain (:func:`_texts_at_once`), else
+    cell by cell; ``at_once=False`` converts every column cell by cell (the
+    reference the tests hold the other way to)."""
+    errors: dict[int, str] = {}  # row index -> the first cell it cannot read
+    series: list[pl.Series] = []
+    for column, values in columns.items():
+        path = kinds.path(column)
         if path in kinds.lists:
-            schema[column] = pl.List(pl.String())
+            series.append(_lists_column(column, path, values, errors, at_once))
         elif path in kinds.children:
-            schema[column] = _child_dtype(kinds.children[path])
+            series.append(_children_cells(column, path, values, errors, kinds.children[path], at_once))
+        elif path in kinds.scalars:
+            series.append(_scalars_column(column, path, values, errors, at_once))
+    frame = pl.DataFrame(series).with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
+    if not errors:
+        return frame
+    for i in sorted(errors):
+        pos = positions[i]
+        rid = None if ids is None else ids[i]
+        bad.append(
+            BadRow(
+                pos,
+                lines.get(pos),
+                None if rid is None else str(rid),
+                f"{_who(rid, pos)}: cannot read the row: {errors[i]}",
+            )
+        )
+    keep = pl.Series([i not in errors for i in range(len(positions))], dtype=pl.Boolean())
+    return frame.filter(keep)
+
+
+_NONE = type(None)
+
+
+def _transpose(dicts: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[list[Any]]:
+    """The values of ``keys`` (None where a dict leaves one out), a list per key.
+    Read dict by dict, then transposed: reading key by key walks every dict
+    once per key, three to four times slower on wide JSON objects."""
+    with collector_paused():
+        rows = [tuple(map(d.get, keys)) for d in dicts]
+        return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in keys]
+
+
+def _texts_at_once(name: str, values: Sequence[Any]) -> pl.Series | None:
+    """The text :func:`_text` gives each of ``values``, as one column built by
+    polars, when the values are of one plain kind (text, whole numbers,
+    fractions, booleans) or None; else None (convert them one by one)."""
+    types = set(map(type, values))
+    types.discard(_NONE)
+    if not types or types == {str}:
+        return pl.Series(name, values, dtype=pl.String())
+    if len(types) > 1:
+        return None
+    (kind,) = types
+    try:
+        if kind is bool:
+            return pl.Series(name, values, dtype=pl.Boolean()).cast(pl.String())
+        if kind is int:
+            return pl.Series(name, values, dtype=pl.Int64(), strict=True).cast(pl.String())
+        if kind is float:
+            numbers = pl.Series(name, values, dtype=pl.Float64(), strict=True)
         else:
-            schema[column] = pl.String()
-    frame = pl.DataFrame(
-        [
-            _children_column(c, data[c], schema[c]) if p in kinds.children else pl.Series(c, data[c], schema[c])
-            for c, p in record_cols
-        ]
-    )
-    return frame.with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
+            return None
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):  # e.g. an int beyond 64 bits
+        return None
+    text = numbers.cast(pl.String())
+    # polars writes tiny fractions without an exponent and NaN as "NaN": those few as Python does
+    odd = ((numbers.abs() < 1e-4) & (numbers != 0.0)) | numbers.is_nan()
+    if odd.any():
+        at = odd.arg_true()
+        text = text.scatter(at, [_text(values[i], name) for i in at.to_list()])
+    return text
+
+
+def _scalars_column(
+    column: str, path: str, values: Sequence[Any], errors: dict[int, str], at_once: bool
+) -> pl.Series:
+    """A scalar field's cells as text (:func:`_text`)."""
+    if at_once:
+        fast = _texts_at_once(column, values)
+        if fast is not None:
+            return fast
+    out: list[str | None] = []
+    for i, v in enumerate(values):
+        try:
+            out.append(_text(v, path))
+        except _CellError as exc:
+            errors.setdefault(i, str(exc))
+            out.append(None)
+    return pl.Series(column, out, dtype=pl.String())
+
+
+def _lists_at_once(name: str, values: Sequence[Any]) -> pl.Series | None:
+    """A list field's cells (:func:`_list_cell`) as one column, when each is a
+    JSON array of plain values (or None: empty); else None."""
+    if not set(map(type, values)) <= {list, _NONE}:
+        return None
+    items = [x for v in values if v for x in v]
+    if None in items:
+        return None
+    flat = _texts_at_once(name, items)
+    return None if flat is None else ragged_column(name, flat, values, pl.List(pl.String()))
+
+
+def _lists_column(
+    column: str, path: str, values: Sequence[Any], errors: dict[int, str], at_once: bool
+) -> pl.Series:
+    if at_once:
+        fast = _lists_at_once(column, values)
+        if fast is not None:
+            return fast
+    out: list[list[str]] = []
+    for i, v in enumerate(values):
+        try:
+            out.append(_list_cell(v, path))
+        except _CellError as exc:
+            errors.setdefault(i, str(exc))
+            out.append([])
+    return pl.Series(column, out, dtype=pl.List(pl.String()))
+
+
+def _children_at_once(name: str, values: Sequence[Any], spec: ModelSpec) -> pl.Series | None:
+    """A nested record list's cells (:func:`_children_cell`) as one column, when
+    every cell is a JSON array (or its text, or None) of objects with known
+    keys and plain values; else None. The items of every row are read
+    field by field, then cut back into each row's list."""
+    lists: list[Any] = []
+    for v in values:
+        if isinstance(v, str):
+            text = v.strip()
+            try:
+                v = json.loads(text) if text else None
+            except json.JSONDecodeError:
+                return None
+        lists.append(v)
+    if not set(map(type, lists)) <= {list, _NONE}:
+        return None
+    items = [item for x in lists if x for item in x]
+    if not set(map(type, items)) <= {dict} or not set().union(*items) <= spec.slots.keys():
+        return None
+    fields: list[pl.Series] = []
+    for (key, slot), cells in zip(spec.slots.items(), _transpose(items, list(spec.slots)), strict=True):
+        field_ = _lists_at_once(key, cells) if slot.type.kind == LIST else _texts_at_once(key, cells)
+        if field_ is None:
+            return None
+        fields.append(field_)
+    dtype = _child_dtype(spec)
+    return ragged_column(name, pl.DataFrame(fields).to_struct(name), lists, dtype)
+
+
+def _children_cells(
+    column: str, path: str, values: Sequence[Any], errors: dict[int, str], spec: ModelSpec, at_once: bool
+) -> pl.Series:
+    if at_once:
+        fast = _children_at_once(column, values, spec)
+        if fast is not None:
+            return fast
+    lists: list[list[dict[str, Any]]] = []
+    for i, v in enumerate(values):
+        try:
+            lists.append(_children_cell(v, path, spec))
+        except _CellError as exc:
+            errors.setdefault(i, str(exc))
+            lists.append([])
+    return _children_column(column, lists, _child_dtype(spec))
 
 
 def _children_column(name: str, lists: Sequence[list[dict[str, Any]]], dtype: pl.DataType) -> pl.Series:
@@ -489,9 +620,9 @@ def _records_from_text(
     plain = [c for c in header if c not in nested and kinds.path(c) in kinds.scalars]
     if not nested:
         return data.select([*plain, ROW])
-    sub = data.select([*nested, "id", ROW] if "id" in data.columns and "id" not in nested else [*nested, ROW])
-    rows = ((r[ROW], r) for r in sub.iter_rows(named=True))
-    parsed = _record_columns(nested, rows, bad, lines, kinds)
+    ids = data.get_column("id").to_list() if "id" in data.columns else None
+    cells = {c: data.get_column(c).to_list() for c in nested}
+    parsed = _record_columns(cells, data.get_column(ROW).to_list(), ids, bad, lines, kinds)
     return (
         data.select([*plain, ROW])
         .join(parsed, on=ROW, how="inner", maintain_order="left")
@@ -511,73 +642,116 @@ def _flatten(obj: Mapping[str, Any], kinds: _Kinds, prefix: str = "") -> dict[st
 
 
 def _read_jsonl(p: Path, encoding: str, kinds: _Kinds) -> Table:
-    objects: dict[int, dict[str, Any]] = {}
+    try:
+        with p.open(encoding=encoding) as f, collector_paused():  # what is read survives, or is freed by count
+            return _jsonl_table(p, f, kinds)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(p, encoding, exc) from None
+    except LookupError:
+        raise FileError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, gbk, gb18030, latin-1") from None
+
+
+def _jsonl_table(p: Path, f: TextIO, kinds: _Kinds) -> Table:
+    texts: dict[int, str] = {}
     flat: dict[int, dict[str, Any]] = {}
     lines: dict[int, int] = {}
     bad: list[BadRow] = []
     columns: dict[str, None] = {}
     pos = 0
-    try:
-        with p.open(encoding=encoding) as f:
-            for number, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                lines[pos] = number
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    bad.append(
-                        BadRow(
-                            pos,
-                            number,
-                            None,
-                            f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})",
-                        )
-                    )
-                    pos += 1
-                    continue
-                if not isinstance(obj, dict):
-                    bad.append(
-                        BadRow(
-                            pos,
-                            number,
-                            None,
-                            f"line {number}: expected a JSON object, got {type(obj).__name__}",
-                        )
-                    )
-                    pos += 1
-                    continue
-                objects[pos] = obj
-                row = _flatten(obj, kinds)
-                flat[pos] = row
-                columns.update(dict.fromkeys(row))
-                pos += 1
-    except UnicodeDecodeError as exc:
-        raise _decode_error(p, encoding, exc) from None
-    except LookupError:
-        raise FileError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, gbk, gb18030, latin-1") from None
+    for number, text in enumerate(f, start=1):
+        if not text.strip():
+            continue
+        lines[pos] = number
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            bad.append(BadRow(pos, number, None, f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})"))
+            pos += 1
+            continue
+        if not isinstance(obj, dict):
+            bad.append(
+                BadRow(pos, number, None, f"line {number}: expected a JSON object, got {type(obj).__name__}")
+            )
+            pos += 1
+            continue
+        texts[pos] = text  # the text, not the object: millions of live objects cost every later collection
+        row = _flatten(obj, kinds)
+        flat[pos] = row
+        columns.update(dict.fromkeys(row))
+        pos += 1
     names = list(columns)
-    records = _record_columns(names, flat.items(), bad, lines, kinds)
-    data = _typed_frame(names, flat)
-    return Table(p, "jsonl", records, data, pos, bad, lines, objects, names)
+    cells = dict(zip(names, _transpose(list(flat.values()), names), strict=True))
+    positions = list(flat)
+    del flat
+    records = _record_columns(cells, positions, cells.get("id"), bad, lines, kinds)
+    data = _typed_frame(cells, positions)
+    return Table(p, "jsonl", records, data, pos, bad, lines, texts, names)
 
 
-def _typed_frame(names: Sequence[str], rows: Mapping[int, Mapping[str, Any]]) -> pl.DataFrame:
+def _typed_frame(cells: Mapping[str, Sequence[Any]], positions: Sequence[int]) -> pl.DataFrame:
     """The input as a frame for writing: each column typed if its values agree, else JSON text."""
     columns: list[pl.Series] = []
-    for name in names:
-        values = [r.get(name) for r in rows.values()]
+    for name, values in cells.items():
         try:
-            series = pl.Series(name, values, strict=True)
-        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            series = _typed_column(name, values)
+        except _Disagree:
             series = pl.Series(
                 name,
                 [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
                 dtype=pl.String(),
             )
         columns.append(series)
-    columns.append(pl.Series(ROW, list(rows), dtype=pl.Int64()))
+    columns.append(pl.Series(ROW, positions, dtype=pl.Int64()))
     return pl.DataFrame(columns)
+
+
+class _Disagree(Exception):
+    """A column's JSON values are not of one type: the column is kept as JSON text."""
+
+
+def _typed_column(name: str, values: Sequence[Any]) -> pl.Series:
+    """JSON values as one typed column (:class:`_Disagree` if they are not of
+    one type). Objects, and lists of objects, are read key by key over all of
+    them: polars, building a struct from Python values itself, takes its
+    fields from the first values only and drops keys that first appear later."""
+    types = set(map(type, values))
+    types.discard(_NONE)
+    if types == {dict}:
+        return _struct_column(name, values)
+    if types == {list}:  # the items of every list as one column, then cut back into lists
+        items = [x for v in values if v for x in v]
+        inner = set(map(type, items))
+        if dict in inner:
+            flat = _struct_column(name, items)
+        elif items and not inner & {list, tuple}:
+            flat = _typed_column(name, items)
+        else:
+            flat = None
+        if flat is not None:
+            return _nulls_where_none(ragged_column(name, flat, values, pl.List(flat.dtype)), values)
+    try:
+        return pl.Series(name, values, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        raise _Disagree(name) from None
+
+
+def _struct_column(name: str, objects: Sequence[Any]) -> pl.Series:
+    """JSON objects (or None) as a struct column, a typed field per key."""
+    if not set(map(type, objects)) <= {dict, _NONE}:
+        raise _Disagree(name)
+    dicts = [{} if d is None else d for d in objects]
+    keys = list(dict.fromkeys(chain.from_iterable(dicts)))  # in the order they first appear
+    if not keys:
+        raise _Disagree(name)
+    fields = [_typed_column(k, vals) for k, vals in zip(keys, _transpose(dicts, keys), strict=True)]
+    return _nulls_where_none(pl.DataFrame(fields).to_struct(name), objects)
+
+
+def _nulls_where_none(column: pl.Series, values: Sequence[Any]) -> pl.Series:
+    if None not in values:
+        return column
+    missing = pl.Series([v is None for v in values], dtype=pl.Boolean())
+    return pl.select(pl.when(missing).then(None).otherwise(column).alias(column.name)).to_series()
 
 
 def _read_parquet(p: Path, kinds: _Kinds) -> Table:
