@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -216,3 +217,36 @@ def test_a_jsonl_file_with_a_late_key_keeps_it_in_the_output_and_its_objects(tmp
     last = json.loads(lines[-1].replace("NaN", "null"))
     assert last["big"] == 2**70 and "lead_grade" in last
     assert math.isnan(json.loads(lines[-1])["note"])
+
+
+# -- CSV: rows read by the csv module, made columns at the end ----------------------------------
+
+_CELL = st.text(alphabet=st.sampled_from(["a", "中", ",", '"', "\n", " ", "1"]), max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(_CELL, _CELL), max_size=8), ragged=st.sets(st.integers(0, 8), max_size=2))
+def test_csv_cells_come_back_as_written_and_a_row_of_the_wrong_width_is_reported(
+    rows: list[tuple[str, str]], ragged: set[int], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import csv
+
+    path = tmp_path_factory.mktemp("csv") / "c.csv"
+    written: list[tuple[str, str]] = []
+    refused: list[str] = []
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["id", "name"])
+        for i, (rid, name) in enumerate(rows):
+            if i in ragged:
+                out.writerow([f"R{i}", name, "extra"])
+                refused.append(f"R{i}")
+            elif rid.strip() or name.strip():  # a line of blanks is skipped as blank
+                out.writerow([rid, name])
+                written.append((rid, name))
+    table = read_table(path)
+    assert table.data.select("id", "name").rows() == [(r or None, n or None) for r, n in written]
+    assert [b.id for b in table.bad] == refused
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for b in table.bad:
+        assert b.line is not None and lines[b.line - 1].startswith(b.id)

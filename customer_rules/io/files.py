@@ -532,7 +532,7 @@ def _decode_error(p: Path, encoding: str, exc: UnicodeDecodeError) -> FileError:
 
 def _read_csv(p: Path, encoding: str, kinds: _Kinds) -> Table:
     try:
-        with p.open(newline="", encoding=encoding) as f:
+        with p.open(newline="", encoding=encoding) as f, collector_paused():  # the rows read all survive
             return _parse_csv(p, f, kinds)
     except UnicodeDecodeError as exc:
         raise _decode_error(p, encoding, exc) from None
@@ -562,7 +562,7 @@ def _parse_csv(p: Path, f: TextIO, kinds: _Kinds) -> Table:
             f"{p.name}: column(s) named twice in the header: {', '.join(dupes)}", hint="keep one of each"
         )
     width = len(header)
-    cells: list[list[str | None]] = [[] for _ in header]
+    kept: list[list[str]] = []  # the rows of the right width, made columns at the end
     positions: list[int] = []
     lines: dict[int, int] = {}
     bad: list[BadRow] = []
@@ -601,13 +601,16 @@ def _parse_csv(p: Path, f: TextIO, kinds: _Kinds) -> Table:
             )
         else:
             positions.append(pos)
-            for i, v in enumerate(row):
-                cells[i].append(v if v != "" else None)
+            kept.append(row)
         pos += 1
         start = reader.line_num + 1
+    cells = zip(*kept, strict=True) if kept else ([] for _ in header)
     data = pl.DataFrame(
-        {h: cells[i] for i, h in enumerate(header)}, schema={h: pl.String() for h in header}
-    ).with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
+        [pl.Series(h, c, dtype=pl.String()) for h, c in zip(header, cells, strict=True)]
+    ).select(  # an empty cell is a missing value
+        *[pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in header],
+        pl.Series(ROW, positions, dtype=pl.Int64()),
+    )
     records = _records_from_text(data, header, bad, lines, kinds)
     return Table(p, "csv", records, data, pos, bad, lines, None, header)
 
