@@ -634,13 +634,18 @@ def _records_from_text(
 
 
 def _flatten(obj: Mapping[str, Any], kinds: _Kinds, prefix: str = "") -> dict[str, Any]:
+    """A JSON object with its sub-model objects spliced in as dotted keys."""
     out: dict[str, Any] = {}
+    prefixes = kinds.prefixes
     for key, value in obj.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and canonical_name(path) in kinds.prefixes:
-            out.update(_flatten(value, kinds, path + "."))
+        if type(value) is dict:  # what json gives; the name is looked at only here
+            path = prefix + key
+            if path in prefixes or canonical_name(path) in prefixes:
+                out.update(_flatten(value, kinds, path + "."))
+            else:
+                out[path] = value
         else:
-            out[path] = value
+            out[prefix + key] = value
     return out
 
 
