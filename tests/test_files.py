@@ -363,3 +363,11 @@ def test_jsonl_of_a_frame_holds_the_values_written_row_by_row(frame: pl.DataFram
         lines_old = old.read_text(encoding="utf-8").split("\n")[:-1]
     assert [list(json.loads(x)) for x in lines_new] == [list(json.loads(x)) for x in lines_old]
     assert [_same(json.loads(x)) for x in lines_new] == [_same(json.loads(x)) for x in lines_old]
+
+
+def test_columns_named_like_polars_patterns_are_written_as_they_are(tmp_path: Path) -> None:
+    """Column names are the user's: ``*`` or ``^a.*$`` is a name, not a pattern."""
+    frame = pl.DataFrame({"*": [[1]], "^a.*$": [["x"]], "a1": [1]})
+    assert _for_text(frame).to_dict(as_series=False) == {"*": ["[1]"], "^a.*$": ['["x"]'], "a1": [1]}
+    write_table(frame, tmp_path / "x.jsonl")
+    assert (tmp_path / "x.jsonl").read_text(encoding="utf-8") == '{"*":[1],"^a.*$":["x"],"a1":1}\n'

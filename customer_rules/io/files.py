@@ -839,7 +839,7 @@ def _json_columns(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, pl.Dat
     ``null`` where ``json`` writes ``NaN``/``Infinity`` (which the CSV reader
     reads back), so it keeps the per-cell path."""
     targets = {n: t for n in names if (t := _json_dtype(frame.schema[n])) is not None}
-    leaves = [(n, leaf) for n in targets for leaf in _float_leaves(pl.col(n), frame.schema[n])]
+    leaves = [(n, leaf) for n in targets for leaf in _float_leaves(_column(frame, n), frame.schema[n])]
     if leaves and frame.height:
         found = frame.select((~leaf.is_finite()).any().alias(str(i)) for i, (_, leaf) in enumerate(leaves))
         for (name, _), bad in zip(leaves, found.row(0), strict=True):
@@ -848,11 +848,17 @@ def _json_columns(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, pl.Dat
     return targets
 
 
-def _json_text(name: str, dtype: pl.DataType) -> pl.Expr:
+def _column(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """A column by position: ``pl.col`` would read a name such as ``*`` or
+    ``^a.*$`` as a pattern (the input's column names are the user's)."""
+    return pl.nth(frame.columns.index(name))
+
+
+def _json_text(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     """Column ``name`` as compact JSON text, column-wise (null stays null):
     polars encodes a struct as an object, so the column is wrapped in a
     one-field struct and the wrapper's ``{"v":`` and ``}`` are cut off."""
-    col = pl.col(name)
+    col = _column(frame, name)
     wrapped = pl.struct(col.cast(dtype).alias("v")).struct.json_encode()
     return pl.when(col.is_not_null()).then(wrapped.str.slice(5).str.head(-1)).alias(name)
 
@@ -868,7 +874,7 @@ def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
     exprs: list[pl.Expr | pl.Series] = []
     for name, dtype in frame.schema.items():
         if name in fast:
-            exprs.append(_json_text(name, fast[name]))
+            exprs.append(_json_text(frame, name, fast[name]))
         elif name in nested:
             exprs.append(
                 pl.Series(
@@ -878,9 +884,9 @@ def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
                 )
             )
         elif isinstance(dtype, pl.Enum | pl.Categorical):
-            exprs.append(pl.col(name).cast(pl.String()))
+            exprs.append(frame.get_column(name).cast(pl.String()))
         else:
-            exprs.append(pl.col(name))
+            exprs.append(frame.get_column(name))
     return frame.select(exprs)
 
 
@@ -952,7 +958,7 @@ def _write_jsonl_frame(frame: pl.DataFrame, path: Path) -> None:
         write_jsonl(frame.iter_rows(named=True), path)
         return
     with replacing(path) as tmp:
-        frame.select(pl.col(n).cast(t) for n, t in fast.items()).write_ndjson(tmp)
+        frame.select(_column(frame, n).cast(t) for n, t in fast.items()).write_ndjson(tmp)
 
 
 def bad_rows_frame(rows: Sequence[BadRow]) -> pl.DataFrame:
