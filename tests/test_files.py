@@ -243,6 +243,7 @@ def _nested_frames(draw: st.DrawFn) -> pl.DataFrame:
     small = draw(st.lists(st.none() | st.lists(st.none() | _FLOAT, max_size=2), min_size=n, max_size=n))
     nested_text = draw(st.lists(st.lists(st.lists(_TEXT, max_size=2), max_size=2), min_size=n, max_size=n))
     when = draw(st.lists(st.datetimes(min_value=dt.datetime(1900, 1, 1)), min_size=n, max_size=n))
+    clock = draw(st.lists(st.times(), min_size=n, max_size=n))
     money = draw(st.lists(st.decimals(places=2, min_value=-(10**6), max_value=10**6, allow_nan=False), min_size=n, max_size=n))
     return pl.DataFrame(
         [
@@ -255,6 +256,7 @@ def _nested_frames(draw: st.DrawFn) -> pl.DataFrame:
             pl.Series("pair", [[i, None] for i in range(n)], dtype=pl.Array(pl.Int64(), 2)),
             pl.Series("deep", nested_text, dtype=pl.List(pl.List(pl.List(pl.String())))),
             pl.Series("when", [[w] for w in when], dtype=pl.List(pl.Datetime("us"))),
+            pl.Series("clock", [{"at": c} for c in clock], dtype=pl.Struct({"at": pl.Time()})),
             pl.Series("money", [{"amount": m} for m in money], dtype=pl.Struct({"amount": pl.Decimal(12, 2)})),
             pl.Series("plain", [1.5] * n, dtype=pl.Float64()),
         ]
@@ -266,7 +268,7 @@ def _nested_frames(draw: st.DrawFn) -> pl.DataFrame:
 def test_nested_cells_as_text_hold_the_values_json_dumps_wrote(frame: pl.DataFrame) -> None:
     """Lists of structs with dates, floats (NaN, inf, 1e20, 1e-7), text (Chinese,
     quotes, newlines), booleans, nulls, lists; enums and categoricals; float32;
-    arrays; decimals; datetimes (per cell): the same JSON values as before."""
+    arrays; decimals; datetimes and times (per cell): the same JSON values as before."""
     new = _for_text(frame)
     old = _old_for_text(frame)
     assert new.schema == old.schema
@@ -353,7 +355,8 @@ def test_jsonl_of_a_frame_holds_the_values_written_row_by_row(frame: pl.DataFram
     where it cannot: the same JSON values, keys in the same order."""
     import tempfile
 
-    frame = frame.drop("when") if frame.height % 2 else frame  # with a datetime column: row by row
+    # with a datetime or time column: row by row
+    frame = frame.drop("when", "clock") if frame.height % 2 else frame
     with tempfile.TemporaryDirectory() as folder:
         new, old = Path(folder) / "new.jsonl", Path(folder) / "old.jsonl"
         write_table(frame, new)

@@ -762,7 +762,6 @@ _JSON_AS_IS: tuple[type[pl.DataType], ...] = (
     pl.Boolean,
     pl.Null,
     pl.Date,
-    pl.Time,
     pl.Decimal,
     pl.Enum,
     pl.Categorical,
@@ -778,7 +777,7 @@ _JSON_AS_IS: tuple[type[pl.DataType], ...] = (
     pl.UInt64,
 )
 """Dtypes polars' JSON encoder writes as :func:`_json_cell` does (the same
-JSON value, compact): dates and times as ISO text, decimals as their text,
+JSON value, compact): dates as ISO text, decimals as their text,
 enums as their text, integers exactly, finite floats in the shortest form
 that reads back to the same float."""
 
@@ -794,8 +793,9 @@ def _json_dtype(dtype: pl.DataType | DataTypeClass) -> pl.DataType | None:
     values :func:`_json_cell` writes, or None if it cannot. ``Float32`` is
     cast to ``Float64`` (written as Python writes the widened value, not as
     the shorter float32 text); ``Datetime`` (polars writes a space, Python a
-    ``T``), ``Duration``, ``Binary`` and ``Object`` are left to the per-cell
-    path."""
+    ``T``), ``Time`` (polars writes ``01:02:03.120``, Python
+    ``01:02:03.120000``, and nanoseconds Python drops), ``Duration``,
+    ``Binary`` and ``Object`` are left to the per-cell path."""
     dtype = _dtype(dtype)
     if isinstance(dtype, pl.List):
         inner = _json_dtype(dtype.inner)
