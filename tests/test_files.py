@@ -54,7 +54,10 @@ def test_a_write_replaces_the_file_whole(tmp_path: Path, ext: str) -> None:
     assert os.listdir(tmp_path) == [path.name]
 
 
-@pytest.mark.parametrize("ext", ["csv", "parquet"])
+_WRITER = {"csv": "write_csv", "parquet": "write_parquet", "jsonl": "write_ndjson"}
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl"])
 @pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
 def test_an_error_half_way_leaves_the_previous_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str, error: type[BaseException]
@@ -62,13 +65,13 @@ def test_an_error_half_way_leaves_the_previous_file(
     path = tmp_path / f"out.{ext}"
     write_table(OLD, path)
     before = path.read_bytes()
-    real = pl.DataFrame.write_csv if ext == "csv" else pl.DataFrame.write_parquet
+    real = getattr(pl.DataFrame, _WRITER[ext])
 
     def half_then_fail(self: pl.DataFrame, file: Any, *args: Any, **kwargs: Any) -> None:
         real(self.head(self.height // 2), file, *args, **kwargs)  # half the rows reach the disk
         raise error("interrupted")
 
-    monkeypatch.setattr(pl.DataFrame, "write_csv" if ext == "csv" else "write_parquet", half_then_fail)
+    monkeypatch.setattr(pl.DataFrame, _WRITER[ext], half_then_fail)
     with pytest.raises(error):
         write_table(NEW, path)
     assert path.read_bytes() == before
