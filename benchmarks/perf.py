@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 #: the modules that contribute rows, in the order the table lists them
-SECTIONS = ("perf_record", "perf_frame", "perf_apps")
+SECTIONS = ("perf_record", "perf_frame", "perf_apps", "perf_cli")
 
 
 @dataclass(frozen=True)

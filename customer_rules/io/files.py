@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from customer_rules.errors import CustomerRulesError
 from customer_rules.lang.types import BOOL, DATE, LIST, NUMBER, Type
@@ -924,32 +925,151 @@ def typed_fields(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _json_default(v: Any) -> Any:
+    """How a value ``json`` cannot write becomes JSON: dates and datetimes as
+    ISO text (``2026-11-02``, ``2026-11-02T09:30:00``), anything else as its
+    ``str``. The column-wise writers (:func:`_json_columns`) write only what
+    they write the same way; a test holds them equal."""
     if isinstance(v, dt.date | dt.datetime):
         return v.isoformat()
     return str(v)
 
 
+def _json_cell(v: Any) -> str:
+    """One value as JSON text, the per-cell way (the reference)."""
+    return json.dumps(v, ensure_ascii=False, default=_json_default)
+
+
+_JSON_AS_IS: tuple[type[pl.DataType], ...] = (
+    pl.String,
+    pl.Boolean,
+    pl.Null,
+    pl.Date,
+    pl.Decimal,
+    pl.Enum,
+    pl.Categorical,
+    pl.Float64,
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.Int128,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+)
+"""Dtypes polars' JSON encoder writes as :func:`_json_cell` does (the same
+JSON value, compact): dates as ISO text, decimals as their text,
+enums as their text, integers exactly, finite floats in the shortest form
+that reads back to the same float."""
+
+
+def _dtype(dtype: pl.DataType | DataTypeClass) -> pl.DataType:
+    """A dtype as an instance (polars types a nested dtype's inner dtypes as
+    either a class or an instance)."""
+    return dtype if isinstance(dtype, pl.DataType) else dtype()
+
+
+def _json_dtype(dtype: pl.DataType | DataTypeClass) -> pl.DataType | None:
+    """The dtype to cast a column to so that polars' JSON encoder writes the
+    values :func:`_json_cell` writes, or None if it cannot. ``Float32`` is
+    cast to ``Float64`` (written as Python writes the widened value, not as
+    the shorter float32 text); ``Datetime`` (polars writes a space, Python a
+    ``T``), ``Time`` (polars writes ``01:02:03.120``, Python
+    ``01:02:03.120000``, and nanoseconds Python drops), ``Duration``,
+    ``Binary`` and ``Object`` are left to the per-cell path."""
+    dtype = _dtype(dtype)
+    if isinstance(dtype, pl.List):
+        inner = _json_dtype(dtype.inner)
+        return None if inner is None else pl.List(inner)
+    if isinstance(dtype, pl.Array):
+        inner = _json_dtype(dtype.inner)
+        return None if inner is None else pl.Array(inner, dtype.shape)
+    if isinstance(dtype, pl.Struct):
+        if not dtype.fields:
+            return None
+        fields: dict[str, pl.DataType] = {}
+        for f in dtype.fields:
+            target = _json_dtype(f.dtype)
+            if target is None:
+                return None
+            fields[f.name] = target
+        return pl.Struct(fields)
+    if isinstance(dtype, pl.Float32):
+        return pl.Float64()
+    if isinstance(dtype, _JSON_AS_IS):
+        return dtype
+    return None
+
+
+def _float_leaves(expr: pl.Expr, dtype: pl.DataType | DataTypeClass) -> list[pl.Expr]:
+    """Every float inside a (nested) column, each leaf as one flat column."""
+    dtype = _dtype(dtype)
+    if isinstance(dtype, pl.List):
+        return _float_leaves(expr.explode(), dtype.inner)
+    if isinstance(dtype, pl.Array):
+        return _float_leaves(expr.arr.explode(), dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return [leaf for f in dtype.fields for leaf in _float_leaves(expr.struct.field(f.name), f.dtype)]
+    return [expr] if dtype.is_float() else []
+
+
+def _json_columns(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, pl.DataType]:
+    """Of ``names``, the columns polars can write as JSON column-wise, each
+    with the dtype to cast it to first (:func:`_json_dtype`). A column with
+    a NaN or an infinity anywhere inside is not one of them: polars writes
+    ``null`` where ``json`` writes ``NaN``/``Infinity`` (which the CSV reader
+    reads back), so it keeps the per-cell path."""
+    targets = {n: t for n in names if (t := _json_dtype(frame.schema[n])) is not None}
+    leaves = [(n, leaf) for n in targets for leaf in _float_leaves(_column(frame, n), frame.schema[n])]
+    if leaves and frame.height:
+        found = frame.select((~leaf.is_finite()).any().alias(str(i)) for i, (_, leaf) in enumerate(leaves))
+        for (name, _), bad in zip(leaves, found.row(0), strict=True):
+            if bad:
+                targets.pop(name, None)
+    return targets
+
+
+def _column(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """A column by position: ``pl.col`` would read a name such as ``*`` or
+    ``^a.*$`` as a pattern (the input's column names are the user's)."""
+    return pl.nth(frame.columns.index(name))
+
+
+def _json_text(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` as compact JSON text, column-wise (null stays null):
+    polars encodes a struct as an object, so the column is wrapped in a
+    one-field struct and the wrapper's ``{"v":`` and ``}`` are cut off."""
+    col = _column(frame, name)
+    wrapped = pl.struct(col.cast(dtype).alias("v")).struct.json_encode()
+    return pl.when(col.is_not_null()).then(wrapped.str.slice(5).str.head(-1)).alias(name)
+
+
 def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Nested columns as JSON text, enums as strings: what a CSV can hold."""
-    out = []
+    """Nested columns as JSON text, enums as strings: what a CSV can hold.
+
+    The JSON is compact (no spaces) and written column-wise by polars where
+    it writes the same values as :func:`_json_cell` (see :func:`_json_columns`);
+    a column it cannot write so (datetimes, NaN, ...) goes cell by cell."""
+    nested = [n for n, d in frame.schema.items() if isinstance(d, pl.List | pl.Array | pl.Struct)]
+    fast = _json_columns(frame, nested)
+    exprs: list[pl.Expr | pl.Series] = []
     for name, dtype in frame.schema.items():
-        col = frame.get_column(name)
-        if isinstance(dtype, pl.List | pl.Array | pl.Struct):
-            out.append(
+        if name in fast:
+            exprs.append(_json_text(frame, name, fast[name]))
+        elif name in nested:
+            exprs.append(
                 pl.Series(
                     name,
-                    [
-                        None if v is None else json.dumps(v, ensure_ascii=False, default=_json_default)
-                        for v in col.to_list()
-                    ],
+                    [None if v is None else _json_cell(v) for v in frame.get_column(name).to_list()],
                     dtype=pl.String(),
                 )
             )
         elif isinstance(dtype, pl.Enum | pl.Categorical):
-            out.append(col.cast(pl.String()))
+            exprs.append(frame.get_column(name).cast(pl.String()))
         else:
-            out.append(col)
-    return pl.DataFrame(out)
+            exprs.append(frame.get_column(name))
+    return frame.select(exprs)
 
 
 @contextlib.contextmanager
@@ -990,7 +1110,7 @@ def write_table(frame: pl.DataFrame, path: str | Path, *, stdout: TextIO | None 
                 hint="create it first",
             )
         if fmt == "jsonl":
-            write_jsonl(frame.iter_rows(named=True), p)
+            _write_jsonl_frame(frame, p)
             return
         with replacing(p) as tmp:
             if fmt == "csv":
@@ -1009,6 +1129,18 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> None:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False, default=_json_default))
             f.write("\n")
+
+
+def _write_jsonl_frame(frame: pl.DataFrame, path: Path) -> None:
+    """A frame as JSON Lines: column-wise by polars (compact, keys in column
+    order) when it writes every column as :func:`write_jsonl` would (see
+    :func:`_json_columns`), else row by row; whole or not at all."""
+    fast = _json_columns(frame, frame.columns)
+    if not frame.width or len(fast) < frame.width:
+        write_jsonl(frame.iter_rows(named=True), path)
+        return
+    with replacing(path) as tmp:
+        frame.select(_column(frame, n).cast(t) for n, t in fast.items()).write_ndjson(tmp)
 
 
 def bad_rows_frame(rows: Sequence[BadRow]) -> pl.DataFrame:
