@@ -419,7 +419,8 @@ def _lists_column(
         except _CellError as exc:
             errors.setdefault(i, str(exc))
             out.append([])
-    return pl.Series(column, out, dtype=pl.List(pl.String()))
+    flat = pl.Series(column, [x for v in out for x in v], dtype=pl.String())
+    return ragged_column(column, flat, out, pl.List(pl.String()))  # polars builds lists row by row
 
 
 def _children_at_once(name: str, values: Sequence[Any], spec: ModelSpec) -> pl.Series | None:
