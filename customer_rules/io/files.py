@@ -38,8 +38,9 @@ import math
 import os
 import secrets
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any, TextIO
@@ -306,14 +307,36 @@ def _record_columns(
     reference the tests hold the other way to)."""
     errors: dict[int, str] = {}  # row index -> the first cell it cannot read
     series: list[pl.Series] = []
+    fast: Callable[[], pl.Series | None]  # the column at once, or None
+    cell: Callable[[Any], Any]  # one cell (raises _CellError)
+    build: Callable[[list[Any]], pl.Series]  # the column from its cells
+    empty: Any  # what a cell that cannot be read holds until its row is dropped
     for column, values in columns.items():
         path = kinds.path(column)
         if path in kinds.lists:
-            series.append(_lists_column(column, path, values, errors, at_once))
+            fast = partial(_lists_at_once, column, values)
+            cell, empty, build = partial(_list_cell, where=path), [], partial(_texts_in_lists, column)
         elif path in kinds.children:
-            series.append(_children_cells(column, path, values, errors, kinds.children[path], at_once))
+            spec = kinds.children[path]
+            fast = partial(_children_at_once, column, values, spec)
+            cell = partial(_children_cell, where=path, spec=spec)
+            empty, build = [], partial(_children_column, column, dtype=_child_dtype(spec))
         elif path in kinds.scalars:
-            series.append(_scalars_column(column, path, values, errors, at_once))
+            fast = partial(_texts_at_once, column, values)
+            cell, empty, build = partial(_text, where=path), None, partial(pl.Series, column, dtype=pl.String())
+        else:
+            continue
+        converted = fast() if at_once else None
+        if converted is None:  # cell by cell: a cell that cannot be read rejects its row
+            out: list[Any] = []
+            for i, v in enumerate(values):
+                try:
+                    out.append(cell(v))
+                except _CellError as exc:
+                    errors.setdefault(i, str(exc))
+                    out.append(empty)
+            converted = build(out)
+        series.append(converted)
     frame = pl.DataFrame(series).with_columns(pl.Series(ROW, positions, dtype=pl.Int64()))
     if not errors:
         return frame
@@ -375,24 +398,6 @@ def _texts_at_once(name: str, values: Sequence[Any]) -> pl.Series | None:
     return text
 
 
-def _scalars_column(
-    column: str, path: str, values: Sequence[Any], errors: dict[int, str], at_once: bool
-) -> pl.Series:
-    """A scalar field's cells as text (:func:`_text`)."""
-    if at_once:
-        fast = _texts_at_once(column, values)
-        if fast is not None:
-            return fast
-    out: list[str | None] = []
-    for i, v in enumerate(values):
-        try:
-            out.append(_text(v, path))
-        except _CellError as exc:
-            errors.setdefault(i, str(exc))
-            out.append(None)
-    return pl.Series(column, out, dtype=pl.String())
-
-
 def _lists_at_once(name: str, values: Sequence[Any]) -> pl.Series | None:
     """A list field's cells (:func:`_list_cell`) as one column, when each is a
     JSON array of plain values (or None: empty); else None."""
@@ -405,22 +410,11 @@ def _lists_at_once(name: str, values: Sequence[Any]) -> pl.Series | None:
     return None if flat is None else ragged_column(name, flat, values, pl.List(pl.String()))
 
 
-def _lists_column(
-    column: str, path: str, values: Sequence[Any], errors: dict[int, str], at_once: bool
-) -> pl.Series:
-    if at_once:
-        fast = _lists_at_once(column, values)
-        if fast is not None:
-            return fast
-    out: list[list[str]] = []
-    for i, v in enumerate(values):
-        try:
-            out.append(_list_cell(v, path))
-        except _CellError as exc:
-            errors.setdefault(i, str(exc))
-            out.append([])
-    flat = pl.Series(column, [x for v in out for x in v], dtype=pl.String())
-    return ragged_column(column, flat, out, pl.List(pl.String()))  # polars builds lists row by row
+def _texts_in_lists(name: str, lists: Sequence[list[str]]) -> pl.Series:
+    """Lists of text as a list column, built from their items at once (polars
+    builds a list column from Python lists row by row)."""
+    flat = pl.Series(name, [x for v in lists for x in v], dtype=pl.String())
+    return ragged_column(name, flat, lists, pl.List(pl.String()))
 
 
 def _children_at_once(name: str, values: Sequence[Any], spec: ModelSpec) -> pl.Series | None:
@@ -450,23 +444,6 @@ def _children_at_once(name: str, values: Sequence[Any], spec: ModelSpec) -> pl.S
         fields.append(field_)
     dtype = _child_dtype(spec)
     return ragged_column(name, pl.DataFrame(fields).to_struct(name), lists, dtype)
-
-
-def _children_cells(
-    column: str, path: str, values: Sequence[Any], errors: dict[int, str], spec: ModelSpec, at_once: bool
-) -> pl.Series:
-    if at_once:
-        fast = _children_at_once(column, values, spec)
-        if fast is not None:
-            return fast
-    lists: list[list[dict[str, Any]]] = []
-    for i, v in enumerate(values):
-        try:
-            lists.append(_children_cell(v, path, spec))
-        except _CellError as exc:
-            errors.setdefault(i, str(exc))
-            lists.append([])
-    return _children_column(column, lists, _child_dtype(spec))
 
 
 def _children_column(name: str, lists: Sequence[list[dict[str, Any]]], dtype: pl.DataType) -> pl.Series:
