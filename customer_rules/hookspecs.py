@@ -19,7 +19,7 @@ plugin and the cause; nothing is skipped silently.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -115,6 +115,26 @@ def choose_strategy(decision: Decision, scheme: Scheme, customer: Any, engine: E
     :param engine: the engine (e.g. ``engine.params(scheme.id)``).
     :returns: a :class:`~customer_rules.Strategy`, or ``None`` to leave the
         choice to the next implementation. Any other value is a
+        :class:`~customer_rules.PluginError`.
+    """
+
+
+@hookspec
+def strategy_schemes(engine: Engine) -> Iterable[str] | None:
+    """Name the schemes whose strategies this plugin's ``choose_strategy`` chooses.
+
+    A plugin that implements ``choose_strategy`` may answer for any scheme,
+    so whatever needs every decision's strategy reads a table's rows as
+    records, one by one: the policy lab on a table (``cr.sweep``,
+    ``label_shares``) does, where the frame backend does not call the hook.
+    Implement this hook beside ``choose_strategy`` to say which schemes it
+    may answer for; the other schemes keep the column-wise path
+    (``Engine.has_custom_strategies_for``). Called at most once per engine.
+
+    :param engine: the engine.
+    :returns: the scheme ids (schemes the engine does not have are
+        ignored), or ``None`` for every scheme. Anything else, text among
+        them (one id is ``["care_level"]``), is a
         :class:`~customer_rules.PluginError`.
     """
 

@@ -25,8 +25,9 @@ every scheme and feature the plugin contributes:
   builds from only the columns it declares in ``reads`` (so ``reads`` is
   complete), and its polars implementation, when it has one, over the same
   records as a table (which must read no column outside ``reads``);
-- deciding the sample population raises nothing, and every strategy the
-  engine's plugins choose is bilingual.
+- deciding the sample population raises nothing, every strategy the
+  engine's plugins choose is bilingual, and a scheme no plugin's
+  ``strategy_schemes`` hook names keeps its labels' own strategies.
 
 All problems are collected; a :class:`ConformanceError` (an
 ``AssertionError``, so pytest shows it as a test failure) lists every one.
@@ -52,7 +53,7 @@ from typing import Any
 
 from customer_rules.engine.engine import Engine, Scheme
 from customer_rules.engine.plugins import DEFAULT_PLUGINS, plugin_name
-from customer_rules.errors import CustomerRulesError, NotFittedError, PolicyError
+from customer_rules.errors import CustomerRulesError, NotFittedError, PluginError, PolicyError
 from customer_rules.hookspecs import hookimpl
 from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
 from customer_rules.lang.policy import Text
@@ -518,6 +519,10 @@ def _decision_problems(
         return [f"fitting {', '.join(schemes)} on the sample raised {type(exc).__name__}: {exc}"]
     out: list[str] = []
     seen: set[tuple[str, str | None]] = set()
+    try:  # schemes whose strategies no plugin says it chooses: their decisions must carry their labels'
+        labels_only = {sid for sid in schemes if not engine.has_custom_strategies_for(sid)}
+    except PluginError as exc:
+        return [str(exc)]
     for sid in schemes:
         failures = []
         for record in records:
@@ -527,6 +532,11 @@ def _decision_problems(
                 failures.append(f"{record.id}: {type(exc).__name__}: {exc}")
                 continue
             strategy = decision.strategy
+            if sid in labels_only and strategy != engine.schemes[sid].strategies.get(decision.label or ""):
+                out.append(
+                    f"scheme {sid!r}: a plugin chose the strategy for {decision.label!r}, but no plugin's"
+                    f" strategy_schemes hook names {sid!r} (the policy lab would count the label's own)"
+                )
             if not strategies or strategy is None or (sid, decision.label) in seen:
                 continue
             seen.add((sid, decision.label))

@@ -748,6 +748,33 @@ def test_installed_plugins_pass_the_conformance_kit(installed: Any) -> None:
     assert report.ok and report.schemes == () and report.features == ()
 
 
+def test_conformance_kit_holds_a_plugin_to_the_schemes_it_names() -> None:
+    """A plugin whose ``strategy_schemes`` leaves out a scheme it chooses
+    strategies for would make the policy lab count the wrong cadences."""
+
+    class Liar:
+        @cr.hookimpl
+        def choose_strategy(self, decision: cr.Decision, scheme: cr.Scheme) -> cr.Strategy | None:
+            own = scheme.strategies.get(decision.label) if decision.label else None
+            if scheme.id != "bird_style" or own is None:
+                return None
+            return own.model_copy(update={"cadence": cr.Cadence(min_days=1, max_days=2)})
+
+        @cr.hookimpl
+        def strategy_schemes(self) -> list[str]:
+            return ["crisis"]
+
+    report = check_plugin(Liar(), raise_errors=False)
+    assert any("strategy_schemes hook names 'bird_style'" in p for p in report.problems), report.problems
+
+    class Honest(Liar):
+        @cr.hookimpl
+        def strategy_schemes(self) -> list[str]:
+            return ["bird_style"]
+
+    assert check_plugin(Honest(), raise_errors=False).ok
+
+
 def test_a_whole_engine_passes_the_conformance_kit(installed: Any) -> None:
     engine = cr.Engine()
     report = check_plugin(engine)

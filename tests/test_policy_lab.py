@@ -266,6 +266,71 @@ def test_a_table_is_decided_record_by_record_when_a_plugin_adjusts_decisions(
     assert swept.equals(cr.sweep(engine, "lead_grade", "a_min_asks_details", [1, 3], rows, as_of=AS_OF))
 
 
+class _Cadence:
+    """A plugin that chooses a cadence of its own for every ``lead_grade`` A."""
+
+    def __init__(self, *, named: list[str] | None) -> None:
+        self.named = named
+
+    @cr.hookimpl
+    def choose_strategy(self, decision: cr.Decision, scheme: cr.Scheme) -> cr.Strategy | None:
+        strategy = scheme.strategies.get(decision.label) if decision.label else None
+        if scheme.id != "lead_grade" or decision.label != "A" or strategy is None:
+            return None
+        return strategy.model_copy(update={"cadence": cr.Cadence(min_days=1, max_days=1)})
+
+    @cr.hookimpl
+    def strategy_schemes(self) -> list[str] | None:
+        return self.named
+
+
+def test_a_plugin_naming_its_strategy_schemes_leaves_the_others_column_wise(
+    customers: list[cr.Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import customer_rules.lab.compare as lab
+
+    table, rows = _table_and_rows(customers)
+    scoped = cr.Engine(plugins=[_Cadence(named=["lead_grade"])])
+    unscoped = cr.Engine(plugins=[_Cadence(named=None)])
+    assert scoped.has_custom_strategies and unscoped.has_custom_strategies
+    assert scoped.has_custom_strategies_for("lead_grade") and not scoped.has_custom_strategies_for("crisis")
+    assert unscoped.has_custom_strategies_for("crisis")
+    assert not cr.Engine(load_entry_points=False).has_custom_strategies_for("lead_grade")
+    # the plugin's cadence counts in the lab's workload: lead_grade goes record by record
+    values = [1, 3]
+    swept = cr.sweep(scoped, "lead_grade", "a_min_asks_details", values, table, as_of=AS_OF)
+    assert swept.equals(cr.sweep(scoped, "lead_grade", "a_min_asks_details", values, rows, as_of=AS_OF))
+    plain = cr.sweep(cr.Engine(), "lead_grade", "a_min_asks_details", values, table, as_of=AS_OF)
+    assert swept["contacts_per_week"].to_list() != plain["contacts_per_week"].to_list()
+    # another scheme of the same engine stays column-wise: no record is read from the table
+    read = lab._records
+    monkeypatch.setattr(lab, "_records", lambda data, model: pytest.fail(f"read {type(data).__name__} as records"))
+    shares = label_shares(scoped, "crisis", table, as_of=AS_OF)
+    with pytest.raises(pytest.fail.Exception):
+        label_shares(unscoped, "crisis", table, as_of=AS_OF)
+    monkeypatch.setattr(lab, "_records", read)
+    assert shares == label_shares(cr.Engine(), "crisis", rows, as_of=AS_OF)
+
+
+@pytest.mark.parametrize("given", ["lead_grade", 7, [1]])
+def test_strategy_schemes_must_be_scheme_ids(given: object) -> None:
+    class Odd(_Cadence):
+        @cr.hookimpl
+        def strategy_schemes(self) -> object:
+            return given
+
+    engine = cr.Engine(plugins=[Odd(named=None)])
+    with pytest.raises(cr.PluginError, match="strategy_schemes returned"):
+        engine.has_custom_strategies_for("lead_grade")
+
+
+def test_the_care_plugin_chooses_the_strategies_of_its_own_scheme_only() -> None:
+    care = pytest.importorskip("customer_rules_care")
+    engine = cr.Engine(plugins=[care])
+    assert engine.has_custom_strategies_for("care_level")
+    assert not any(engine.has_custom_strategies_for(s) for s in engine.schemes if s != "care_level")
+
+
 def test_compare_takes_a_table(customers: list[cr.Customer]) -> None:
     table, rows = _table_and_rows(customers)
     wider = cr.Engine().with_params("value_pyramid", vip_top_pct=3)

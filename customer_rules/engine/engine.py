@@ -664,7 +664,10 @@ class Engine:
     def _refresh_hooks(self) -> None:
         hook = self.plugin_manager.hook
         builtin = "customer_rules.builtin.strategies"
-        self._custom_strategy = any(i.plugin_name != builtin for i in hook.choose_strategy.get_hookimpls())
+        self._strategy_choosers = [i.plugin_name for i in hook.choose_strategy.get_hookimpls() if i.plugin_name != builtin]
+        self._custom_strategy = bool(self._strategy_choosers)
+        self._strategy_scope: frozenset[str] | None = None  # asked on first use (strategy_schemes)
+        self._strategy_scope_known = False
         self._has_adjust = bool(hook.adjust_decision.get_hookimpls())
         self._has_observers = bool(hook.observe_profile.get_hookimpls())
 
@@ -696,6 +699,33 @@ class Engine:
         """Whether a plugin implements ``choose_strategy`` (a decision's strategy
         is then not only its label's)."""
         return self._custom_strategy
+
+    def has_custom_strategies_for(self, scheme: str) -> bool:
+        """Whether a plugin's ``choose_strategy`` may choose the strategies of
+        ``scheme``'s decisions: every scheme for a plugin that does not name
+        its schemes (hook ``strategy_schemes``), else the schemes it names."""
+        self.scheme(scheme)
+        if not self._custom_strategy:
+            return False
+        if not self._strategy_scope_known:
+            self._strategy_scope = self._ask_strategy_scope()
+            self._strategy_scope_known = True
+        return self._strategy_scope is None or scheme in self._strategy_scope
+
+    def _ask_strategy_scope(self) -> frozenset[str] | None:
+        """The schemes the plugins implementing ``choose_strategy`` name, or
+        None when one of them does not name its schemes."""
+        named = dict(call_each(self.plugin_manager, "strategy_schemes", engine=self))
+        scope: set[str] = set()
+        for owner in self._strategy_choosers:
+            given = named.get(owner)
+            if given is None:
+                return None
+            ids = list(given) if isinstance(given, Iterable) and not isinstance(given, str | bytes) else None
+            if ids is None or not all(isinstance(i, str) for i in ids):
+                raise PluginError(owner, f"strategy_schemes returned {given!r}, not a list of scheme ids")
+            scope.update(ids)
+        return frozenset(scope)
 
     @property
     def has_observers(self) -> bool:

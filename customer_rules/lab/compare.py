@@ -360,18 +360,18 @@ class _Customers:
 
     A table (polars DataFrame or LazyFrame, pandas DataFrame) is classified
     by the frame backend when the engine's labels and strategies there are
-    its decisions' (no plugin adjusts decisions or chooses strategies):
-    the same label counts as record by record, at a table's cost. Otherwise
-    its valid rows become records. Rows that do not validate are left out
-    either way.
+    the decisions' of ``scheme`` (no plugin adjusts decisions, none chooses
+    the scheme's strategies): the same label counts as record by record, at
+    a table's cost. Otherwise its valid rows become records. Rows that do
+    not validate are left out either way.
     """
 
-    def __init__(self, data: Any, engine: Engine) -> None:
+    def __init__(self, data: Any, engine: Engine, scheme: str) -> None:
         from customer_rules.model.frames import to_polars
 
         self.table: pl.DataFrame | None = None
         self.records: list[Customer] = []
-        if _is_table(data) and not (engine.has_overrides or engine.has_custom_strategies):
+        if _is_table(data) and not (engine.has_overrides or engine.has_custom_strategies_for(scheme)):
             self.table = to_polars(data)[1]
         else:
             self.records, _ = _records(data, engine.record_model)
@@ -426,7 +426,7 @@ def label_shares(
 
     day = normalise_as_of(as_of)
     engine.scheme(scheme)
-    customers = _Customers(data, engine)
+    customers = _Customers(data, engine, scheme)
     customers.fit(engine, scheme, day)
     counts, _ = customers.tally(engine, scheme, day)
     n = sum(counts.values()) or 1
@@ -454,8 +454,9 @@ def sweep(
     ``data`` is customers (records or dicts; rows that do not validate are
     left out) or a table named as for ``engine.classify_frame`` (polars or
     pandas): a table is classified column-wise by the frame backend, with
-    the same result, unless a plugin adjusts decisions or chooses
-    strategies (then its rows are decided one by one).
+    the same result, unless a plugin adjusts decisions or may choose the
+    scheme's strategies (then its rows are decided one by one; see the
+    ``strategy_schemes`` hook).
     """
     import polars as pl
 
@@ -463,7 +464,7 @@ def sweep(
 
     day = normalise_as_of(as_of)
     engine.scheme(scheme)
-    customers = _Customers(data, engine)
+    customers = _Customers(data, engine, scheme)
     labels: list[str | None] = list(engine.schemes[scheme].labels)
     rows: list[dict[str, Any]] = []
     for value in values:

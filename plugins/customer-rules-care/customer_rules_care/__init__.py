@@ -2,7 +2,7 @@
 
 Installed, this module is found through the ``customer_rules`` entry-point
 group under the name ``care_level``; ``Engine()`` then has a ``care_level``
-scheme. It implements four hooks:
+scheme. It implements five hooks:
 
 - ``register_record_fields``: the record namespace ``care`` (:class:`Care`:
   the patient's condition, ward and admission date), so a patient record
@@ -12,7 +12,8 @@ scheme. It implements four hooks:
 - ``register_schemes``: the ``care_level`` scheme read from the
   ``care_level/`` folder (policy, strategies, colour markers);
 - ``choose_strategy``: the scheme's strategy with the colour marker of the
-  convention the engine is set to (parameter ``colour_convention``).
+  convention the engine is set to (parameter ``colour_convention``), and
+  ``strategy_schemes``: it answers for ``care_level`` only.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "register_features",
     "register_record_fields",
     "register_schemes",
+    "strategy_schemes",
     "with_marker",
 ]
 
@@ -187,6 +189,13 @@ def register_schemes() -> Scheme:
         params_model=scheme.params_model,
         description=scheme.description,
     )
+
+
+@hookimpl
+def strategy_schemes() -> list[str]:
+    """``choose_strategy`` answers for ``care_level`` only: the other schemes'
+    strategies are their labels' (the policy lab keeps tables column-wise)."""
+    return [SCHEME_ID]
 
 
 @hookimpl
