@@ -1676,8 +1676,9 @@ def _read_dicts(
     get = itemgetter(*keys) if n > 1 else (lambda d: (d[keys[0]],))
     columns: list[Sequence[Any]] | None = None
     if set(map(type, dicts)) == {dict} and set(map(len, dicts)) == {n}:
-        try:  # every dict has exactly the model's keys (the usual case): a pass per key
-            columns = [list(map(itemgetter(k), dicts)) for k in keys]
+        try:  # every dict has exactly the model's keys (the usual case): read dict by dict, transposed
+            # (key by key walks every dict once per key: 3-4x slower on dicts of their own, as JSON gives)
+            columns = list(zip(*map(get, dicts), strict=True))
         except KeyError:
             columns = None
     if columns is None:
