@@ -72,8 +72,8 @@ def wanted_schemes(engine: Engine, schemes: Iterable[str] | None) -> list[str]:
 #: below this many rows, ``backend="auto"`` decides an already canonical,
 #: valid table row by row with the record backend (:func:`small_run`)
 #: instead of planning the frame backend's queries: they cost ~30 ms (every
-#: built-in scheme) whatever the height, the small path ~3 ms plus ~0.4 ms
-#: per row, breaking even at ~65 rows (benchmarks/README.md, "classify_frame
+#: built-in scheme) whatever the height, the small path ~2 ms plus ~0.4 ms
+#: per row, breaking even at ~75 rows (benchmarks/README.md, "classify_frame
 #: on small tables")
 SMALL_ROWS = 50
 

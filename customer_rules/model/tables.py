@@ -2020,19 +2020,18 @@ def records_as_given(data: pl.DataFrame, model: type[Customer] = Customer) -> li
     if len(given) != len(schema) or any(schema.get(c) != t for c, t in given.items()):
         return None
     columns: dict[str, list[Any]] = {}
-    for path in data.columns:
-        series = data.get_column(path)
-        values = python_values(series, null_list=None)
-        if series.null_count():
+    # row by row, then transposed: for a few rows, polars' own conversion of
+    # each row costs far less than converting each column (python_values runs
+    # several queries per nested column: ~10 ms for 10 customers, against 0.4)
+    cells = zip(*data.rows(), strict=True) if data.height else ([] for _ in data.columns)
+    for path, column in zip(data.columns, cells, strict=True):
+        values = list(column)
+        if None in values:
             if path in unusual or path in items:  # a null the table checks refuse, a null nested list
                 return None
             if path in filled:
                 default = filled[path]
-                nulls = series.is_null().to_list()
-                values = [
-                    (list(default) if isinstance(default, tuple) else default) if null else v
-                    for v, null in zip(values, nulls, strict=True)
-                ]
+                values = [(list(default) if isinstance(default, tuple) else default) if v is None else v for v in values]
         columns[path] = values
     for path, (item_filled, item_unusual) in items.items():
         for lst in columns[path]:  # (never None: a null nested list returned above)
