@@ -86,8 +86,7 @@ def missing_of(checked: CheckedPolicy, outcome: Outcome) -> tuple[str, ...]:
     (:attr:`CheckedPolicy.input_order`): the same inputs are always listed
     in the same order, whichever rules could not be decided."""
     evidence = outcome.evidence
-    keys = {k for r in outcome.unknown for k in r.keys if evidence.get(k, _MISS) is None}
-    return tuple(sorted(keys, key=checked.input_order.__getitem__)) if len(keys) > 1 else tuple(keys)
+    return tuple([k for k in checked.inputs_of(outcome.unknown) if evidence.get(k, _MISS) is None])
 
 
 def record_parts(checked: CheckedPolicy, nodes: Iterable[Node]) -> frozenset[str] | None:
@@ -133,12 +132,7 @@ def decision_of(
     matched = outcome.matched
     chosen, label, labels = resolve(checked, matched, scheme, record_id)
     policy = checked.policy
-    flags: tuple[str, ...] = ()
-    if label is not None:
-        for lab in policy.labels:
-            if lab.id == label:
-                flags = tuple(lab.flags)
-                break
+    flags = checked.label_flags[label] if label is not None else ()
     if outcome.flags:
         flags = (*flags, *outcome.flags)
     evidence = outcome.evidence

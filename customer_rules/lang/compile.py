@@ -76,6 +76,28 @@ class CheckedPolicy:
         return order
 
     @cached_property
+    def label_flags(self) -> Mapping[str, tuple[str, ...]]:
+        """Each label's own flags, by label id (a decision carries them)."""
+        return {lab.id: tuple(lab.flags) for lab in self.policy.labels}
+
+    @cached_property
+    def _inputs_of_rules(self) -> dict[tuple[int, ...], tuple[str, ...]]:
+        return {}
+
+    def inputs_of(self, rules: list[CheckedRule]) -> tuple[str, ...]:
+        """Every input ``rules`` name, once each, in :attr:`input_order`
+        (worked out once per set of rules: ``Decision.missing`` asks per decision)."""
+        known = self._inputs_of_rules
+        which = tuple([r.index for r in rules])
+        inputs = known.get(which)
+        if inputs is None:
+            if len(known) >= 4096:  # a policy with very many rules: keep the memo bounded
+                known.clear()
+            keys = {k for r in rules for k in r.keys}
+            inputs = known[which] = tuple(sorted(keys, key=self.input_order.__getitem__))
+        return inputs
+
+    @cached_property
     def rule_input_keys(self) -> Mapping[str, frozenset[str]]:
         """Per rule id, the evidence keys that are its inputs: what the rule
         reads, the parameters, derived values and function calls in its own
