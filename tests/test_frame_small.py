@@ -396,3 +396,23 @@ def test_with_reasons_a_row_no_rule_decided_takes_the_small_path(
     assert frame_runs == []
     assert got[0].startswith(reason)
     assert_as_frame_backend(e, table, reasons=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), rows=st.lists(records(), min_size=0, max_size=6))
+def test_records_read_row_wise_are_the_records_the_table_checks_give(
+    data: st.DataObject, rows: list[dict[str, Any]]
+) -> None:
+    """``records_as_given`` (polars' row conversion, transposed) gives the
+    records ``records_from_frame`` builds through the table checks, null
+    cells included; where it gives None, those checks refuse a row or read
+    a cell otherwise."""
+    table = cr.frame_from_records([{"id": f"c{i}", **r} for i, r in enumerate(rows)])
+    if table.height:
+        table = data.draw(nulled(table))
+    given_ = records_as_given(table)
+    event(f"read row-wise: {given_ is not None}")
+    if given_ is None:
+        return
+    checked = cr.records_from_frame(table)
+    assert [r.model_dump() for r in given_] == [r.model_dump() for r in checked]
