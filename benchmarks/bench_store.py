@@ -110,6 +110,31 @@ def main() -> None:
             store.close()
             t_ref = _reference(plain_url, plain)
             print(f"| {name} | {n / t_log:,.0f} | {n / t_ref:,.0f} | {t_ref / t_log:.2f} |")
+        relog(engine, targets)
+
+
+def relog(engine: cr.Engine, targets: list[tuple[str, str, str]]) -> None:
+    """Profiles logged again (a period re-run: nothing new is written)
+    against the same number logged for a new period, in stores of growing
+    size: the cost of a repeat must not grow with the store."""
+    print("\n| database | customers in the store | 200 profiles logged again | 200 logged new | ratio |")
+    print("|---|---|---|---|---|")
+    for name, url, _ in targets:
+        for size in (1_000, 10_000):
+            store = cr.DecisionStore(url.replace("store.db", f"relog{size}.db"))
+            if name == "PostgreSQL":
+                store = cr.DecisionStore(_fresh_pg(url))
+            profiles = engine.classify_many(make_records(size), as_of=AS_OF).profiles
+            store.log(profiles, period="P1")
+            part = profiles[:200]
+            t0 = time.perf_counter()
+            assert store.log(part, period="P1") == 0
+            t_again = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            assert store.log(part, period="P2") == sum(len(p.decisions) for p in part)
+            t_new = time.perf_counter() - t0
+            store.close()
+            print(f"| {name} | {size:,} | {t_again * 1e3:.0f} ms | {t_new * 1e3:.0f} ms | {t_new / t_again:.2f} |")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ decisions = sa.Table(
     sa.Column("override_expires", sa.Date),
     sa.Column("evidence", sa.Text),  # JSON object, masked
     sa.Column("missing", sa.Text),  # JSON list
+    # deleting a batch (one whose decisions were all logged already) checks
+    # that no decision names it: without this index, a scan of the log each time
+    sa.Index("ix_cr_decisions_batch_id", "batch_id"),
     sqlite_with_rowid=False,
 )
 

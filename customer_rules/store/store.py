@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 MaskMode = Literal["hash", "drop"]
 _MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"  # the newest migration; a store at another revision is migrated or refused
+HEAD = "0004"  # the newest migration; a store at another revision is migrated or refused
 
 
 def _canonical(obj: Any, *, sort_keys: bool = True) -> str:
