@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import record_namespace_plugin as firm_plugin
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -240,7 +241,7 @@ FALLBACKS: dict[str, Callable[[pl.DataFrame], tuple[cr.Engine, Any, dict[str, An
     ),
     "underscored column names": lambda t: (engine(POLICY), t.rename({"value.revenue_12m": "value__revenue_12m"}), {}),
     "a column of another dtype": lambda t: (engine(POLICY), t.with_columns(pl.col("value.revenue_12m").cast(pl.Float32)), {}),
-    "a column missing": lambda t: (engine(POLICY), t.drop("birthday"), {}),
+    "a nested list missing": lambda t: (engine(POLICY), t.drop("cases"), {}),
     "a column that is no field": lambda t: (engine(POLICY), t.with_columns(note=pl.lit("x")), {}),
     "an invalid row": lambda t: (engine(POLICY), _null_cells(t, [("id", 1)]), {}),
     "a required item field null": lambda t: (
@@ -398,21 +399,43 @@ def test_with_reasons_a_row_no_rule_decided_takes_the_small_path(
     assert_as_frame_backend(e, table, reasons=True)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=st.data(), rows=st.lists(records(), min_size=0, max_size=6))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), rows=st.lists(records(), min_size=0, max_size=6), firm=st.booleans())
 def test_records_read_row_wise_are_the_records_the_table_checks_give(
-    data: st.DataObject, rows: list[dict[str, Any]]
+    data: st.DataObject, rows: list[dict[str, Any]], firm: bool
 ) -> None:
     """``records_as_given`` (polars' row conversion, transposed) gives the
-    records ``records_from_frame`` builds through the table checks, null
-    cells included; where it gives None, those checks refuse a row or read
-    a cell otherwise."""
+    records ``records_from_frame`` builds through the table checks: null
+    cells, and columns the table lacks (a plugin's namespace, for a table
+    built for the core record), included. Where it gives None, those checks
+    refuse a row or read a cell otherwise."""
+    model = FIRM_MODEL if firm else cr.Customer
     table = cr.frame_from_records([{"id": f"c{i}", **r} for i, r in enumerate(rows)])
     if table.height:
         table = data.draw(nulled(table))
-    given_ = records_as_given(table)
+    dropped = data.draw(st.lists(st.sampled_from(table.columns), max_size=3, unique=True))
+    table = table.drop(dropped)
+    given_ = records_as_given(table, model)
     event(f"read row-wise: {given_ is not None}")
     if given_ is None:
         return
-    checked = cr.records_from_frame(table)
+    checked = cr.records_from_frame(table, model=model)
     assert [r.model_dump() for r in given_] == [r.model_dump() for r in checked]
+
+
+FIRM_MODEL = cr.Engine(plugins=[firm_plugin], load_entry_points=False).record_model
+
+
+def test_a_table_for_the_core_record_takes_the_small_path_of_an_engine_with_namespaces(
+    frame_runs: list[int],
+) -> None:
+    """A plugin's namespace columns are null when the table lacks them: the
+    small path is still taken, with the frame backend's result."""
+    e = cr.Engine([POLICY], plugins=[firm_plugin], load_entry_points=False)
+    table = cr.frame_from_records(ROWS)
+    assert "firm.nps" not in table.columns
+    for data in (table, table.drop("birthday")):  # a core column the table lacks is null too
+        frame_runs.clear()
+        e.classify_frame_with_rejects(data, as_of=AS_OF, flags=True, labels=True)
+        assert frame_runs == []
+        assert_as_frame_backend(e, data, flags=True, labels=True)

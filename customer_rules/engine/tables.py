@@ -135,8 +135,8 @@ def small_run(
     backend's result exactly, or None where that is not sure and the caller
     runs the frame backend.
 
-    None unless the table is canonical and every row valid
-    (:func:`records_as_given`), the engine's record backend is the python
+    None unless the table's columns are canonical and every row valid
+    (:func:`records_as_given`: a field the table lacks is null), the engine's record backend is the python
     one (``durable`` is not taken), no plugin adjusts decisions (manual
     overrides: the frame backend does not apply them) or observes profiles
     (the frame backend does not call them), every feature the run reads has
