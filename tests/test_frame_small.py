@@ -24,6 +24,7 @@ from test_frame_differential import policies, records
 
 import customer_rules as cr
 import customer_rules.engine.tables as tables
+import customer_rules.model.tables as model_tables
 from customer_rules.model.tables import records_as_given
 
 BASE: dict[str, Any] = {
@@ -419,8 +420,27 @@ def test_records_read_row_wise_are_the_records_the_table_checks_give(
     event(f"read row-wise: {given_ is not None}")
     if given_ is None:
         return
-    checked = cr.records_from_frame(table, model=model)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model_tables, "AS_GIVEN_ROWS", -1)  # records_from_frame through prepare's checks
+        checked = cr.records_from_frame(table, model=model)
     assert [r.model_dump() for r in given_] == [r.model_dump() for r in checked]
+
+
+def test_records_from_a_small_table_skip_the_table_checks_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``records_from_frame`` reads a small canonical, valid table row-wise;
+    a table it cannot read so (here an invalid row) still goes through
+    ``prepare`` and its error names the row."""
+    table = cr.frame_from_records(ROWS)
+    expected = [r.model_dump() for r in cr.records_from_frame(table)]
+
+    def no_query(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("prepare ran")
+
+    monkeypatch.setattr(model_tables, "prepare", no_query)
+    assert [r.model_dump() for r in cr.records_from_frame(table)] == expected
+    monkeypatch.undo()
+    with pytest.raises(cr.RecordError, match="row 1"):
+        cr.records_from_frame(_null_cells(table, [("id", 1)]))
 
 
 FIRM_MODEL = cr.Engine(plugins=[firm_plugin], load_entry_points=False).record_model

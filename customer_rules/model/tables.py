@@ -1991,6 +1991,12 @@ def _row_reader(spec: ModelSpec) -> tuple[dict[str, pl.DataType], dict[str, Any]
 
 _ROW_READERS: dict[int, tuple[ModelSpec, Any]] = {}
 
+#: up to this many rows, :func:`records_from_frame` reads a canonical, valid
+#: table with :func:`records_as_given` (polars' row conversion) instead of
+#: :func:`prepare`'s query, which costs ~20 ms whatever the height: 1 row
+#: 23 → 0.6 ms, 100 rows 32 → 9 ms; from ~300 rows on the two cost the same
+AS_GIVEN_ROWS = 100
+
 
 def records_as_given(data: pl.DataFrame, model: type[Customer] = Customer) -> list[Customer] | None:
     """The records of a small table that is already canonical and valid,
@@ -2067,6 +2073,10 @@ def records_from_frame(
     model: type[Customer] = Customer,
 ) -> list[Customer]:
     """Records from a customer table (and separate nested tables)."""
+    if not tables and isinstance(data, pl.DataFrame) and data.height <= AS_GIVEN_ROWS:
+        records = records_as_given(data, model)  # the same records, without prepare's ~20 ms query
+        if records is not None:
+            return records
     prepared = prepare(data, tables, spec=customer_spec(model))
     if prepared.rejected.height:
         first = prepared.rejected.row(0, named=True)
