@@ -136,12 +136,13 @@ def small_run(
     runs the frame backend.
 
     None unless the table's columns are canonical and every row valid
-    (:func:`records_as_given`: a field the table lacks is null), the engine's record backend is the python
-    one (``durable`` is not taken), no plugin adjusts decisions (manual
-    overrides: the frame backend does not apply them) or observes profiles
-    (the frame backend does not call them), every feature the run reads has
-    a frame implementation (the frame backend warns about the others), and
-    every row is decided (a rejected row's entry is the frame backend's own).
+    (:func:`records_as_given`: a field the table lacks is null), the
+    engine's record backend is the python one (``durable`` is not taken),
+    no plugin adjusts decisions (manual overrides: the frame backend does
+    not apply them) or observes profiles (the frame backend does not call
+    them), every feature the run reads has a frame implementation (the
+    frame backend warns about the others), and every row is decided (a
+    rejected row's entry is the frame backend's own).
     Nor with ``scores``: a score computed in Python can differ from polars'
     in the last digits (the differential tests compare them with a tolerance).
     """
