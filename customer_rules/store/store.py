@@ -264,6 +264,8 @@ class DecisionStore:
         return "sha256:" + _sha(text)
 
     def _mask_flat(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        if not self.mask:
+            return dict(values)
         out: dict[str, Any] = {}
         for k, v in values.items():
             mode = self._mode_of(k)
@@ -337,6 +339,10 @@ class DecisionStore:
         now = dt.datetime.now(dt.UTC)
         blob_rows: dict[str, dict[str, Any]] = {}
         groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        # each compiled policy's blob hashes, worked out once per call (its
+        # policy serialised to JSON: a third of the cost when made per decision);
+        # the entry holds the policy itself, so its id cannot be reused meanwhile
+        hashes_of: dict[int, tuple[Any, str, str | None]] = {}
         for profile in profiles:
             if not isinstance(profile, Profile):
                 raise TypeError(f"store.log takes profiles or a classified table, not {type(profile).__name__}")
@@ -356,14 +362,21 @@ class DecisionStore:
                         f"decision of {decision.scheme!r} has no compiled policy: log decisions the engine made"
                     )
                 per = period or decision.as_of.isoformat()
+                known = hashes_of.get(id(source))
+                if known is None or known[0] is not source:
+                    known = hashes_of[id(source)] = (
+                        source,
+                        self._policy_blob(source.checked, blob_rows),
+                        self._fitted_blob(source.cuts, blob_rows),
+                    )
                 batch = {
                     "scheme": decision.scheme,
                     "period": per,
                     "as_of": decision.as_of,
                     "policy_id": decision.policy_id,
                     "policy_version": decision.policy_version,
-                    "policy_hash": self._policy_blob(source.checked, blob_rows),
-                    "fitted_hash": self._fitted_blob(source.cuts, blob_rows),
+                    "policy_hash": known[1],
+                    "fitted_hash": known[2],
                     "backend": _backend_name(source),
                     "library_version": __version__,
                     "input_hash": input_hash,
