@@ -283,10 +283,20 @@ class Space:
             out[k] = d
         return _clean(self, out)
 
+    def b_disjoint(self, a: Box, b: Box) -> bool:
+        """Whether ``b_and(a, b)`` is None, without building the intersection."""
+        for k, d in b.items():
+            da = a.get(k)
+            if da is not None:
+                var = self.vars[k]
+                if self.d_empty(var, self.d_and(var, da, d)):
+                    return True
+        return False
+
     def b_minus(self, a: Box, b: Box) -> list[Box]:
         """``a`` without ``b``, as disjoint boxes."""
         self._spend(1 + len(b))
-        if self.b_and(a, b) is None:
+        if self.b_disjoint(a, b):
             return [a]
         out: list[Box] = []
         cur = dict(a)
