@@ -94,3 +94,9 @@ def test_r_minus_is_the_step_by_step_reference(a: list[Box], b: list[Box]) -> No
     assert state == ref_state
     assert out == ref
     assert cost <= ref_cost
+
+
+@settings(max_examples=200, deadline=None)
+@given(_box(SP), _box(SP))
+def test_b_disjoint_is_an_empty_b_and(a: Box, b: Box) -> None:
+    assert SP.b_disjoint(a, b) == (SP.b_and(a, b) is None)
