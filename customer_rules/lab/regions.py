@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import operator
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +102,19 @@ class Dom:
     strs: frozenset[str] = frozenset()
     co: bool = False
     bools: frozenset[bool] = frozenset()
+
+    def __hash__(self) -> int:
+        # the hash dataclass would give, computed once: the analysis looks
+        # domains up in its caches hundreds of thousands of times
+        h: int | None = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.missing, self.ivs, self.strs, self.co, self.bools))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict[str, Any]:
+        # string hashes differ between processes: never carry one over
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
 
 def _norm_int(iv: Iv) -> Iv:
@@ -386,18 +398,14 @@ class Space:
         # a box inside another has each number range inside the other's:
         # compare those bounds first (cheap), test the pairs that pass exactly
         keys = sorted({k for sig in sigs for k in sig if self.vars[k].kind == NUM})
-        vecs = [self._bounds(sig, keys) for sig in sigs]
-        cand = [
-            [
-                j for j in range(n)
-                if j != i and not (old[i] and old[j]) and all(map(operator.ge, vecs[i], vecs[j]))
-            ]
-            for i in range(n)
-        ]
+        cand = _below(n, [self._bounds(sig, keys) for sig in sigs])
+        olds = sum(1 << i for i in range(n) if old[i])
+        for i in range(n):
+            cand[i] &= ~((1 << i) | (olds if old[i] else 0))
         m = sum(old)
-        self._spend(min((n * n - m * m) // 2, n + sum(map(len, cand))))
+        self._spend(min((n * n - m * m) // 2, n + sum(c.bit_count() for c in cand)))
         inside = self._sig_subset
-        ups = [{j for j in cand[i] if inside(sigs[i], sigs[j])} for i in range(n)]
+        ups = [{j for j in _bits(cand[i]) if inside(sigs[i], sigs[j])} for i in range(n)]
         # what keeping a box unless a later one holds it gives (see
         # simplify_reference): a box goes when another one holds it and it
         # does not hold that one back, or an earlier one holds it and it
@@ -513,6 +521,31 @@ Box = Mapping[str, Dom]
 Region = list[Box]
 FULL: Region = [{}]
 EMPTY: Region = []
+
+
+def _below(n: int, vecs: list[list[float]]) -> list[int]:
+    """For each vector, the bit set of the vectors at or below it in every place."""
+    out = [(1 << n) - 1] * n
+    for d in range(len(vecs[0]) if vecs else 0):
+        order = sorted(range(n), key=lambda j: vecs[j][d])
+        acc = p = 0
+        while p < n:
+            v = vecs[order[p]][d]
+            q = p
+            while q < n and vecs[order[q]][d] == v:
+                acc |= 1 << order[q]
+                q += 1
+            for r in range(p, q):
+                out[order[r]] &= acc
+            p = q
+    return out
+
+
+def _bits(m: int) -> Iterator[int]:
+    while m:
+        low = m & -m
+        yield low.bit_length() - 1
+        m ^= low
 
 
 def _clean(space: Space, box: dict[str, Dom]) -> dict[str, Dom]:
