@@ -100,3 +100,14 @@ def test_r_minus_is_the_step_by_step_reference(a: list[Box], b: list[Box]) -> No
 @given(_box(SP), _box(SP))
 def test_b_disjoint_is_an_empty_b_and(a: Box, b: Box) -> None:
     assert SP.b_disjoint(a, b) == (SP.b_and(a, b) is None)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(VARS).flatmap(lambda v: _dom(SP, v)))
+def test_a_domain_hashes_as_its_fields_and_pickles_without_its_hash(d: Dom) -> None:
+    import pickle
+
+    fields = hash((d.missing, d.ivs, d.strs, d.co, d.bools))
+    assert hash(d) == fields and hash(d) == fields
+    back = pickle.loads(pickle.dumps(d))
+    assert back == d and "_hash" not in back.__dict__ and hash(back) == fields
