@@ -173,6 +173,7 @@ class Space:
         self._full_id: dict[str, int] = {}
         self._sub: dict[tuple[int, int], bool] = {}
         self._hull: dict[int, tuple[float, float, float]] = {}
+        self._cuts: dict[tuple[str, Dom, Dom], tuple[Dom, bool, bool, bool, Dom, bool]] = {}
 
     def renew(self, budget: int = BUDGET) -> None:
         """Give the next question a fresh budget of box operations."""
@@ -306,9 +307,53 @@ class Space:
         return False
 
     def b_minus(self, a: Box, b: Box) -> list[Box]:
-        """``a`` without ``b``, as disjoint boxes."""
+        """``a`` without ``b``, as disjoint boxes (what :meth:`b_minus_reference` gives)."""
         self._spend(1 + len(b))
-        if self.b_disjoint(a, b):
+        cuts = []
+        for k, db in b.items():
+            var = self.vars[k]
+            da = a.get(k)
+            c = self._cut(var, self.full(var) if da is None else da, db)
+            if da is not None and c[3]:
+                return [a]  # disjoint: an empty intersection on a shared variable
+            cuts.append((k, c))
+        out: list[Box] = []
+        cur = dict(a)
+        full = {k: self.d_full(self.vars[k], d) for k, d in a.items()}
+        for k, (outside, out_empty, out_full, _, inter, inter_full) in cuts:
+            if not out_empty:
+                # _clean({**cur, k: outside}): the same keys in the same order
+                if k in cur:
+                    piece = {
+                        kk: outside if kk == k else d for kk, d in cur.items()
+                        if not (out_full if kk == k else full[kk])
+                    }
+                else:
+                    piece = {kk: d for kk, d in cur.items() if not full[kk]}
+                    if not out_full:
+                        piece[k] = outside
+                out.append(piece)
+            cur[k] = inter
+            full[k] = inter_full
+        return out
+
+    def _cut(self, var: Var, da: Dom, db: Dom) -> tuple[Dom, bool, bool, bool, Dom, bool]:
+        """``da`` outside ``db`` and inside it, with whether each is empty or full."""
+        key = (var.key, da, db)
+        c = self._cuts.get(key)
+        if c is None:
+            outside = self.d_and(var, da, self.d_not(var, db))
+            inter = self.d_and(var, da, db)
+            c = self._cuts[key] = (
+                outside, self.d_empty(var, outside), self.d_full(var, outside),
+                self.d_empty(var, inter), inter, self.d_full(var, inter),
+            )
+        return c
+
+    def b_minus_reference(self, a: Box, b: Box) -> list[Box]:
+        """:meth:`b_minus` as first written."""
+        self._spend(1 + len(b))
+        if self.b_and(a, b) is None:
             return [a]
         out: list[Box] = []
         cur = dict(a)
@@ -367,7 +412,7 @@ class Space:
             nxt: list[Box] = []
             self._spend(len(cur))
             for x in cur:
-                nxt.extend(self.b_minus(x, y))
+                nxt.extend(self.b_minus_reference(x, y))
             cur = self.simplify_reference(nxt)
             if not cur:
                 break
