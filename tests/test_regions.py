@@ -102,13 +102,16 @@ def _items(region: Any) -> Any:
 
 
 @settings(max_examples=300, deadline=None)
-@given(_box(SP), _box(SP))
-def test_b_minus_is_the_reference(a: Box, b: Box) -> None:
+@given(_box(SP), _box(SP), _box(SP))
+def test_b_minus_is_the_reference(a: Box, b: Box, c: Box) -> None:
     ref_state, ref, ref_cost = _run(SP.b_minus_reference, a, b)
     state, out, cost = _run(SP.b_minus, a, b)
     assert state == ref_state and cost == ref_cost
     assert _items(out) == _items(ref)
     assert [x is a for x in out] == [x is a for x in ref]
+    # the pieces b_minus built (it skips their fullness test) cut again
+    for piece in out or ():
+        assert _items(SP.b_minus(piece, c)) == _items(SP.b_minus_reference(piece, c))
 
 
 @settings(max_examples=200, deadline=None)

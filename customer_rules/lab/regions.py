@@ -319,22 +319,26 @@ class Space:
             cuts.append((k, c))
         out: list[Box] = []
         cur = dict(a)
-        full = {k: self.d_full(self.vars[k], d) for k, d in a.items()}
+        # the variables of cur left unconstrained (none, in a piece of an earlier cut)
+        full = set() if type(a) is _Piece else {k for k, d in a.items() if self.d_full(self.vars[k], d)}
         for k, (outside, out_empty, out_full, _, inter, inter_full) in cuts:
             if not out_empty:
                 # _clean({**cur, k: outside}): the same keys in the same order
                 if k in cur:
-                    piece = {
+                    piece = _Piece({
                         kk: outside if kk == k else d for kk, d in cur.items()
-                        if not (out_full if kk == k else full[kk])
-                    }
+                        if not (out_full if kk == k else kk in full)
+                    })
                 else:
-                    piece = {kk: d for kk, d in cur.items() if not full[kk]}
+                    piece = _Piece({kk: d for kk, d in cur.items() if kk not in full})
                     if not out_full:
                         piece[k] = outside
                 out.append(piece)
             cur[k] = inter
-            full[k] = inter_full
+            if inter_full:
+                full.add(k)
+            else:
+                full.discard(k)
         return out
 
     def _cut(self, var: Var, da: Dom, db: Dom) -> tuple[Dom, bool, bool, bool, Dom, bool]:
@@ -563,6 +567,11 @@ class Space:
 
 
 Box = Mapping[str, Dom]
+
+
+class _Piece(dict[str, Dom]):
+    """A box :meth:`Space.b_minus` built: it names no unconstrained variable."""
+
 Region = list[Box]
 FULL: Region = [{}]
 EMPTY: Region = []
