@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 INF = math.inf
 MAX_BOXES = 1000
+#: Up to this many boxes, simplify drops the boxes inside another one.
+_PAIRWISE = 60
 #: Box operations one question may take before the analysis gives up on it.
 BUDGET = 30_000
 
@@ -101,6 +103,19 @@ class Dom:
     co: bool = False
     bools: frozenset[bool] = frozenset()
 
+    def __hash__(self) -> int:
+        # the hash dataclass would give, computed once: the analysis looks
+        # domains up in its caches hundreds of thousands of times
+        h: int | None = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.missing, self.ivs, self.strs, self.co, self.bools))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict[str, Any]:
+        # string hashes differ between processes: never carry one over
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
 
 def _norm_int(iv: Iv) -> Iv:
     lo = iv.lo
@@ -151,6 +166,14 @@ class Space:
         self._full: dict[str, Dom] = {}
         self._not: dict[tuple[str, Dom], Dom] = {}
         self._and: dict[tuple[str, Dom, Dom], Dom] = {}
+        # (variable, domain) pairs numbered once, so that the subset tests of
+        # simplify look small integers up instead of hashing domains
+        self._ids: dict[tuple[str, Dom], int] = {}
+        self._doms: list[tuple[str, Dom]] = []
+        self._full_id: dict[str, int] = {}
+        self._sub: dict[tuple[int, int], bool] = {}
+        self._hull: dict[int, tuple[float, float, float]] = {}
+        self._cuts: dict[tuple[str, Dom, Dom], tuple[Dom, bool, bool, bool, Dom, bool]] = {}
 
     def renew(self, budget: int = BUDGET) -> None:
         """Give the next question a fresh budget of box operations."""
@@ -273,8 +296,66 @@ class Space:
             out[k] = d
         return _clean(self, out)
 
+    def b_disjoint(self, a: Box, b: Box) -> bool:
+        """Whether ``b_and(a, b)`` is None, without building the intersection."""
+        for k, d in b.items():
+            da = a.get(k)
+            if da is not None:
+                var = self.vars[k]
+                if self.d_empty(var, self.d_and(var, da, d)):
+                    return True
+        return False
+
     def b_minus(self, a: Box, b: Box) -> list[Box]:
-        """``a`` without ``b``, as disjoint boxes."""
+        """``a`` without ``b``, as disjoint boxes (what :meth:`b_minus_reference` gives)."""
+        self._spend(1 + len(b))
+        cuts = []
+        for k, db in b.items():
+            var = self.vars[k]
+            da = a.get(k)
+            c = self._cut(var, self.full(var) if da is None else da, db)
+            if da is not None and c[3]:
+                return [a]  # disjoint: an empty intersection on a shared variable
+            cuts.append((k, c))
+        out: list[Box] = []
+        cur = dict(a)
+        # the variables of cur left unconstrained (none, in a piece of an earlier cut)
+        full = set() if type(a) is _Piece else {k for k, d in a.items() if self.d_full(self.vars[k], d)}
+        for k, (outside, out_empty, out_full, _, inter, inter_full) in cuts:
+            if not out_empty:
+                # _clean({**cur, k: outside}): the same keys in the same order
+                if k in cur:
+                    piece = _Piece({
+                        kk: outside if kk == k else d for kk, d in cur.items()
+                        if not (out_full if kk == k else kk in full)
+                    })
+                else:
+                    piece = _Piece({kk: d for kk, d in cur.items() if kk not in full})
+                    if not out_full:
+                        piece[k] = outside
+                out.append(piece)
+            cur[k] = inter
+            if inter_full:
+                full.add(k)
+            else:
+                full.discard(k)
+        return out
+
+    def _cut(self, var: Var, da: Dom, db: Dom) -> tuple[Dom, bool, bool, bool, Dom, bool]:
+        """``da`` outside ``db`` and inside it, with whether each is empty or full."""
+        key = (var.key, da, db)
+        c = self._cuts.get(key)
+        if c is None:
+            outside = self.d_and(var, da, self.d_not(var, db))
+            inter = self.d_and(var, da, db)
+            c = self._cuts[key] = (
+                outside, self.d_empty(var, outside), self.d_full(var, outside),
+                self.d_empty(var, inter), inter, self.d_full(var, inter),
+            )
+        return c
+
+    def b_minus_reference(self, a: Box, b: Box) -> list[Box]:
+        """:meth:`b_minus` as first written."""
         self._spend(1 + len(b))
         if self.b_and(a, b) is None:
             return [a]
@@ -313,12 +394,30 @@ class Space:
 
     def r_minus(self, a: Region, b: Region) -> Region:
         cur = list(a)
+        # ids of the boxes of ``cur`` that the last simplify found pairwise
+        # not nested; a box ``y`` misses keeps its identity (b_minus returns
+        # it as is), so those pairs need no second test
+        known: set[int] = set()
         for y in b:
             nxt: list[Box] = []
             self._spend(len(cur))
             for x in cur:
                 nxt.extend(self.b_minus(x, y))
-            cur = self.simplify(nxt)
+            cur = self.simplify(nxt, known)
+            if not cur:
+                break
+            known = {id(x) for x in cur} if len(cur) <= _PAIRWISE else set()
+        return cur
+
+    def r_minus_reference(self, a: Region, b: Region) -> Region:
+        """:meth:`r_minus` without its shortcuts: every step simplified from scratch."""
+        cur = list(a)
+        for y in b:
+            nxt: list[Box] = []
+            self._spend(len(cur))
+            for x in cur:
+                nxt.extend(self.b_minus_reference(x, y))
+            cur = self.simplify_reference(nxt)
             if not cur:
                 break
         return cur
@@ -326,14 +425,104 @@ class Space:
     def r_not(self, a: Region) -> Region:
         return self.r_minus(FULL, a)
 
-    def simplify(self, boxes: list[Box]) -> Region:
+    def simplify(self, boxes: list[Box], known: Collection[int] = ()) -> Region:
+        """Drop repeated boxes and, for up to 60 boxes, boxes inside another one.
+
+        ``known`` holds the ids of boxes known to be pairwise not nested (what
+        an earlier simplify kept); pairs of two of them are not tested again,
+        nor paid for. The result is that of :meth:`simplify_reference`.
+        """
+        seen: dict[frozenset[tuple[str, int]], tuple[Box, dict[str, int]]] = {}
+        for b in boxes:
+            sig = self._sig(b)
+            seen.setdefault(frozenset(sig.items()), (b, sig))
+        if len(seen) > MAX_BOXES:
+            raise TooComplex(f"more than {MAX_BOXES} cases")
+        pairs = list(seen.values())
+        n = len(pairs)
+        if not 1 < n <= _PAIRWISE:
+            return [b for b, _ in pairs]
+        old = [id(b) in known for b, _ in pairs]
+        sigs = [sig for _, sig in pairs]
+        # a box inside another has each number range inside the other's:
+        # compare those bounds first (cheap), test the pairs that pass exactly
+        keys = sorted({k for sig in sigs for k in sig if self.vars[k].kind == NUM})
+        cand = _below(n, [self._bounds(sig, keys) for sig in sigs])
+        olds = sum(1 << i for i in range(n) if old[i])
+        for i in range(n):
+            cand[i] &= ~((1 << i) | (olds if old[i] else 0))
+        m = sum(old)
+        self._spend(min((n * n - m * m) // 2, n + sum(c.bit_count() for c in cand)))
+        inside = self._sig_subset
+        ups = [{j for j in _bits(cand[i]) if inside(sigs[i], sigs[j])} for i in range(n)]
+        # what keeping a box unless a later one holds it gives (see
+        # simplify_reference): a box goes when another one holds it and it
+        # does not hold that one back, or an earlier one holds it and it
+        # holds that one back (the same set: the first is kept)
+        return [
+            pairs[i][0] for i in range(n)
+            if not any(j < i or i not in ups[j] for j in ups[i])
+        ]
+
+    def _bounds(self, sig: dict[str, int], keys: list[str]) -> list[float]:
+        """Per number variable: lowest value, minus highest value, minus whether missing is in."""
+        out: list[float] = []
+        for k in keys:
+            i = sig.get(k)
+            if i is None:
+                i = self._full_sig(k)
+            b = self._hull.get(i)
+            if b is None:
+                var = self.vars[k]
+                d = self._doms[i][1]
+                ivs = self._clip(var, d.ivs)
+                lo = ivs[0].lo if ivs else INF
+                hi = max(iv.hi for iv in ivs) if ivs else -INF
+                b = self._hull[i] = (lo, -hi, -float(d.missing and var.nullable))
+            out.extend(b)
+        return out
+
+    def _full_sig(self, k: str) -> int:
+        i = self._full_id.get(k)
+        if i is None:
+            i = self._full_id[k] = self._sig({k: self.full(self.vars[k])})[k]
+        return i
+
+    def _sig(self, box: Box) -> dict[str, int]:
+        """The box with each domain replaced by its number."""
+        ids = self._ids
+        out = {}
+        for k, d in box.items():
+            i = ids.get((k, d))
+            if i is None:
+                i = ids[(k, d)] = len(self._doms)
+                self._doms.append((k, d))
+            out[k] = i
+        return out
+
+    def _sig_subset(self, a: dict[str, int], b: dict[str, int]) -> bool:
+        """:meth:`b_subset` on numbered boxes, each domain pair decided once."""
+        sub = self._sub
+        for k, ib in b.items():
+            ia = a.get(k)
+            if ia is None:
+                ia = self._full_sig(k)
+            r = sub.get((ia, ib))
+            if r is None:
+                r = sub[(ia, ib)] = self.d_subset(self.vars[k], self._doms[ia][1], self._doms[ib][1])
+            if not r:
+                return False
+        return True
+
+    def simplify_reference(self, boxes: list[Box]) -> Region:
+        """:meth:`simplify` as first written: every pair tested with :meth:`b_subset`."""
         seen: dict[frozenset[tuple[str, Dom]], Box] = {}
         for b in boxes:
             seen.setdefault(frozenset(b.items()), b)
         out = list(seen.values())
         if len(out) > MAX_BOXES:
             raise TooComplex(f"more than {MAX_BOXES} cases")
-        if 1 < len(out) <= 60:
+        if 1 < len(out) <= _PAIRWISE:
             self._spend(len(out) * len(out) // 2)
             # drop boxes inside another one
             kept: list[Box] = []
@@ -378,9 +567,39 @@ class Space:
 
 
 Box = Mapping[str, Dom]
+
+
+class _Piece(dict[str, Dom]):
+    """A box :meth:`Space.b_minus` built: it names no unconstrained variable."""
+
 Region = list[Box]
 FULL: Region = [{}]
 EMPTY: Region = []
+
+
+def _below(n: int, vecs: list[list[float]]) -> list[int]:
+    """For each vector, the bit set of the vectors at or below it in every place."""
+    out = [(1 << n) - 1] * n
+    for d in range(len(vecs[0]) if vecs else 0):
+        order = sorted(range(n), key=lambda j: vecs[j][d])
+        acc = p = 0
+        while p < n:
+            v = vecs[order[p]][d]
+            q = p
+            while q < n and vecs[order[q]][d] == v:
+                acc |= 1 << order[q]
+                q += 1
+            for r in range(p, q):
+                out[order[r]] &= acc
+            p = q
+    return out
+
+
+def _bits(m: int) -> Iterator[int]:
+    while m:
+        low = m & -m
+        yield low.bit_length() - 1
+        m ^= low
 
 
 def _clean(space: Space, box: dict[str, Dom]) -> dict[str, Dom]:
