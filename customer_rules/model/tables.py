@@ -2015,8 +2015,8 @@ def records_as_given(data: pl.DataFrame, model: type[Customer] = Customer) -> li
     makes of it (None, or the field's default where None is not allowed); a
     null cell :func:`prepare` would refuse (a required field), a null
     nested list or item (a lacking nested list too), or any row pydantic
-    refuses gives None. The
-    records are then what :func:`records_from_canonical` builds from
+    refuses gives None. The records are then what
+    :func:`records_from_canonical` builds from
     :func:`prepare`'s valid table: pydantic and the table checks accept the
     same rows (``tests/test_row_validity.py``, ``tests/test_frame_differential.py``),
     and a column of the canonical dtype is taken as it is

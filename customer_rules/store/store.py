@@ -341,7 +341,7 @@ class DecisionStore:
         groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         # each compiled policy's blob hashes, worked out once per call (its
         # policy serialised to JSON: a third of the cost when made per decision);
-        # the entry holds the policy itself, so its id cannot be reused meanwhile
+        # the entry holds the policy itself, so no other object takes its id meanwhile
         hashes_of: dict[int, tuple[Any, str, str | None]] = {}
         for profile in profiles:
             if not isinstance(profile, Profile):
@@ -363,7 +363,7 @@ class DecisionStore:
                     )
                 per = period or decision.as_of.isoformat()
                 known = hashes_of.get(id(source))
-                if known is None or known[0] is not source:
+                if known is None:
                     known = hashes_of[id(source)] = (
                         source,
                         self._policy_blob(source.checked, blob_rows),
