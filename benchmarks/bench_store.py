@@ -58,16 +58,19 @@ def _reference(url: str, rows: list[tuple[Any, ...]]) -> float:
     return elapsed
 
 
-def _fresh_pg(url: str) -> str:
+def _fresh_pg(url: str, tag: str = "") -> str:
+    """An empty database ``cr_bench_<pid><tag>`` on the server ``url`` names
+    (made from its ``postgres`` database, so ``url`` may be an earlier one)."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"cr_bench_{os.getpid()}"
+    server = url.rsplit("/", 1)[0]
+    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    name = f"cr_bench_{os.getpid()}{tag}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
+    return f"{server}/{name}"
 
 
 def main() -> None:
@@ -111,6 +114,7 @@ def main() -> None:
             t_ref = _reference(plain_url, plain)
             print(f"| {name} | {n / t_log:,.0f} | {n / t_ref:,.0f} | {t_ref / t_log:.2f} |")
         relog(engine, targets)
+        profiles_and_table(targets)
 
 
 def relog(engine: cr.Engine, targets: list[tuple[str, str, str]]) -> None:
@@ -121,9 +125,8 @@ def relog(engine: cr.Engine, targets: list[tuple[str, str, str]]) -> None:
     print("|---|---|---|---|---|")
     for name, url, _ in targets:
         for size in (1_000, 10_000):
-            store = cr.DecisionStore(url.replace("store.db", f"relog{size}.db"))
-            if name == "PostgreSQL":
-                store = cr.DecisionStore(_fresh_pg(url))
+            fresh = _fresh_pg(url, f"_relog{size}") if name == "PostgreSQL" else url.replace("store.db", f"relog{size}.db")
+            store = cr.DecisionStore(fresh)
             profiles = engine.classify_many(make_records(size), as_of=AS_OF).profiles
             store.log(profiles, period="P1")
             part = profiles[:200]
@@ -135,6 +138,40 @@ def relog(engine: cr.Engine, targets: list[tuple[str, str, str]]) -> None:
             t_new = time.perf_counter() - t0
             store.close()
             print(f"| {name} | {size:,} | {t_again * 1e3:.0f} ms | {t_new * 1e3:.0f} ms | {t_new / t_again:.2f} |")
+
+
+
+def profiles_and_table(targets: list[tuple[str, str, str]]) -> None:
+    """Every built-in scheme's decisions for the same customers, logged as
+    profiles (``classify_many``: each decision with its evidence and the
+    customer's input) against logged as a classified table (labels and
+    rules, the table kept once): what a profile's extra content costs."""
+    engine = cr.Engine(load_entry_points=False).fit(cr.sample_customers(2000), as_of=cr.SAMPLE_AS_OF)
+    customers = cr.sample_customers(2000, seed=7)
+    profiles = engine.classify_many(customers, as_of=cr.SAMPLE_AS_OF).profiles
+    table = engine.classify_frame(cr.frame_from_records(customers), as_of=cr.SAMPLE_AS_OF)
+    n = sum(len(p.decisions) for p in profiles)
+    print(f"\n| database | {len(profiles):,} profiles logged ({n:,} decisions) | the same as a table | ratio |")
+    print("|---|---|---|---|")
+    for name, url, _ in targets:
+        if name == "PostgreSQL":
+            fresh = [_fresh_pg(url, f"_{k}") for k in ("profiles", "table")]
+        else:
+            fresh = [url.replace("store.db", f"{k}.db") for k in ("profiles", "table")]
+        store = cr.DecisionStore(fresh[0])
+        t0 = time.perf_counter()
+        assert store.log(profiles, period="P1") == n
+        t_profiles = time.perf_counter() - t0
+        store.close()
+        store = cr.DecisionStore(fresh[1])
+        t0 = time.perf_counter()
+        assert store.log(table, engine=engine, as_of=cr.SAMPLE_AS_OF, period="P1") == n
+        t_table = time.perf_counter() - t0
+        store.close()
+        print(
+            f"| {name} | {t_profiles:.2f} s ({n / t_profiles:,.0f} decisions/s) "
+            f"| {t_table:.2f} s ({n / t_table:,.0f} decisions/s) | {t_table / t_profiles:.2f} |"
+        )
 
 
 if __name__ == "__main__":

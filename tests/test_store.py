@@ -117,6 +117,49 @@ def test_an_older_store_is_migrated_and_keeps_its_decisions(url: str) -> None:
     assert reopened.decision(decision_id("2026Q3", "C1", "tier")).library_version == "0.0.9"
 
 
+def test_migration_0005_moves_a_records_input_from_its_batch_to_its_decision(url: str) -> None:
+    store = cr.DecisionStore.__new__(cr.DecisionStore)
+    store.url = url
+    store.engine = sa.create_engine(url)
+    store.upgrade("0004")
+    # as 0004 logged them: a profile's decision whose batch names the record's input,
+    # and a table's decision whose batch names the table (the decision its row)
+    policy = {"policy": cr.load_policy(TIER, format="yaml").model_dump(mode="json", exclude_none=True), "params": {}}
+    record = {"record": customer("C1", 520_000)}
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO cr_blobs (hash, kind, body) VALUES ('p', 'policy', :p), ('i', 'input', :i)"),
+            {"p": json.dumps(policy), "i": json.dumps(record)},
+        )
+        conn.exec_driver_sql("INSERT INTO cr_blobs (hash, kind, body) VALUES ('t', 'table', NULL)")
+        for bid, inp in ((1, "i"), (2, "t")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO cr_batches (id, scheme, period, as_of, policy_id, policy_version, policy_hash,"
+                    " backend, library_version, input_hash, logged_at)"
+                    " VALUES (:b, 'tier', '2026Q4', :d, 'tier', '1', 'p', 'python', '0.0.9', :inp, :t)"
+                ),
+                {"b": bid, "inp": inp, "d": AS_OF, "t": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)},
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO cr_decisions (customer_id, scheme, period, batch_id, label, input_row)"
+            " VALUES ('C1', 'tier', '2026Q4', 1, 'key', NULL), ('C2', 'tier', '2026Q4', 2, 'regular', 7)"
+        )
+    store.engine.dispose()
+    reopened = cr.DecisionStore(url)
+    assert reopened.revision == HEAD
+    one = reopened.decision(decision_id("2026Q4", "C1", "tier"))
+    two = reopened.decision(decision_id("2026Q4", "C2", "tier"))
+    assert (one.input_hash, one.input_row) == ("i", None)
+    assert (two.input_hash, two.input_row) == ("t", 7)
+    with reopened.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT customer_id, input_hash FROM cr_decisions ORDER BY customer_id").all()
+        held = conn.exec_driver_sql("SELECT id, input_hash FROM cr_batches ORDER BY id").all()
+    assert [tuple(r) for r in rows] == [("C1", "i"), ("C2", None)]
+    assert [tuple(r) for r in held] == [(1, None), (2, "t")]
+    assert reopened.replay(one.id, engine=tier_engine()).label == "key"
+
+
 def test_a_store_from_a_newer_library_is_refused(url: str) -> None:
     store = cr.DecisionStore(url)
     with store.engine.begin() as conn:
@@ -149,6 +192,22 @@ def test_logging_is_append_only_and_idempotent_per_period(url: str, engine: cr.E
     assert odd.count("/") == 2
     with pytest.raises(cr.StoreError, match="no decision"):
         store.decision(odd)
+
+
+def test_profiles_logged_together_share_one_batch_per_scheme(url: str, engine: cr.Engine) -> None:
+    # each decision names its own customer's input, so the batch need not:
+    # 40 profiles are one batch per scheme, not one per decision
+    store = cr.DecisionStore(url)
+    batch = engine.classify_many(cr.sample_customers(40), as_of=AS_OF)
+    store.log(batch.profiles, period="2026Q4")
+    with store.engine.connect() as conn:
+        n_batches = conn.exec_driver_sql("SELECT count(*) FROM cr_batches").scalar()
+        n_inputs = conn.exec_driver_sql("SELECT count(DISTINCT input_hash) FROM cr_decisions").scalar()
+    assert n_batches == len(engine.schemes)
+    assert n_inputs == len(batch.profiles)
+    for profile in (batch.profiles[0], batch.profiles[-1]):
+        (given,) = {d.input_hash for d in store.history(profile.customer_id)}
+        assert given is not None and store.blob(given)["record"]["id"] == profile.customer_id
 
 
 def test_a_logged_decision_names_its_policy_cutoffs_backend_and_version(url: str, engine: cr.Engine) -> None:

@@ -23,10 +23,10 @@ blobs = sa.Table(
 )
 
 # A batch: the decisions of one scheme made together under one policy, its
-# parameters and cut-offs, from one input (a logged table, or one record),
-# logged at one time. Everything a batch's decisions share is stored here
-# once, so a decision row holds only what differs per customer and a table
-# logs in bulk at the speed of narrow rows.
+# parameters and cut-offs, logged at one time (from one input table, when a
+# classified table was logged). Everything a batch's decisions share is
+# stored here once, so a decision row holds only what differs per customer
+# and both tables and profiles log in bulk at the speed of narrow rows.
 batches = sa.Table(
     "cr_batches",
     metadata,
@@ -40,7 +40,7 @@ batches = sa.Table(
     sa.Column("fitted_hash", sa.String(64), sa.ForeignKey("cr_blobs.hash")),
     sa.Column("backend", sa.String(32), nullable=False),
     sa.Column("library_version", sa.String(32), nullable=False),
-    sa.Column("input_hash", sa.String(64), sa.ForeignKey("cr_blobs.hash")),  # what replay re-runs (masked)
+    sa.Column("input_hash", sa.String(64), sa.ForeignKey("cr_blobs.hash")),  # a logged table (masked)
     sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -63,6 +63,8 @@ decisions = sa.Table(
     sa.Column("override_expires", sa.Date),
     sa.Column("evidence", sa.Text),  # JSON object, masked
     sa.Column("missing", sa.Text),  # JSON list
+    # one record's input, masked (a logged table's is its batch's, and input_row names the row)
+    sa.Column("input_hash", sa.String(64), sa.ForeignKey("cr_blobs.hash")),
     # deleting a batch (one whose decisions were all logged already) checks
     # that no decision names it: without this index, a scan of the log each time
     sa.Index("ix_cr_decisions_batch_id", "batch_id"),

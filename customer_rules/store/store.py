@@ -3,8 +3,9 @@ it implies, in SQLite (default) or PostgreSQL, through SQLAlchemy Core.
 
 One row per customer, scheme and period (the key that makes a period job
 idempotent); what a batch of decisions shares (policy, cut-offs, backend,
-input, time) is stored once per batch, and the policy text with its
-parameters, the fitted cut-offs and the inputs once each, content-addressed by
+time, and a logged table) is stored once per batch, and the policy text with
+its parameters, the fitted cut-offs and the inputs (a table, or one
+customer's record, which its decisions name) once each, content-addressed by
 their sha256.
 See ``docs/how-to/keep-grade-history.md``.
 """
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 MaskMode = Literal["hash", "drop"]
 _MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004"  # the newest migration; a store at another revision is migrated or refused
+HEAD = "0005"  # the newest migration; a store at another revision is migrated or refused
 
 
 def _canonical(obj: Any, *, sort_keys: bool = True) -> str:
@@ -379,7 +380,7 @@ class DecisionStore:
                     "fitted_hash": known[2],
                     "backend": _backend_name(source),
                     "library_version": __version__,
-                    "input_hash": input_hash,
+                    "input_hash": None,  # the record's input is the decision's own (a table's is the batch's)
                     "logged_at": now,
                 }
                 override = decision.override
@@ -397,6 +398,7 @@ class DecisionStore:
                         None if override is None else override.expires,
                         _canonical(self._mask_flat(decision.evidence)),
                         _canonical(list(decision.missing)),
+                        input_hash,
                     )
                 )
         self._write_blobs(conn, blob_rows)
@@ -578,8 +580,11 @@ class DecisionStore:
     @staticmethod
     def _select() -> sa.Select[Any]:
         """Logged decisions with what their batch holds for them."""
-        shared = [batches.c[c] for c in _BATCH_COLUMNS if c not in ("scheme", "period")]
-        return sa.select(*decisions.c, *shared).select_from(_LOG)
+        own = [c for c in decisions.c if c.name != "input_hash"]
+        shared = [batches.c[c] for c in _BATCH_COLUMNS if c not in ("scheme", "period", "input_hash")]
+        # the input: one record's (on the decision), else the logged table's (on the batch)
+        given = sa.func.coalesce(decisions.c.input_hash, batches.c.input_hash).label("input_hash")
+        return sa.select(*own, *shared, given).select_from(_LOG)
 
     def _rows(self, query: sa.Select[Any], conn: sa.Connection | None = None) -> list[LoggedDecision]:
         if conn is None:
