@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import customer_rules as cr
 from customer_rules.cli.main import cli
@@ -285,3 +289,79 @@ def test_text_with_a_lone_surrogate_is_a_policy_error(fmt: str) -> None:
     # found by tests/test_fuzz.py: libyaml raised a raw UnicodeEncodeError
     err = refused("id: t\n\udcffx", fmt)
     assert "lone surrogate" in err.message and (err.line, err.column) == (2, 1)
+
+
+# -- libyaml and the pure loader read alike ----------------------------------------------------
+
+_YAML_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),
+)
+_YAML_DOCS = st.recursive(
+    _YAML_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text("abcxyz_", min_size=1, max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _read_both(text: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What the policy reader makes of ``text`` with libyaml, then with the pure
+    loader only: the data and every value's position, or the error's text,
+    line and column."""
+    import customer_rules.lang.policy as policy_module
+
+    out: list[Any] = []
+    for fast in (policy_module._FAST_LOADER, None):
+        monkeypatch.setattr(policy_module, "_FAST_LOADER", fast)
+        try:
+            out.append(policy_module._read_yaml(text, "p.yaml"))
+        except cr.PolicyError as exc:
+            out.append((exc.message, exc.line, exc.column))
+        except yaml.MarkedYAMLError as exc:  # the caller words it as a PolicyError
+            mark = exc.problem_mark
+            out.append((str(exc), None if mark is None else mark.line, None if mark is None else mark.column))
+        try:  # how strategy files are read
+            out[-1] = (out[-1], policy_module.yaml_data(text))
+        except yaml.YAMLError as exc:
+            out[-1] = (out[-1], str(exc))
+    return out
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=_YAML_DOCS, flow=st.sampled_from([None, True, False]), style=st.sampled_from([None, '"', "'", "|", ">"]))
+def test_libyaml_and_the_pure_loader_give_the_same_values_and_positions(
+    doc: Any, flow: bool | None, style: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # policies, scheme files and strategies are read with libyaml (14 times faster);
+    # positions name the line and column of a bad value, so they must not move
+    text = yaml.safe_dump({"id": "t", "body": doc}, default_flow_style=flow, default_style=style, allow_unicode=True)
+    fast, pure = _read_both(text, monkeypatch)
+    assert fast == pure
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: t\nlabels: [a, b\n",  # an unclosed flow sequence
+        "id: t\n  rules: x\n",  # bad indentation
+        "id: *nowhere\n",  # an undefined alias: the composer's error
+        "id: t\nid: u\n",  # a duplicate key
+    ],
+)
+def test_a_yaml_error_reads_the_same_with_or_without_libyaml(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, pure = _read_both(text, monkeypatch)
+    assert fast == pure and isinstance(fast[0], tuple) and fast[0][1] is not None
+
+
+def test_the_shipped_yaml_files_read_the_same_with_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(root.glob("customer_rules/schemes/*/*.yaml")) + sorted(root.glob("plugins/*/*/*/*.yaml"))
+    assert len(files) >= 22
+    for path in files:
+        fast, pure = _read_both(path.read_text(encoding="utf-8"), monkeypatch)
+        assert fast == pure, path

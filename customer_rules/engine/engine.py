@@ -26,7 +26,7 @@ from customer_rules.errors import (
 )
 from customer_rules.lang.ast import Call, Name, walk
 from customer_rules.lang.compile import CheckedPolicy, check_policy, key_of, resolve_params
-from customer_rules.lang.policy import Policy, Text, read_policy_file
+from customer_rules.lang.policy import Policy, Text, read_policy_file, yaml_data
 from customer_rules.lang.population import Cut
 from customer_rules.lang.stability import sticky
 from customer_rules.lang.types import Namespace, record_fields
@@ -1217,7 +1217,7 @@ def _read_scheme_files(
     strategies: dict[str, Strategy] = {}
     if strategies_stamp is not None:
         try:
-            data = yaml.safe_load(sfile.read_text(encoding="utf-8")) or {}
+            data = yaml_data(sfile.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise PolicyError(f"not valid YAML: {exc}", file=str(sfile)) from None
         if not isinstance(data, dict):
