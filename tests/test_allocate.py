@@ -857,3 +857,31 @@ def test_working_follows_the_documented_queue(
     for c in alloc:
         assert alloc.explain(c) == plain.explain(c)
         assert alloc.explain(c, lang="zh") == plain.explain(c, lang="zh")
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_caps_problems(), st.sampled_from([None, 0, 1]))
+def test_table_and_totals_from_the_working_are_the_shares_ones(
+    problem: tuple[int, dict[Any, str], dict[str, Fraction], dict[Any, int] | int | None],
+    missing_weight: int | None,
+) -> None:
+    """``to_frame`` and ``by_label`` (so the summary) read the working per kind of
+    customer, without a Share each: they must give what the Shares, read one by
+    one, give (an Allocation over a plain dict of Shares takes that path)."""
+    pytest.importorskip("polars")
+    from customer_rules.apps.allocate import Allocation
+
+    supply, labels, weights, caps = problem
+    labels = {c: (None if missing_weight is not None and lab == "A" else lab) for c, lab in labels.items()}
+    alloc = cr.allocate(supply, labels, weights, caps, missing_weight=missing_weight)
+    plain = Allocation(
+        supply=alloc.supply,
+        quantities=alloc.quantities,
+        shares={c: alloc.shares[c] for c in alloc.shares},
+        leftover=alloc.leftover,
+    )
+    assert list(alloc.by_label.items()) == list(plain.by_label.items())
+    assert alloc.explain() == plain.explain() and alloc.explain(lang="zh") == plain.explain(lang="zh")
+    new, old = alloc.to_frame(), plain.to_frame()
+    assert new.schema == old.schema
+    assert new.to_dict(as_series=False) == old.to_dict(as_series=False)

@@ -145,9 +145,12 @@ class Allocation(Mapping[CustomerId, int]):
         """Total per label, highest weight first (then label)."""
         totals: dict[str | None, int] = {}
         weight: dict[str | None, Fraction] = {}
-        for s in self.shares.values():
-            totals[s.label] = totals.get(s.label, 0) + s.quantity
-            weight[s.label] = s.weight
+        if isinstance(self.shares, _Shares):  # per kind of customer: no Share built
+            totals, weight = self.shares.label_totals()
+        else:
+            for s in self.shares.values():
+                totals[s.label] = totals.get(s.label, 0) + s.quantity
+                weight[s.label] = s.weight
         order = sorted(totals, key=lambda lab: (-weight[lab], lab is None, lab or ""))
         return {lab: totals[lab] for lab in order}
 
@@ -229,25 +232,28 @@ class Allocation(Mapping[CustomerId, int]):
             import polars as pl
         except ImportError as exc:  # pragma: no cover - polars is a dependency
             raise ImportError("Allocation.to_frame needs polars: pip install polars") from exc
-        shares = list(self.shares.values())
-        ids: list[Any] = [s.customer_id for s in shares]
+        if isinstance(self.shares, _Shares):  # column by column from the working: no Share built
+            columns = self.shares.columns()
+        else:
+            columns = _share_columns(list(self.shares.values()))
+        ids: list[Any] = columns["customer_id"]
         kinds = {type(i) for i in ids}
         if len(kinds) > 1 or not kinds <= {str, int}:  # mixed, or tuples and the like: as text
             ids = [str(i) for i in ids]
-        caps = [s.cap for s in shares]
-        quantities = [s.quantity for s in shares]
+        caps = columns["cap"]
+        quantities = columns["quantity"]
         return pl.DataFrame(
             {
                 "customer_id": pl.Series(
                     ids, dtype=pl.String if kinds != {int} else _int_dtype(ids, "customer_id")
                 ),
-                "label": [s.label for s in shares],
-                "weight": [float(s.weight) for s in shares],
+                "label": columns["label"],
+                "weight": columns["weight"],
                 "cap": pl.Series(caps, dtype=_int_dtype(caps, "cap")),
-                "quota": [float(s.quota) for s in shares],
+                "quota": columns["quota"],
                 "quantity": pl.Series(quantities, dtype=_int_dtype(quantities, "quantity")),
-                "capped": [s.capped for s in shares],
-                "rounded_up": [s.extra for s in shares],
+                "capped": columns["capped"],
+                "rounded_up": columns["rounded_up"],
             },
             schema_overrides={"label": pl.String},
         )
@@ -267,6 +273,23 @@ class Allocation(Mapping[CustomerId, int]):
             "<table><tr><th>customer</th><th>label</th><th>weight</th><th>cap</th>"
             f"<th>exact quota</th><th>quantity</th><th>note</th></tr>{rows}</table></div>"
         )
+
+
+def _share_columns(shares: list[Share]) -> dict[str, list[Any]]:
+    """:meth:`Allocation.to_frame`'s columns read from :class:`Share` objects (the
+    customer id, label, cap, quantity, whether capped and whether rounded up as
+    they are; weight and exact quota as floats). ``_Shares.columns`` makes the
+    same from the working, without a Share per customer."""
+    return {
+        "customer_id": [s.customer_id for s in shares],
+        "label": [s.label for s in shares],
+        "weight": [float(s.weight) for s in shares],
+        "cap": [s.cap for s in shares],
+        "quota": [float(s.quota) for s in shares],
+        "quantity": [s.quantity for s in shares],
+        "capped": [s.capped for s in shares],
+        "rounded_up": [s.extra for s in shares],
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -557,9 +580,14 @@ class _Shares(Mapping[CustomerId, Share]):
     def __getitem__(self, cid: CustomerId) -> Share:
         i = self._pos[cid]
         label, cap, held = self._kinds[self._kind_at[i]]
+        return self._share(cid, label, cap, held, self._rank[i])
+
+    def _share(
+        self, cid: CustomerId, label: str | None, cap: int | None, held: bool, rank: int | None
+    ) -> Share:
+        """The share of a customer of kind ``(label, cap, held)`` with ``rank``."""
         g = self._group_of[label]
         w, is_excluded = self._label_weight[label]
-        rank = self._rank[i]
         if g < 0:
             zero = Fraction(0)
             q, b, p, u = zero, 0, zero, zero
@@ -581,6 +609,51 @@ class _Shares(Mapping[CustomerId, Share]):
             capped=held,
             excluded=is_excluded,
         )
+
+    def _extra(self) -> list[bool]:
+        """Per customer in id order: whether it got a leftover unit."""
+        leftover = self._leftover
+        return [r is not None and r <= leftover for r in self._rank]
+
+    def _share_of_kind(self, kind: int) -> Share:
+        """What customers of one kind share: a :class:`Share` with no id and no rank."""
+        label, cap, held = self._kinds[kind]
+        return self._share(None, label, cap, held, None)
+
+    def columns(self) -> dict[str, list[Any]]:
+        """The columns of :func:`_share_columns` from the working: what a customer's
+        :class:`Share` says is its kind's (label, weight, cap, exact quota, capped)
+        but for its rank, so each figure is made once per kind and spread over the
+        customers column-wise (``map``, in C)."""
+        per_kind = [self._share_of_kind(k) for k in range(len(self._kinds))]
+        kind_at = self._kind_at
+        extra = self._extra()
+
+        def spread(values: list[Any]) -> list[Any]:
+            return list(map(values.__getitem__, kind_at))
+
+        return {
+            "customer_id": list(self._pos),
+            "label": spread([s.label for s in per_kind]),
+            "weight": spread([float(s.weight) for s in per_kind]),
+            "cap": spread([s.cap for s in per_kind]),
+            "quota": spread([float(s.quota) for s in per_kind]),
+            "quantity": list(map(operator.add, spread([s.base for s in per_kind]), extra)),
+            "capped": spread([s.capped for s in per_kind]),
+            "rounded_up": extra,
+        }
+
+    def label_totals(self) -> tuple[dict[str | None, int], dict[str | None, Fraction]]:
+        """Units and weight per label (labels with customers only), counted per kind."""
+        count = collections.Counter(self._kind_at)
+        extras = collections.Counter(itertools.compress(self._kind_at, self._extra()))
+        totals: dict[str | None, int] = {}
+        weight: dict[str | None, Fraction] = {}
+        for kind, n in count.items():
+            s = self._share_of_kind(kind)
+            totals[s.label] = totals.get(s.label, 0) + s.base * n + extras[kind]
+            weight[s.label] = s.weight
+        return totals, weight
 
     def explain(self, cid: CustomerId, alloc: Allocation, zh: bool) -> str:
         """``alloc.explain(cid)`` from the working, without building the :class:`Share`
