@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -148,16 +149,13 @@ class Agenda(Iterable[AgendaItem]):
         # the fields a line shows, item by item: from the items when made, else
         # column by column from the table (no AgendaItem per row: a million
         # live objects make the collector's full passes dear)
+        reason = "reason_zh" if zh else "reason_en"  # as AgendaItem.reason reads them
+        shown = ("due", "status", "overdue_days", "customer_id", "name", reason)
         rows: Iterable[tuple[Any, ...]]
         if self._items is not None:
-            rows = (
-                (i.due, i.status, i.overdue_days, i.customer_id, i.name, i.reason(lang))
-                for i in self._items[:limit]
-            )
+            rows = map(operator.attrgetter(*shown), self._items[:limit])
         else:
             frame = self.to_frame() if limit is None else self.to_frame().head(limit)
-            reason = "reason_zh" if zh else "reason_en"  # as AgendaItem.reason reads them
-            shown = ("due", "status", "overdue_days", "customer_id", "name", reason)
             rows = zip(*frame.select(shown).to_dict(as_series=False).values(), strict=True)
         lines = [f"{'日程' if zh else 'Agenda'} {self.as_of}"]
         for due, state, overdue_days, customer_id, name, text in rows:
