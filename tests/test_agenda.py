@@ -243,3 +243,25 @@ def test_chinese_agenda_lines_name_classes_in_chinese(engine: cr.Engine) -> None
     agenda = engine.agenda([shop("K", 5000, "2026-11-10")], as_of=AS_OF)
     (item,) = [i for i in agenda if i.action == "contact"]
     assert item.reason("zh") == "联系（上次联系 2026-11-10）：重点每 3–5 天一次"
+
+
+def test_rendering_a_table_makes_no_items_and_says_what_the_items_say() -> None:
+    """``render`` of an agenda kept as a table reads the table's columns (no
+    AgendaItem per row); the text must be the one the items give."""
+    from customer_rules.apps.agenda import Agenda
+    from customer_rules.lab.sample import SAMPLE_AS_OF, sample_customers
+
+    customers = sample_customers(120)
+    e = cr.Engine()
+    e.fit(customers, as_of=SAMPLE_AS_OF)
+    frame = e.agenda(cr.frame_from_records(customers), as_of=SAMPLE_AS_OF).to_frame()
+    assert frame.height > 50 and frame["status"].n_unique() > 1
+    for lang in ("en", "zh", "fr"):
+        for limit in (None, 0, 3, -2, 10_000):
+            from_table = Agenda(frame, SAMPLE_AS_OF)
+            text = from_table.render(lang, limit)
+            assert from_table._items is None
+            from_items = Agenda(frame, SAMPLE_AS_OF)
+            assert from_items.items
+            assert text == from_items.render(lang, limit)
+            assert text == Agenda(list(from_items.items), SAMPLE_AS_OF).render(lang, limit)

@@ -857,3 +857,61 @@ def test_working_follows_the_documented_queue(
     for c in alloc:
         assert alloc.explain(c) == plain.explain(c)
         assert alloc.explain(c, lang="zh") == plain.explain(c, lang="zh")
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_caps_problems(), st.sampled_from([None, 0, 1]))
+def test_table_and_totals_from_the_working_are_the_shares_ones(
+    problem: tuple[int, dict[Any, str], dict[str, Fraction], dict[Any, int] | int | None],
+    missing_weight: int | None,
+) -> None:
+    """``to_frame`` and ``by_label`` (so the summary) read the working per kind of
+    customer, without a Share each: they must give what the Shares, read one by
+    one, give (an Allocation over a plain dict of Shares takes that path)."""
+    pytest.importorskip("polars")
+    from customer_rules.apps.allocate import Allocation
+
+    supply, labels, weights, caps = problem
+    labels = {c: (None if missing_weight is not None and lab == "A" else lab) for c, lab in labels.items()}
+    alloc = cr.allocate(supply, labels, weights, caps, missing_weight=missing_weight)
+    plain = Allocation(
+        supply=alloc.supply,
+        quantities=alloc.quantities,
+        shares={c: alloc.shares[c] for c in alloc.shares},
+        leftover=alloc.leftover,
+    )
+    assert list(alloc.by_label.items()) == list(plain.by_label.items())
+    assert alloc.explain() == plain.explain() and alloc.explain(lang="zh") == plain.explain(lang="zh")
+    new, old = alloc.to_frame(), plain.to_frame()
+    assert new.schema == old.schema
+    assert new.to_dict(as_series=False) == old.to_dict(as_series=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_caps_problems(), st.randoms(use_true_random=False))
+def test_customers_asked_for_in_any_order_get_their_own_working(
+    problem: tuple[int, dict[Any, str], dict[str, Fraction], dict[Any, int] | int | None],
+    rnd: random.Random,
+) -> None:
+    """A customer's place is taken without a lookup when it follows the last
+    one asked for (the same id object); any order, repeats, equal ids that
+    are other objects and unknown ids must read what asking in order reads."""
+    supply, labels, weights, caps = problem
+    in_order = cr.allocate(supply, labels, weights, caps)
+    texts = {c: (in_order.explain(c), in_order.explain(c, lang="zh")) for c in in_order}
+    shares = {c: in_order.shares[c] for c in in_order}
+    alloc = cr.allocate(supply, labels, weights, caps)
+    asks = list(alloc) * 2
+    rnd.shuffle(asks)
+    asks += list(alloc)[: rnd.randint(0, len(labels))]
+    for c in asks:
+        same = c if rnd.random() < 0.5 or not isinstance(c, str) else "".join(list(c))  # an equal, other object
+        assert alloc.explain(same) == texts[c][0]
+        assert alloc.explain(same, lang="zh") == texts[c][1]
+        assert alloc.shares[same] == shares[c]
+    for unknown in ("nobody", -1, ("x", 1)):
+        if unknown not in labels:
+            with pytest.raises(KeyError):
+                alloc.explain(unknown)
+            assert unknown not in alloc.shares
+    assert list(alloc.shares) == list(alloc) and len(alloc.shares) == len(labels)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -145,18 +146,24 @@ class Agenda(Iterable[AgendaItem]):
     def render(self, lang: str = "en", limit: int | None = None) -> str:
         zh = lang == "zh"
         status_zh = {"overdue": "逾期", "due": "到期", "upcoming": "即将"}
-        shown = (
-            self.items[:limit]
-            if self._items is not None or limit is None
-            else _items_of(self.to_frame().head(limit))
-        )
+        # the fields a line shows, item by item: from the items when made, else
+        # column by column from the table (no AgendaItem per row: a million
+        # live objects make the collector's full passes dear)
+        reason = "reason_zh" if zh else "reason_en"  # as AgendaItem.reason reads them
+        shown = ("due", "status", "overdue_days", "customer_id", "name", reason)
+        rows: Iterable[tuple[Any, ...]]
+        if self._items is not None:
+            rows = map(operator.attrgetter(*shown), self._items[:limit])
+        else:
+            frame = self.to_frame() if limit is None else self.to_frame().head(limit)
+            rows = zip(*frame.select(shown).to_dict(as_series=False).values(), strict=True)
         lines = [f"{'日程' if zh else 'Agenda'} {self.as_of}"]
-        for item in shown:
-            status = status_zh[item.status] if zh else item.status
-            if item.status == "overdue":
-                status += f" {item.overdue_days}{'天' if zh else 'd'}"
-            who = f"{item.customer_id} {item.name or ''}".strip()
-            lines.append(f"  {item.due}  {status:<12} {who:<24} {item.reason(lang)}")
+        for due, state, overdue_days, customer_id, name, text in rows:
+            status = status_zh[state] if zh else state
+            if state == "overdue":
+                status += f" {overdue_days}{'天' if zh else 'd'}"
+            who = f"{customer_id} {name or ''}".strip()
+            lines.append(f"  {due}  {status:<12} {who:<24} {text}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
