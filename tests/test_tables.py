@@ -222,10 +222,13 @@ def test_text_dates_in_nested_lists_are_judged_as_the_record_model_judges_them(
     for details, model_says in zip(rejected.get_column("details").to_list(), refused.values(), strict=True):
         # the same messages; but pydantic runs a declared cross-field rule
         # (``Value error``) only when the fields it reads were valid, the table
-        # checks every rule: a rule message more only beside a field message
+        # checks every rule: a rule message more only beside a message about a
+        # field (a nested record's own rule counts: pydantic then skips the
+        # rules of the records around it, as a duplicate case id beside a
+        # deduction resolved before it was made, found by hypothesis on 3.13)
         extra = set(details) - set(model_says)
         assert all(": Value error, " in m for m in extra), extra
-        assert not extra or any(": Value error, " not in m for m in model_says), extra
+        assert not extra or any(not m.startswith("(record): ") for m in model_says), extra
         assert len(details) == len(set(details))
         # a list of dates is judged as one value: the first bad item's message
         for missed in set(model_says) - set(details):
