@@ -695,14 +695,7 @@ class _Shares(Mapping[CustomerId, Share]):
     def explain(self, cid: CustomerId, alloc: Allocation, zh: bool) -> str:
         """``alloc.explain(cid)`` from the working, without building the :class:`Share`
         (KeyError for an unknown customer)."""
-        i = self._next  # self._place(cid), inlined: this is the hot path of explaining everyone
-        try:
-            hit = self._ids[i] is cid
-        except IndexError:  # the last customer was asked for last
-            hit = False
-        if not hit:
-            i = self._pos[cid]
-        self._next = i + 1
+        i = self._place(cid)
         kind = self._kind_at[i]
         bodies = alloc._bodies[zh]
         body = bodies[kind]
