@@ -140,7 +140,6 @@ def relog(engine: cr.Engine, targets: list[tuple[str, str, str]]) -> None:
             print(f"| {name} | {size:,} | {t_again * 1e3:.0f} ms | {t_new * 1e3:.0f} ms | {t_new / t_again:.2f} |")
 
 
-
 def profiles_and_table(targets: list[tuple[str, str, str]]) -> None:
     """Every built-in scheme's decisions for the same customers, logged as
     profiles (``classify_many``: each decision with its evidence and the
