@@ -344,6 +344,8 @@ class DecisionStore:
         # policy serialised to JSON: a third of the cost when made per decision);
         # the entry holds the policy itself, so no other object takes its id meanwhile
         hashes_of: dict[int, tuple[Any, str, str | None]] = {}
+        # the batch a decision goes to, made once per compiled policy, period and day
+        batch_of: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for profile in profiles:
             if not isinstance(profile, Profile):
                 raise TypeError(f"store.log takes profiles or a classified table, not {type(profile).__name__}")
@@ -363,28 +365,32 @@ class DecisionStore:
                         f"decision of {decision.scheme!r} has no compiled policy: log decisions the engine made"
                     )
                 per = period or decision.as_of.isoformat()
-                known = hashes_of.get(id(source))
-                if known is None:
-                    known = hashes_of[id(source)] = (
-                        source,
-                        self._policy_blob(source.checked, blob_rows),
-                        self._fitted_blob(source.cuts, blob_rows),
-                    )
-                batch = {
-                    "scheme": decision.scheme,
-                    "period": per,
-                    "as_of": decision.as_of,
-                    "policy_id": decision.policy_id,
-                    "policy_version": decision.policy_version,
-                    "policy_hash": known[1],
-                    "fitted_hash": known[2],
-                    "backend": _backend_name(source),
-                    "library_version": __version__,
-                    "input_hash": None,  # the record's input is the decision's own (a table's is the batch's)
-                    "logged_at": now,
-                }
+                where = (id(source), decision.scheme, per, decision.as_of, decision.policy_id, decision.policy_version)
+                key = batch_of.get(where)
+                if key is None:
+                    known = hashes_of.get(id(source))
+                    if known is None:
+                        known = hashes_of[id(source)] = (
+                            source,
+                            self._policy_blob(source.checked, blob_rows),
+                            self._fitted_blob(source.cuts, blob_rows),
+                        )
+                    batch = {
+                        "scheme": decision.scheme,
+                        "period": per,
+                        "as_of": decision.as_of,
+                        "policy_id": decision.policy_id,
+                        "policy_version": decision.policy_version,
+                        "policy_hash": known[1],
+                        "fitted_hash": known[2],
+                        "backend": _backend_name(source),
+                        "library_version": __version__,
+                        "input_hash": None,  # the record's input is the decision's own (a table's is the batch's)
+                        "logged_at": now,
+                    }
+                    key = batch_of[where] = tuple(batch[c] for c in _BATCH_COLUMNS)
                 override = decision.override
-                groups.setdefault(tuple(batch[c] for c in _BATCH_COLUMNS), []).append(
+                groups.setdefault(key, []).append(
                     (
                         str(decision.record_id),
                         decision.scheme,
